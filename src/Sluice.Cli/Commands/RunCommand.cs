@@ -1,0 +1,95 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Sluice.Policy.Config;
+using Sluice.Proxy;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary><c>sluice run</c>: start the proxy and serve until SIGINT or SIGTERM, then drain.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<FileInfo?>("--config", "-c")
+        {
+            Description = "Configuration file (YAML). Without it, the embedded default: 127.0.0.1:3128, public destinations only.",
+        };
+        var drain = new Option<int>("--drain-seconds")
+        {
+            Description = "On SIGTERM or Ctrl-C, how long open connections may take to finish before they are closed.",
+            DefaultValueFactory = _ => 10,
+        };
+        var verbose = new Option<bool>("--verbose", "-v")
+        {
+            Description = "Log debug detail to standard error (the access log is unaffected).",
+        };
+
+        var command = new Command("run", "Run the proxy. Operational messages go to standard error; the access log goes where log.access says (standard output by default).")
+        {
+            config, drain, verbose,
+        };
+        command.SetAction((result, _) => RunAsync(result.GetValue(config), result.GetValue(drain), result.GetValue(verbose)));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(FileInfo? configFile, int drainSeconds, bool verbose)
+    {
+        SluiceConfig config;
+        try
+        {
+            config = configFile is null ? DefaultConfig.Load() : ConfigLoader.LoadFile(configFile.FullName);
+        }
+        catch (ConfigException e)
+        {
+            await Console.Error.WriteLineAsync($"sluice: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
+
+        using ILoggerFactory loggers = LoggerFactory.Create(builder => builder
+            .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning)
+            .AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            })
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+
+        await using var server = new ProxyServer(config, new ProxyServerOptions
+        {
+            LoggerFactory = loggers,
+            DrainTimeout = TimeSpan.FromSeconds(Math.Max(0, drainSeconds)),
+        });
+        try
+        {
+            await server.StartAsync().ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e)
+        {
+            await Console.Error.WriteLineAsync($"sluice: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true; // we shut down ourselves, after draining
+            stop.TrySetResult();
+        }
+
+        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        foreach (System.Net.IPEndPoint endpoint in server.Endpoints)
+        {
+            await Console.Error.WriteLineAsync($"listening on http://{Endpoints.Format(endpoint)}").ConfigureAwait(false);
+        }
+
+        await Console.Error.WriteLineAsync($"config: {config.Source}").ConfigureAwait(false);
+        await stop.Task.ConfigureAwait(false);
+        await Console.Error.WriteLineAsync($"stopping: {server.OpenConnections} connections open, waiting up to {drainSeconds}s").ConfigureAwait(false);
+        await server.StopAsync().ConfigureAwait(false);
+        await Console.Error.WriteLineAsync("stopped").ConfigureAwait(false);
+        return 0;
+    }
+}

@@ -1,0 +1,54 @@
+using System.Net;
+using Sluice.Policy.Config;
+using Sluice.Policy.Decisions;
+
+namespace Sluice.Policy.Addresses;
+
+/// <summary>
+/// Decides whether a resolved address may be dialled: <c>addresses.deny</c> first, then <c>addresses.allow</c>,
+/// then the address class (only public addresses pass) and the proxy's own listeners.
+/// </summary>
+public sealed class AddressGuard
+{
+    private readonly AddressesConfig _config;
+    private readonly IReadOnlyCollection<IPEndPoint> _ownEndpoints;
+
+    public AddressGuard(AddressesConfig config, IReadOnlyCollection<IPEndPoint> ownEndpoints)
+    {
+        _config = config;
+        _ownEndpoints = ownEndpoints;
+    }
+
+    public Decision Check(IPAddress address, int port)
+    {
+        IPAddress plain = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        foreach (IPNetwork network in _config.Deny)
+        {
+            if (network.Contains(plain))
+            {
+                return Decision.Deny(DenyReason.DestinationAddress, $"{plain} is in addresses.deny {network}");
+            }
+        }
+
+        foreach (IPNetwork network in _config.Allow)
+        {
+            if (network.Contains(plain))
+            {
+                return Decision.Allow($"{plain} is in addresses.allow {network}");
+            }
+        }
+
+        foreach (IPEndPoint own in _ownEndpoints)
+        {
+            if (own.Port == port && (own.Address.Equals(plain) || own.Address.Equals(IPAddress.Any) || own.Address.Equals(IPAddress.IPv6Any)))
+            {
+                return Decision.Deny(DenyReason.DestinationAddress, $"{plain}:{port} is this proxy's own listener");
+            }
+        }
+
+        AddressClassification c = AddressClassifier.Classify(plain);
+        return c.IsPublic
+            ? Decision.Allow($"{plain} is public")
+            : Decision.Deny(DenyReason.DestinationAddress, $"{plain} is {c}");
+    }
+}

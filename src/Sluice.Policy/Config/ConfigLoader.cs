@@ -1,0 +1,206 @@
+using System.Collections.Immutable;
+using System.Net;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Sluice.Policy.Config;
+
+/// <summary>
+/// Reads a <see cref="SluiceConfig"/> from YAML. The whole file is validated before anything is returned:
+/// a caller gets a complete snapshot or a <see cref="ConfigException"/>, never a half-applied config.
+/// </summary>
+public static class ConfigLoader
+{
+    public static SluiceConfig LoadFile(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException(path, 0, 0, $"cannot read the file: {e.Message}");
+        }
+
+        return Parse(text, path);
+    }
+
+    public static SluiceConfig Parse(string yaml, string source)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException e)
+        {
+            throw new ConfigException(source, e.Start.Line, e.Start.Column, $"not valid YAML: {e.InnerException?.Message ?? e.Message}");
+        }
+
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
+        {
+            return new SluiceConfig { Source = source };
+        }
+
+        if (stream.Documents.Count > 1)
+        {
+            throw YamlSection.Error(source, stream.Documents[1].RootNode, "expected one YAML document, found several");
+        }
+
+        YamlNode root = stream.Documents[0].RootNode;
+        if (root is not YamlMappingNode map)
+        {
+            throw YamlSection.Error(source, root, "the configuration must be a mapping (key: value lines)");
+        }
+
+        return Read(new YamlSection(map, source, ""), source);
+    }
+
+    private static SluiceConfig Read(YamlSection top, string source)
+    {
+        var defaults = new SluiceConfig();
+        var config = new SluiceConfig
+        {
+            Source = source,
+            Name = top.Parse("name", defaults.Name, TryParseName, "a name of letters, digits, '.', '-' or '_'"),
+            Listeners = ReadListeners(top, defaults),
+            Timeouts = ReadTimeouts(top.Section("timeouts")),
+            Limits = ReadLimits(top.Section("limits")),
+            Log = ReadLog(top.Section("log")),
+            Addresses = ReadAddresses(top.Section("addresses")),
+        };
+        top.RejectUnknownKeys();
+        return config;
+    }
+
+    private static ImmutableArray<ListenerConfig> ReadListeners(YamlSection top, SluiceConfig defaults)
+    {
+        YamlNode? node = top.Get("listeners");
+        if (node is null)
+        {
+            return defaults.Listeners;
+        }
+
+        IReadOnlyList<YamlNode> items = top.List("listeners");
+        if (items.Count == 0)
+        {
+            throw top.Error(node, "listeners: at least one listener is needed");
+        }
+
+        var listeners = ImmutableArray.CreateBuilder<ListenerConfig>();
+        var seen = new HashSet<IPEndPoint>();
+        for (int i = 0; i < items.Count; i++)
+        {
+            YamlSection item = top.Item(items[i], i, "listeners");
+            YamlNode? addressNode = item.Get("address") ?? throw top.Error(items[i], $"listeners[{i}]: 'address' is required, e.g. 127.0.0.1:3128");
+            IPEndPoint address = item.Parse<IPEndPoint>("address", null!, Endpoints.TryParse, "host:port with an IP address, e.g. 0.0.0.0:3128 or [::]:3128");
+            if (!seen.Add(address))
+            {
+                throw top.Error(addressNode, $"listeners[{i}]: {Endpoints.Format(address)} is listed twice");
+            }
+
+            item.RejectUnknownKeys();
+            listeners.Add(new ListenerConfig { Address = address });
+        }
+
+        return listeners.ToImmutable();
+    }
+
+    private static TimeoutsConfig ReadTimeouts(YamlSection? section)
+    {
+        var d = new TimeoutsConfig();
+        if (section is null)
+        {
+            return d;
+        }
+
+        var timeouts = new TimeoutsConfig
+        {
+            Connect = section.Duration("connect", d.Connect),
+            Idle = section.Duration("idle", d.Idle),
+            RequestHeaders = section.Duration("requestHeaders", d.RequestHeaders),
+            UpstreamIdle = section.Duration("upstreamIdle", d.UpstreamIdle),
+        };
+        section.RejectUnknownKeys();
+        return timeouts;
+    }
+
+    private static LimitsConfig ReadLimits(YamlSection? section)
+    {
+        var d = new LimitsConfig();
+        if (section is null)
+        {
+            return d;
+        }
+
+        var limits = new LimitsConfig
+        {
+            MaxHeaderBytes = section.Int("maxHeaderBytes", d.MaxHeaderBytes, 1024, 1024 * 1024),
+            MaxHeaderCount = section.Int("maxHeaderCount", d.MaxHeaderCount, 8, 10_000),
+            MaxRequestLineBytes = section.Int("maxRequestLineBytes", d.MaxRequestLineBytes, 256, 1024 * 1024),
+            MaxIdleUpstreamPerHost = section.Int("maxIdleUpstreamPerHost", d.MaxIdleUpstreamPerHost, 0, 10_000),
+        };
+        section.RejectUnknownKeys();
+        return limits;
+    }
+
+    private static LogConfig ReadLog(YamlSection? section)
+    {
+        var d = new LogConfig();
+        if (section is null)
+        {
+            return d;
+        }
+
+        var log = new LogConfig
+        {
+            Access = section.Parse("access", d.Access, (string text, out string v) => (v = text).Length > 0, "stdout, stderr, off or a file path"),
+            Format = section.Parse("format", d.Format, TryParseFormat, "squid or json"),
+        };
+        section.RejectUnknownKeys();
+        return log;
+    }
+
+    private static AddressesConfig ReadAddresses(YamlSection? section)
+    {
+        if (section is null)
+        {
+            return new AddressesConfig();
+        }
+
+        var addresses = new AddressesConfig
+        {
+            Allow = ReadNetworks(section, "allow"),
+            Deny = ReadNetworks(section, "deny"),
+        };
+        section.RejectUnknownKeys();
+        return addresses;
+    }
+
+    private static ImmutableArray<IPNetwork> ReadNetworks(YamlSection section, string key)
+    {
+        var networks = ImmutableArray.CreateBuilder<IPNetwork>();
+        foreach (YamlNode node in section.List(key))
+        {
+            if (node is not YamlScalarNode { Value: { } text } || !Addresses.Networks.TryParse(text, out IPNetwork network))
+            {
+                throw section.Error(node, $"addresses.{key}: expected an address or CIDR such as 10.1.2.3/32 or fd00::/8, got {YamlSection.Show(node)}");
+            }
+
+            networks.Add(network);
+        }
+
+        return networks.ToImmutable();
+    }
+
+    private static bool TryParseFormat(string text, out AccessLogFormat format) =>
+        Enum.TryParse(text, ignoreCase: true, out format) && Enum.IsDefined(format) && !text.Any(char.IsDigit);
+
+    private static bool TryParseName(string text, out string name)
+    {
+        name = text;
+        return text.Length is > 0 and <= 64 && char.IsAsciiLetter(text[0])
+            && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_');
+    }
+}

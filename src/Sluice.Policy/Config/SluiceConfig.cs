@@ -1,0 +1,85 @@
+using System.Collections.Immutable;
+using System.Net;
+
+namespace Sluice.Policy.Config;
+
+/// <summary>
+/// One validated configuration snapshot. Immutable: a reload builds a new one and swaps it in;
+/// connections keep the snapshot they started with.
+/// </summary>
+public sealed record SluiceConfig
+{
+    /// <summary>This proxy's name: the pseudonym in <c>Via</c> and the first member of <c>Proxy-Status</c>.</summary>
+    public string Name { get; init; } = "sluice";
+
+    public ImmutableArray<ListenerConfig> Listeners { get; init; } = [new ListenerConfig { Address = new IPEndPoint(IPAddress.Loopback, 3128) }];
+
+    public TimeoutsConfig Timeouts { get; init; } = new();
+
+    public LimitsConfig Limits { get; init; } = new();
+
+    public LogConfig Log { get; init; } = new();
+
+    public AddressesConfig Addresses { get; init; } = new();
+
+    /// <summary>Where this snapshot came from, for messages: a file path or "embedded default".</summary>
+    public string Source { get; init; } = "embedded default";
+}
+
+public sealed record ListenerConfig
+{
+    public required IPEndPoint Address { get; init; }
+}
+
+public sealed record TimeoutsConfig
+{
+    /// <summary>Upper bound for establishing an upstream TCP connection (504 when exceeded).</summary>
+    public TimeSpan Connect { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>No byte in either direction for this long ends a tunnel or a waiting exchange.</summary>
+    public TimeSpan Idle { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A complete request header section must arrive within this time (408 otherwise).</summary>
+    public TimeSpan RequestHeaders { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a pooled upstream connection may sit unused before it is closed.</summary>
+    public TimeSpan UpstreamIdle { get; init; } = TimeSpan.FromSeconds(60);
+}
+
+public sealed record LimitsConfig
+{
+    /// <summary>Request line plus header fields, in bytes (431 when exceeded).</summary>
+    public int MaxHeaderBytes { get; init; } = 64 * 1024;
+
+    /// <summary>Number of header fields in one request (431 when exceeded).</summary>
+    public int MaxHeaderCount { get; init; } = 100;
+
+    /// <summary>Length of the request line (414 when exceeded).</summary>
+    public int MaxRequestLineBytes { get; init; } = 8 * 1024;
+
+    /// <summary>Idle keep-alive connections kept per upstream host and port.</summary>
+    public int MaxIdleUpstreamPerHost { get; init; } = 16;
+}
+
+public enum AccessLogFormat
+{
+    Squid,
+    Json,
+}
+
+public sealed record LogConfig
+{
+    /// <summary><c>stdout</c>, <c>stderr</c>, <c>off</c>, or a file path (appended to).</summary>
+    public string Access { get; init; } = "stdout";
+
+    public AccessLogFormat Format { get; init; } = AccessLogFormat.Squid;
+}
+
+public sealed record AddressesConfig
+{
+    /// <summary>Ranges that may be reached although the address guard would refuse them (private, loopback...).</summary>
+    public ImmutableArray<IPNetwork> Allow { get; init; } = [];
+
+    /// <summary>Ranges always refused, even if public.</summary>
+    public ImmutableArray<IPNetwork> Deny { get; init; } = [];
+}

@@ -1,0 +1,17 @@
+using System.Net;
+
+namespace Sluice.Policy.Decisions;
+
+public enum RequestScheme
+{
+    /// <summary>A forwarded plain-HTTP request (absolute-form).</summary>
+    Http,
+
+    /// <summary>A CONNECT tunnel.</summary>
+    Tunnel,
+}
+
+/// <summary>What the policy knows about a request before any upstream connection is made.</summary>
+/// <param name="Host">Normalised destination host: a lower-case name or an IP literal.</param>
+/// <param name="Address">Set when the destination was written as an IP literal.</param>
+public sealed record RequestFacts(string Method, RequestScheme Scheme, string Host, IPAddress? Address, int Port, IPAddress Client);

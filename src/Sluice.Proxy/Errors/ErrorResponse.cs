@@ -1,0 +1,50 @@
+using System.Text;
+using Sluice.Proxy.Http1;
+
+namespace Sluice.Proxy.Errors;
+
+/// <summary>Writes the response for a <see cref="ProxyErrorKind"/>: status, Proxy-Status, a one-line plain-text body.</summary>
+internal static class ErrorResponse
+{
+    public static async ValueTask<long> WriteAsync(Stream client, string proxyName, ProxyErrorKind kind, string detail, bool keepAlive, CancellationToken cancellationToken)
+    {
+        ProxyErrorInfo info = ProxyErrors.Describe(kind);
+        byte[] body = Encoding.UTF8.GetBytes($"{info.Status} {info.Reason}: {detail}\n");
+        using var head = new HeadWriter();
+        head.Append("HTTP/1.1 ").Append(info.Status).Append(" ").Append(info.Reason).Append("\r\n")
+            .Field("Proxy-Status", ProxyStatus(proxyName, info.ProxyStatusError, detail))
+            .Field("Content-Type", "text/plain; charset=utf-8")
+            .Field("Content-Length", body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .Field("Cache-Control", "no-store");
+        if (!keepAlive)
+        {
+            head.Field("Connection", "close");
+        }
+
+        head.End();
+        await head.WriteToAsync(client, cancellationToken).ConfigureAwait(false);
+        await client.WriteAsync(body, cancellationToken).ConfigureAwait(false);
+        return head.Written.Length + body.Length;
+    }
+
+    /// <summary>An RFC 9209 Proxy-Status member: <c>name; error=type; details="..."</c>.</summary>
+    public static string ProxyStatus(string proxyName, string error, string detail) =>
+        $"{proxyName}; error={error}; details=\"{EscapeSfString(detail)}\"";
+
+    // Structured-field strings allow printable ASCII only; escape '\' and '"', replace the rest.
+    private static string EscapeSfString(string text)
+    {
+        var sb = new StringBuilder(text.Length);
+        foreach (char c in text)
+        {
+            if (c is '\\' or '"')
+            {
+                sb.Append('\\');
+            }
+
+            sb.Append(c is >= ' ' and <= '~' ? c : '?');
+        }
+
+        return sb.ToString();
+    }
+}

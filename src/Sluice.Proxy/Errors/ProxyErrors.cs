@@ -1,0 +1,69 @@
+namespace Sluice.Proxy.Errors;
+
+/// <summary>Every way an exchange can fail that the client is told about. Each maps to one row of <see cref="ProxyErrors"/>.</summary>
+public enum ProxyErrorKind
+{
+    MalformedRequest,
+    NotAProxyRequest,
+    RequestLineTooLong,
+    HeaderSectionTooLarge,
+    HeaderTimeout,
+    VersionNotSupported,
+    UnsupportedScheme,
+    PolicyDenied,
+    DestinationProhibited,
+    LoopDetected,
+    DnsError,
+    ConnectionRefused,
+    ConnectionTimeout,
+    DestinationUnreachable,
+    UpstreamProtocolError,
+    UpstreamClosed,
+    UpstreamTimeout,
+    InternalError,
+}
+
+/// <summary>The client-facing shape of an error: status, RFC 9209 Proxy-Status error type, Squid log code.</summary>
+public sealed record ProxyErrorInfo(int Status, string Reason, string ProxyStatusError, string SquidCode);
+
+/// <summary>The one place where an error kind becomes a status code and an RFC 9209 error type.</summary>
+public static class ProxyErrors
+{
+    public static ProxyErrorInfo Describe(ProxyErrorKind kind) => kind switch
+    {
+        ProxyErrorKind.MalformedRequest => new(400, "Bad Request", "http_request_error", "NONE_NONE"),
+        ProxyErrorKind.NotAProxyRequest => new(400, "Bad Request", "http_request_error", "NONE_NONE"),
+        ProxyErrorKind.RequestLineTooLong => new(414, "URI Too Long", "http_request_error", "NONE_NONE"),
+        ProxyErrorKind.HeaderSectionTooLarge => new(431, "Request Header Fields Too Large", "http_request_error", "NONE_NONE"),
+        ProxyErrorKind.HeaderTimeout => new(408, "Request Timeout", "http_request_error", "NONE_NONE"),
+        ProxyErrorKind.VersionNotSupported => new(505, "HTTP Version Not Supported", "http_request_error", "NONE_NONE"),
+        ProxyErrorKind.UnsupportedScheme => new(400, "Bad Request", "http_request_error", "NONE_NONE"),
+        ProxyErrorKind.PolicyDenied => new(403, "Forbidden", "http_request_denied", "TCP_DENIED"),
+        ProxyErrorKind.DestinationProhibited => new(403, "Forbidden", "destination_ip_prohibited", "TCP_DENIED"),
+        ProxyErrorKind.LoopDetected => new(508, "Loop Detected", "proxy_loop_detected", "NONE_NONE"),
+        ProxyErrorKind.DnsError => new(502, "Bad Gateway", "dns_error", "TCP_MISS"),
+        ProxyErrorKind.ConnectionRefused => new(502, "Bad Gateway", "connection_refused", "TCP_MISS"),
+        ProxyErrorKind.ConnectionTimeout => new(504, "Gateway Timeout", "connection_timeout", "TCP_MISS"),
+        ProxyErrorKind.DestinationUnreachable => new(502, "Bad Gateway", "destination_unavailable", "TCP_MISS"),
+        ProxyErrorKind.UpstreamProtocolError => new(502, "Bad Gateway", "http_protocol_error", "TCP_MISS"),
+        ProxyErrorKind.UpstreamClosed => new(502, "Bad Gateway", "http_response_incomplete", "TCP_MISS"),
+        ProxyErrorKind.UpstreamTimeout => new(504, "Gateway Timeout", "http_response_timeout", "TCP_MISS"),
+        ProxyErrorKind.InternalError => new(500, "Internal Server Error", "proxy_internal_error", "NONE_NONE"),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+}
+
+/// <summary>Thrown inside an exchange to answer the client with an error; caught in one place that writes the response.</summary>
+internal sealed class ProxyErrorException : Exception
+{
+    public ProxyErrorException(ProxyErrorKind kind, string detail, string? rule = null)
+        : base(detail)
+    {
+        Kind = kind;
+        Rule = rule;
+    }
+
+    public ProxyErrorKind Kind { get; }
+
+    public string? Rule { get; }
+}

@@ -1,0 +1,470 @@
+using System.Globalization;
+using System.Text;
+using Sluice.Policy.Decisions;
+using Sluice.Proxy.Errors;
+using Sluice.Proxy.Http1;
+using Sluice.Proxy.Listening;
+using Sluice.Proxy.Tunnels;
+using Sluice.Proxy.Upstream;
+
+namespace Sluice.Proxy.Forwarding;
+
+/// <summary>
+/// One forwarded request (absolute-form): decide, take a pooled or new upstream connection, stream the request
+/// body up while reading the response, relay 1xx (100-continue, 101 for WebSocket), stream the response body down.
+/// </summary>
+internal sealed class ForwardExchange
+{
+    private readonly Exchange _x;
+    private readonly CancellationToken _stopping;
+    private RequestTarget _target = null!;
+    private BodyFraming _requestFraming;
+    private bool _upgrade;
+    private bool _clientWantsClose;
+
+    private ForwardExchange(Exchange exchange, CancellationToken stopping)
+    {
+        _x = exchange;
+        _stopping = stopping;
+    }
+
+    private RequestHead Head => _x.Head;
+
+    private Connection Client => _x.Client;
+
+    private string Name => _x.Snapshot.Name;
+
+    /// <summary>Runs the exchange; returns true when the client connection may carry another request.</summary>
+    public static Task<bool> RunAsync(Exchange exchange, CancellationToken stopping) => new ForwardExchange(exchange, stopping).RunAsync();
+
+    private async Task<bool> RunAsync()
+    {
+        if (!RequestTarget.TryParseAbsolute(Head.Target, out RequestTarget? target, out string problem, out bool originForm, out bool https))
+        {
+            ProxyErrorKind kind = originForm ? ProxyErrorKind.NotAProxyRequest : https ? ProxyErrorKind.UnsupportedScheme : ProxyErrorKind.MalformedRequest;
+            await _x.FailAsync(kind, problem, null, keepAlive: false, _stopping).ConfigureAwait(false);
+            return false;
+        }
+
+        _target = target!;
+        _x.Url = _target.AbsoluteUri;
+        // Read before the hop-by-hop fields are stripped. HTTP/1.0 clients get one response per connection.
+        _clientWantsClose = Head.IsHttp10 || Head.Fields.HasToken("Connection", "close");
+        if (!Framing.TryForRequest(Head.Fields, out _requestFraming, out problem))
+        {
+            await _x.FailAsync(ProxyErrorKind.MalformedRequest, problem, null, keepAlive: false, _stopping).ConfigureAwait(false);
+            return false;
+        }
+
+        // Until the body is read, the next request's first byte is unknown: after an early error, close.
+        bool canContinue = !_requestFraming.HasBody;
+        try
+        {
+            if (Via.HasBeenHere(Head.Fields, Name))
+            {
+                throw new ProxyErrorException(ProxyErrorKind.LoopDetected, $"the request already passed through {Name} (Via); refusing to forward it in a loop");
+            }
+
+            if (await AnswerMaxForwardsAsync().ConfigureAwait(false) is { } answered)
+            {
+                return answered && canContinue;
+            }
+
+            _upgrade = IsWebSocketUpgrade(Head.Fields);
+            _x.Authorize(_target, RequestScheme.Http);
+            return await ForwardAsync().ConfigureAwait(false);
+        }
+        catch (ProxyErrorException e)
+        {
+            return await _x.FailAsync(e.Kind, e.Message, e.Rule, canContinue, _stopping).ConfigureAwait(false) && canContinue;
+        }
+    }
+
+    private async Task<bool> ForwardAsync()
+    {
+        string key = UpstreamPool.Key(_target.Host, _target.Port);
+        using var exchangeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+        TimeSpan idle = _x.Snapshot.Config.Timeouts.Idle;
+        exchangeTimeout.CancelAfter(idle);
+        CancellationToken ct = exchangeTimeout.Token;
+        void Progress() => exchangeTimeout.CancelAfter(idle);
+
+        using HeadWriter requestHead = BuildRequestHead();
+        for (int attempt = 0; ; attempt++)
+        {
+            Connection? upstream = attempt == 0 ? TakePooled(key) : null;
+            bool reused = upstream is not null;
+            upstream ??= await _x.DialAsync(_target, _stopping).ConfigureAwait(false);
+            Outcome outcome;
+            try
+            {
+                outcome = await ExchangeAsync(upstream, requestHead, reused, Progress, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!_stopping.IsCancellationRequested && exchangeTimeout.IsCancellationRequested)
+            {
+                upstream.Dispose();
+                throw new ProxyErrorException(ProxyErrorKind.UpstreamTimeout, $"no response from {_target.AuthorityWithPort} within {Policy.Config.Durations.Format(idle)}");
+            }
+            catch
+            {
+                upstream.Dispose();
+                throw;
+            }
+
+            switch (outcome)
+            {
+                case Outcome.RetryOnNewConnection:
+                    upstream.Dispose();
+                    continue;
+                case Outcome.Reusable:
+                    _x.Services.Pool.Return(key, upstream);
+                    return true;
+                case Outcome.ReusableClientOnly:
+                    upstream.Dispose();
+                    return true;
+                default:
+                    upstream.Dispose();
+                    return false;
+            }
+        }
+    }
+
+    private enum Outcome
+    {
+        /// <summary>A pooled connection turned out to be closed before it answered; nothing was lost.</summary>
+        RetryOnNewConnection,
+
+        /// <summary>Both connections can carry more requests.</summary>
+        Reusable,
+
+        /// <summary>The client connection can go on; the upstream one cannot.</summary>
+        ReusableClientOnly,
+
+        /// <summary>Close the client connection.</summary>
+        Close,
+    }
+
+    private Connection? TakePooled(string key)
+    {
+        Connection? pooled = _x.Services.Pool.TryTake(key);
+        if (pooled is not null && !_x.Snapshot.Guard.Check(pooled.Remote.Address, pooled.Remote.Port).Allowed)
+        {
+            pooled.Dispose(); // the address guard changed since the connection was made
+            return null;
+        }
+
+        return pooled;
+    }
+
+    private async Task<Outcome> ExchangeAsync(Connection upstream, HeadWriter requestHead, bool reused, Action progress, CancellationToken ct)
+    {
+        try
+        {
+            await requestHead.WriteToAsync(upstream.Stream, ct).ConfigureAwait(false);
+        }
+        catch (IOException) when (reused)
+        {
+            return Outcome.RetryOnNewConnection;
+        }
+
+        using var uploadCancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        Task<long> upload = _requestFraming.HasBody ? UploadAsync(upstream, progress, uploadCancel.Token) : Task.FromResult(0L);
+
+        ResponseHead? response;
+        while (true)
+        {
+            response = await ReadResponseHeadAsync(upstream, upload, ct).ConfigureAwait(false);
+            if (response is null)
+            {
+                if (reused && !_requestFraming.HasBody)
+                {
+                    return Outcome.RetryOnNewConnection;
+                }
+
+                throw await UploadFailureOr(upload, new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{_target.AuthorityWithPort} closed the connection without a response")).ConfigureAwait(false);
+            }
+
+            if (response.Status == 101)
+            {
+                if (!_upgrade)
+                {
+                    throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, "the origin switched protocols without being asked to");
+                }
+
+                await SwitchProtocolsAsync(upstream, response).ConfigureAwait(false);
+                return Outcome.Close;
+            }
+
+            if (!response.IsInformational)
+            {
+                break;
+            }
+
+            if (!Head.IsHttp10)
+            {
+                // 100 Continue and friends: the client may be waiting for it before sending its body.
+                await WriteResponseHeadAsync(response, BodyFraming.None, chunkedOut: false, close: false, ct).ConfigureAwait(false);
+            }
+        }
+
+        if (!Framing.TryForResponse(Head.Method, response, out BodyFraming framing, out string problem))
+        {
+            throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, problem);
+        }
+
+        // Close-delimited or chunked bodies reach an HTTP/1.1 client chunked, so its connection can stay open;
+        // an HTTP/1.0 client gets the raw bytes and the end of the connection marks the end of the body.
+        bool chunkedOut = !Head.IsHttp10 && framing.Kind is BodyKind.Chunked or BodyKind.UntilClose;
+        bool closeClient = _clientWantsClose;
+        await WriteResponseHeadAsync(response, framing, chunkedOut, closeClient, ct).ConfigureAwait(false);
+
+        string? failure = null;
+        try
+        {
+            await BodyCopier.CopyAsync(upstream.Input, Client.Stream, framing, chunkedOut, _x.Snapshot.Limits.MaxHeaderBytes, progress, ct).ConfigureAwait(false);
+        }
+        catch (BodyException e)
+        {
+            // The response has started: the only honest signal left is to cut the client connection.
+            failure = e.Side == BodySide.Source ? "http_response_incomplete" : "connection_terminated";
+        }
+        catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+        {
+            failure = "http_response_timeout";
+        }
+
+        bool uploaded = await FinishUploadAsync(upload, uploadCancel).ConfigureAwait(false);
+        _x.Log("TCP_MISS", response.Status, upstream.Remote.Address, response.Fields.Get("Content-Type"), proxyStatusError: failure);
+        if (failure is not null)
+        {
+            Client.Abort();
+            return Outcome.Close;
+        }
+
+        if (closeClient || !uploaded)
+        {
+            return Outcome.Close;
+        }
+
+        bool upstreamReusable = framing.Kind != BodyKind.UntilClose && response.MinorVersion >= 1
+            && !response.Fields.HasToken("Connection", "close") && upstream.Input.BufferedCount == 0;
+        return upstreamReusable ? Outcome.Reusable : Outcome.ReusableClientOnly;
+    }
+
+    private async Task<long> UploadAsync(Connection upstream, Action progress, CancellationToken ct)
+    {
+        try
+        {
+            return await BodyCopier.CopyAsync(Client.Input, upstream.Stream, _requestFraming, _requestFraming.Kind == BodyKind.Chunked, _x.Snapshot.Limits.MaxHeaderBytes, progress, ct).ConfigureAwait(false);
+        }
+        catch (BodyException e) when (e.Side == BodySide.Source)
+        {
+            // The client's body is broken or cut off: stop waiting for the origin's answer to it.
+            upstream.Abort();
+            throw;
+        }
+    }
+
+    /// <summary>Waits for the request body to finish if it already has, otherwise stops it. True when it was sent whole.</summary>
+    private static async Task<bool> FinishUploadAsync(Task<long> upload, CancellationTokenSource cancel)
+    {
+        if (!upload.IsCompleted)
+        {
+            // The origin answered before reading the whole body (e.g. 413): the rest of the body is unread.
+            await cancel.CancelAsync().ConfigureAwait(false);
+        }
+
+        try
+        {
+            await upload.ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is BodyException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>When the origin stopped answering because the client's body was malformed, report that instead.</summary>
+    private static async Task<ProxyErrorException> UploadFailureOr(Task<long> upload, ProxyErrorException fallback)
+    {
+        if (upload.IsCompleted || await Task.WhenAny(upload, Task.Delay(100)).ConfigureAwait(false) == upload)
+        {
+            if (upload.Exception?.InnerException is BodyException { Side: BodySide.Source } e)
+            {
+                return new ProxyErrorException(ProxyErrorKind.MalformedRequest, $"request body: {e.Message}");
+            }
+        }
+
+        return fallback;
+    }
+
+    private async Task<ResponseHead?> ReadResponseHeadAsync(Connection upstream, Task<long> upload, CancellationToken ct)
+    {
+        HeadLimits limits = _x.Snapshot.Limits;
+        while (true)
+        {
+            ParseResult result = HeadParser.ParseResponse(upstream.Input.Buffered, limits, out ResponseHead? head);
+            switch (result.Status)
+            {
+                case ParseStatus.Complete:
+                    upstream.Input.Consume(result.Consumed);
+                    return head;
+                case ParseStatus.Invalid:
+                    throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, $"invalid response from {_target.AuthorityWithPort}: {result.Message}");
+            }
+
+            int read;
+            try
+            {
+                read = await upstream.Input.FillAsync(limits.MaxHeaderBytes + 1, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                if (upstream.Input.BufferedCount == 0 && upstream.Input.BytesRead == 0)
+                {
+                    return null;
+                }
+
+                throw await UploadFailureOr(upload, new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{_target.AuthorityWithPort} failed while sending the response head")).ConfigureAwait(false);
+            }
+
+            if (read == 0)
+            {
+                return upstream.Input.BufferedCount == 0 ? null
+                    : throw new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{_target.AuthorityWithPort} closed the connection inside the response head");
+            }
+        }
+    }
+
+    private async Task SwitchProtocolsAsync(Connection upstream, ResponseHead response)
+    {
+        string protocol = response.Fields.Get("Upgrade") ?? "websocket";
+        HopByHop.Strip(response.Fields);
+        response.Fields.Add("Connection", "Upgrade");
+        response.Fields.Add("Upgrade", protocol);
+        Via.Append(response.Fields, response.MinorVersion, Name);
+        using (var head = new HeadWriter())
+        {
+            head.Append("HTTP/1.1 101 ").Append(response.Reason).Append("\r\n").Fields(response.Fields).End();
+            await head.WriteToAsync(Client.Stream, _stopping).ConfigureAwait(false);
+        }
+
+        RelayResult relay = await Relay.RunAsync(Client, upstream, _x.Snapshot.Config.Timeouts.Idle, _stopping).ConfigureAwait(false);
+        _x.Log("TCP_MISS", 101, upstream.Remote.Address, null, proxyStatusError: relay.Clean ? null : "connection_terminated");
+    }
+
+    private HeadWriter BuildRequestHead()
+    {
+        HttpFields fields = Head.Fields;
+        HopByHop.Strip(fields);
+        fields.Remove("Host");
+        Via.Append(fields, Head.MinorVersion, Name);
+        var head = new HeadWriter();
+        head.Append(Head.Method).Append(" ").Append(_target.PathAndQuery).Append(" HTTP/1.1\r\n")
+            .Field("Host", _target.Authority)
+            .Fields(fields);
+        if (_requestFraming.Kind == BodyKind.Chunked)
+        {
+            head.Field("Transfer-Encoding", "chunked");
+        }
+
+        if (_upgrade)
+        {
+            head.Field("Connection", "Upgrade").Field("Upgrade", "websocket");
+        }
+
+        return head.End();
+    }
+
+    private async Task WriteResponseHeadAsync(ResponseHead response, BodyFraming framing, bool chunkedOut, bool close, CancellationToken ct)
+    {
+        HttpFields fields = response.Fields;
+        HopByHop.Strip(fields);
+        if (framing.Kind is BodyKind.Chunked or BodyKind.UntilClose)
+        {
+            fields.Remove("Content-Length");
+        }
+
+        Via.Append(fields, response.MinorVersion, Name);
+        using var head = new HeadWriter();
+        head.Append("HTTP/1.1 ").Append(response.Status).Append(" ").Append(response.Reason).Append("\r\n").Fields(fields);
+        if (chunkedOut)
+        {
+            head.Field("Transfer-Encoding", "chunked");
+        }
+
+        if (close)
+        {
+            head.Field("Connection", "close");
+        }
+
+        await head.End().WriteToAsync(Client.Stream, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Max-Forwards on TRACE and OPTIONS (RFC 9110 §7.6.2): at zero this proxy is the final recipient and answers;
+    /// otherwise the value is decremented. Returns null when the request goes on.
+    /// </summary>
+    private async Task<bool?> AnswerMaxForwardsAsync()
+    {
+        if (Head.Method is not ("TRACE" or "OPTIONS") || Head.Fields.Get("Max-Forwards") is not { } value)
+        {
+            return null;
+        }
+
+        if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int remaining))
+        {
+            throw new ProxyErrorException(ProxyErrorKind.MalformedRequest, $"Max-Forwards '{value}' is not a number");
+        }
+
+        if (remaining > 0)
+        {
+            Head.Fields.Set("Max-Forwards", (remaining - 1).ToString(CultureInfo.InvariantCulture));
+            return null;
+        }
+
+        byte[] body = [];
+        string contentType = "text/plain";
+        using var head = new HeadWriter();
+        head.Append("HTTP/1.1 200 OK\r\n");
+        if (Head.Method == "TRACE")
+        {
+            body = Encoding.Latin1.GetBytes(EchoForTrace());
+            contentType = "message/http";
+            head.Field("Content-Type", contentType);
+        }
+        else
+        {
+            head.Field("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE, CONNECT");
+        }
+
+        head.Field("Content-Length", body.Length.ToString(CultureInfo.InvariantCulture)).Field("Via", $"1.{Head.MinorVersion} {Name}").End();
+        await head.WriteToAsync(Client.Stream, _stopping).ConfigureAwait(false);
+        await Client.Stream.WriteAsync(body, _stopping).ConfigureAwait(false);
+        _x.Log("NONE_NONE", 200, null, contentType);
+        return true;
+    }
+
+    // The request as received, minus credentials (RFC 9110 §9.3.8: exclude fields likely to carry secrets).
+    private string EchoForTrace()
+    {
+        var sb = new StringBuilder();
+        sb.Append(Head.Method).Append(' ').Append(Head.Target).Append(" HTTP/1.").Append(Head.MinorVersion).Append("\r\n");
+        foreach ((string name, string value) in Head.Fields)
+        {
+            if (name.Equals("Proxy-Authorization", StringComparison.OrdinalIgnoreCase) || name.Equals("Authorization", StringComparison.OrdinalIgnoreCase)
+                || name.Equals("Cookie", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            sb.Append(name).Append(": ").Append(value).Append("\r\n");
+        }
+
+        return sb.Append("\r\n").ToString();
+    }
+
+    private static bool IsWebSocketUpgrade(HttpFields fields) =>
+        fields.HasToken("Connection", "upgrade") && fields.HasToken("Upgrade", "websocket");
+}

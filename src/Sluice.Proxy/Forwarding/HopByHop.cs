@@ -1,0 +1,83 @@
+using Sluice.Proxy.Http1;
+
+namespace Sluice.Proxy.Forwarding;
+
+/// <summary>
+/// Hop-by-hop fields (RFC 9110 §7.6.1) belong to one connection and are removed before a message is passed on:
+/// Connection and every field it names, plus the fixed list below. Framing fields are removed too, because the
+/// proxy re-frames each body itself (Content-Length stays: it is end-to-end and HEAD and 304 responses need it).
+/// </summary>
+internal static class HopByHop
+{
+    private static readonly string[] Always =
+    [
+        "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authorization", "Proxy-Authenticate",
+        "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+    ];
+
+    /// <summary>Removes hop-by-hop fields; the caller adds its own Connection, Upgrade and Transfer-Encoding.</summary>
+    public static void Strip(HttpFields fields)
+    {
+        foreach (string listed in fields.Tokens("Connection").ToList())
+        {
+            // Connection may not be used to strip end-to-end essentials an attacker would like gone.
+            if (!listed.Equals("Host", StringComparison.OrdinalIgnoreCase))
+            {
+                fields.Remove(listed);
+            }
+        }
+
+        foreach (string name in Always)
+        {
+            fields.Remove(name);
+        }
+    }
+}
+
+/// <summary>The Via field: this proxy's entry, and loop detection by looking for it.</summary>
+internal static class Via
+{
+    public static void Append(HttpFields fields, int minorVersion, string proxyName) => fields.Add("Via", $"1.{minorVersion} {proxyName}");
+
+    /// <summary>True when a Via entry names this proxy as a recipient: the request has been here before.</summary>
+    public static bool HasBeenHere(HttpFields fields, string proxyName)
+    {
+        foreach (string value in fields.All("Via"))
+        {
+            foreach (string entry in SplitOutsideComments(value))
+            {
+                string[] parts = entry.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+                if (parts.Length >= 2 && parts[1].Equals(proxyName, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static IEnumerable<string> SplitOutsideComments(string value)
+    {
+        int depth = 0;
+        int start = 0;
+        for (int i = 0; i < value.Length; i++)
+        {
+            switch (value[i])
+            {
+                case '(':
+                    depth++;
+                    break;
+                case ')':
+                    depth = Math.Max(0, depth - 1);
+                    break;
+                case ',' when depth == 0:
+                    yield return value[start..i].Trim();
+                    start = i + 1;
+                    break;
+            }
+        }
+
+        yield return value[start..].Trim();
+    }
+}

@@ -1,0 +1,140 @@
+using System.Net.Sockets;
+using Sluice.Proxy.Errors;
+using Sluice.Proxy.Forwarding;
+using Sluice.Proxy.Http1;
+using Sluice.Proxy.Tunnels;
+using Sluice.Proxy.Upstream;
+
+namespace Sluice.Proxy.Listening;
+
+/// <summary>
+/// One client connection: reads request heads under the header limits and timeouts, hands each request to the
+/// tunnel or the forwarder, and keeps the connection alive between requests while both sides allow it.
+/// </summary>
+internal sealed class ClientSession
+{
+    private readonly Connection _client;
+    private readonly ProxySnapshot _snapshot;
+    private readonly ProxyServices _services;
+    private readonly CancellationToken _stopping;
+
+    public ClientSession(Connection client, ProxySnapshot snapshot, ProxyServices services, CancellationToken stopping)
+    {
+        _client = client;
+        _snapshot = snapshot;
+        _services = services;
+        _stopping = stopping;
+    }
+
+    public async Task RunAsync()
+    {
+        try
+        {
+            for (bool first = true; ; first = false)
+            {
+                if (!first && !await WaitForNextRequestAsync().ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                long consumedBefore = _client.Input.Consumed;
+                (RequestHead? head, ProxyErrorKind? error, string problem) = await ReadHeadAsync().ConfigureAwait(false);
+                if (head is null)
+                {
+                    if (error is { } kind)
+                    {
+                        var failed = new Exchange(_client, _snapshot, _services, new RequestHead { Method = "NONE", Target = "-", MinorVersion = 1, Fields = new HttpFields() }, consumedBefore);
+                        await failed.FailAsync(kind, problem, null, keepAlive: false, _stopping).ConfigureAwait(false);
+                    }
+
+                    return;
+                }
+
+                var exchange = new Exchange(_client, _snapshot, _services, head, consumedBefore);
+                if (head.IsConnect)
+                {
+                    await ConnectTunnel.RunAsync(exchange, _stopping).ConfigureAwait(false);
+                    return;
+                }
+
+                if (!await ForwardExchange.RunAsync(exchange, _stopping).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The client went away or the server is stopping: nothing left to tell anyone.
+        }
+        finally
+        {
+            _client.Dispose();
+        }
+    }
+
+    /// <summary>Between requests a keep-alive connection waits, without a buffer, up to the idle timeout.</summary>
+    private async Task<bool> WaitForNextRequestAsync()
+    {
+        if (_client.Input.BufferedCount > 0)
+        {
+            return true;
+        }
+
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+        idle.CancelAfter(_snapshot.Config.Timeouts.Idle);
+        try
+        {
+            await _client.Input.WaitForDataAsync(idle.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task<(RequestHead?, ProxyErrorKind?, string)> ReadHeadAsync()
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+        deadline.CancelAfter(_snapshot.Config.Timeouts.RequestHeaders);
+        HeadLimits limits = _snapshot.Limits;
+        while (true)
+        {
+            ParseResult result = HeadParser.ParseRequest(_client.Input.Buffered, limits, out RequestHead? head);
+            switch (result.Status)
+            {
+                case ParseStatus.Complete:
+                    _client.Input.Consume(result.Consumed);
+                    return (head, null, "");
+                case ParseStatus.Invalid:
+                    return (null, result.Problem switch
+                    {
+                        HeadProblem.RequestLineTooLong => ProxyErrorKind.RequestLineTooLong,
+                        HeadProblem.HeaderSectionTooLarge => ProxyErrorKind.HeaderSectionTooLarge,
+                        HeadProblem.VersionNotSupported => ProxyErrorKind.VersionNotSupported,
+                        _ => ProxyErrorKind.MalformedRequest,
+                    }, result.Message);
+            }
+
+            int read;
+            try
+            {
+                // Room for the limit plus a few leading empty lines, plus one byte to see the limit crossed.
+                read = await _client.Input.FillAsync(limits.MaxHeaderBytes + 16, deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+            {
+                string timeout = Policy.Config.Durations.Format(_snapshot.Config.Timeouts.RequestHeaders);
+                return (null, ProxyErrorKind.HeaderTimeout, $"no complete request header section within {timeout}");
+            }
+
+            if (read == 0)
+            {
+                return _client.Input.BufferedCount == 0
+                    ? (null, null, "")
+                    : (null, ProxyErrorKind.MalformedRequest, "the connection ended inside the request head");
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using Sluice.Policy.Decisions;
+using Sluice.Proxy.Errors;
+using Sluice.Proxy.Forwarding;
+using Sluice.Proxy.Http1;
+using Sluice.Proxy.Logging;
+using Sluice.Proxy.Upstream;
+
+namespace Sluice.Proxy.Listening;
+
+/// <summary>
+/// One request from a client, from its head to its access-log line: what was asked, what was decided, and the
+/// numbers the log needs. CONNECT tunnels and forwarded requests share it.
+/// </summary>
+internal sealed class Exchange
+{
+    private readonly long _startTimestamp = Stopwatch.GetTimestamp();
+    private readonly long _clientReadAtStart;
+    private readonly long _clientWrittenAtStart;
+
+    public Exchange(Connection client, ProxySnapshot snapshot, ProxyServices services, RequestHead head, long consumedBeforeHead)
+    {
+        Client = client;
+        Snapshot = snapshot;
+        Services = services;
+        Head = head;
+        Started = DateTimeOffset.UtcNow;
+        _clientReadAtStart = consumedBeforeHead;
+        _clientWrittenAtStart = client.Stream.BytesWritten;
+        Url = head.Target;
+    }
+
+    public Connection Client { get; }
+
+    public ProxySnapshot Snapshot { get; }
+
+    public ProxyServices Services { get; }
+
+    public RequestHead Head { get; }
+
+    public DateTimeOffset Started { get; }
+
+    public string Url { get; set; }
+
+    public Decision? Decision { get; private set; }
+
+    /// <summary>Applies the policy before any upstream connection is made; throws the 403 if it says no.</summary>
+    public void Authorize(RequestTarget target, RequestScheme scheme)
+    {
+        var facts = new RequestFacts(Head.Method, scheme, target.Host, target.Address, target.Port, Client.Remote.Address);
+        Decision = Snapshot.Policy.Decide(facts);
+        if (!Decision.Allowed)
+        {
+            throw new ProxyErrorException(ProxyErrorKind.PolicyDenied, Decision.Rule is null ? Decision.Detail : $"rule {Decision.Rule}: {Decision.Detail}", Decision.Rule);
+        }
+    }
+
+    public Task<Connection> DialAsync(RequestTarget target, CancellationToken cancellationToken) =>
+        Services.Dialer.DialAsync(target.Host, target.Address, target.Port, Snapshot.Guard, Snapshot.Config.Timeouts.Connect, cancellationToken);
+
+    /// <summary>Answers with the error's status and Proxy-Status and logs it. Returns false if the client is gone.</summary>
+    public async Task<bool> FailAsync(ProxyErrorKind kind, string detail, string? rule, bool keepAlive, CancellationToken cancellationToken)
+    {
+        ProxyErrorInfo info = ProxyErrors.Describe(kind);
+        bool written = true;
+        try
+        {
+            await ErrorResponse.WriteAsync(Client.Stream, Snapshot.Name, kind, detail, keepAlive, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            written = false;
+        }
+
+        Log(info.SquidCode, info.Status, peer: null, contentType: "text/plain", rule ?? Decision?.Rule, detail, info.ProxyStatusError);
+        return written;
+    }
+
+    public void Log(string code, int status, System.Net.IPAddress? peer, string? contentType, string? rule = null, string? reason = null, string? proxyStatusError = null)
+    {
+        Services.AccessLog.Write(new AccessLogEntry
+        {
+            Started = Started,
+            Elapsed = Stopwatch.GetElapsedTime(_startTimestamp),
+            Client = Client.Remote.Address,
+            Code = code,
+            Status = status,
+            BytesToClient = Client.Stream.BytesWritten - _clientWrittenAtStart,
+            BytesFromClient = Client.Input.Consumed - _clientReadAtStart,
+            Method = Head.Method,
+            Url = Url,
+            Peer = peer,
+            ContentType = contentType,
+            Rule = rule ?? Decision?.Rule,
+            Reason = reason ?? Decision?.Detail,
+            ProxyStatusError = proxyStatusError,
+        });
+    }
+}

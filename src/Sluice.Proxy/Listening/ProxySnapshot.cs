@@ -1,0 +1,47 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Sluice.Policy.Addresses;
+using Sluice.Policy.Config;
+using Sluice.Policy.Decisions;
+using Sluice.Proxy.Http1;
+using Sluice.Proxy.Logging;
+using Sluice.Proxy.Upstream;
+
+namespace Sluice.Proxy.Listening;
+
+/// <summary>
+/// Everything a connection decides with, built once per configuration. A connection takes the current snapshot
+/// when it is accepted and keeps it to the end, so a reload never changes the rules under an open exchange.
+/// </summary>
+internal sealed class ProxySnapshot
+{
+    public ProxySnapshot(SluiceConfig config, IRequestPolicy policy, IReadOnlyCollection<IPEndPoint> ownEndpoints)
+    {
+        Config = config;
+        Policy = policy;
+        Guard = new AddressGuard(config.Addresses, ownEndpoints);
+        Limits = new HeadLimits(config.Limits.MaxRequestLineBytes, config.Limits.MaxHeaderBytes, config.Limits.MaxHeaderCount);
+    }
+
+    public SluiceConfig Config { get; }
+
+    public IRequestPolicy Policy { get; }
+
+    public AddressGuard Guard { get; }
+
+    public HeadLimits Limits { get; }
+
+    public string Name => Config.Name;
+}
+
+/// <summary>Services shared by every connection for the life of the server.</summary>
+internal sealed class ProxyServices
+{
+    public required UpstreamDialer Dialer { get; init; }
+
+    public required UpstreamPool Pool { get; init; }
+
+    public required AccessLog AccessLog { get; init; }
+
+    public required ILogger Logger { get; init; }
+}

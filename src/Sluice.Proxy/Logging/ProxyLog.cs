@@ -1,0 +1,26 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Sluice.Proxy.Logging;
+
+/// <summary>Operational log events (not the access log). Source-generated: nothing is formatted unless enabled.</summary>
+internal static partial class ProxyLog
+{
+    [LoggerMessage(1, LogLevel.Information, "Listening on {Endpoint}")]
+    public static partial void Listening(ILogger logger, string endpoint);
+
+    [LoggerMessage(2, LogLevel.Warning, "Accepting on {Endpoint} failed: {Message}")]
+    public static partial void AcceptFailed(ILogger logger, string endpoint, string message);
+
+    [LoggerMessage(3, LogLevel.Error, "Connection from {Client} failed unexpectedly")]
+    public static partial void SessionCrashed(ILogger logger, Exception exception, IPEndPoint client);
+
+    [LoggerMessage(4, LogLevel.Information, "Stopping: waiting up to {Seconds}s for {Count} connections to finish")]
+    public static partial void Draining(ILogger logger, double seconds, int count);
+
+    [LoggerMessage(5, LogLevel.Warning, "Stopped with {Count} connections still open; they were closed")]
+    public static partial void DrainIncomplete(ILogger logger, int count);
+
+    [LoggerMessage(6, LogLevel.Warning, "Access log queue full: {Dropped} lines dropped so far")]
+    public static partial void AccessLogDropped(ILogger logger, long dropped);
+}

@@ -1,0 +1,210 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Sluice.Policy.Config;
+using ConfigEndpoints = Sluice.Policy.Config.Endpoints;
+using Sluice.Policy.Decisions;
+using Sluice.Proxy.Listening;
+using Sluice.Proxy.Logging;
+using Sluice.Proxy.Upstream;
+
+namespace Sluice.Proxy;
+
+/// <summary>
+/// The proxy: binds every configured listener, accepts connections and runs a <see cref="ClientSession"/> for
+/// each, until stopped. Stopping closes the listeners first, then lets open connections finish for the drain time.
+/// </summary>
+public sealed class ProxyServer : IAsyncDisposable
+{
+    private readonly SluiceConfig _config;
+    private readonly ProxyServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<Task, byte> _sessions = new();
+    private readonly List<Socket> _listeners = [];
+    private readonly List<Task> _acceptLoops = [];
+    private ProxyServices? _services;
+    private ProxySnapshot? _snapshot;
+    private bool _stopped;
+
+    public ProxyServer(SluiceConfig config, ProxyServerOptions? options = null)
+    {
+        _config = config;
+        _options = options ?? new ProxyServerOptions();
+        _logger = _options.LoggerFactory.CreateLogger("Sluice.Proxy");
+    }
+
+    /// <summary>The addresses actually bound (port 0 in the config becomes the port the system chose).</summary>
+    public IReadOnlyList<IPEndPoint> Endpoints { get; private set; } = [];
+
+    /// <summary>Connections currently open.</summary>
+    public int OpenConnections => _sessions.Count;
+
+    /// <summary>Binds all listeners (all or none: a bind failure closes the ones already bound) and starts accepting.</summary>
+    public Task StartAsync()
+    {
+        var bound = new List<IPEndPoint>();
+        try
+        {
+            foreach (ListenerConfig listener in _config.Listeners)
+            {
+                Socket socket = Bind(listener.Address);
+                _listeners.Add(socket);
+                bound.Add((IPEndPoint)socket.LocalEndPoint!);
+            }
+        }
+        catch (SocketException e)
+        {
+            foreach (Socket socket in _listeners)
+            {
+                socket.Dispose();
+            }
+
+            _listeners.Clear();
+            throw new InvalidOperationException($"cannot listen on {ConfigEndpoints.Format(_config.Listeners[bound.Count].Address)}: {e.Message}", e);
+        }
+
+        Endpoints = bound;
+        _snapshot = new ProxySnapshot(_config, _options.Policy ?? new PublicDestinationsPolicy(), bound);
+        _services = new ProxyServices
+        {
+            Dialer = new UpstreamDialer(_options.Resolver),
+            Pool = new UpstreamPool(_config.Limits.MaxIdleUpstreamPerHost, _config.Timeouts.UpstreamIdle),
+            AccessLog = new AccessLog(_config.Log, _options.AccessLogOutput),
+            Logger = _logger,
+        };
+
+        for (int i = 0; i < _listeners.Count; i++)
+        {
+            ProxyLog.Listening(_logger, $"http://{ConfigEndpoints.Format(bound[i])}");
+            _acceptLoops.Add(AcceptLoopAsync(_listeners[i], bound[i]));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops accepting, waits up to the drain timeout for open connections, then closes what is left.</summary>
+    public async Task StopAsync()
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        foreach (Socket listener in _listeners)
+        {
+            listener.Dispose();
+        }
+
+        await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
+        Task[] open = _sessions.Keys.ToArray();
+        if (open.Length > 0)
+        {
+            ProxyLog.Draining(_logger, _options.DrainTimeout.TotalSeconds, open.Length);
+            Task drained = Task.WhenAll(open);
+            if (await Task.WhenAny(drained, Task.Delay(_options.DrainTimeout)).ConfigureAwait(false) != drained)
+            {
+                ProxyLog.DrainIncomplete(_logger, _sessions.Count);
+                await _stopping.CancelAsync().ConfigureAwait(false);
+                await Task.WhenAny(Task.WhenAll(_sessions.Keys.ToArray()), Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+            }
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_services is not null)
+        {
+            await _services.Pool.DisposeAsync().ConfigureAwait(false);
+            await _services.AccessLog.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private static Socket Bind(IPEndPoint address)
+    {
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            if (address.Address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true; // [::] also takes IPv4 clients, as operators expect
+            }
+
+            socket.Bind(address);
+            socket.Listen(1024);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, IPEndPoint endpoint)
+    {
+        while (true)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.OperationAborted || _stopped)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                // e.g. out of file descriptors: say so, back off briefly, keep serving.
+                ProxyLog.AcceptFailed(_logger, ConfigEndpoints.Format(endpoint), e.Message);
+                await Task.Delay(50).ConfigureAwait(false);
+                continue;
+            }
+
+            socket.NoDelay = true;
+            Track(RunSessionAsync(socket));
+        }
+    }
+
+    private async Task RunSessionAsync(Socket socket)
+    {
+        await Task.Yield();
+        Connection client;
+        try
+        {
+            client = Connection.FromSocket(socket);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            socket.Dispose(); // closed before we could look at it
+            return;
+        }
+
+        try
+        {
+            await new ClientSession(client, _snapshot!, _services!, _stopping.Token).RunAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            ProxyLog.SessionCrashed(_logger, e, client.Remote);
+        }
+    }
+
+    private void Track(Task session)
+    {
+        _sessions.TryAdd(session, 0);
+        session.ContinueWith(t => _sessions.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+}

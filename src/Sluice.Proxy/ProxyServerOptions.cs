@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sluice.Policy.Decisions;
+using Sluice.Proxy.Upstream;
+
+namespace Sluice.Proxy;
+
+/// <summary>What the host supplies besides the configuration: the seams tests and embedders replace.</summary>
+public sealed class ProxyServerOptions
+{
+    /// <summary>Name resolution; tests map their names to 127.0.0.x so nothing leaves the machine.</summary>
+    public IResolver Resolver { get; init; } = new SystemResolver();
+
+    /// <summary>The decision made before any upstream connection. Null: built from the configuration.</summary>
+    public IRequestPolicy? Policy { get; init; }
+
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>Overrides <c>log.access</c> with a writer the host owns.</summary>
+    public TextWriter? AccessLogOutput { get; init; }
+
+    /// <summary>How long <see cref="ProxyServer.StopAsync"/> waits for open connections before closing them.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}

@@ -1,0 +1,50 @@
+using Sluice.Policy.Decisions;
+using Sluice.Proxy.Errors;
+using Sluice.Proxy.Forwarding;
+using Sluice.Proxy.Listening;
+using Sluice.Proxy.Upstream;
+
+namespace Sluice.Proxy.Tunnels;
+
+/// <summary>CONNECT: decide, dial the checked address, answer 200, then relay bytes until both sides are done.</summary>
+internal static class ConnectTunnel
+{
+    private static readonly byte[] Established = "HTTP/1.1 200 Connection established\r\n\r\n"u8.ToArray();
+
+    public static async Task RunAsync(Exchange exchange, CancellationToken stopping)
+    {
+        Connection client = exchange.Client;
+        if (!RequestTarget.TryParseAuthority(exchange.Head.Target, out RequestTarget? target, out string problem))
+        {
+            await exchange.FailAsync(ProxyErrorKind.MalformedRequest, problem, null, keepAlive: false, stopping).ConfigureAwait(false);
+            return;
+        }
+
+        exchange.Url = target!.AuthorityWithPort;
+        if (exchange.Head.Fields.Contains("Transfer-Encoding"))
+        {
+            await exchange.FailAsync(ProxyErrorKind.MalformedRequest, "a CONNECT request has no body; Transfer-Encoding is not allowed", null, keepAlive: false, stopping).ConfigureAwait(false);
+            return;
+        }
+
+        Connection upstream;
+        try
+        {
+            exchange.Authorize(target, RequestScheme.Tunnel);
+            upstream = await exchange.DialAsync(target, stopping).ConfigureAwait(false);
+        }
+        catch (ProxyErrorException e)
+        {
+            await exchange.FailAsync(e.Kind, e.Message, e.Rule, keepAlive: false, stopping).ConfigureAwait(false);
+            return;
+        }
+
+        using (upstream)
+        {
+            await client.Stream.WriteAsync(Established, stopping).ConfigureAwait(false);
+            RelayResult result = await Relay.RunAsync(client, upstream, exchange.Snapshot.Config.Timeouts.Idle, stopping).ConfigureAwait(false);
+            exchange.Log("TCP_TUNNEL", 200, upstream.Remote.Address, contentType: null,
+                proxyStatusError: result.Clean ? null : "connection_terminated");
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using System.Net;
+using System.Net.Sockets;
+using Sluice.Proxy.Http1;
+
+namespace Sluice.Proxy.Upstream;
+
+/// <summary>
+/// One TCP connection, client side or upstream side: the socket, the stream bytes move over (plain now, TLS later),
+/// and the buffered input. Owns all three; disposing closes the socket.
+/// </summary>
+internal sealed class Connection : IDisposable
+{
+    private int _disposed;
+
+    public Connection(Socket socket, Stream stream, IPEndPoint remote)
+    {
+        Socket = socket;
+        Stream = new CountingStream(stream);
+        Remote = remote;
+        Input = new BufferedInput(Stream);
+    }
+
+    public Socket Socket { get; }
+
+    public CountingStream Stream { get; }
+
+    public BufferedInput Input { get; }
+
+    public IPEndPoint Remote { get; }
+
+    /// <summary>When this connection last finished an exchange; used by the upstream pool.</summary>
+    public long IdleSinceTicks { get; set; }
+
+    public static Connection FromSocket(Socket socket) =>
+        new(socket, new NetworkStream(socket, ownsSocket: false), (IPEndPoint)socket.RemoteEndPoint!);
+
+    /// <summary>Half-close: no more bytes will be sent, but reading goes on (FIN, not RST).</summary>
+    public void ShutdownSend()
+    {
+        try
+        {
+            Socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Closes at once, with RST, so the peer sees an error rather than a clean end of a truncated message.</summary>
+    public void Abort()
+    {
+        try
+        {
+            Socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        Socket.Dispose();
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        // Socket first: a pending receive fails before the input buffer goes back to the pool.
+        Socket.Dispose();
+        Stream.Dispose();
+        Input.Dispose();
+    }
+}
