@@ -1,0 +1,53 @@
+using System.Net;
+using Sluice.Policy.Config;
+
+namespace Sluice.Proxy.Tests.Infrastructure;
+
+/// <summary>
+/// The real proxy on 127.0.0.1:0 inside the test process. Loopback is allowed through the address guard
+/// (origins live there); names resolve through a <see cref="MapResolver"/>.
+/// </summary>
+public sealed class TestProxy : IAsyncDisposable
+{
+    public const string Name = "sluice-test";
+
+    private readonly ProxyServer _server;
+
+    private TestProxy(ProxyServer server, MapResolver resolver, LogCapture log)
+    {
+        _server = server;
+        Resolver = resolver;
+        AccessLog = log;
+    }
+
+    public MapResolver Resolver { get; }
+
+    public LogCapture AccessLog { get; }
+
+    public IPEndPoint Endpoint => _server.Endpoints[0];
+
+    public Uri Uri => new($"http://{Endpoint}");
+
+    public int OpenConnections => _server.OpenConnections;
+
+    public static async Task<TestProxy> StartAsync(Func<SluiceConfig, SluiceConfig>? configure = null, MapResolver? resolver = null, AccessLogFormat format = AccessLogFormat.Squid)
+    {
+        var config = new SluiceConfig
+        {
+            Name = Name,
+            Listeners = [new ListenerConfig { Address = new IPEndPoint(IPAddress.Loopback, 0) }],
+            Addresses = new AddressesConfig { Allow = [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")] },
+            Log = new LogConfig { Format = format },
+        };
+        config = configure?.Invoke(config) ?? config;
+        resolver ??= new MapResolver();
+        var log = new LogCapture();
+        var server = new ProxyServer(config, new ProxyServerOptions { Resolver = resolver, AccessLogOutput = log, DrainTimeout = TimeSpan.FromSeconds(2) });
+        await server.StartAsync();
+        return new TestProxy(server, resolver, log);
+    }
+
+    public Task StopAsync() => _server.StopAsync();
+
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+}
