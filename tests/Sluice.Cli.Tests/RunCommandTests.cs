@@ -1,0 +1,92 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Sluice.Cli.Tests;
+
+/// <summary>`sluice run` as a user runs it: a real process, a config file, signals.</summary>
+public sealed class RunCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sluice-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Help_explains_every_option_of_run()
+    {
+        (int exit, string stdout, _) = await SluiceProcess.RunAsync("run", "--help");
+        Assert.Equal(0, exit);
+        foreach (string option in new[] { "--config", "--drain-seconds", "--verbose" })
+        {
+            Assert.Contains(option, stdout);
+        }
+
+        (exit, stdout, _) = await SluiceProcess.RunAsync("--help");
+        Assert.Equal(0, exit);
+        Assert.Contains("run", stdout);
+    }
+
+    [Fact]
+    public async Task Run_prints_one_line_per_listener_serves_and_stops_cleanly_on_sigterm()
+    {
+        int v4 = FreePort(IPAddress.Loopback);
+        int v6 = FreePort(IPAddress.IPv6Loopback);
+        string config = Path.Combine(_dir, "sluice.yaml");
+        await File.WriteAllTextAsync(config, $"""
+            listeners:
+              - address: 127.0.0.1:{v4}
+              - address: "[::1]:{v6}"
+            log: {"{"} access: stdout, format: squid {"}"}
+            """);
+
+        using SluiceProcess sluice = SluiceProcess.Start("run", "--config", config);
+        await sluice.WaitForStderrAsync(l => l == $"listening on http://127.0.0.1:{v4}", "the IPv4 ready line");
+        await sluice.WaitForStderrAsync(l => l == $"listening on http://[::1]:{v6}", "the IPv6 ready line");
+
+        // An origin-form request is answered by the proxy itself: proof it serves, with no upstream at all.
+        using (var client = new TcpClient(AddressFamily.InterNetworkV6))
+        {
+            await client.ConnectAsync(IPAddress.IPv6Loopback, v6);
+            NetworkStream stream = client.GetStream();
+            await stream.WriteAsync("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+            string response = await new StreamReader(stream).ReadToEndAsync();
+            Assert.StartsWith("HTTP/1.1 400 Bad Request", response);
+            Assert.Contains("forward proxy", response);
+        }
+
+        sluice.Signal("TERM");
+        Assert.Equal(0, await sluice.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("stopped", sluice.Stderr);
+        Assert.Contains(sluice.Stdout, l => l.Contains("NONE_NONE/400", StringComparison.Ordinal) && l.Contains(" GET ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_bad_config_is_refused_with_file_line_and_column()
+    {
+        string config = Path.Combine(_dir, "bad.yaml");
+        await File.WriteAllTextAsync(config, "listeners:\n  - address: 127.0.0.1:3128\ntimeouts:\n  conect: 5s\n");
+        (int exit, _, string stderr) = await SluiceProcess.RunAsync("run", "--config", config);
+        Assert.Equal(2, exit);
+        Assert.Contains($"{config}:4:3: unknown key 'conect' in timeouts", stderr);
+    }
+
+    [Fact]
+    public async Task A_port_in_use_is_a_clear_error_not_a_crash()
+    {
+        using var busy = new TcpListener(IPAddress.Loopback, 0);
+        busy.Start();
+        int port = ((IPEndPoint)busy.LocalEndpoint).Port;
+        string config = Path.Combine(_dir, "busy.yaml");
+        await File.WriteAllTextAsync(config, $"listeners:\n  - address: 127.0.0.1:{port}\n");
+        (int exit, _, string stderr) = await SluiceProcess.RunAsync("run", "--config", config);
+        Assert.Equal(1, exit);
+        Assert.Contains($"cannot listen on 127.0.0.1:{port}", stderr);
+        Assert.DoesNotContain("   at ", stderr); // no stack trace
+    }
+
+    private static int FreePort(IPAddress address)
+    {
+        using var listener = new TcpListener(address, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

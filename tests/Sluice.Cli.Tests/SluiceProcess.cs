@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Sluice.Cli.Tests;
+
+/// <summary>The real <c>sluice</c> executable (the built sluice.dll) as a child process, its output captured line by line.</summary>
+public sealed class SluiceProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly List<string> _stdout = [];
+    private readonly List<string> _stderr = [];
+
+    private SluiceProcess(Process process)
+    {
+        _process = process;
+        process.OutputDataReceived += (_, e) => Add(_stdout, e.Data);
+        process.ErrorDataReceived += (_, e) => Add(_stderr, e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public int Id => _process.Id;
+
+    public IReadOnlyList<string> Stdout => Snapshot(_stdout);
+
+    public IReadOnlyList<string> Stderr => Snapshot(_stderr);
+
+    public static SluiceProcess Start(params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "sluice.dll");
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        info.ArgumentList.Add(dll);
+        foreach (string arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return new SluiceProcess(Process.Start(info)!);
+    }
+
+    /// <summary>Runs to completion and returns the exit code.</summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args)
+    {
+        using SluiceProcess p = Start(args);
+        int exit = await p.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        return (exit, string.Join("\n", p.Stdout), string.Join("\n", p.Stderr));
+    }
+
+    public async Task<string> WaitForStderrAsync(Func<string, bool> match, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Stderr.FirstOrDefault(match) is { } line)
+            {
+                return line;
+            }
+
+            if (_process.HasExited)
+            {
+                break;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new Xunit.Sdk.XunitException($"sluice never printed {what} on standard error; it printed:\n{string.Join("\n", Stderr)}");
+    }
+
+    public void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new Xunit.Sdk.XunitException($"sluice did not exit within {timeout.TotalSeconds} s; stderr:\n{string.Join("\n", Stderr)}");
+        }
+
+        _process.WaitForExit(); // drain the redirected output
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        _process.Dispose();
+    }
+
+    private static void Add(List<string> lines, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (lines)
+        {
+            lines.Add(line);
+        }
+    }
+
+    private static List<string> Snapshot(List<string> lines)
+    {
+        lock (lines)
+        {
+            return lines.ToList();
+        }
+    }
+}
