@@ -6,7 +6,7 @@ namespace Sluice.Proxy.Errors;
 /// <summary>Writes the response for a <see cref="ProxyErrorKind"/>: status, Proxy-Status, a one-line plain-text body.</summary>
 internal static class ErrorResponse
 {
-    public static async ValueTask<long> WriteAsync(Stream client, string proxyName, ProxyErrorKind kind, string detail, bool keepAlive, CancellationToken cancellationToken)
+    public static async ValueTask<long> WriteAsync(Stream client, string proxyName, ProxyErrorKind kind, string detail, bool keepAlive, bool withBody, CancellationToken cancellationToken)
     {
         ProxyErrorInfo info = ProxyErrors.Describe(kind);
         byte[] body = Encoding.UTF8.GetBytes($"{info.Status} {info.Reason}: {detail}\n");
@@ -23,7 +23,11 @@ internal static class ErrorResponse
 
         head.End();
         await head.WriteToAsync(client, cancellationToken).ConfigureAwait(false);
-        await client.WriteAsync(body, cancellationToken).ConfigureAwait(false);
+        if (withBody)
+        {
+            await client.WriteAsync(body, cancellationToken).ConfigureAwait(false); // not for HEAD: a body would corrupt the next response
+        }
+
         return head.Written.Length + body.Length;
     }
 

@@ -22,6 +22,9 @@ internal sealed class ForwardExchange
     private bool _upgrade;
     private bool _clientWantsClose;
 
+    // Set by the upload before it resets the upstream connection because the client's body was broken.
+    private volatile BodyException? _clientBodyFailure;
+
     private ForwardExchange(Exchange exchange, CancellationToken stopping)
     {
         _x = exchange;
@@ -169,11 +172,24 @@ internal sealed class ForwardExchange
 
         using var uploadCancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
         Task<long> upload = _requestFraming.HasBody ? UploadAsync(upstream, progress, uploadCancel.Token) : Task.FromResult(0L);
+        try
+        {
+            return await RelayResponseAsync(upstream, reused, upload, uploadCancel, progress, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The exchange failed: the upload must not go on reading the client connection behind our back.
+            await uploadCancel.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
 
+    private async Task<Outcome> RelayResponseAsync(Connection upstream, bool reused, Task<long> upload, CancellationTokenSource uploadCancel, Action progress, CancellationToken ct)
+    {
         ResponseHead? response;
         while (true)
         {
-            response = await ReadResponseHeadAsync(upstream, upload, ct).ConfigureAwait(false);
+            response = await ReadResponseHeadAsync(upstream, ct).ConfigureAwait(false);
             if (response is null)
             {
                 if (reused && !_requestFraming.HasBody)
@@ -181,7 +197,7 @@ internal sealed class ForwardExchange
                     return Outcome.RetryOnNewConnection;
                 }
 
-                throw await UploadFailureOr(upload, new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{_target.AuthorityWithPort} closed the connection without a response")).ConfigureAwait(false);
+                throw ClientBodyFailureOr(new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{_target.AuthorityWithPort} closed the connection without a response"));
             }
 
             if (response.Status == 101)
@@ -260,6 +276,7 @@ internal sealed class ForwardExchange
         catch (BodyException e) when (e.Side == BodySide.Source)
         {
             // The client's body is broken or cut off: stop waiting for the origin's answer to it.
+            _clientBodyFailure = e;
             upstream.Abort();
             throw;
         }
@@ -285,21 +302,12 @@ internal sealed class ForwardExchange
         }
     }
 
-    /// <summary>When the origin stopped answering because the client's body was malformed, report that instead.</summary>
-    private static async Task<ProxyErrorException> UploadFailureOr(Task<long> upload, ProxyErrorException fallback)
-    {
-        if (upload.IsCompleted || await Task.WhenAny(upload, Task.Delay(100)).ConfigureAwait(false) == upload)
-        {
-            if (upload.Exception?.InnerException is BodyException { Side: BodySide.Source } e)
-            {
-                return new ProxyErrorException(ProxyErrorKind.MalformedRequest, $"request body: {e.Message}");
-            }
-        }
+    /// <summary>When the origin connection failed because the client's body was malformed, report that instead.</summary>
+    private ProxyErrorException ClientBodyFailureOr(ProxyErrorException fallback) => _clientBodyFailure is { } e
+        ? new ProxyErrorException(ProxyErrorKind.MalformedRequest, $"request body: {e.Message}")
+        : fallback;
 
-        return fallback;
-    }
-
-    private async Task<ResponseHead?> ReadResponseHeadAsync(Connection upstream, Task<long> upload, CancellationToken ct)
+    private async Task<ResponseHead?> ReadResponseHeadAsync(Connection upstream, CancellationToken ct)
     {
         HeadLimits limits = _x.Snapshot.Limits;
         while (true)
@@ -326,7 +334,7 @@ internal sealed class ForwardExchange
                     return null;
                 }
 
-                throw await UploadFailureOr(upload, new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{_target.AuthorityWithPort} failed while sending the response head")).ConfigureAwait(false);
+                throw ClientBodyFailureOr(new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{_target.AuthorityWithPort} failed while sending the response head"));
             }
 
             if (read == 0)

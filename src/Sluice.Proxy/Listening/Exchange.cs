@@ -65,7 +65,7 @@ internal sealed class Exchange
         bool written = true;
         try
         {
-            await ErrorResponse.WriteAsync(Client.Stream, Snapshot.Name, kind, detail, keepAlive, cancellationToken).ConfigureAwait(false);
+            await ErrorResponse.WriteAsync(Client.Stream, Snapshot.Name, kind, detail, keepAlive, withBody: Head.Method != "HEAD", cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
         {

@@ -1,0 +1,158 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Sluice.Proxy.Tests.Infrastructure;
+
+namespace Sluice.Proxy.Tests.Functional;
+
+/// <summary>Origins that misbehave or behave in old ways: close-delimited bodies, dropped keep-alives, silence.</summary>
+public sealed class UpstreamBehaviourTests
+{
+    private static async Task<string> ReadLineAsync(NetworkStream stream)
+    {
+        var line = new StringBuilder();
+        byte[] one = new byte[1];
+        while (!line.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal) && await stream.ReadAsync(one) > 0)
+        {
+            line.Append((char)one[0]);
+        }
+
+        return line.ToString();
+    }
+
+    [Fact]
+    public async Task A_close_delimited_response_reaches_an_http11_client_chunked_and_the_client_connection_stays_open()
+    {
+        await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
+        {
+            await ReadLineAsync(stream);
+            await stream.WriteAsync("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nbody until close"u8.ToArray());
+            socket.Shutdown(SocketShutdown.Send);
+        });
+        await using TestProxy proxy = await TestProxy.StartAsync();
+        proxy.Resolver.Map("old.test", IPAddress.Loopback);
+
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        await client.SendAsync($"GET http://old.test:{origin.Port}/ HTTP/1.1\r\nHost: old.test\r\n\r\n");
+        string head = await client.ReadHeadAsync();
+        Assert.Contains("Transfer-Encoding: chunked", head);
+        Assert.DoesNotContain("Connection: close", head);
+        string body = Encoding.ASCII.GetString(await client.ReadExactlyAsync("10\r\nbody until close\r\n0\r\n\r\n".Length));
+        Assert.Equal("10\r\nbody until close\r\n0\r\n\r\n", body);
+
+        // Same client connection, next request: answered, so it was kept open.
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 400", await client.ReadHeadAsync());
+    }
+
+    [Fact]
+    public async Task An_http10_client_gets_the_raw_body_and_a_close()
+    {
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestProxy proxy = await TestProxy.StartAsync();
+        proxy.Resolver.Map("origin.test", IPAddress.Loopback);
+
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        await client.SendAsync($"GET http://origin.test:{origin.Port}/bytes/100000?chunked=1 HTTP/1.0\r\n\r\n");
+        byte[] all = await client.ReadToEndAsync();
+        string text = Encoding.Latin1.GetString(all);
+        int split = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        Assert.Contains("Connection: close", text[..split]);
+        Assert.DoesNotContain("Transfer-Encoding", text[..split]);
+        byte[] expected = new byte[100000];
+        TestData.Fill(expected, 0);
+        Assert.Equal(expected, all[(split + 4)..]);
+    }
+
+    [Fact]
+    public async Task A_pooled_connection_the_origin_closed_is_replaced_without_the_client_noticing()
+    {
+        int accepted = 0;
+        await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
+        {
+            Interlocked.Increment(ref accepted);
+            await ReadLineAsync(stream);
+            await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray());
+            // Keep-alive promised, then dropped: what origins with short idle timeouts do.
+            await Task.Delay(200);
+        });
+        await using TestProxy proxy = await TestProxy.StartAsync();
+        proxy.Resolver.Map("flaky.test", IPAddress.Loopback);
+
+        using var http = new HttpClient(new SocketsHttpHandler { Proxy = new WebProxy(proxy.Uri) });
+        Assert.Equal("ok", await http.GetStringAsync($"http://flaky.test:{origin.Port}/1"));
+        await Task.Delay(1000); // the origin has closed its side by now
+        Assert.Equal("ok", await http.GetStringAsync($"http://flaky.test:{origin.Port}/2"));
+        Assert.Equal(2, accepted);
+    }
+
+    [Fact]
+    public async Task A_silent_origin_is_504_http_response_timeout()
+    {
+        await using RawOrigin origin = RawOrigin.Start(async (stream, _) =>
+        {
+            await ReadLineAsync(stream);
+            await Task.Delay(TimeSpan.FromSeconds(30));
+        });
+        await using TestProxy proxy = await TestProxy.StartAsync(c => c with { Timeouts = c.Timeouts with { Idle = TimeSpan.FromSeconds(1) } });
+        proxy.Resolver.Map("silent.test", IPAddress.Loopback);
+
+        using var http = new HttpClient(new SocketsHttpHandler { Proxy = new WebProxy(proxy.Uri) });
+        using HttpResponseMessage response = await http.GetAsync($"http://silent.test:{origin.Port}/");
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.StartsWith($"{TestProxy.Name}; error=http_response_timeout", response.Headers.GetValues("Proxy-Status").Single());
+    }
+
+    [Fact]
+    public async Task An_origin_that_never_accepts_is_504_connection_timeout()
+    {
+        // A listener with a full accept queue: Linux drops further SYNs, so connecting hangs, on loopback.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(0);
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        var fillers = new List<Socket>();
+        for (int i = 0; i < 3; i++)
+        {
+            var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            _ = filler.ConnectAsync(IPAddress.Loopback, port);
+            fillers.Add(filler);
+        }
+
+        await Task.Delay(200);
+        await using TestProxy proxy = await TestProxy.StartAsync(c => c with { Timeouts = c.Timeouts with { Connect = TimeSpan.FromSeconds(1) } });
+        proxy.Resolver.Map("blackhole.test", IPAddress.Loopback);
+        using var http = new HttpClient(new SocketsHttpHandler { Proxy = new WebProxy(proxy.Uri) });
+        using HttpResponseMessage response = await http.GetAsync($"http://blackhole.test:{port}/");
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.StartsWith($"{TestProxy.Name}; error=connection_timeout", response.Headers.GetValues("Proxy-Status").Single());
+        fillers.ForEach(f => f.Dispose());
+    }
+
+    [Fact]
+    public async Task A_malformed_response_is_502_http_protocol_error()
+    {
+        await using RawOrigin origin = RawOrigin.Start(async (stream, _) =>
+        {
+            await ReadLineAsync(stream);
+            await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"u8.ToArray());
+        });
+        await using TestProxy proxy = await TestProxy.StartAsync();
+        proxy.Resolver.Map("broken.test", IPAddress.Loopback);
+        using var http = new HttpClient(new SocketsHttpHandler { Proxy = new WebProxy(proxy.Uri) });
+        using HttpResponseMessage response = await http.GetAsync($"http://broken.test:{origin.Port}/");
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.StartsWith($"{TestProxy.Name}; error=http_protocol_error", response.Headers.GetValues("Proxy-Status").Single());
+    }
+
+    [Fact]
+    public async Task A_head_request_that_fails_gets_an_error_without_a_body_and_the_connection_stays_usable()
+    {
+        await using TestProxy proxy = await TestProxy.StartAsync();
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        await client.SendAsync("HEAD http://nowhere.test/ HTTP/1.1\r\nHost: nowhere.test\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 502", await client.ReadHeadAsync());
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 400", await client.ReadHeadAsync()); // the next bytes are the next response, not a body
+    }
+}
