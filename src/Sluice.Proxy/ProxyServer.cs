@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Sluice.Policy.Config;
@@ -66,7 +67,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         Endpoints = bound;
-        _snapshot = new ProxySnapshot(_config, _options.Policy ?? new PublicDestinationsPolicy(), bound);
+        _snapshot = new ProxySnapshot(_config, _options.Policy ?? new PublicDestinationsPolicy(), OwnEndpoints(bound));
         _services = new ProxyServices
         {
             Dialer = new UpstreamDialer(_options.Resolver),
@@ -124,6 +125,31 @@ public sealed class ProxyServer : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         _stopping.Dispose();
+    }
+
+    /// <summary>The listeners as concrete addresses: a wildcard listener is every address of this machine on its port.</summary>
+    private static List<IPEndPoint> OwnEndpoints(List<IPEndPoint> bound)
+    {
+        var own = new List<IPEndPoint>();
+        IPAddress[]? local = null;
+        foreach (IPEndPoint endpoint in bound)
+        {
+            if (!endpoint.Address.Equals(IPAddress.Any) && !endpoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                own.Add(endpoint);
+                continue;
+            }
+
+            local ??= NetworkInterface.GetAllNetworkInterfaces()
+                .SelectMany(i => i.GetIPProperties().UnicastAddresses)
+                .Select(a => a.Address)
+                .Append(IPAddress.Any).Append(IPAddress.IPv6Any)
+                .ToArray();
+            bool dual = endpoint.Address.Equals(IPAddress.IPv6Any);
+            own.AddRange(local.Where(a => dual || a.AddressFamily == endpoint.AddressFamily).Select(a => new IPEndPoint(a, endpoint.Port)));
+        }
+
+        return own;
     }
 
     private static Socket Bind(IPEndPoint address)

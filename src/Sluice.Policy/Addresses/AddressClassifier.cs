@@ -118,6 +118,47 @@ public static class AddressClassifier
         return new AddressClassification(AddressClass.Public, "");
     }
 
+    /// <summary>
+    /// The IPv4 addresses an IPv6 address leads to (mapped, compatible, NAT64, 6to4, Teredo server and client),
+    /// empty for plain IPv4 and ordinary IPv6. Lets IPv4 deny ranges catch the same host behind these forms:
+    /// under DNS64 every IPv4-only name resolves to 64:ff9b::/96.
+    /// </summary>
+    public static IReadOnlyList<IPAddress> EmbeddedIPv4(IPAddress address)
+    {
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return [];
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return [address.MapToIPv4()];
+        }
+
+        byte[] b = address.GetAddressBytes();
+        if (V4Compatible.Contains(address) && !address.Equals(IPAddress.IPv6None) && !address.Equals(IPAddress.IPv6Loopback))
+        {
+            return [new IPAddress(b.AsSpan(12, 4))];
+        }
+
+        if (Nat64.Contains(address))
+        {
+            return [new IPAddress(b.AsSpan(12, 4))];
+        }
+
+        if (SixToFour.Contains(address))
+        {
+            return [new IPAddress(b.AsSpan(2, 4))];
+        }
+
+        if (Teredo.Contains(address))
+        {
+            return [new IPAddress(b.AsSpan(4, 4)), new IPAddress([(byte)~b[12], (byte)~b[13], (byte)~b[14], (byte)~b[15]])];
+        }
+
+        return [];
+    }
+
     private static AddressClassification ClassifyV4(IPAddress address)
     {
         foreach ((IPNetwork network, AddressClass c) in V4Ranges)

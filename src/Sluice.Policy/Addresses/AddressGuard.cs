@@ -13,6 +13,10 @@ public sealed class AddressGuard
     private readonly AddressesConfig _config;
     private readonly IReadOnlyCollection<IPEndPoint> _ownEndpoints;
 
+    /// <param name="ownEndpoints">
+    /// The proxy's listeners as concrete addresses: the server expands a wildcard listener (0.0.0.0, [::]) into the
+    /// machine's own addresses, so that public destinations on the same port stay reachable.
+    /// </param>
     public AddressGuard(AddressesConfig config, IReadOnlyCollection<IPEndPoint> ownEndpoints)
     {
         _config = config;
@@ -28,6 +32,15 @@ public sealed class AddressGuard
             {
                 return Decision.Deny(DenyReason.DestinationAddress, $"{plain} is in addresses.deny {network}");
             }
+
+            // Deny fails closed: an IPv4 range also covers its NAT64/6to4/Teredo forms. (Allow stays literal.)
+            foreach (IPAddress embedded in AddressClassifier.EmbeddedIPv4(plain))
+            {
+                if (network.Contains(embedded))
+                {
+                    return Decision.Deny(DenyReason.DestinationAddress, $"{plain} leads to {embedded}, which is in addresses.deny {network}");
+                }
+            }
         }
 
         foreach (IPNetwork network in _config.Allow)
@@ -40,9 +53,9 @@ public sealed class AddressGuard
 
         foreach (IPEndPoint own in _ownEndpoints)
         {
-            if (own.Port == port && (own.Address.Equals(plain) || own.Address.Equals(IPAddress.Any) || own.Address.Equals(IPAddress.IPv6Any)))
+            if (own.Port == port && own.Address.Equals(plain))
             {
-                return Decision.Deny(DenyReason.DestinationAddress, $"{plain}:{port} is this proxy's own listener");
+                return Decision.Deny(DenyReason.DestinationAddress, $"{Endpoints.Format(new IPEndPoint(plain, port))} is this proxy's own listener");
             }
         }
 

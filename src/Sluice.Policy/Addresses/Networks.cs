@@ -10,24 +10,41 @@ public static class Networks
     /// </summary>
     public static bool TryParse(string text, out IPNetwork network)
     {
+        network = default;
         text = text.Trim();
-        if (!text.Contains('/'))
+        int slash = text.IndexOf('/');
+        string addressText = slash < 0 ? text : text[..slash];
+        if (!IsCanonicalLiteral(addressText) || !IPAddress.TryParse(addressText, out IPAddress? address))
         {
-            if (IPAddress.TryParse(text, out IPAddress? address) && IsCanonicalLiteral(text))
-            {
-                network = new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
-                return true;
-            }
-
-            network = default;
             return false;
         }
 
-        return IPNetwork.TryParse(text, out network) && IsCanonicalLiteral(text[..text.IndexOf('/')]);
+        if (slash < 0)
+        {
+            network = new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
+            return true;
+        }
+
+        // IPNetwork.TryParse on .NET 10 silently clears host bits ("10.1.2.3/8" becomes 10.0.0.0/8), so compare.
+        return IPNetwork.TryParse(text, out network) && network.BaseAddress.Equals(address);
     }
 
-    // IPAddress.TryParse accepts inet_aton forms ("10", "10.1", "0x0a.1"); a policy file must say what it means.
-    private static bool IsCanonicalLiteral(string text) => text.Contains(':') || (text.Count(c => c == '.') == 3 && text.All(c => char.IsAsciiDigit(c) || c == '.'));
+    /// <summary>
+    /// True for the two forms a policy file should use: four plain decimal octets without leading zeros, or an
+    /// IPv6 literal. <see cref="IPAddress.TryParse(string, out IPAddress)"/> also accepts inet_aton forms
+    /// ("10", "10.1", "0x0a.1") and reads "010" as octal 8, so "010.0.0.0/8" would silently mean 8.0.0.0/8.
+    /// </summary>
+    internal static bool IsCanonicalLiteral(string text)
+    {
+        if (text.Contains(':'))
+        {
+            return true;
+        }
+
+        string[] octets = text.Split('.');
+        return octets.Length == 4
+            && octets.All(o => o.Length is > 0 and <= 3 && o.All(char.IsAsciiDigit) && (o.Length == 1 || o[0] != '0'));
+    }
 
     public static IPNetwork Parse(string text) => TryParse(text, out IPNetwork network)
         ? network

@@ -29,13 +29,22 @@ public static class ConfigLoader
     public static SluiceConfig Parse(string yaml, string source)
     {
         var stream = new YamlStream();
+        var parser = new Parser(new StringReader(yaml));
         try
         {
-            stream.Load(new StringReader(yaml));
+            stream.Load(parser);
         }
         catch (YamlException e)
         {
             throw new ConfigException(source, e.Start.Line, e.Start.Column, $"not valid YAML: {e.InnerException?.Message ?? e.Message}");
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or OverflowException or IndexOutOfRangeException)
+        {
+            // YamlDotNet's scanner sometimes fails on malformed input with a bare exception (an unclosed flow
+            // sequence followed by more lines throws InvalidOperationException). A config error must still come out
+            // as a ConfigException; the last event the parser produced is the nearest position we know.
+            Mark at = parser.Current?.Start ?? Mark.Empty;
+            throw new ConfigException(source, at.Line, at.Column, $"not valid YAML near here ({e.Message})");
         }
 
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
@@ -194,8 +203,10 @@ public static class ConfigLoader
         return networks.ToImmutable();
     }
 
+    // Only the names themselves: Enum.TryParse would also take "1" or "squid,json" (flags OR'ed to Json).
     private static bool TryParseFormat(string text, out AccessLogFormat format) =>
-        Enum.TryParse(text, ignoreCase: true, out format) && Enum.IsDefined(format) && !text.Any(char.IsDigit);
+        Enum.GetNames<AccessLogFormat>().Any(name => name.Equals(text, StringComparison.OrdinalIgnoreCase))
+        & Enum.TryParse(text, ignoreCase: true, out format);
 
     private static bool TryParseName(string text, out string name)
     {

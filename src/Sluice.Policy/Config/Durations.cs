@@ -23,13 +23,18 @@ public static class Durations
         }
 
         string number = text[..^unit.Length];
-        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double amount) || amount <= 0)
+        // double.TryParse reads "Infinity" and "NaN" whatever the styles, and a long digit string overflows
+        // TimeSpan: both must be a refusal, not an exception out of the config loader.
+        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double amount)
+            || !double.IsFinite(amount) || amount <= 0 || amount * scaleMs >= TimeSpan.MaxValue.TotalMilliseconds)
         {
             return false;
         }
 
         value = TimeSpan.FromMilliseconds(amount * scaleMs);
-        return true;
+
+        // Below one tick ("0.00001ms") rounds to zero, which is not the positive duration that was asked for.
+        return value > TimeSpan.Zero;
     }
 
     public static string Format(TimeSpan value) => value switch

@@ -26,7 +26,8 @@ public static class Endpoints
             return false; // IPv6 without brackets is ambiguous
         }
 
-        if (!IPAddress.TryParse(host, out IPAddress? address) || !IsDottedOrColonForm(host)
+        // A listener written as "2130706433:3128" or "010.0.0.1:3128" is a typo, not an address: require a canonical form.
+        if (!Addresses.Networks.IsCanonicalLiteral(host) || !IPAddress.TryParse(host, out IPAddress? address)
             || !int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 0 or > 65535)
         {
             return false;
@@ -39,7 +40,4 @@ public static class Endpoints
     public static string Format(IPEndPoint endpoint) => endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
         ? $"[{endpoint.Address}]:{endpoint.Port}"
         : $"{endpoint.Address}:{endpoint.Port}";
-
-    // A listener written as "2130706433:3128" is a typo, not an address: require a canonical form.
-    private static bool IsDottedOrColonForm(string host) => host.Contains(':') || host.Count(c => c == '.') == 3;
 }

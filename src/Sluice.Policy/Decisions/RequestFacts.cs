@@ -14,4 +14,11 @@ public enum RequestScheme
 /// <summary>What the policy knows about a request before any upstream connection is made.</summary>
 /// <param name="Host">Normalised destination host: a lower-case name or an IP literal.</param>
 /// <param name="Address">Set when the destination was written as an IP literal.</param>
-public sealed record RequestFacts(string Method, RequestScheme Scheme, string Host, IPAddress? Address, int Port, IPAddress Client);
+public sealed record RequestFacts(string Method, RequestScheme Scheme, string Host, IPAddress? Address, int Port, IPAddress Client)
+{
+    /// <summary>The authenticated user name, when the client authenticated.</summary>
+    public string? User { get; init; }
+
+    /// <summary>The groups of <see cref="User"/>.</summary>
+    public IReadOnlyCollection<string> Groups { get; init; } = [];
+}

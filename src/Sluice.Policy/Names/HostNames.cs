@@ -22,6 +22,8 @@ public static class HostNames
         {
             if (!text.EndsWith(']') || !IPAddress.TryParse(text[1..^1], out address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
             {
+                // "[127.0.0.1]" parses as IPv4 before it is refused: do not hand that address back with the refusal.
+                address = null;
                 problem = $"'{raw}' is not a valid IPv6 literal";
                 return false;
             }
@@ -70,9 +72,18 @@ public static class HostNames
             }
         }
 
-        if (text.StartsWith('.') || text.Contains("..", StringComparison.Ordinal))
+        // Only one trailing dot (the root) was removed above: "example.com.." still ends in an empty label, and
+        // passing it on as "example.com." would slip past a rule for ".example.com".
+        if (text.StartsWith('.') || text.EndsWith('.') || text.Contains("..", StringComparison.Ordinal))
         {
             problem = $"'{raw}' has an empty label";
+            return false;
+        }
+
+        // Checked again after IDN conversion, which makes names longer; DNS cannot carry more than this.
+        if (text.Length > 253 || text.Split('.').Any(label => label.Length > 63))
+        {
+            problem = $"'{raw}' is longer than 253 characters or has a label longer than 63";
             return false;
         }
 

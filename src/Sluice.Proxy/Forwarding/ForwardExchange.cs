@@ -60,7 +60,8 @@ internal sealed class ForwardExchange
         }
 
         // Until the body is read, the next request's first byte is unknown: after an early error, close.
-        bool canContinue = !_requestFraming.HasBody;
+        // And a client that asked for close (or speaks HTTP/1.0) gets it, errors included (RFC 9112 §9.6).
+        bool canContinue = !_requestFraming.HasBody && !_clientWantsClose;
         try
         {
             if (Via.HasBeenHere(Head.Fields, Name))
@@ -68,7 +69,7 @@ internal sealed class ForwardExchange
                 throw new ProxyErrorException(ProxyErrorKind.LoopDetected, $"the request already passed through {Name} (Via); refusing to forward it in a loop");
             }
 
-            if (await AnswerMaxForwardsAsync().ConfigureAwait(false) is { } answered)
+            if (await AnswerMaxForwardsAsync(canContinue).ConfigureAwait(false) is { } answered)
             {
                 return answered && canContinue;
             }
@@ -414,7 +415,7 @@ internal sealed class ForwardExchange
     /// Max-Forwards on TRACE and OPTIONS (RFC 9110 §7.6.2): at zero this proxy is the final recipient and answers;
     /// otherwise the value is decremented. Returns null when the request goes on.
     /// </summary>
-    private async Task<bool?> AnswerMaxForwardsAsync()
+    private async Task<bool?> AnswerMaxForwardsAsync(bool keepAlive)
     {
         if (Head.Method is not ("TRACE" or "OPTIONS") || Head.Fields.Get("Max-Forwards") is not { } value)
         {
@@ -447,7 +448,13 @@ internal sealed class ForwardExchange
             head.Field("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE, CONNECT");
         }
 
-        head.Field("Content-Length", body.Length.ToString(CultureInfo.InvariantCulture)).Field("Via", $"1.{Head.MinorVersion} {Name}").End();
+        head.Field("Content-Length", body.Length.ToString(CultureInfo.InvariantCulture)).Field("Via", $"1.{Head.MinorVersion} {Name}");
+        if (!keepAlive)
+        {
+            head.Field("Connection", "close");
+        }
+
+        head.End();
         await head.WriteToAsync(Client.Stream, _stopping).ConfigureAwait(false);
         await Client.Stream.WriteAsync(body, _stopping).ConfigureAwait(false);
         _x.Log("NONE_NONE", 200, null, contentType);

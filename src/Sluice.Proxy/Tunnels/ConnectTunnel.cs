@@ -41,7 +41,16 @@ internal static class ConnectTunnel
 
         using (upstream)
         {
-            await client.Stream.WriteAsync(Established, stopping).ConfigureAwait(false);
+            try
+            {
+                await client.Stream.WriteAsync(Established, stopping).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                exchange.Log("TCP_TUNNEL", 200, upstream.Remote.Address, contentType: null, proxyStatusError: "connection_terminated");
+                return; // the client left before the tunnel opened
+            }
+
             RelayResult result = await Relay.RunAsync(client, upstream, exchange.Snapshot.Config.Timeouts.Idle, stopping).ConfigureAwait(false);
             exchange.Log("TCP_TUNNEL", 200, upstream.Remote.Address, contentType: null,
                 proxyStatusError: result.Clean ? null : "connection_terminated");

@@ -1,0 +1,152 @@
+using System.Collections.Immutable;
+using Sluice.Policy.Decisions;
+
+namespace Sluice.Policy.Rules;
+
+/// <summary>One rule's part in an explanation: matched (Mismatch null) or why not.</summary>
+public sealed record RuleEvaluation(Rule Rule, string? Mismatch);
+
+/// <summary>A decision with the rules looked at on the way, in order, for <c>sluice explain</c>.</summary>
+public sealed record Explanation(Decision Decision, ImmutableArray<RuleEvaluation> Evaluated);
+
+/// <summary>
+/// First-match rules with a default. Rules are indexed by the names their destinations mention, so a decision
+/// looks only at the rules that could match the host (plus the rules that match any name or an address):
+/// its cost does not grow with the number of domain rules. Order is preserved: the lowest-numbered matching
+/// rule wins, exactly as if every rule were tried in turn.
+/// </summary>
+public sealed class RulePolicy : IRequestPolicy
+{
+    private readonly ImmutableArray<Rule> _rules;
+    private readonly RuleAction _default;
+    private readonly Dictionary<string, int[]> _byExactName;
+    private readonly Dictionary<string, int[]> _byParentName;
+    private readonly int[] _unindexed;
+
+    public RulePolicy(ImmutableArray<Rule> rules, RuleAction defaultAction)
+    {
+        _rules = rules;
+        _default = defaultAction;
+        var exact = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        var parent = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        var unindexed = new List<int>();
+        for (int i = 0; i < rules.Length; i++)
+        {
+            Rule rule = rules[i];
+            if (rule.Destinations.IsEmpty || rule.Destinations.Any(d => d.Kind is PatternKind.AnyName or PatternKind.Address))
+            {
+                unindexed.Add(i);
+                continue;
+            }
+
+            foreach (DestinationPattern d in rule.Destinations)
+            {
+                if (d.Kind is PatternKind.ExactName or PatternKind.NameAndSubdomains)
+                {
+                    Add(exact, d.Name, i);
+                }
+
+                if (d.Kind is PatternKind.NameAndSubdomains or PatternKind.SubdomainsOnly)
+                {
+                    Add(parent, d.Name, i);
+                }
+            }
+        }
+
+        _byExactName = exact.ToDictionary(p => p.Key, p => p.Value.Distinct().ToArray(), StringComparer.Ordinal);
+        _byParentName = parent.ToDictionary(p => p.Key, p => p.Value.Distinct().ToArray(), StringComparer.Ordinal);
+        _unindexed = unindexed.ToArray();
+    }
+
+    public ImmutableArray<Rule> Rules => _rules;
+
+    public RuleAction Default => _default;
+
+    public Decision Decide(RequestFacts request)
+    {
+        foreach (int index in Candidates(request))
+        {
+            Rule rule = _rules[index];
+            if (rule.Mismatch(request) is null)
+            {
+                return Decided(rule, request);
+            }
+        }
+
+        return DefaultDecision(request);
+    }
+
+    /// <summary>Every rule tried in order up to the first match, with the reason each earlier one did not match.</summary>
+    public Explanation Explain(RequestFacts request)
+    {
+        var evaluated = ImmutableArray.CreateBuilder<RuleEvaluation>();
+        foreach (Rule rule in _rules)
+        {
+            string? mismatch = rule.Mismatch(request);
+            evaluated.Add(new RuleEvaluation(rule, mismatch));
+            if (mismatch is null)
+            {
+                return new Explanation(Decided(rule, request), evaluated.ToImmutable());
+            }
+        }
+
+        return new Explanation(DefaultDecision(request), evaluated.ToImmutable());
+    }
+
+    private static Decision Decided(Rule rule, RequestFacts request) => rule.Action == RuleAction.Allow
+        ? Decision.Allow($"rule {rule.Name} allows {Describe(request)}", rule.Name)
+        : Decision.Deny(DenyReason.Rule, $"rule {rule.Name} denies {Describe(request)}", rule.Name);
+
+    private Decision DefaultDecision(RequestFacts request) => _default == RuleAction.Allow
+        ? Decision.Allow($"no rule matched {Describe(request)}; the default is allow")
+        : Decision.Deny(DenyReason.Default, $"no rule matched {Describe(request)}; the default is deny");
+
+    private static string Describe(RequestFacts r) => $"{r.Method} {r.Host}:{r.Port}";
+
+    /// <summary>Indices of rules that could match, ascending, without duplicates.</summary>
+    private IEnumerable<int> Candidates(RequestFacts request)
+    {
+        if (request.Address is not null)
+        {
+            return _unindexed; // name-only rules never match an IP literal
+        }
+
+        var lists = new List<int[]>(4) { _unindexed };
+        string host = request.Host;
+        if (_byExactName.TryGetValue(host, out int[]? exact))
+        {
+            lists.Add(exact);
+        }
+
+        for (int dot = host.IndexOf('.'); dot >= 0; dot = host.IndexOf('.', dot + 1))
+        {
+            if (_byParentName.TryGetValue(host[(dot + 1)..], out int[]? parents))
+            {
+                lists.Add(parents);
+            }
+        }
+
+        return lists.Count == 1 ? _unindexed : Merge(lists);
+    }
+
+    private static IEnumerable<int> Merge(List<int[]> lists)
+    {
+        var all = new SortedSet<int>();
+        foreach (int[] list in lists)
+        {
+            all.UnionWith(list);
+        }
+
+        return all;
+    }
+
+    private static void Add(Dictionary<string, List<int>> index, string key, int rule)
+    {
+        if (!index.TryGetValue(key, out List<int>? list))
+        {
+            index[key] = list = [];
+        }
+
+        list.Add(rule);
+    }
+}
