@@ -67,7 +67,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         Endpoints = bound;
-        _snapshot = new ProxySnapshot(_config, _options.Policy ?? new PublicDestinationsPolicy(), OwnEndpoints(bound));
+        _snapshot = new ProxySnapshot(_config, OwnEndpoints(bound));
         _services = new ProxyServices
         {
             Dialer = new UpstreamDialer(_options.Resolver),

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Sluice.Policy.Decisions;
 using Sluice.Proxy.Upstream;
 
 namespace Sluice.Proxy;
@@ -10,9 +9,6 @@ public sealed class ProxyServerOptions
 {
     /// <summary>Name resolution; tests map their names to 127.0.0.x so nothing leaves the machine.</summary>
     public IResolver Resolver { get; init; } = new SystemResolver();
-
-    /// <summary>The decision made before any upstream connection. Null: built from the configuration.</summary>
-    public IRequestPolicy? Policy { get; init; }
 
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 

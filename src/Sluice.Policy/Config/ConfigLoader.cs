@@ -78,6 +78,8 @@ public static class ConfigLoader
             Limits = ReadLimits(top.Section("limits")),
             Log = ReadLog(top.Section("log")),
             Addresses = ReadAddresses(top.Section("addresses")),
+            Rules = RulesReader.ReadRules(top),
+            Default = RulesReader.ReadDefault(top),
         };
         top.RejectUnknownKeys();
         return config;

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Net;
+using Sluice.Policy.Rules;
 
 namespace Sluice.Policy.Config;
 
@@ -21,6 +22,12 @@ public sealed record SluiceConfig
     public LogConfig Log { get; init; } = new();
 
     public AddressesConfig Addresses { get; init; } = new();
+
+    /// <summary>The policy: tried in order, the first rule that matches decides.</summary>
+    public ImmutableArray<Rule> Rules { get; init; } = [];
+
+    /// <summary>What happens when no rule matches; deny unless the file says otherwise.</summary>
+    public RuleAction Default { get; init; } = RuleAction.Deny;
 
     /// <summary>Where this snapshot came from, for messages: a file path or "embedded default".</summary>
     public string Source { get; init; } = "embedded default";

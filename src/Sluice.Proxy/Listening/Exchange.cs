@@ -51,7 +51,7 @@ internal sealed class Exchange
         Decision = Snapshot.Policy.Decide(facts);
         if (!Decision.Allowed)
         {
-            throw new ProxyErrorException(ProxyErrorKind.PolicyDenied, Decision.Rule is null ? Decision.Detail : $"rule {Decision.Rule}: {Decision.Detail}", Decision.Rule);
+            throw new ProxyErrorException(ProxyErrorKind.PolicyDenied, Decision.Detail, Decision.Rule);
         }
     }
 

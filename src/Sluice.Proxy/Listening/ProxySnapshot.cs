@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Sluice.Policy.Addresses;
 using Sluice.Policy.Config;
 using Sluice.Policy.Decisions;
+using Sluice.Policy.Rules;
 using Sluice.Proxy.Http1;
 using Sluice.Proxy.Logging;
 using Sluice.Proxy.Upstream;
@@ -15,10 +16,10 @@ namespace Sluice.Proxy.Listening;
 /// </summary>
 internal sealed class ProxySnapshot
 {
-    public ProxySnapshot(SluiceConfig config, IRequestPolicy policy, IReadOnlyCollection<IPEndPoint> ownEndpoints)
+    public ProxySnapshot(SluiceConfig config, IReadOnlyCollection<IPEndPoint> ownEndpoints)
     {
         Config = config;
-        Policy = policy;
+        Policy = new RulePolicy(config.Rules, config.Default);
         Guard = new AddressGuard(config.Addresses, ownEndpoints);
         Limits = new HeadLimits(config.Limits.MaxRequestLineBytes, config.Limits.MaxHeaderBytes, config.Limits.MaxHeaderCount);
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using Sluice.Policy.Config;
+using Sluice.Policy.Rules;
 
 namespace Sluice.Proxy.Tests.Infrastructure;
 
@@ -38,6 +39,7 @@ public sealed class TestProxy : IAsyncDisposable
             Listeners = [new ListenerConfig { Address = new IPEndPoint(IPAddress.Loopback, 0) }],
             Addresses = new AddressesConfig { Allow = [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")] },
             Log = new LogConfig { Format = format },
+            Default = RuleAction.Allow, // tests of the policy set their own rules
         };
         config = configure?.Invoke(config) ?? config;
         resolver ??= new MapResolver();

@@ -1,0 +1,179 @@
+using System.Collections.Immutable;
+using System.Net;
+using Sluice.Policy.Addresses;
+using Sluice.Policy.Decisions;
+using Sluice.Policy.Rules;
+using YamlDotNet.RepresentationModel;
+
+namespace Sluice.Policy.Config;
+
+/// <summary>Reads <c>rules:</c> and <c>default:</c>, and refuses rules that could never take effect.</summary>
+internal static class RulesReader
+{
+    private static readonly string[] KnownMethods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"];
+
+    public static RuleAction ReadDefault(YamlSection top) =>
+        top.Parse("default", RuleAction.Deny, TryParseAction, "allow or deny");
+
+    public static ImmutableArray<Rule> ReadRules(YamlSection top)
+    {
+        IReadOnlyList<YamlNode> items = top.List("rules");
+        var rules = ImmutableArray.CreateBuilder<Rule>(items.Count);
+        var names = new Dictionary<string, Rule>(StringComparer.Ordinal);
+        for (int i = 0; i < items.Count; i++)
+        {
+            YamlSection item = top.Item(items[i], i, "rules");
+            Rule rule = ReadRule(item, items[i], i, top);
+            if (names.TryGetValue(rule.Name, out Rule? same))
+            {
+                throw top.Error(items[i], $"rules[{i}]: the name '{rule.Name}' is already used by the rule on line {same.Line}");
+            }
+
+            foreach (Rule earlier in rules)
+            {
+                if (RuleShadowing.Covers(earlier, rule))
+                {
+                    throw top.Error(items[i], $"rules[{i}] '{rule.Name}' can never match: rule '{earlier.Name}' (line {earlier.Line}) comes first and matches everything it matches");
+                }
+            }
+
+            names[rule.Name] = rule;
+            rules.Add(rule);
+        }
+
+        return rules.ToImmutable();
+    }
+
+    private static Rule ReadRule(YamlSection item, YamlNode node, int index, YamlSection top)
+    {
+        string where = $"rules[{index}]";
+        string name = item.String("name") ?? throw top.Error(node, $"{where}: 'name' is required (it appears in logs, 403 responses and sluice explain)");
+        if (name.Length == 0 || name.Any(c => char.IsWhiteSpace(c) || c == '"' || char.IsControl(c)))
+        {
+            throw top.Error(item.Get("name")!, $"{where}: the name '{name}' must be non-empty without spaces or quotes");
+        }
+
+        RuleAction action = item.Get("action") is null
+            ? throw top.Error(node, $"{where} '{name}': 'action' is required: allow or deny")
+            : item.Parse("action", RuleAction.Deny, TryParseAction, "allow or deny");
+
+        var rule = new Rule
+        {
+            Name = name,
+            Action = action,
+            Line = node.Start.Line,
+            Destinations = ReadList(item, "destinations", where, (string text, out DestinationPattern p, out string problem) => DestinationPattern.TryParse(text, out p, out problem)),
+            Ports = ReadList(item, "ports", where, (string text, out PortRange p, out string problem) => PortRange.TryParse(text, out p, out problem)),
+            Methods = ReadList<string>(item, "methods", where, TryParseMethod),
+            Schemes = ReadList<RequestScheme>(item, "schemes", where, TryParseScheme),
+            Clients = ReadList<IPNetwork>(item, "clients", where, TryParseClient),
+            Users = ReadList<string>(item, "users", where, TryParseIdentity),
+            Groups = ReadList<string>(item, "groups", where, TryParseIdentity),
+        };
+        item.RejectUnknownKeys();
+        return rule;
+    }
+
+    private delegate bool EntryParser<T>(string text, out T value, out string problem);
+
+    private static ImmutableArray<T> ReadList<T>(YamlSection item, string key, string where, EntryParser<T> parse)
+    {
+        YamlNode? node = item.Get(key);
+        if (node is null)
+        {
+            return [];
+        }
+
+        IReadOnlyList<YamlNode> entries = item.List(key);
+        if (entries.Count == 0)
+        {
+            throw item.Error(node, $"{where}.{key} is empty, so the rule could never match; remove the key to match any {key[..^1]}");
+        }
+
+        var values = ImmutableArray.CreateBuilder<T>(entries.Count);
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (YamlNode entry in entries)
+        {
+            if (entry is not YamlScalarNode { Value: { } text } || !parse(text, out T value, out string problem))
+            {
+                string why = entry is YamlScalarNode { Value: { } t } && !parse(t, out _, out string p) ? p : $"expected a single value, got {YamlSection.Show(entry)}";
+                throw item.Error(entry, $"{where}.{key}: {why}");
+            }
+
+            if (!seen.Add(text.Trim()))
+            {
+                throw item.Error(entry, $"{where}.{key}: '{text}' is listed twice");
+            }
+
+            values.Add(value);
+        }
+
+        return values.ToImmutable();
+    }
+
+    private static bool TryParseAction(string text, out RuleAction action)
+    {
+        (bool ok, action) = text switch
+        {
+            "allow" => (true, RuleAction.Allow),
+            "deny" => (true, RuleAction.Deny),
+            _ => (false, RuleAction.Deny),
+        };
+        return ok;
+    }
+
+    private static bool TryParseMethod(string text, out string method, out string problem)
+    {
+        method = text.Trim().ToUpperInvariant();
+        problem = "";
+        if (method.Length == 0 || !method.All(c => char.IsAsciiLetterUpper(c) || c == '-'))
+        {
+            problem = $"'{text}' is not an HTTP method";
+            return false;
+        }
+
+        if (!KnownMethods.Contains(method) && text.Trim() != method)
+        {
+            problem = $"'{text}' is not a standard method; write extension methods in upper case as clients send them";
+            return false;
+        }
+
+        return true;
+    }
+
+    private static bool TryParseScheme(string text, out RequestScheme scheme, out string problem)
+    {
+        problem = "";
+        (bool ok, scheme) = text.Trim() switch
+        {
+            "http" => (true, RequestScheme.Http),
+            "tunnel" => (true, RequestScheme.Tunnel),
+            _ => (false, RequestScheme.Http),
+        };
+        if (!ok)
+        {
+            problem = $"'{text}' is not a scheme: use http (forwarded requests) or tunnel (CONNECT)";
+        }
+
+        return ok;
+    }
+
+    private static bool TryParseClient(string text, out IPNetwork network, out string problem)
+    {
+        problem = "";
+        if (Networks.TryParse(text, out network))
+        {
+            return true;
+        }
+
+        problem = $"'{text}' is not a client address or CIDR such as 10.20.0.0/16 (host bits must be zero)";
+        return false;
+    }
+
+    private static bool TryParseIdentity(string text, out string identity, out string problem)
+    {
+        identity = text.Trim();
+        problem = identity.Length == 0 || identity.Any(char.IsWhiteSpace) ? $"'{text}' is not a user or group name" : "";
+        return problem.Length == 0;
+    }
+}
