@@ -26,7 +26,8 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly List<Socket> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
     private ProxyServices? _services;
-    private ProxySnapshot? _snapshot;
+    private volatile ProxySnapshot? _snapshot;
+    private List<IPEndPoint> _ownEndpoints = [];
     private bool _stopped;
 
     public ProxyServer(SluiceConfig config, ProxyServerOptions? options = null)
@@ -67,7 +68,8 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         Endpoints = bound;
-        _snapshot = new ProxySnapshot(_config, OwnEndpoints(bound));
+        _ownEndpoints = OwnEndpoints(bound);
+        _snapshot = new ProxySnapshot(_config, _ownEndpoints);
         _services = new ProxyServices
         {
             Dialer = new UpstreamDialer(_options.Resolver),
@@ -83,6 +85,34 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>The configuration new connections are served with.</summary>
+    public SluiceConfig CurrentConfig => _snapshot?.Config ?? _config;
+
+    /// <summary>
+    /// Swaps in a validated configuration for new connections; open connections and tunnels keep the snapshot
+    /// they started with and are never dropped. Settings that belong to the process (listeners, access-log
+    /// output) need a restart: they are kept, and the returned notes say so.
+    /// </summary>
+    public IReadOnlyList<string> Reload(SluiceConfig config)
+    {
+        ProxySnapshot current = _snapshot ?? throw new InvalidOperationException("the server has not started");
+        var notes = new List<string>();
+        if (!config.Listeners.Select(l => l.Address).SequenceEqual(current.Config.Listeners.Select(l => l.Address)))
+        {
+            notes.Add("listener changes take effect after a restart; the current listeners stay");
+        }
+
+        if (config.Log != current.Config.Log)
+        {
+            notes.Add("access-log changes take effect after a restart");
+        }
+
+        var effective = config with { Listeners = current.Config.Listeners, Log = current.Config.Log };
+        _services!.Pool.Configure(effective.Limits.MaxIdleUpstreamPerHost, effective.Timeouts.UpstreamIdle);
+        _snapshot = new ProxySnapshot(effective, _ownEndpoints);
+        return notes;
     }
 
     /// <summary>Stops accepting, waits up to the drain timeout for open connections, then closes what is left.</summary>

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Sluice.Policy.Config;
 using Sluice.Proxy;
+using Sluice.Proxy.Reload;
 
 namespace Sluice.Cli.Commands;
 
@@ -13,7 +14,7 @@ internal static class RunCommand
     {
         var config = new Option<FileInfo?>("--config", "-c")
         {
-            Description = "Configuration file (YAML). Without it, the embedded default: 127.0.0.1:3128, public destinations only.",
+            Description = "Configuration file (YAML), reloaded when it changes or on SIGHUP. Without it, the embedded default: 127.0.0.1:3128, public destinations on ports 80 and 443.",
         };
         var drain = new Option<int>("--drain-seconds")
         {
@@ -47,7 +48,7 @@ internal static class RunCommand
         }
 
         using ILoggerFactory loggers = LoggerFactory.Create(builder => builder
-            .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning)
+            .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Information)
             .AddSimpleConsole(o =>
             {
                 o.SingleLine = true;
@@ -78,6 +79,13 @@ internal static class RunCommand
             stop.TrySetResult();
         }
 
+        // The file is watched for changes; SIGHUP reloads it at once. The embedded default never changes.
+        using ConfigReloader? reloader = configFile is null ? null : new ConfigReloader(server, configFile.FullName, loggers);
+        using PosixSignalRegistration hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            _ = reloader?.ReloadNowAsync();
+        });
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         foreach (System.Net.IPEndPoint endpoint in server.Endpoints)

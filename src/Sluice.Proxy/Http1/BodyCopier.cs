@@ -161,8 +161,9 @@ internal static class BodyCopier
             throw new BodyException(BodySide.Source, "invalid chunk size line");
         }
 
+        // BWS is allowed only in front of a ';' (RFC 9112 §7.1.1): "5 " with nothing after it is not a chunk-size line.
         ReadOnlySpan<byte> extension = line[digits..].TrimStart(" \t"u8);
-        if (!extension.IsEmpty && (extension[0] != ';' || !IsValidExtension(extension)))
+        if (digits < line.Length && (extension.IsEmpty || extension[0] != ';' || !IsValidExtension(extension)))
         {
             throw new BodyException(BodySide.Source, "invalid chunk size line");
         }

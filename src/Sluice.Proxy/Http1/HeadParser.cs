@@ -47,21 +47,33 @@ internal static class HeadParser
         int start = SkipLeadingEmptyLines(buffer);
         if (start < 0)
         {
-            return ParseResult.Malformed("bare LF before the request line");
+            return ParseResult.Malformed("bare CR or LF before the request line");
         }
 
         ReadOnlySpan<byte> rest = buffer[start..];
         int lf = rest.IndexOf(LF);
         if (lf < 0)
         {
-            return rest.Length > limits.MaxRequestLineBytes
-                ? ParseResult.Invalid(HeadProblem.RequestLineTooLong, $"request line longer than {limits.MaxRequestLineBytes} bytes")
+            // A line exactly at the limit may have its CR here and its LF still on the way.
+            if (rest.Length > limits.MaxRequestLineBytes + 1 || (rest.Length == limits.MaxRequestLineBytes + 1 && rest[^1] != CR))
+            {
+                return ParseResult.Invalid(HeadProblem.RequestLineTooLong, $"request line longer than {limits.MaxRequestLineBytes} bytes");
+            }
+
+            // The request line counts towards the header section too, whichever limit is smaller.
+            return buffer.Length > limits.MaxHeaderBytes
+                ? ParseResult.Invalid(HeadProblem.HeaderSectionTooLarge, $"header section larger than {limits.MaxHeaderBytes} bytes")
                 : ParseResult.Incomplete;
         }
 
         if (lf > limits.MaxRequestLineBytes + 1)
         {
             return ParseResult.Invalid(HeadProblem.RequestLineTooLong, $"request line longer than {limits.MaxRequestLineBytes} bytes");
+        }
+
+        if (start + lf + 1 > limits.MaxHeaderBytes)
+        {
+            return ParseResult.Invalid(HeadProblem.HeaderSectionTooLarge, $"header section larger than {limits.MaxHeaderBytes} bytes");
         }
 
         if (lf == 0 || rest[lf - 1] != CR)

@@ -6,7 +6,7 @@ namespace Sluice.Proxy.Logging;
 /// <summary>Operational log events (not the access log). Source-generated: nothing is formatted unless enabled.</summary>
 internal static partial class ProxyLog
 {
-    [LoggerMessage(1, LogLevel.Information, "Listening on {Endpoint}")]
+    [LoggerMessage(1, LogLevel.Debug, "Listening on {Endpoint}")]
     public static partial void Listening(ILogger logger, string endpoint);
 
     [LoggerMessage(2, LogLevel.Warning, "Accepting on {Endpoint} failed: {Message}")]
@@ -23,4 +23,10 @@ internal static partial class ProxyLog
 
     [LoggerMessage(6, LogLevel.Warning, "Access log queue full: {Dropped} lines dropped so far")]
     public static partial void AccessLogDropped(ILogger logger, long dropped);
+
+    [LoggerMessage(7, LogLevel.Information, "{Message}")]
+    public static partial void ConfigReloaded(ILogger logger, string message);
+
+    [LoggerMessage(8, LogLevel.Error, "{Message}")]
+    public static partial void ConfigRefused(ILogger logger, string message);
 }
