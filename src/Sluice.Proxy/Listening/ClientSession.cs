@@ -13,6 +13,9 @@ namespace Sluice.Proxy.Listening;
 /// </summary>
 internal sealed class ClientSession
 {
+    // How long a closing connection keeps reading (and discarding) so the client receives our last response.
+    private static readonly TimeSpan LingerLimit = TimeSpan.FromSeconds(2);
+
     private readonly Connection _client;
     private readonly ProxySnapshot _snapshot;
     private readonly ProxyServices _services;
@@ -69,6 +72,7 @@ internal sealed class ClientSession
         }
         finally
         {
+            await _client.LingerCloseAsync(LingerLimit).ConfigureAwait(false);
             _client.Dispose();
         }
     }

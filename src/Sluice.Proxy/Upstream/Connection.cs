@@ -49,6 +49,45 @@ internal sealed class Connection : IDisposable
         }
     }
 
+    /// <summary>
+    /// Closes after a response the client may still be sending into (an error, a refused body): send FIN, then read
+    /// and discard what arrives for a short while. Closing with unread input makes the kernel send RST, and a
+    /// client can lose the response we just wrote (the "lingering close" of nginx and Apache).
+    /// </summary>
+    public async Task LingerCloseAsync(TimeSpan limit)
+    {
+        if (Volatile.Read(ref _disposed) == 1)
+        {
+            return;
+        }
+
+        ShutdownSend();
+        using var deadline = new CancellationTokenSource(limit);
+        byte[] discard = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            long budget = 1024 * 1024;
+            Input.Consume(Input.BufferedCount);
+            while (budget > 0)
+            {
+                int n = await Stream.ReadAsync(discard, deadline.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                budget -= n;
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(discard);
+        }
+    }
+
     /// <summary>Closes at once, with RST, so the peer sees an error rather than a clean end of a truncated message.</summary>
     public void Abort()
     {
