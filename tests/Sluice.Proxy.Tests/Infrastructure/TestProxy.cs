@@ -21,6 +21,8 @@ public sealed class TestProxy : IAsyncDisposable
         AccessLog = log;
     }
 
+    public ProxyServer Server => _server;
+
     public MapResolver Resolver { get; }
 
     public LogCapture AccessLog { get; }
