@@ -4,6 +4,8 @@ using Sluice.Cli.Commands;
 var root = new RootCommand("Sluice: an egress proxy for HTTP and HTTPS that decides, records and measures every outgoing connection.")
 {
     RunCommand.Create(),
+    CheckCommand.Create(),
+    ExplainCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);

@@ -12,10 +12,7 @@ internal static class RunCommand
 {
     public static Command Create()
     {
-        var config = new Option<FileInfo?>("--config", "-c")
-        {
-            Description = "Configuration file (YAML), reloaded when it changes or on SIGHUP. Without it, the embedded default: 127.0.0.1:3128, public destinations on ports 80 and 443.",
-        };
+        var config = ConfigOption.Create("Configuration file (YAML), reloaded when it changes or on SIGHUP.");
         var drain = new Option<int>("--drain-seconds")
         {
             Description = "On SIGTERM or Ctrl-C, how long open connections may take to finish before they are closed.",
@@ -36,14 +33,8 @@ internal static class RunCommand
 
     private static async Task<int> RunAsync(FileInfo? configFile, int drainSeconds, bool verbose)
     {
-        SluiceConfig config;
-        try
+        if (!ConfigOption.TryLoad(configFile, Console.Error, out SluiceConfig config))
         {
-            config = configFile is null ? DefaultConfig.Load() : ConfigLoader.LoadFile(configFile.FullName);
-        }
-        catch (ConfigException e)
-        {
-            await Console.Error.WriteLineAsync($"sluice: {e.Message}").ConfigureAwait(false);
             return 2;
         }
 

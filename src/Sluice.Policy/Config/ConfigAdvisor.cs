@@ -1,0 +1,73 @@
+using System.Net;
+using System.Net.Sockets;
+using Sluice.Policy.Addresses;
+using Sluice.Policy.Rules;
+
+namespace Sluice.Policy.Config;
+
+/// <summary>
+/// Risky but valid configurations, found by looking at the whole file: what <c>sluice check</c> warns about.
+/// </summary>
+public static class ConfigAdvisor
+{
+    public static IReadOnlyList<string> Warnings(SluiceConfig config)
+    {
+        var warnings = new List<string>();
+        ImmutableRules(config, warnings);
+        AddressRanges(config, warnings);
+        OpenProxy(config, warnings);
+        if (config.Default == RuleAction.Allow)
+        {
+            warnings.Add("default: allow lets every destination no rule denies through; an egress allowlist usually ends with default: deny");
+        }
+
+        return warnings;
+    }
+
+    private static void ImmutableRules(SluiceConfig config, List<string> warnings)
+    {
+        for (int i = 0; i < config.Rules.Length; i++)
+        {
+            Rule rule = config.Rules[i];
+            bool anyName = rule.Destinations.IsEmpty || rule.Destinations.Any(d => d.Kind == PatternKind.AnyName && d.Port is null);
+            if (rule.Action != RuleAction.Allow || !anyName || !rule.Clients.IsEmpty || !rule.Users.IsEmpty || !rule.Groups.IsEmpty)
+            {
+                continue;
+            }
+
+            string[] laterDenies = config.Rules.Skip(i + 1).Where(r => r.Action == RuleAction.Deny).Select(r => r.Name).ToArray();
+            if (laterDenies.Length > 0)
+            {
+                warnings.Add($"rule {rule.Name} (line {rule.Line}) allows any destination before the deny rules {string.Join(", ", laterDenies)}: those denies only apply where {rule.Name}'s ports or methods do not; put denies first");
+            }
+        }
+    }
+
+    private static void AddressRanges(SluiceConfig config, List<string> warnings)
+    {
+        foreach (IPNetwork network in config.Addresses.Allow)
+        {
+            bool wide = network.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? network.PrefixLength <= 16 : network.PrefixLength <= 48;
+            if (wide && !AddressClassifier.Classify(network.BaseAddress).IsPublic)
+            {
+                warnings.Add($"addresses.allow {network} makes a whole non-public range reachable through the proxy; allow the few addresses that need it (e.g. 10.1.2.3/32)");
+            }
+        }
+    }
+
+    private static void OpenProxy(SluiceConfig config, List<string> warnings)
+    {
+        ListenerConfig[] exposed = config.Listeners.Where(l => !IPAddress.IsLoopback(l.Address.Address)).ToArray();
+        if (exposed.Length == 0)
+        {
+            return;
+        }
+
+        Rule[] unrestricted = config.Rules.Where(r => r.Action == RuleAction.Allow && r.Clients.IsEmpty && r.Users.IsEmpty && r.Groups.IsEmpty).ToArray();
+        if (unrestricted.Length > 0 || config.Default == RuleAction.Allow)
+        {
+            string who = unrestricted.Length > 0 ? $"rules {string.Join(", ", unrestricted.Select(r => r.Name))} allow any client" : "the default allows any client";
+            warnings.Add($"listener {Endpoints.Format(exposed[0].Address)} is reachable beyond this machine and {who}: anyone who can reach it can use the proxy; restrict rules with clients: (source CIDRs) or require authentication");
+        }
+    }
+}
