@@ -163,6 +163,7 @@ internal static class RulesReader
         problem = "";
         if (Networks.TryParse(text, out network))
         {
+            network = DestinationPattern.AsRequestsAreCompared(network); // clients are compared in IPv4 form too
             return true;
         }
 

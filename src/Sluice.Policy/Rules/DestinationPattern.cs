@@ -63,7 +63,7 @@ public sealed record DestinationPattern(PatternKind Kind, string Name, IPNetwork
                 return false;
             }
 
-            pattern = new DestinationPattern(PatternKind.Address, "", network, port, text);
+            pattern = new DestinationPattern(PatternKind.Address, "", AsRequestsAreCompared(network), port, text);
             return true;
         }
 
@@ -119,6 +119,16 @@ public sealed record DestinationPattern(PatternKind Kind, string Name, IPNetwork
     }
 
     public override string ToString() => Text;
+
+    /// <summary>
+    /// Requests and clients written as IPv4-mapped IPv6 (<c>::ffff:10.1.2.3</c>) are compared in their IPv4 form, so an
+    /// IPv4-mapped network (<c>::ffff:10.0.0.0/104</c>) is kept in that form too: left as IPv6 it could never match
+    /// anything, and a deny rule written that way would silently deny nothing.
+    /// </summary>
+    internal static IPNetwork AsRequestsAreCompared(IPNetwork network) =>
+        network.BaseAddress.IsIPv4MappedToIPv6 && network.PrefixLength >= 96
+            ? new IPNetwork(network.BaseAddress.MapToIPv4(), network.PrefixLength - 96)
+            : network;
 
     internal static bool IsSubdomain(string host, string parent) =>
         host.Length > parent.Length + 1 && host.EndsWith(parent, StringComparison.Ordinal) && host[host.Length - parent.Length - 1] == '.';
