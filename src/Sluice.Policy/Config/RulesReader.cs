@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Globalization;
 using System.Net;
 using Sluice.Policy.Addresses;
 using Sluice.Policy.Decisions;
@@ -91,7 +92,7 @@ internal static class RulesReader
         }
 
         var values = ImmutableArray.CreateBuilder<T>(entries.Count);
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (YamlNode entry in entries)
         {
             if (entry is not YamlScalarNode { Value: { } text } || !parse(text, out T value, out string problem))
@@ -100,9 +101,14 @@ internal static class RulesReader
                 throw item.Error(entry, $"{where}.{key}: {why}");
             }
 
-            if (!seen.Add(text.Trim()))
+            // Duplicates are found by parsed value, not by text: "a.test" and "A.test." or "443" and "443-443" are the
+            // same entry, while users "alice" and "Alice" are two users (they are matched case-sensitively).
+            if (!seen.TryAdd(DuplicateKey(value), text))
             {
-                throw item.Error(entry, $"{where}.{key}: '{text}' is listed twice");
+                string first = seen[DuplicateKey(value)];
+                throw item.Error(entry, first == text
+                    ? $"{where}.{key}: '{text}' is listed twice"
+                    : $"{where}.{key}: '{text}' is listed twice (the same as '{first}')");
             }
 
             values.Add(value);
@@ -110,6 +116,12 @@ internal static class RulesReader
 
         return values.ToImmutable();
     }
+
+    private static string DuplicateKey<T>(T value) => value switch
+    {
+        DestinationPattern d => $"{d.Kind} {d.Name} {d.Network} {d.Port}", // Text is the spelling, not the meaning
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
+    };
 
     private static bool TryParseAction(string text, out RuleAction action)
     {
