@@ -1,7 +1,10 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.NetworkInformation;
+using System.ComponentModel;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
 using Sluice.Policy.Config;
 using ConfigEndpoints = Sluice.Policy.Config.Endpoints;
@@ -24,6 +27,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, byte> _sessions = new();
     private readonly List<Socket> _listeners = [];
+    private readonly List<ListenerTls?> _tls = [];
     private readonly List<Task> _acceptLoops = [];
     private ProxyServices? _services;
     private volatile ProxySnapshot? _snapshot;
@@ -67,6 +71,24 @@ public sealed class ProxyServer : IAsyncDisposable
             throw new InvalidOperationException($"cannot listen on {ConfigEndpoints.Format(_config.Listeners[bound.Count].Address)}: {e.Message}", e);
         }
 
+        try
+        {
+            foreach (ListenerConfig listener in _config.Listeners)
+            {
+                _tls.Add(listener.Tls is null ? null : new ListenerTls(listener.Tls, message => ProxyLog.TlsWarning(_logger, message)));
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or System.Security.Cryptography.CryptographicException)
+        {
+            foreach (Socket socket in _listeners)
+            {
+                socket.Dispose();
+            }
+
+            _listeners.Clear();
+            throw new InvalidOperationException(e.Message, e);
+        }
+
         Endpoints = bound;
         _ownEndpoints = OwnEndpoints(bound);
         _snapshot = new ProxySnapshot(_config, _ownEndpoints);
@@ -80,8 +102,8 @@ public sealed class ProxyServer : IAsyncDisposable
 
         for (int i = 0; i < _listeners.Count; i++)
         {
-            ProxyLog.Listening(_logger, $"http://{ConfigEndpoints.Format(bound[i])}");
-            _acceptLoops.Add(AcceptLoopAsync(_listeners[i], bound[i]));
+            ProxyLog.Listening(_logger, $"{_config.Listeners[i].Scheme}://{ConfigEndpoints.Format(bound[i])}");
+            _acceptLoops.Add(AcceptLoopAsync(_listeners[i], bound[i], _tls[i]));
         }
 
         return Task.CompletedTask;
@@ -204,7 +226,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
     }
 
-    private async Task AcceptLoopAsync(Socket listener, IPEndPoint endpoint)
+    private async Task AcceptLoopAsync(Socket listener, IPEndPoint endpoint, ListenerTls? tls)
     {
         while (true)
         {
@@ -230,31 +252,65 @@ public sealed class ProxyServer : IAsyncDisposable
             }
 
             socket.NoDelay = true;
-            Track(RunSessionAsync(socket));
+            Track(RunSessionAsync(socket, tls));
         }
     }
 
-    private async Task RunSessionAsync(Socket socket)
+    private async Task RunSessionAsync(Socket socket, ListenerTls? tls)
     {
         await Task.Yield();
-        Connection client;
-        try
+        ProxySnapshot snapshot = _snapshot!;
+        Connection? client = tls is null
+            ? TryWrap(socket)
+            : await HandshakeAsync(socket, tls, snapshot.Config.Timeouts.RequestHeaders).ConfigureAwait(false);
+        if (client is null)
         {
-            client = Connection.FromSocket(socket);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            socket.Dispose(); // closed before we could look at it
             return;
         }
 
         try
         {
-            await new ClientSession(client, _snapshot!, _services!, _stopping.Token).RunAsync().ConfigureAwait(false);
+            await new ClientSession(client, snapshot, _services!, _stopping.Token).RunAsync().ConfigureAwait(false);
         }
         catch (Exception e)
         {
             ProxyLog.SessionCrashed(_logger, e, client.Remote);
+        }
+    }
+
+    private static Connection? TryWrap(Socket socket)
+    {
+        try
+        {
+            return Connection.FromSocket(socket);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            socket.Dispose(); // closed before we could look at it
+            return null;
+        }
+    }
+
+    /// <summary>The TLS handshake of an HTTPS listener, bounded by the header timeout. A failure is one log line.</summary>
+    private async Task<Connection?> HandshakeAsync(Socket socket, ListenerTls tls, TimeSpan timeout)
+    {
+        IPEndPoint? remote = null;
+        var tlsStream = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            remote = (IPEndPoint)socket.RemoteEndPoint!;
+            await tlsStream.AuthenticateAsServerAsync(tls.Options(), deadline.Token).ConfigureAwait(false);
+            return new Connection(socket, tlsStream, remote);
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or SocketException or ObjectDisposedException or Win32Exception)
+        {
+            string reason = e is OperationCanceledException ? $"no complete handshake within {Durations.Format(timeout)}" : (e.InnerException?.Message ?? e.Message);
+            ProxyLog.TlsHandshakeFailed(_logger, remote?.ToString() ?? "unknown", reason);
+            await tlsStream.DisposeAsync().ConfigureAwait(false);
+            socket.Dispose();
+            return null;
         }
     }
 

@@ -26,7 +26,7 @@ internal static class CheckCommand
         }
 
         output.WriteLine($"{config.Source}: valid");
-        output.WriteLine($"listeners: {string.Join(", ", config.Listeners.Select(l => $"http://{Endpoints.Format(l.Address)}"))}");
+        output.WriteLine($"listeners: {string.Join(", ", config.Listeners.Select(l => $"{l.Scheme}://{Endpoints.Format(l.Address)}{(l.Tls?.ClientCertificate is { } m && m != ClientCertificateMode.None ? $" (client certificate {m.ToString().ToLowerInvariant()})" : "")}"))}");
         output.WriteLine($"rules: {config.Rules.Length}, first match wins");
         for (int i = 0; i < config.Rules.Length; i++)
         {

@@ -79,9 +79,9 @@ internal static class RunCommand
         });
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        foreach (System.Net.IPEndPoint endpoint in server.Endpoints)
+        for (int i = 0; i < server.Endpoints.Count; i++)
         {
-            await Console.Error.WriteLineAsync($"listening on http://{Endpoints.Format(endpoint)}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"listening on {config.Listeners[i].Scheme}://{Endpoints.Format(server.Endpoints[i])}").ConfigureAwait(false);
         }
 
         await Console.Error.WriteLineAsync($"config: {config.Source}").ConfigureAwait(false);

@@ -111,8 +111,9 @@ public static class ConfigLoader
                 throw top.Error(addressNode, $"listeners[{i}]: {Endpoints.Format(address)} is listed twice");
             }
 
+            TlsConfig? tls = item.Section("tls") is { } tlsSection ? TlsReader.Read(tlsSection, item.Get("tls")!, $"listeners[{i}].tls", top) : null;
             item.RejectUnknownKeys();
-            listeners.Add(new ListenerConfig { Address = address });
+            listeners.Add(new ListenerConfig { Address = address, Tls = tls });
         }
 
         return listeners.ToImmutable();

@@ -36,6 +36,44 @@ public sealed record SluiceConfig
 public sealed record ListenerConfig
 {
     public required IPEndPoint Address { get; init; }
+
+    /// <summary>Set for an HTTPS proxy listener: TLS between the client and the proxy.</summary>
+    public TlsConfig? Tls { get; init; }
+
+    public string Scheme => Tls is null ? "http" : "https";
+}
+
+public enum ClientCertificateMode
+{
+    /// <summary>Clients are not asked for a certificate.</summary>
+    None,
+
+    /// <summary>Asked for; a client without one is served, one with an invalid one fails the handshake.</summary>
+    Optional,
+
+    /// <summary>A valid certificate from <see cref="TlsConfig.ClientCa"/> is needed to complete the handshake.</summary>
+    Required,
+}
+
+/// <summary>TLS for a listener. Paths are absolute (relative ones are resolved against the config file's folder).</summary>
+public sealed record TlsConfig
+{
+    /// <summary>PEM: the server certificate first, then the intermediates (full chain).</summary>
+    public required string Certificate { get; init; }
+
+    /// <summary>PEM private key (RSA or ECDSA), plain or encrypted (PKCS#8).</summary>
+    public required string Key { get; init; }
+
+    /// <summary>Environment variable that holds the passphrase of an encrypted key.</summary>
+    public string? KeyPassphraseEnv { get; init; }
+
+    /// <summary>File whose first line is the passphrase of an encrypted key.</summary>
+    public string? KeyPassphraseFile { get; init; }
+
+    /// <summary>PEM bundle of the CAs that issue client certificates.</summary>
+    public string? ClientCa { get; init; }
+
+    public ClientCertificateMode ClientCertificate { get; init; } = ClientCertificateMode.None;
 }
 
 public sealed record TimeoutsConfig

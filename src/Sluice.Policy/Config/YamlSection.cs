@@ -22,6 +22,9 @@ internal sealed class YamlSection
 
     public ConfigException Error(YamlNode node, string problem) => Error(_source, node, problem);
 
+    /// <summary>The folder relative paths in the file are resolved against: the file's own folder.</summary>
+    public string BaseDirectory => Path.GetDirectoryName(Path.GetFullPath(_source)) ?? Directory.GetCurrentDirectory();
+
     public static ConfigException Error(string source, YamlNode node, string problem) =>
         new(source, node.Start.Line, node.Start.Column, problem);
 

@@ -29,4 +29,10 @@ internal static partial class ProxyLog
 
     [LoggerMessage(8, LogLevel.Error, "{Message}")]
     public static partial void ConfigRefused(ILogger logger, string message);
+
+    [LoggerMessage(9, LogLevel.Warning, "TLS handshake from {Client} failed: {Reason}")]
+    public static partial void TlsHandshakeFailed(ILogger logger, string client, string reason);
+
+    [LoggerMessage(10, LogLevel.Warning, "{Message}")]
+    public static partial void TlsWarning(ILogger logger, string message);
 }

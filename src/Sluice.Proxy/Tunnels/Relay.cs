@@ -51,7 +51,7 @@ internal static class Relay
                     int read = await from.Input.ReadAsync(buffer, activity.Token).ConfigureAwait(false);
                     if (read == 0)
                     {
-                        to.ShutdownSend();
+                        await to.ShutdownSendAsync().ConfigureAwait(false);
                         return (copied, true);
                     }
 

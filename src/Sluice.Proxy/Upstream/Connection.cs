@@ -34,17 +34,19 @@ internal sealed class Connection : IDisposable
     public static Connection FromSocket(Socket socket) =>
         new(socket, new NetworkStream(socket, ownsSocket: false), (IPEndPoint)socket.RemoteEndPoint!);
 
-    /// <summary>Half-close: no more bytes will be sent, but reading goes on (FIN, not RST).</summary>
-    public void ShutdownSend()
+    /// <summary>Half-close: no more bytes will be sent, but reading goes on (FIN, not RST). Over TLS, close_notify first.</summary>
+    public async ValueTask ShutdownSendAsync()
     {
         try
         {
+            if (Stream.Inner is System.Net.Security.SslStream tls)
+            {
+                await tls.ShutdownAsync().ConfigureAwait(false);
+            }
+
             Socket.Shutdown(SocketShutdown.Send);
         }
-        catch (SocketException)
-        {
-        }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException or InvalidOperationException)
         {
         }
     }
@@ -61,7 +63,7 @@ internal sealed class Connection : IDisposable
             return;
         }
 
-        ShutdownSend();
+        await ShutdownSendAsync().ConfigureAwait(false);
         using var deadline = new CancellationTokenSource(limit);
         byte[] discard = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
         try

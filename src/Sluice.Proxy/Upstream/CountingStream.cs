@@ -9,6 +9,9 @@ internal sealed class CountingStream : Stream
 
     public long BytesWritten { get; private set; }
 
+    /// <summary>The stream underneath: a NetworkStream, or an SslStream on a TLS listener.</summary>
+    public Stream Inner => _inner;
+
     public override bool CanRead => true;
 
     public override bool CanSeek => false;

@@ -29,7 +29,7 @@ public sealed class TestProxy : IAsyncDisposable
 
     public IPEndPoint Endpoint => _server.Endpoints[0];
 
-    public Uri Uri => new($"http://{Endpoint}");
+    public Uri Uri => new($"{_server.CurrentConfig.Listeners[0].Scheme}://{Endpoint}");
 
     public int OpenConnections => _server.OpenConnections;
 
