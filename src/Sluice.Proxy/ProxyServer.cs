@@ -5,6 +5,7 @@ using System.ComponentModel;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Sluice.Policy.Config;
 using ConfigEndpoints = Sluice.Policy.Config.Endpoints;
@@ -291,6 +292,18 @@ public sealed class ProxyServer : IAsyncDisposable
         }
     }
 
+    private static string? CommonName(X509Certificate? presented)
+    {
+        if (presented is null)
+        {
+            return null;
+        }
+
+        using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(presented.GetRawCertData());
+        string name = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+        return name.Length == 0 ? null : name;
+    }
+
     /// <summary>The TLS handshake of an HTTPS listener, bounded by the header timeout. A failure is one log line.</summary>
     private async Task<Connection?> HandshakeAsync(Socket socket, ListenerTls tls, TimeSpan timeout)
     {
@@ -302,7 +315,7 @@ public sealed class ProxyServer : IAsyncDisposable
         {
             remote = (IPEndPoint)socket.RemoteEndPoint!;
             await tlsStream.AuthenticateAsServerAsync(tls.Options(), deadline.Token).ConfigureAwait(false);
-            return new Connection(socket, tlsStream, remote);
+            return new Connection(socket, tlsStream, remote) { CertificateUser = CommonName(tlsStream.RemoteCertificate) };
         }
         catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or SocketException or ObjectDisposedException or Win32Exception)
         {

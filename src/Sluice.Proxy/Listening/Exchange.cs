@@ -47,7 +47,7 @@ internal sealed class Exchange
     /// <summary>Applies the policy before any upstream connection is made; throws the 403 if it says no.</summary>
     public void Authorize(RequestTarget target, RequestScheme scheme)
     {
-        var facts = new RequestFacts(Head.Method, scheme, target.Host, target.Address, target.Port, Client.Remote.Address);
+        var facts = new RequestFacts(Head.Method, scheme, target.Host, target.Address, target.Port, Client.Remote.Address) { User = Client.CertificateUser };
         Decision = Snapshot.Policy.Decide(facts);
         if (!Decision.Allowed)
         {
@@ -89,6 +89,7 @@ internal sealed class Exchange
             BytesFromClient = Client.Input.Consumed - _clientReadAtStart,
             Method = Head.Method,
             Url = Url,
+            User = Client.CertificateUser,
             Peer = peer,
             ContentType = contentType,
             Rule = rule ?? Decision?.Rule,

@@ -28,6 +28,12 @@ internal sealed class Connection : IDisposable
 
     public IPEndPoint Remote { get; }
 
+    /// <summary>
+    /// Who the client is, as far as the connection can tell: the common name of a verified client certificate on a
+    /// TLS listener. Rules match it with <c>users:</c>; the access log shows it in the user column.
+    /// </summary>
+    public string? CertificateUser { get; init; }
+
     /// <summary>When this connection last finished an exchange; used by the upstream pool.</summary>
     public long IdleSinceTicks { get; set; }
 

@@ -1,0 +1,102 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Sluice.Policy.Config;
+using Sluice.Proxy.Tests.Infrastructure;
+
+namespace Sluice.Proxy.Tests.Functional;
+
+/// <summary>Mutual TLS on the proxy listener: the client certificate's common name is the client's identity.</summary>
+public sealed class ClientCertificateTests : IDisposable
+{
+    private readonly TestPki _pki = new();
+    private readonly TestPki _otherCa = new("Some Other CA");
+
+    public void Dispose()
+    {
+        _pki.Dispose();
+        _otherCa.Dispose();
+    }
+
+    private async Task<TestProxy> StartAsync(ClientCertificateMode mode, string rulesYaml = "default: allow")
+    {
+        (string cert, string key, _) = _pki.Server();
+        SluiceConfig rules = ConfigLoader.Parse(rulesYaml, "rules.yaml");
+        TestProxy proxy = await TestProxy.StartAsync(c => c with
+        {
+            Listeners = [new ListenerConfig { Address = new IPEndPoint(IPAddress.Loopback, 0), Tls = new TlsConfig { Certificate = cert, Key = key, ClientCa = _pki.CaPath, ClientCertificate = mode } }],
+            Rules = rules.Rules,
+            Default = rules.Default,
+        });
+        proxy.Resolver.Map("origin.test", IPAddress.Loopback);
+        return proxy;
+    }
+
+    private HttpClient Client(TestProxy proxy, X509Certificate2? certificate)
+    {
+        var handler = new SocketsHttpHandler { Proxy = new WebProxy(proxy.Uri) };
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) => presented?.Issuer == _pki.Ca.Subject;
+        if (certificate is not null)
+        {
+            handler.SslOptions.LocalCertificateSelectionCallback = (_, _, _, _, _) => certificate;
+        }
+
+        return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    private static X509Certificate2 WithKey((string Certificate, string Key, X509Certificate2 _) issued) =>
+        X509CertificateLoader.LoadPkcs12(X509Certificate2.CreateFromPemFile(issued.Certificate, issued.Key).Export(X509ContentType.Pkcs12), null);
+
+    [Fact]
+    public async Task A_valid_certificate_names_the_user_in_the_log_and_in_rules()
+    {
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestProxy proxy = await StartAsync(ClientCertificateMode.Required, """
+            rules:
+              - name: etl-only
+                action: allow
+                destinations: ["origin.test"]
+                users: [etl-batch]
+            default: deny
+            """);
+        using (HttpClient etl = Client(proxy, WithKey(_pki.Client("etl-batch"))))
+        {
+            Assert.Equal("hello from origin", await etl.GetStringAsync($"http://origin.test:{origin.Port}/hello"));
+        }
+
+        await proxy.AccessLog.WaitForAsync(l => l.Contains("TCP_MISS/200") && l.Contains(" etl-batch HIER_DIRECT/"), "with the certificate's name in the user column");
+
+        using HttpClient other = Client(proxy, WithKey(_pki.Client("reporting")));
+        using HttpResponseMessage denied = await other.GetAsync($"http://origin.test:{origin.Port}/hello");
+        Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
+    }
+
+    [Fact]
+    public async Task Without_a_required_certificate_the_handshake_fails()
+    {
+        await using TestProxy proxy = await StartAsync(ClientCertificateMode.Required);
+        using HttpClient anonymous = Client(proxy, null);
+        await Assert.ThrowsAsync<HttpRequestException>(() => anonymous.GetAsync("http://origin.test/"));
+    }
+
+    [Fact]
+    public async Task A_certificate_from_another_ca_or_an_expired_one_is_refused()
+    {
+        await using TestProxy proxy = await StartAsync(ClientCertificateMode.Optional);
+        using (HttpClient stranger = Client(proxy, WithKey(_otherCa.Client("intruder"))))
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(() => stranger.GetAsync("http://origin.test/"));
+        }
+
+        using HttpClient expired = Client(proxy, WithKey(_pki.Client("late", notAfter: DateTimeOffset.UtcNow.AddMinutes(-5))));
+        await Assert.ThrowsAsync<HttpRequestException>(() => expired.GetAsync("http://origin.test/"));
+    }
+
+    [Fact]
+    public async Task An_optional_certificate_may_be_absent()
+    {
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestProxy proxy = await StartAsync(ClientCertificateMode.Optional);
+        using HttpClient anonymous = Client(proxy, null);
+        Assert.Equal("hello from origin", await anonymous.GetStringAsync($"http://origin.test:{origin.Port}/hello"));
+    }
+}
