@@ -26,6 +26,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly ProxyServerOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _draining = new();
     private readonly ConcurrentDictionary<Task, byte> _sessions = new();
     private readonly List<Socket> _listeners = [];
     private readonly List<ListenerTls?> _tls = [];
@@ -99,7 +100,9 @@ public sealed class ProxyServer : IAsyncDisposable
             Pool = new UpstreamPool(_config.Limits.MaxIdleUpstreamPerHost, _config.Timeouts.UpstreamIdle),
             AccessLog = new AccessLog(_config.Log, _options.AccessLogOutput),
             Logger = _logger,
+            Draining = _draining.Token,
         };
+        _services.AccessLog.WriteFailed += message => ProxyLog.AccessLogWriteFailed(_logger, message);
 
         for (int i = 0; i < _listeners.Count; i++)
         {
@@ -147,6 +150,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         _stopped = true;
+        await _draining.CancelAsync().ConfigureAwait(false);
         foreach (Socket listener in _listeners)
         {
             listener.Dispose();
@@ -178,6 +182,7 @@ public sealed class ProxyServer : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         _stopping.Dispose();
+        _draining.Dispose();
     }
 
     /// <summary>The listeners as concrete addresses: a wildcard listener is every address of this machine on its port.</summary>
@@ -271,7 +276,7 @@ public sealed class ProxyServer : IAsyncDisposable
 
         try
         {
-            await new ClientSession(client, snapshot, _services!, _stopping.Token).RunAsync().ConfigureAwait(false);
+            await new ClientSession(client, () => _snapshot!, _services!, _stopping.Token).RunAsync().ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -317,8 +322,9 @@ public sealed class ProxyServer : IAsyncDisposable
             await tlsStream.AuthenticateAsServerAsync(tls.Options(), deadline.Token).ConfigureAwait(false);
             return new Connection(socket, tlsStream, remote) { CertificateUser = CommonName(tlsStream.RemoteCertificate) };
         }
-        catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or SocketException or ObjectDisposedException or Win32Exception)
+        catch (Exception e)
         {
+            // Whatever went wrong, it ends here: one line, the socket closed, never a crashed session.
             string reason = e is OperationCanceledException ? $"no complete handshake within {Durations.Format(timeout)}" : (e.InnerException?.Message ?? e.Message);
             ProxyLog.TlsHandshakeFailed(_logger, remote?.ToString() ?? "unknown", reason);
             await tlsStream.DisposeAsync().ConfigureAwait(false);

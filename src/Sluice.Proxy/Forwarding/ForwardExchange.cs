@@ -179,21 +179,25 @@ internal sealed class ForwardExchange
         }
         catch
         {
-            // The exchange failed: the upload must not go on reading the client connection behind our back.
-            await uploadCancel.CancelAsync().ConfigureAwait(false);
+            // The exchange failed: the upload must not go on reading the client connection behind our back,
+            // nor still be reading when the session closes it and returns its buffer to the pool.
+            await FinishUploadAsync(upload, uploadCancel).ConfigureAwait(false);
             throw;
         }
     }
 
     private async Task<Outcome> RelayResponseAsync(Connection upstream, bool reused, Task<long> upload, CancellationTokenSource uploadCancel, Action progress, CancellationToken ct)
     {
+        long readBefore = upstream.Input.BytesRead;
         ResponseHead? response;
         while (true)
         {
-            response = await ReadResponseHeadAsync(upstream, ct).ConfigureAwait(false);
+            response = await ReadResponseHeadAsync(upstream, readBefore, ct).ConfigureAwait(false);
             if (response is null)
             {
-                if (reused && !_requestFraming.HasBody)
+                // A pooled connection the origin closed just as we used it: safe to send again only when
+                // nothing was consumed and the method is idempotent (RFC 9110 §9.2.2).
+                if (reused && !_requestFraming.HasBody && IsIdempotent(Head.Method))
                 {
                     return Outcome.RetryOnNewConnection;
                 }
@@ -232,8 +236,20 @@ internal sealed class ForwardExchange
         // Close-delimited or chunked bodies reach an HTTP/1.1 client chunked, so its connection can stay open;
         // an HTTP/1.0 client gets the raw bytes and the end of the connection marks the end of the body.
         bool chunkedOut = !Head.IsHttp10 && framing.Kind is BodyKind.Chunked or BodyKind.UntilClose;
-        bool closeClient = _clientWantsClose;
-        await WriteResponseHeadAsync(response, framing, chunkedOut, closeClient, ct).ConfigureAwait(false);
+        bool closeClient = _clientWantsClose || _x.Services.Draining.IsCancellationRequested;
+        bool originCloses = response.MinorVersion == 0 ? !response.Fields.HasToken("Connection", "keep-alive") : response.Fields.HasToken("Connection", "close");
+        try
+        {
+            await WriteResponseHeadAsync(response, framing, chunkedOut, closeClient, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // The client left while the origin was answering.
+            _x.Log("TCP_MISS", response.Status, upstream.Remote.Address, response.Fields.Get("Content-Type"), proxyStatusError: "connection_terminated");
+            await FinishUploadAsync(upload, uploadCancel).ConfigureAwait(false);
+            return Outcome.Close;
+        }
+
 
         string? failure = null;
         try
@@ -263,8 +279,7 @@ internal sealed class ForwardExchange
             return Outcome.Close;
         }
 
-        bool upstreamReusable = framing.Kind != BodyKind.UntilClose && response.MinorVersion >= 1
-            && !response.Fields.HasToken("Connection", "close") && upstream.Input.BufferedCount == 0;
+        bool upstreamReusable = framing.Kind != BodyKind.UntilClose && !originCloses && upstream.Input.BufferedCount == 0;
         return upstreamReusable ? Outcome.Reusable : Outcome.ReusableClientOnly;
     }
 
@@ -308,7 +323,10 @@ internal sealed class ForwardExchange
         ? new ProxyErrorException(ProxyErrorKind.MalformedRequest, $"request body: {e.Message}")
         : fallback;
 
-    private async Task<ResponseHead?> ReadResponseHeadAsync(Connection upstream, CancellationToken ct)
+    private static bool IsIdempotent(string method) => method is "GET" or "HEAD" or "OPTIONS" or "TRACE" or "PUT" or "DELETE";
+
+    /// <summary>The response head, or null when the connection ended before any byte of this response.</summary>
+    private async Task<ResponseHead?> ReadResponseHeadAsync(Connection upstream, long readBefore, CancellationToken ct)
     {
         HeadLimits limits = _x.Snapshot.Limits;
         while (true)
@@ -330,7 +348,7 @@ internal sealed class ForwardExchange
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
-                if (upstream.Input.BufferedCount == 0 && upstream.Input.BytesRead == 0)
+                if (upstream.Input.BufferedCount == 0 && upstream.Input.BytesRead == readBefore)
                 {
                     return null;
                 }
@@ -368,6 +386,11 @@ internal sealed class ForwardExchange
         HttpFields fields = Head.Fields;
         HopByHop.Strip(fields);
         fields.Remove("Host");
+        if (_requestFraming.Kind == BodyKind.ContentLength)
+        {
+            // Framing goes out as it was decided, in one place: the length the upload will copy.
+            fields.Set("Content-Length", _requestFraming.Length.ToString(CultureInfo.InvariantCulture));
+        }
         Via.Append(fields, Head.MinorVersion, Name);
         var head = new HeadWriter();
         head.Append(Head.Method).Append(" ").Append(_target.PathAndQuery).Append(" HTTP/1.1\r\n")
@@ -393,6 +416,10 @@ internal sealed class ForwardExchange
         if (framing.Kind is BodyKind.Chunked or BodyKind.UntilClose)
         {
             fields.Remove("Content-Length");
+        }
+        else if (framing.Kind == BodyKind.ContentLength)
+        {
+            fields.Set("Content-Length", framing.Length.ToString(CultureInfo.InvariantCulture));
         }
 
         Via.Append(fields, response.MinorVersion, Name);

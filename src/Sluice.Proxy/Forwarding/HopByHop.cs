@@ -15,13 +15,16 @@ internal static class HopByHop
         "TE", "Trailer", "Transfer-Encoding", "Upgrade",
     ];
 
+    private static readonly HashSet<string> Protected = new(StringComparer.OrdinalIgnoreCase) { "Host", "Content-Length" };
+
     /// <summary>Removes hop-by-hop fields; the caller adds its own Connection, Upgrade and Transfer-Encoding.</summary>
     public static void Strip(HttpFields fields)
     {
         foreach (string listed in fields.Tokens("Connection").ToList())
         {
-            // Connection may not be used to strip end-to-end essentials an attacker would like gone.
-            if (!listed.Equals("Host", StringComparison.OrdinalIgnoreCase))
+            // Connection must not strip what frames or routes the message: naming Content-Length there would
+            // otherwise turn a body into a second, unchecked request on the upstream connection.
+            if (!Protected.Contains(listed))
             {
                 fields.Remove(listed);
             }

@@ -17,14 +17,18 @@ internal sealed class ClientSession
     private static readonly TimeSpan LingerLimit = TimeSpan.FromSeconds(2);
 
     private readonly Connection _client;
-    private readonly ProxySnapshot _snapshot;
+    private readonly Func<ProxySnapshot> _current;
+    private ProxySnapshot _snapshot;
     private readonly ProxyServices _services;
     private readonly CancellationToken _stopping;
 
-    public ClientSession(Connection client, ProxySnapshot snapshot, ProxyServices services, CancellationToken stopping)
+    /// <param name="current">The configuration in force: read once per request, so a reload reaches keep-alive
+    /// connections at their next request (a tunnel keeps what it started with).</param>
+    public ClientSession(Connection client, Func<ProxySnapshot> current, ProxyServices services, CancellationToken stopping)
     {
         _client = client;
-        _snapshot = snapshot;
+        _current = current;
+        _snapshot = current();
         _services = services;
         _stopping = stopping;
     }
@@ -40,6 +44,7 @@ internal sealed class ClientSession
                     return;
                 }
 
+                _snapshot = _current();
                 long consumedBefore = _client.Input.Consumed;
                 (RequestHead? head, ProxyErrorKind? error, string problem) = await ReadHeadAsync().ConfigureAwait(false);
                 if (head is null)
@@ -77,6 +82,13 @@ internal sealed class ClientSession
         }
     }
 
+    /// <summary>An empty line (CRLF CRLF, or a bare LF pair the parser will refuse) among the bytes not yet scanned.</summary>
+    private static bool MayBeComplete(ReadOnlySpan<byte> buffered, int scanned)
+    {
+        ReadOnlySpan<byte> fresh = buffered[Math.Max(0, scanned - 3)..];
+        return fresh.IndexOf("\n\r\n"u8) >= 0 || fresh.IndexOf("\n\n"u8) >= 0;
+    }
+
     /// <summary>Between requests a keep-alive connection waits, without a buffer, up to the idle timeout.</summary>
     private async Task<bool> WaitForNextRequestAsync()
     {
@@ -85,7 +97,7 @@ internal sealed class ClientSession
             return true;
         }
 
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stopping, _services.Draining);
         idle.CancelAfter(_snapshot.Config.Timeouts.Idle);
         try
         {
@@ -103,24 +115,32 @@ internal sealed class ClientSession
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
         deadline.CancelAfter(_snapshot.Config.Timeouts.RequestHeaders);
         HeadLimits limits = _snapshot.Limits;
+        int scanned = 0;
         while (true)
         {
-            ParseResult result = HeadParser.ParseRequest(_client.Input.Buffered, limits, out RequestHead? head);
-            switch (result.Status)
+            // Parse only when the end of a head may have arrived, or a limit is crossed: a client trickling a head
+            // byte by byte must not make us re-parse (and allocate) the whole buffer on every read.
+            ReadOnlySpan<byte> buffered = _client.Input.Buffered;
+            if (MayBeComplete(buffered, scanned) || buffered.Length > limits.MaxRequestLineBytes || buffered.Length > limits.MaxHeaderBytes)
             {
-                case ParseStatus.Complete:
-                    _client.Input.Consume(result.Consumed);
-                    return (head, null, "");
-                case ParseStatus.Invalid:
-                    return (null, result.Problem switch
-                    {
-                        HeadProblem.RequestLineTooLong => ProxyErrorKind.RequestLineTooLong,
-                        HeadProblem.HeaderSectionTooLarge => ProxyErrorKind.HeaderSectionTooLarge,
-                        HeadProblem.VersionNotSupported => ProxyErrorKind.VersionNotSupported,
-                        _ => ProxyErrorKind.MalformedRequest,
-                    }, result.Message);
+                ParseResult result = HeadParser.ParseRequest(buffered, limits, out RequestHead? head);
+                switch (result.Status)
+                {
+                    case ParseStatus.Complete:
+                        _client.Input.Consume(result.Consumed);
+                        return (head, null, "");
+                    case ParseStatus.Invalid:
+                        return (null, result.Problem switch
+                        {
+                            HeadProblem.RequestLineTooLong => ProxyErrorKind.RequestLineTooLong,
+                            HeadProblem.HeaderSectionTooLarge => ProxyErrorKind.HeaderSectionTooLarge,
+                            HeadProblem.VersionNotSupported => ProxyErrorKind.VersionNotSupported,
+                            _ => ProxyErrorKind.MalformedRequest,
+                        }, result.Message);
+                }
             }
 
+            scanned = buffered.Length;
             int read;
             try
             {

@@ -45,4 +45,7 @@ internal sealed class ProxyServices
     public required AccessLog AccessLog { get; init; }
 
     public required ILogger Logger { get; init; }
+
+    /// <summary>Cancelled when the server starts to stop: idle connections close, responses say Connection: close.</summary>
+    public required CancellationToken Draining { get; init; }
 }

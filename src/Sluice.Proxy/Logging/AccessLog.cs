@@ -18,6 +18,10 @@ public sealed class AccessLog : IAsyncDisposable
     private readonly Func<AccessLogEntry, string> _format;
     private readonly Task _writer;
     private long _dropped;
+    private int _writeFailed;
+
+    /// <summary>Raised once, the first time the output cannot be written.</summary>
+    public event Action<string>? WriteFailed;
 
     public AccessLog(LogConfig config, TextWriter? output = null)
     {
@@ -60,12 +64,24 @@ public sealed class AccessLog : IAsyncDisposable
         ChannelReader<AccessLogEntry> reader = _queue.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (reader.TryRead(out AccessLogEntry? entry))
+            try
             {
-                await _output!.WriteLineAsync(_format(entry)).ConfigureAwait(false);
-            }
+                while (reader.TryRead(out AccessLogEntry? entry))
+                {
+                    await _output!.WriteLineAsync(_format(entry)).ConfigureAwait(false);
+                }
 
-            await _output!.FlushAsync().ConfigureAwait(false);
+                await _output!.FlushAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // A full disk or a closed pipe: count what is lost, say it once, keep the proxy serving.
+                Interlocked.Increment(ref _dropped);
+                if (Interlocked.Exchange(ref _writeFailed, 1) == 0)
+                {
+                    WriteFailed?.Invoke(e.Message);
+                }
+            }
         }
     }
 }

@@ -35,4 +35,7 @@ internal static partial class ProxyLog
 
     [LoggerMessage(10, LogLevel.Warning, "{Message}")]
     public static partial void TlsWarning(ILogger logger, string message);
+
+    [LoggerMessage(11, LogLevel.Error, "The access log cannot be written ({Message}); lines are being dropped")]
+    public static partial void AccessLogWriteFailed(ILogger logger, string message);
 }

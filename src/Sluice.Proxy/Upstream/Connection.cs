@@ -47,10 +47,15 @@ internal sealed class Connection : IDisposable
         {
             if (Stream.Inner is System.Net.Security.SslStream tls)
             {
-                await tls.ShutdownAsync().ConfigureAwait(false);
+                // close_notify is a write: a peer that stopped reading must not hold us here.
+                await tls.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
             }
 
             Socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (TimeoutException)
+        {
+            Abort();
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException or InvalidOperationException)
         {

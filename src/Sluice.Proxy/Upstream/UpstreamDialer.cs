@@ -83,7 +83,7 @@ internal sealed class UpstreamDialer
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            throw new ProxyErrorException(ProxyErrorKind.DnsError, $"no DNS answer for {host} within {Policy.Config.Durations.Format(connectTimeout)}");
+            throw new ProxyErrorException(ProxyErrorKind.DnsTimeout, $"no DNS answer for {host} within {Policy.Config.Durations.Format(connectTimeout)}");
         }
     }
 }

@@ -12,6 +12,7 @@ internal sealed class UpstreamPool : IAsyncDisposable
     private readonly ConcurrentDictionary<string, ConcurrentStack<Connection>> _idle = new(StringComparer.Ordinal);
     private readonly Timer _sweeper;
     private volatile int _maxPerHost;
+    private volatile bool _disposed;
     private long _maxIdleTicks;
 
     public UpstreamPool(int maxPerHost, TimeSpan maxIdle)
@@ -50,6 +51,12 @@ internal sealed class UpstreamPool : IAsyncDisposable
 
     public void Return(string key, Connection connection)
     {
+        if (_disposed)
+        {
+            connection.Dispose(); // a session that outlived the server's drain
+            return;
+        }
+
         ConcurrentStack<Connection> stack = _idle.GetOrAdd(key, _ => new ConcurrentStack<Connection>());
         if (stack.Count >= _maxPerHost)
         {
@@ -63,6 +70,7 @@ internal sealed class UpstreamPool : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _disposed = true;
         await _sweeper.DisposeAsync().ConfigureAwait(false);
         foreach (ConcurrentStack<Connection> stack in _idle.Values)
         {
@@ -93,7 +101,7 @@ internal sealed class UpstreamPool : IAsyncDisposable
 
     private void Sweep()
     {
-        foreach ((string key, ConcurrentStack<Connection> stack) in _idle)
+        foreach (ConcurrentStack<Connection> stack in _idle.Values)
         {
             if (stack.IsEmpty)
             {
@@ -115,10 +123,8 @@ internal sealed class UpstreamPool : IAsyncDisposable
                 }
             }
 
-            if (stack.IsEmpty)
-            {
-                _idle.TryRemove(new KeyValuePair<string, ConcurrentStack<Connection>>(key, stack));
-            }
+            // Empty stacks stay: removing one could race with a Return that already holds it and strand a
+            // connection outside the pool. The keys are bounded by the destinations in use.
         }
     }
 }

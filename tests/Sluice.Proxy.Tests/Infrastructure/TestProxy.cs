@@ -33,7 +33,7 @@ public sealed class TestProxy : IAsyncDisposable
 
     public int OpenConnections => _server.OpenConnections;
 
-    public static async Task<TestProxy> StartAsync(Func<SluiceConfig, SluiceConfig>? configure = null, MapResolver? resolver = null, AccessLogFormat format = AccessLogFormat.Squid)
+    public static async Task<TestProxy> StartAsync(Func<SluiceConfig, SluiceConfig>? configure = null, MapResolver? resolver = null, AccessLogFormat format = AccessLogFormat.Squid, TimeSpan? drain = null)
     {
         var config = new SluiceConfig
         {
@@ -46,7 +46,7 @@ public sealed class TestProxy : IAsyncDisposable
         config = configure?.Invoke(config) ?? config;
         resolver ??= new MapResolver();
         var log = new LogCapture();
-        var server = new ProxyServer(config, new ProxyServerOptions { Resolver = resolver, AccessLogOutput = log, DrainTimeout = TimeSpan.FromSeconds(2) });
+        var server = new ProxyServer(config, new ProxyServerOptions { Resolver = resolver, AccessLogOutput = log, DrainTimeout = drain ?? TimeSpan.FromSeconds(2) });
         await server.StartAsync();
         return new TestProxy(server, resolver, log);
     }
