@@ -6,6 +6,7 @@ var root = new RootCommand("Sluice: an egress proxy for HTTP and HTTPS that deci
     RunCommand.Create(),
     CheckCommand.Create(),
     ExplainCommand.Create(),
+    PasswdCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);

@@ -8,6 +8,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Sluice.Policy.Config;
+using Sluice.Proxy.Auth;
 using ConfigEndpoints = Sluice.Policy.Config.Endpoints;
 using Sluice.Policy.Decisions;
 using Sluice.Proxy.Listening;
@@ -93,7 +94,23 @@ public sealed class ProxyServer : IAsyncDisposable
 
         Endpoints = bound;
         _ownEndpoints = OwnEndpoints(bound);
-        _snapshot = new ProxySnapshot(_config, _ownEndpoints);
+        BasicAuthenticator? authenticator;
+        try
+        {
+            authenticator = CreateAuthenticator(_config.Auth, null);
+        }
+        catch (UsersFileException e)
+        {
+            foreach (Socket socket in _listeners)
+            {
+                socket.Dispose();
+            }
+
+            _listeners.Clear();
+            throw new InvalidOperationException(e.Message, e);
+        }
+
+        _snapshot = new ProxySnapshot(_config, _ownEndpoints, authenticator);
         _services = new ProxyServices
         {
             Dialer = new UpstreamDialer(_options.Resolver),
@@ -136,10 +153,19 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         var effective = config with { Listeners = current.Config.Listeners, Log = current.Config.Log };
+        BasicAuthenticator? authenticator = CreateAuthenticator(effective.Auth, current.Authenticator); // throws: nothing applied
         _services!.Pool.Configure(effective.Limits.MaxIdleUpstreamPerHost, effective.Timeouts.UpstreamIdle);
-        _snapshot = new ProxySnapshot(effective, _ownEndpoints);
+        _snapshot = new ProxySnapshot(effective, _ownEndpoints, authenticator);
         return notes;
     }
+
+    /// <summary>The same authenticator when the settings did not change (its cache and failure counts survive a reload).</summary>
+    private BasicAuthenticator? CreateAuthenticator(AuthConfig? auth, BasicAuthenticator? current) => auth switch
+    {
+        null => null,
+        _ when current is not null && current.Config == auth.Basic => current,
+        _ => new BasicAuthenticator(auth.Basic, message => ProxyLog.TlsWarning(_logger, message)),
+    };
 
     /// <summary>Stops accepting, waits up to the drain timeout for open connections, then closes what is left.</summary>
     public async Task StopAsync()

@@ -16,6 +16,7 @@ public static class ConfigAdvisor
         ImmutableRules(config, warnings);
         AddressRanges(config, warnings);
         OpenProxy(config, warnings);
+        CleartextCredentials(config, warnings);
         if (config.Default == RuleAction.Allow)
         {
             warnings.Add("default: allow lets every destination no rule denies through; an egress allowlist usually ends with default: deny");
@@ -55,12 +56,30 @@ public static class ConfigAdvisor
         }
     }
 
+    private static void CleartextCredentials(SluiceConfig config, List<string> warnings)
+    {
+        if (config.Auth is null)
+        {
+            return;
+        }
+
+        foreach (ListenerConfig listener in config.Listeners.Where(l => l.Tls is null && !IPAddress.IsLoopback(l.Address.Address)))
+        {
+            warnings.Add($"Basic authentication on the plain listener {Endpoints.Format(listener.Address)}, which is reachable beyond this machine: passwords cross the network in clear text; add tls: to the listener");
+        }
+    }
+
     private static void OpenProxy(SluiceConfig config, List<string> warnings)
     {
         ListenerConfig[] exposed = config.Listeners.Where(l => !IPAddress.IsLoopback(l.Address.Address)).ToArray();
         if (exposed.Length == 0)
         {
             return;
+        }
+
+        if (config.Auth is { Required: true })
+        {
+            return; // every client must authenticate
         }
 
         Rule[] unrestricted = config.Rules.Where(r => r.Action == RuleAction.Allow && r.Clients.IsEmpty && r.Users.IsEmpty && r.Groups.IsEmpty).ToArray();

@@ -78,6 +78,7 @@ public static class ConfigLoader
             Limits = ReadLimits(top.Section("limits")),
             Log = ReadLog(top.Section("log")),
             Addresses = ReadAddresses(top.Section("addresses")),
+            Auth = AuthReader.Read(top),
             Rules = RulesReader.ReadRules(top),
             Default = RulesReader.ReadDefault(top),
         };

@@ -23,6 +23,9 @@ public sealed record SluiceConfig
 
     public AddressesConfig Addresses { get; init; } = new();
 
+    /// <summary>Proxy authentication; null when clients are not asked who they are.</summary>
+    public AuthConfig? Auth { get; init; }
+
     /// <summary>The policy: tried in order, the first rule that matches decides.</summary>
     public ImmutableArray<Rule> Rules { get; init; } = [];
 
@@ -127,4 +130,28 @@ public sealed record AddressesConfig
 
     /// <summary>Ranges always refused, even if public.</summary>
     public ImmutableArray<IPNetwork> Deny { get; init; } = [];
+}
+
+/// <summary><c>auth:</c> how clients prove who they are.</summary>
+public sealed record AuthConfig
+{
+    public required BasicAuthConfig Basic { get; init; }
+
+    /// <summary>
+    /// True: every request must carry valid credentials (407 otherwise). False: anonymous requests are served and
+    /// match only rules without <c>users</c>/<c>groups</c>; wrong credentials are still refused.
+    /// </summary>
+    public bool Required { get; init; } = true;
+}
+
+/// <summary>HTTP Basic proxy authentication against an htpasswd file (bcrypt or SHA-crypt hashes).</summary>
+public sealed record BasicAuthConfig
+{
+    public string Realm { get; init; } = "sluice";
+
+    /// <summary>htpasswd file: <c>user:hash</c> lines, bcrypt (<c>$2y$</c>) or SHA-crypt (<c>$5$</c>, <c>$6$</c>).</summary>
+    public required string UsersFile { get; init; }
+
+    /// <summary>Optional groups file: <c>group: user1 user2</c> lines (Apache htgroup format).</summary>
+    public string? GroupsFile { get; init; }
 }

@@ -39,7 +39,13 @@ public sealed record Rule
     public long Line { get; init; }
 
     /// <summary>Null when the rule matches; otherwise why not, in words (for <c>sluice explain</c>).</summary>
-    public string? Mismatch(RequestFacts request)
+    public string? Mismatch(RequestFacts request) => Mismatch(request, checkIdentity: true);
+
+    /// <summary>True when the rule names users or groups and everything else about it matches: who the client is would decide.</summary>
+    public bool WaitsOnIdentity(RequestFacts request) =>
+        (!Users.IsEmpty || !Groups.IsEmpty) && Mismatch(request, checkIdentity: false) is null;
+
+    private string? Mismatch(RequestFacts request, bool checkIdentity)
     {
         if (!Destinations.IsEmpty && !Destinations.Any(d => d.Matches(request.Host, request.Address, request.Port)))
         {
@@ -66,6 +72,11 @@ public sealed record Rule
         if (!Clients.IsEmpty && !Clients.Any(c => c.Contains(request.Client.IsIPv4MappedToIPv6 ? request.Client.MapToIPv4() : request.Client)))
         {
             return $"client {request.Client} is not in clients";
+        }
+
+        if (!checkIdentity)
+        {
+            return null;
         }
 
         if (!Users.IsEmpty && (request.User is null || !Users.Contains(request.User, StringComparer.Ordinal)))

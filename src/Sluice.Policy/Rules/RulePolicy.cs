@@ -76,6 +76,29 @@ public sealed class RulePolicy : IRequestPolicy
         return DefaultDecision(request);
     }
 
+    /// <summary>
+    /// For an anonymous request that was refused: would a rule that names users or groups have been reached and
+    /// matched but for the missing identity? Then the client deserves a 407 challenge rather than a 403, because
+    /// many clients (.NET, browsers) send proxy credentials only after being challenged.
+    /// </summary>
+    public bool IdentityWouldMatter(RequestFacts request)
+    {
+        foreach (Rule rule in _rules)
+        {
+            if (rule.WaitsOnIdentity(request))
+            {
+                return true;
+            }
+
+            if (rule.Mismatch(request) is null)
+            {
+                return false; // an earlier rule decided without asking who the client is
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Every rule tried in order up to the first match, with the reason each earlier one did not match.</summary>
     public Explanation Explain(RequestFacts request)
     {

@@ -6,7 +6,7 @@ namespace Sluice.Proxy.Errors;
 /// <summary>Writes the response for a <see cref="ProxyErrorKind"/>: status, Proxy-Status, a one-line plain-text body.</summary>
 internal static class ErrorResponse
 {
-    public static async ValueTask<long> WriteAsync(Stream client, string proxyName, ProxyErrorKind kind, string detail, bool keepAlive, bool withBody, CancellationToken cancellationToken)
+    public static async ValueTask<long> WriteAsync(Stream client, string proxyName, ProxyErrorKind kind, string detail, bool keepAlive, bool withBody, IReadOnlyList<KeyValuePair<string, string>> fields, CancellationToken cancellationToken)
     {
         ProxyErrorInfo info = ProxyErrors.Describe(kind);
         byte[] body = Encoding.UTF8.GetBytes($"{info.Status} {info.Reason}: {detail}\n");
@@ -16,6 +16,11 @@ internal static class ErrorResponse
             .Field("Content-Type", "text/plain; charset=utf-8")
             .Field("Content-Length", body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .Field("Cache-Control", "no-store");
+        foreach ((string name, string value) in fields)
+        {
+            head.Field(name, value);
+        }
+
         if (!keepAlive)
         {
             head.Field("Connection", "close");

@@ -10,6 +10,8 @@ public enum ProxyErrorKind
     HeaderTimeout,
     VersionNotSupported,
     UnsupportedScheme,
+    AuthenticationRequired,
+    TooManyAuthenticationFailures,
     PolicyDenied,
     DestinationProhibited,
     LoopDetected,
@@ -39,6 +41,8 @@ public static class ProxyErrors
         ProxyErrorKind.HeaderTimeout => new(408, "Request Timeout", "http_request_error", "NONE_NONE"),
         ProxyErrorKind.VersionNotSupported => new(505, "HTTP Version Not Supported", "http_request_error", "NONE_NONE"),
         ProxyErrorKind.UnsupportedScheme => new(400, "Bad Request", "http_request_error", "NONE_NONE"),
+        ProxyErrorKind.AuthenticationRequired => new(407, "Proxy Authentication Required", "http_request_denied", "TCP_DENIED"),
+        ProxyErrorKind.TooManyAuthenticationFailures => new(429, "Too Many Requests", "http_request_denied", "TCP_DENIED"),
         ProxyErrorKind.PolicyDenied => new(403, "Forbidden", "http_request_denied", "TCP_DENIED"),
         ProxyErrorKind.DestinationProhibited => new(403, "Forbidden", "destination_ip_prohibited", "TCP_DENIED"),
         ProxyErrorKind.LoopDetected => new(508, "Loop Detected", "proxy_loop_detected", "NONE_NONE"),
@@ -58,12 +62,16 @@ public static class ProxyErrors
 /// <summary>Thrown inside an exchange to answer the client with an error; caught in one place that writes the response.</summary>
 internal sealed class ProxyErrorException : Exception
 {
-    public ProxyErrorException(ProxyErrorKind kind, string detail, string? rule = null)
+    public ProxyErrorException(ProxyErrorKind kind, string detail, string? rule = null, IReadOnlyList<KeyValuePair<string, string>>? fields = null)
         : base(detail)
     {
         Kind = kind;
         Rule = rule;
+        Fields = fields ?? [];
     }
+
+    /// <summary>Extra header fields the error response carries, e.g. Proxy-Authenticate or Retry-After.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Fields { get; }
 
     public ProxyErrorKind Kind { get; }
 

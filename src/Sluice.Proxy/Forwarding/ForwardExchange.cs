@@ -69,6 +69,7 @@ internal sealed class ForwardExchange
                 throw new ProxyErrorException(ProxyErrorKind.LoopDetected, $"the request already passed through {Name} (Via); refusing to forward it in a loop");
             }
 
+            _x.Authenticate(); // before anything is answered on the client's behalf, TRACE included
             if (await AnswerMaxForwardsAsync(canContinue).ConfigureAwait(false) is { } answered)
             {
                 return answered && canContinue;
@@ -80,7 +81,7 @@ internal sealed class ForwardExchange
         }
         catch (ProxyErrorException e)
         {
-            return await _x.FailAsync(e.Kind, e.Message, e.Rule, canContinue, _stopping).ConfigureAwait(false) && canContinue;
+            return await _x.FailAsync(e, canContinue, _stopping).ConfigureAwait(false) && canContinue;
         }
     }
 

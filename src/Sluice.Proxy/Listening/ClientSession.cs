@@ -61,8 +61,12 @@ internal sealed class ClientSession
                 var exchange = new Exchange(_client, _snapshot, _services, head, consumedBefore);
                 if (head.IsConnect)
                 {
-                    await ConnectTunnel.RunAsync(exchange, _stopping).ConfigureAwait(false);
-                    return;
+                    if (!await ConnectTunnel.RunAsync(exchange, _stopping).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    continue;
                 }
 
                 if (!await ForwardExchange.RunAsync(exchange, _stopping).ConfigureAwait(false))

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Sluice.Policy.Decisions;
+using Sluice.Proxy.Auth;
 using Sluice.Proxy.Errors;
 using Sluice.Proxy.Forwarding;
 using Sluice.Proxy.Http1;
@@ -44,11 +45,55 @@ internal sealed class Exchange
 
     public Decision? Decision { get; private set; }
 
+    /// <summary>The authenticated user: from Basic credentials, else from a verified client certificate.</summary>
+    public string? User { get; private set; }
+
+    public IReadOnlyCollection<string> Groups { get; private set; } = [];
+
+    /// <summary>
+    /// Proxy authentication, before the policy. Throws the 407 challenge (or 429 after repeated failures) when
+    /// credentials are missing but required, or wrong.
+    /// </summary>
+    public void Authenticate()
+    {
+        User = Client.CertificateUser;
+        if (Snapshot.Authenticator is not { } basic)
+        {
+            return;
+        }
+
+        AuthResult result = basic.Authenticate(Head.Fields.Get("Proxy-Authorization"), Client.Remote.Address);
+        switch (result.Outcome)
+        {
+            case AuthOutcome.Authenticated:
+                User = result.User;
+                Groups = result.Groups;
+                return;
+            case AuthOutcome.Anonymous when !Snapshot.Config.Auth!.Required:
+                return;
+            case AuthOutcome.Throttled:
+                int seconds = (int)Math.Ceiling(result.RetryAfter.TotalSeconds);
+                throw new ProxyErrorException(ProxyErrorKind.TooManyAuthenticationFailures,
+                    $"too many failed proxy authentication attempts from {Client.Remote.Address}; try again in {seconds}s",
+                    fields: [new("Retry-After", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+            default:
+                throw new ProxyErrorException(ProxyErrorKind.AuthenticationRequired,
+                    result.Outcome == AuthOutcome.Anonymous ? "proxy authentication required" : "proxy authentication failed: unknown user or wrong password",
+                    fields: [new("Proxy-Authenticate", basic.Challenge)]);
+        }
+    }
+
     /// <summary>Applies the policy before any upstream connection is made; throws the 403 if it says no.</summary>
     public void Authorize(RequestTarget target, RequestScheme scheme)
     {
-        var facts = new RequestFacts(Head.Method, scheme, target.Host, target.Address, target.Port, Client.Remote.Address) { User = Client.CertificateUser };
+        var facts = new RequestFacts(Head.Method, scheme, target.Host, target.Address, target.Port, Client.Remote.Address) { User = User, Groups = Groups };
         Decision = Snapshot.Policy.Decide(facts);
+        if (!Decision.Allowed && User is null && Snapshot.Authenticator is { } basic && Snapshot.Policy.IdentityWouldMatter(facts))
+        {
+            throw new ProxyErrorException(ProxyErrorKind.AuthenticationRequired, "proxy authentication required: a rule for this destination names users or groups",
+                fields: [new("Proxy-Authenticate", basic.Challenge)]);
+        }
+
         if (!Decision.Allowed)
         {
             throw new ProxyErrorException(ProxyErrorKind.PolicyDenied, Decision.Detail, Decision.Rule);
@@ -59,13 +104,16 @@ internal sealed class Exchange
         Services.Dialer.DialAsync(target.Host, target.Address, target.Port, Snapshot.Guard, Snapshot.Config.Timeouts.Connect, cancellationToken);
 
     /// <summary>Answers with the error's status and Proxy-Status and logs it. Returns false if the client is gone.</summary>
-    public async Task<bool> FailAsync(ProxyErrorKind kind, string detail, string? rule, bool keepAlive, CancellationToken cancellationToken)
+    public Task<bool> FailAsync(ProxyErrorException error, bool keepAlive, CancellationToken cancellationToken) =>
+        FailAsync(error.Kind, error.Message, error.Rule, keepAlive, cancellationToken, error.Fields);
+
+    public async Task<bool> FailAsync(ProxyErrorKind kind, string detail, string? rule, bool keepAlive, CancellationToken cancellationToken, IReadOnlyList<KeyValuePair<string, string>>? fields = null)
     {
         ProxyErrorInfo info = ProxyErrors.Describe(kind);
         bool written = true;
         try
         {
-            await ErrorResponse.WriteAsync(Client.Stream, Snapshot.Name, kind, detail, keepAlive, withBody: Head.Method != "HEAD", cancellationToken).ConfigureAwait(false);
+            await ErrorResponse.WriteAsync(Client.Stream, Snapshot.Name, kind, detail, keepAlive, withBody: Head.Method != "HEAD", fields ?? [], cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
         {
@@ -89,7 +137,7 @@ internal sealed class Exchange
             BytesFromClient = Client.Input.Consumed - _clientReadAtStart,
             Method = Head.Method,
             Url = Url,
-            User = Client.CertificateUser,
+            User = User,
             Peer = peer,
             ContentType = contentType,
             Rule = rule ?? Decision?.Rule,

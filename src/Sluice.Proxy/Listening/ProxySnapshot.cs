@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Sluice.Policy.Addresses;
+using Sluice.Proxy.Auth;
 using Sluice.Policy.Config;
 using Sluice.Policy.Decisions;
 using Sluice.Policy.Rules;
@@ -16,9 +17,10 @@ namespace Sluice.Proxy.Listening;
 /// </summary>
 internal sealed class ProxySnapshot
 {
-    public ProxySnapshot(SluiceConfig config, IReadOnlyCollection<IPEndPoint> ownEndpoints)
+    public ProxySnapshot(SluiceConfig config, IReadOnlyCollection<IPEndPoint> ownEndpoints, BasicAuthenticator? authenticator)
     {
         Config = config;
+        Authenticator = authenticator;
         Policy = new RulePolicy(config.Rules, config.Default);
         Guard = new AddressGuard(config.Addresses, ownEndpoints);
         Limits = new HeadLimits(config.Limits.MaxRequestLineBytes, config.Limits.MaxHeaderBytes, config.Limits.MaxHeaderCount);
@@ -26,13 +28,16 @@ internal sealed class ProxySnapshot
 
     public SluiceConfig Config { get; }
 
-    public IRequestPolicy Policy { get; }
+    public RulePolicy Policy { get; }
 
     public AddressGuard Guard { get; }
 
     public HeadLimits Limits { get; }
 
     public string Name => Config.Name;
+
+    /// <summary>Set when <c>auth.basic</c> is configured; kept across reloads that do not change it.</summary>
+    public BasicAuthenticator? Authenticator { get; }
 }
 
 /// <summary>Services shared by every connection for the life of the server.</summary>

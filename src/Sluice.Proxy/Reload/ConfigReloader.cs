@@ -86,7 +86,17 @@ public sealed class ConfigReloader : IDisposable
                 return;
             }
 
-            IReadOnlyList<string> notes = _server.Reload(config);
+            IReadOnlyList<string> notes;
+            try
+            {
+                notes = _server.Reload(config);
+            }
+            catch (Auth.UsersFileException e)
+            {
+                Report(false, $"config reload refused, keeping the running configuration: {e.Message}");
+                return;
+            }
+
             string summary = $"config reloaded: {config.Rules.Length} rules, default {config.Default.ToString().ToLowerInvariant()}";
             Report(true, notes.Count == 0 ? summary : $"{summary} ({string.Join("; ", notes)})");
         }

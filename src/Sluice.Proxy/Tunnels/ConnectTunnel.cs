@@ -11,32 +11,35 @@ internal static class ConnectTunnel
 {
     private static readonly byte[] Established = "HTTP/1.1 200 Connection established\r\n\r\n"u8.ToArray();
 
-    public static async Task RunAsync(Exchange exchange, CancellationToken stopping)
+    /// <returns>True when the connection may carry another request (the CONNECT was answered 407).</returns>
+    public static async Task<bool> RunAsync(Exchange exchange, CancellationToken stopping)
     {
         Connection client = exchange.Client;
         if (!RequestTarget.TryParseAuthority(exchange.Head.Target, out RequestTarget? target, out string problem))
         {
             await exchange.FailAsync(ProxyErrorKind.MalformedRequest, problem, null, keepAlive: false, stopping).ConfigureAwait(false);
-            return;
+            return false;
         }
 
         exchange.Url = target!.AuthorityWithPort;
         if (exchange.Head.Fields.Contains("Transfer-Encoding"))
         {
             await exchange.FailAsync(ProxyErrorKind.MalformedRequest, "a CONNECT request has no body; Transfer-Encoding is not allowed", null, keepAlive: false, stopping).ConfigureAwait(false);
-            return;
+            return false;
         }
 
         Connection upstream;
         try
         {
+            exchange.Authenticate();
             exchange.Authorize(target, RequestScheme.Tunnel);
             upstream = await exchange.DialAsync(target, stopping).ConfigureAwait(false);
         }
         catch (ProxyErrorException e)
         {
-            await exchange.FailAsync(e.Kind, e.Message, e.Rule, keepAlive: false, stopping).ConfigureAwait(false);
-            return;
+            // After a 407 the client usually asks again with credentials on the same connection.
+            bool again = e.Kind == ProxyErrorKind.AuthenticationRequired;
+            return await exchange.FailAsync(e, keepAlive: again, stopping).ConfigureAwait(false) && again;
         }
 
         using (upstream)
@@ -48,12 +51,14 @@ internal static class ConnectTunnel
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
                 exchange.Log("TCP_TUNNEL", 200, upstream.Remote.Address, contentType: null, proxyStatusError: "connection_terminated");
-                return; // the client left before the tunnel opened
+                return false; // the client left before the tunnel opened
             }
 
             RelayResult result = await Relay.RunAsync(client, upstream, exchange.Snapshot.Config.Timeouts.Idle, stopping).ConfigureAwait(false);
             exchange.Log("TCP_TUNNEL", 200, upstream.Remote.Address, contentType: null,
                 proxyStatusError: result.Clean ? null : "connection_terminated");
         }
+
+        return false;
     }
 }

@@ -1,0 +1,104 @@
+using System.Collections.Frozen;
+
+namespace Sluice.Proxy.Auth;
+
+/// <summary>A users file that cannot be used, with the line that is wrong. Passwords are never part of the message.</summary>
+public sealed class UsersFileException(string message) : Exception(message);
+
+/// <summary>
+/// The users (htpasswd) and groups (htgroup) files, parsed and checked as a whole: a plain-text or weak entry
+/// refuses the whole file, so a typo never silently lets a user in with the hash string as the password.
+/// </summary>
+public sealed class UserDirectory
+{
+    private UserDirectory(FrozenDictionary<string, string> hashes, FrozenDictionary<string, string[]> groups)
+    {
+        Hashes = hashes;
+        GroupsOf = groups;
+    }
+
+    public FrozenDictionary<string, string> Hashes { get; }
+
+    public FrozenDictionary<string, string[]> GroupsOf { get; }
+
+    public static UserDirectory Load(string usersFile, string? groupsFile)
+    {
+        var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
+        int number = 0;
+        foreach (string raw in ReadLines(usersFile))
+        {
+            number++;
+            string line = raw.Trim();
+            if (line.Length == 0 || line.StartsWith('#'))
+            {
+                continue;
+            }
+
+            int colon = line.IndexOf(':');
+            if (colon <= 0)
+            {
+                throw new UsersFileException($"{usersFile}:{number}: expected 'user:hash'");
+            }
+
+            string user = line[..colon];
+            string hash = line[(colon + 1)..];
+            if (PasswordHashes.SchemeOf(hash) == HashScheme.Unsupported)
+            {
+                throw new UsersFileException($"{usersFile}:{number}: user '{user}' has {PasswordHashes.DescribeUnsupported(hash)}; store a bcrypt hash instead: sluice passwd {usersFile} {user}");
+            }
+
+            if (!hashes.TryAdd(user, hash))
+            {
+                throw new UsersFileException($"{usersFile}:{number}: user '{user}' is listed twice");
+            }
+        }
+
+        var groups = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        if (groupsFile is not null)
+        {
+            number = 0;
+            foreach (string raw in ReadLines(groupsFile))
+            {
+                number++;
+                string line = raw.Trim();
+                if (line.Length == 0 || line.StartsWith('#'))
+                {
+                    continue;
+                }
+
+                int colon = line.IndexOf(':');
+                if (colon <= 0)
+                {
+                    throw new UsersFileException($"{groupsFile}:{number}: expected 'group: user1 user2'");
+                }
+
+                string group = line[..colon].Trim();
+                foreach (string member in line[(colon + 1)..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+                {
+                    if (!groups.TryGetValue(member, out List<string>? of))
+                    {
+                        groups[member] = of = [];
+                    }
+
+                    of.Add(group);
+                }
+            }
+        }
+
+        return new UserDirectory(
+            hashes.ToFrozenDictionary(StringComparer.Ordinal),
+            groups.ToFrozenDictionary(p => p.Key, p => p.Value.Distinct(StringComparer.Ordinal).ToArray(), StringComparer.Ordinal));
+    }
+
+    private static string[] ReadLines(string path)
+    {
+        try
+        {
+            return File.ReadAllLines(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsersFileException($"cannot read {path}: {e.Message}");
+        }
+    }
+}

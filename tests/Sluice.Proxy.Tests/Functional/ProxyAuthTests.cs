@@ -1,0 +1,219 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using Sluice.Policy.Config;
+using Sluice.Proxy.Auth;
+using Sluice.Proxy.Tests.Infrastructure;
+
+namespace Sluice.Proxy.Tests.Functional;
+
+/// <summary>Basic proxy authentication as real clients meet it: the 407 challenge, credentials, users and groups in rules.</summary>
+public sealed class ProxyAuthTests : IDisposable
+{
+    // "Hello world!" under SHA-512-crypt (a vector of the specification), beside bcrypt users.
+    private const string ShaCryptUser = "carol:$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1";
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("sluice-auth-").FullName;
+
+    public ProxyAuthTests()
+    {
+        UsersFile = Path.Combine(_dir, "users.htpasswd");
+        GroupsFile = Path.Combine(_dir, "groups");
+        File.WriteAllLines(UsersFile, [$"alice:{PasswordHashes.HashBcrypt("wonderland", 5)}", $"bob:{PasswordHashes.HashBcrypt("builder", 5)}", ShaCryptUser]);
+        File.WriteAllText(GroupsFile, "etl: bob\n");
+    }
+
+    private string UsersFile { get; }
+
+    private string GroupsFile { get; }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private Task<TestProxy> StartAsync(bool required = true, string rules = "default: allow") => TestProxy.StartAsync(c =>
+    {
+        SluiceConfig parsed = ConfigLoader.Parse(rules, "rules.yaml");
+        return c with
+        {
+            Auth = new AuthConfig { Basic = new BasicAuthConfig { Realm = "egress", UsersFile = UsersFile, GroupsFile = GroupsFile }, Required = required },
+            Rules = parsed.Rules,
+            Default = parsed.Default,
+        };
+    });
+
+    private static HttpClient Client(TestProxy proxy, string? user, string? password)
+    {
+        var proxySettings = new WebProxy(proxy.Uri) { Credentials = user is null ? null : new NetworkCredential(user, password) };
+        return new HttpClient(new SocketsHttpHandler { Proxy = proxySettings }) { Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    [Fact]
+    public async Task Get_and_connect_without_credentials_get_407_with_a_basic_challenge()
+    {
+        await using TestProxy proxy = await StartAsync();
+        foreach (string request in new[] { "GET http://origin.test/ HTTP/1.1\r\nHost: origin.test\r\n\r\n", "CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test\r\n\r\n" })
+        {
+            using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+            await client.SendAsync(request);
+            string head = await client.ReadHeadAsync();
+            Assert.StartsWith("HTTP/1.1 407 Proxy Authentication Required", head);
+            Assert.Contains("Proxy-Authenticate: Basic realm=\"egress\", charset=\"UTF-8\"", head);
+            Assert.Contains("error=http_request_denied", head);
+        }
+
+        Assert.Equal(0, proxy.Resolver.Lookups);
+        await proxy.AccessLog.WaitForAsync(l => l.Contains("TCP_DENIED/407") && l.Contains("CONNECT origin.test:443"), "for the challenged CONNECT");
+    }
+
+    [Fact]
+    public async Task HttpClient_sends_credentials_after_the_challenge_and_the_user_is_logged_for_get_and_connect()
+    {
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestOrigin secure = await TestOrigin.StartAsync(tls: true);
+        await using TestProxy proxy = await StartAsync();
+        proxy.Resolver.Map("origin.test", IPAddress.Loopback).Map("secure.test", IPAddress.Loopback);
+
+        using HttpClient alice = Client(proxy, "alice", "wonderland");
+        Assert.Equal("hello from origin", await alice.GetStringAsync($"http://origin.test:{origin.Port}/hello"));
+        await proxy.AccessLog.WaitForAsync(l => l.Contains("TCP_MISS/200") && l.Contains(" alice HIER_DIRECT/"), "with alice in the user column");
+
+        var handler = new SocketsHttpHandler { Proxy = new WebProxy(proxy.Uri) { Credentials = new NetworkCredential("carol", "Hello world!") } };
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, _, _) => cert?.GetCertHashString() == secure.Certificate!.GetCertHashString();
+        using (var carol = new HttpClient(handler))
+        {
+            Assert.Equal("hello from origin", await carol.GetStringAsync($"https://secure.test:{secure.Port}/hello")); // SHA-crypt user, CONNECT
+        }
+
+        // A tunnel is logged when it ends: disposing the client closed it.
+        await proxy.AccessLog.WaitForAsync(l => l.Contains("TCP_TUNNEL/200") && l.Contains(" carol HIER_DIRECT/"), "with carol on the tunnel line");
+    }
+
+    [Fact]
+    public async Task A_wrong_password_or_unknown_user_is_407_and_the_password_never_reaches_the_log_or_the_origin()
+    {
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestProxy proxy = await StartAsync();
+        proxy.Resolver.Map("origin.test", IPAddress.Loopback);
+        using (HttpClient wrong = Client(proxy, "alice", "looking-glass"))
+        {
+            Assert.Equal(HttpStatusCode.ProxyAuthenticationRequired, (await wrong.GetAsync($"http://origin.test:{origin.Port}/hello")).StatusCode);
+        }
+
+        using (HttpClient nobody = Client(proxy, "mallory", "x"))
+        {
+            Assert.Equal(HttpStatusCode.ProxyAuthenticationRequired, (await nobody.GetAsync($"http://origin.test:{origin.Port}/hello")).StatusCode);
+        }
+
+        using HttpClient alice = Client(proxy, "alice", "wonderland");
+        string seen = await alice.GetStringAsync($"http://origin.test:{origin.Port}/headers");
+        Assert.DoesNotContain("Proxy-Authorization", seen, StringComparison.OrdinalIgnoreCase);
+        await proxy.AccessLog.WaitForAsync(l => l.Contains("/headers"), "for the authenticated request");
+        Assert.DoesNotContain(proxy.AccessLog.Lines, l => l.Contains("wonderland") || l.Contains("looking-glass"));
+    }
+
+    [Fact]
+    public async Task Groups_and_users_in_rules_decide_and_anonymous_clients_are_served_by_rules_without_users_when_not_required()
+    {
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestProxy proxy = await StartAsync(required: false, rules: """
+            rules:
+              - name: etl-anywhere
+                action: allow
+                destinations: ["*"]
+                groups: [etl]
+              - name: public-hello
+                action: allow
+                destinations: ["open.test"]
+            default: deny
+            """);
+        proxy.Resolver.Map("origin.test", IPAddress.Loopback).Map("open.test", IPAddress.Loopback);
+
+        using HttpClient bob = Client(proxy, "bob", "builder");
+        Assert.Equal(HttpStatusCode.OK, (await bob.GetAsync($"http://origin.test:{origin.Port}/hello")).StatusCode);
+        using HttpClient alice = Client(proxy, "alice", "wonderland");
+        Assert.Equal(HttpStatusCode.Forbidden, (await alice.GetAsync($"http://origin.test:{origin.Port}/hello")).StatusCode);
+
+        using HttpClient anonymous = Client(proxy, null, null);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync($"http://open.test:{origin.Port}/hello")).StatusCode);
+        // Refused anonymously, but a group rule could allow it: challenged (407), not refused (403), so clients that
+        // send credentials only after a challenge get the chance.
+        Assert.Equal(HttpStatusCode.ProxyAuthenticationRequired, (await anonymous.GetAsync($"http://origin.test:{origin.Port}/hello")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_user_added_to_the_file_works_without_a_restart()
+    {
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestProxy proxy = await StartAsync();
+        proxy.Resolver.Map("origin.test", IPAddress.Loopback);
+        using HttpClient dave = Client(proxy, "dave", "newcomer");
+        Assert.Equal(HttpStatusCode.ProxyAuthenticationRequired, (await dave.GetAsync($"http://origin.test:{origin.Port}/hello")).StatusCode);
+
+        File.AppendAllLines(UsersFile, [$"dave:{PasswordHashes.HashBcrypt("newcomer", 5)}"]);
+        File.SetLastWriteTimeUtc(UsersFile, DateTime.UtcNow.AddSeconds(5));
+        HttpStatusCode status = HttpStatusCode.ProxyAuthenticationRequired;
+        for (int attempt = 0; attempt < 50 && status != HttpStatusCode.OK; attempt++)
+        {
+            await Task.Delay(200);
+            using HttpClient again = Client(proxy, "dave", "newcomer");
+            status = (await again.GetAsync($"http://origin.test:{origin.Port}/hello")).StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, status);
+    }
+
+    [Fact]
+    public async Task Repeated_failures_from_one_address_are_refused_for_a_while_with_429()
+    {
+        await using TestProxy proxy = await StartAsync();
+        string bad = Convert.ToBase64String(Encoding.UTF8.GetBytes("alice:guess"));
+        string last = "";
+        for (int i = 0; i <= FailureThrottle.MaxFailures; i++)
+        {
+            using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+            await client.SendAsync($"GET http://origin.test/ HTTP/1.1\r\nHost: origin.test\r\nProxy-Authorization: Basic {bad}\r\n\r\n");
+            last = await client.ReadHeadAsync();
+        }
+
+        Assert.StartsWith("HTTP/1.1 429 Too Many Requests", last);
+        Assert.Contains("Retry-After: ", last);
+
+        // Even the right password waits: the address is refused without checking.
+        string good = Convert.ToBase64String(Encoding.UTF8.GetBytes("alice:wonderland"));
+        using RawClient after = await RawClient.ConnectAsync(proxy.Endpoint);
+        await after.SendAsync($"GET http://origin.test/ HTTP/1.1\r\nHost: origin.test\r\nProxy-Authorization: Basic {good}\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 429", await after.ReadHeadAsync());
+    }
+
+    [Fact]
+    public async Task A_plain_text_entry_refuses_to_start_with_a_clear_error()
+    {
+        File.AppendAllLines(UsersFile, ["eve:hunter2"]);
+        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync());
+        Assert.Contains("user 'eve' has a plain-text password", error.Message);
+        Assert.DoesNotContain("hunter2", error.Message);
+    }
+
+    [Fact]
+    public async Task Curl_authenticates_with_proxy_user()
+    {
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestProxy proxy = await StartAsync();
+        proxy.Resolver.Map("origin.test", IPAddress.Loopback);
+        var info = new ProcessStartInfo("curl", ["-q", "-sS", "-x", $"http://127.0.0.1:{proxy.Endpoint.Port}", "--proxy-user", "bob:builder", $"http://origin.test:{origin.Port}/hello"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (string variable in new[] { "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy" })
+        {
+            info.Environment.Remove(variable);
+        }
+
+        using var curl = Process.Start(info)!;
+        string output = await curl.StandardOutput.ReadToEndAsync();
+        string errors = await curl.StandardError.ReadToEndAsync();
+        await curl.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+        Assert.True(curl.ExitCode == 0, errors);
+        Assert.Equal("hello from origin", output);
+    }
+}
