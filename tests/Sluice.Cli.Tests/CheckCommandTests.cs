@@ -59,6 +59,25 @@ public sealed class CheckCommandTests : IDisposable
     }
 
     [Fact]
+    public void Basic_auth_on_a_plain_listener_beyond_loopback_is_warned_about()
+    {
+        File.WriteAllText(Path.Combine(_dir, "users"), "alice:$2y$05$abcdefghijklmnopqrstuuOQiyCxlgf/oeuTqixKmWdcYUh4Hjl0a\n");
+        (int exit, string output, _) = Check("""
+            listeners: [{ address: "[::]:3128" }, { address: 127.0.0.1:3129 }]
+            auth:
+              basic: { realm: egress, usersFile: users }
+            rules:
+              - name: web
+                action: allow
+                destinations: ["*"]
+            """);
+        Assert.Equal(0, exit);
+        Assert.Contains("warning: Basic authentication on the plain listener [::]:3128, which is reachable beyond this machine: passwords cross the network in clear text", output);
+        Assert.DoesNotContain("127.0.0.1:3129, which", output);
+        Assert.DoesNotContain("anyone who can reach it", output); // authentication is required, so not an open proxy
+    }
+
+    [Fact]
     public void The_embedded_default_is_valid_and_without_warnings()
     {
         var output = new StringWriter();

@@ -28,7 +28,7 @@ internal static class PasswdCommand
             return 2;
         }
 
-        List<string> lines = file.Exists ? [.. File.ReadAllLines(file.FullName)] : [];
+        List<string> lines = File.Exists(file.FullName) ? [.. File.ReadAllLines(file.FullName)] : []; // not FileInfo.Exists: it is cached
         int existing = lines.FindIndex(l => l.StartsWith(user + ":", StringComparison.Ordinal));
         if (delete)
         {
