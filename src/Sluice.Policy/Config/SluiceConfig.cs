@@ -77,6 +77,9 @@ public sealed record TlsConfig
     public string? ClientCa { get; init; }
 
     public ClientCertificateMode ClientCertificate { get; init; } = ClientCertificateMode.None;
+
+    /// <summary>Certificate revocation list(s) of the client CAs, PEM or DER; revoked client certificates fail the handshake.</summary>
+    public string? ClientCrl { get; init; }
 }
 
 public sealed record TimeoutsConfig

@@ -13,6 +13,12 @@ internal static class TlsReader
         string? passphraseEnv = tls.String("keyPassphraseEnv");
         string? passphraseFile = OptionalFile(tls, "keyPassphraseFile", where, baseDir);
         string? clientCa = OptionalFile(tls, "clientCa", where, baseDir);
+        string? clientCrl = OptionalFile(tls, "clientCrl", where, baseDir);
+        if (clientCrl is not null && clientCa is null)
+        {
+            throw tls.Error(tls.Get("clientCrl")!, $"{where}.clientCrl needs clientCa: revocation lists are checked for client certificates");
+        }
+
         ClientCertificateMode mode = tls.Parse("clientCertificate", clientCa is null ? ClientCertificateMode.None : ClientCertificateMode.Required,
             TryParseMode, "none, optional or required");
         if (mode != ClientCertificateMode.None && clientCa is null)
@@ -34,6 +40,7 @@ internal static class TlsReader
             KeyPassphraseFile = passphraseFile,
             ClientCa = clientCa,
             ClientCertificate = mode,
+            ClientCrl = clientCrl,
         };
     }
 

@@ -18,7 +18,8 @@ internal sealed class ListenerTls
     private readonly X509Certificate2Collection? _clientCas;
     private readonly Action<string> _warn;
     private volatile SslStreamCertificateContext _context;
-    private (DateTime Certificate, DateTime Key) _loadedStamps;
+    private volatile IReadOnlyList<RevocationList> _revoked = [];
+    private (DateTime Certificate, DateTime Key, DateTime Crl) _loadedStamps;
     private long _nextCheckTicks;
 
     public ListenerTls(TlsConfig config, Action<string> warn)
@@ -33,6 +34,11 @@ internal sealed class ListenerTls
             if (_clientCas.Count == 0)
             {
                 throw new InvalidOperationException($"{config.ClientCa} holds no PEM certificate");
+            }
+
+            if (config.ClientCrl is not null)
+            {
+                _revoked = RevocationList.Load(config.ClientCrl, _clientCas);
             }
         }
     }
@@ -58,7 +64,7 @@ internal sealed class ListenerTls
         }
 
         Interlocked.Exchange(ref _nextCheckTicks, now + (long)RecheckEvery.TotalMilliseconds);
-        (DateTime Certificate, DateTime Key) stamps = Stamps(_config);
+        (DateTime Certificate, DateTime Key, DateTime Crl) stamps = Stamps(_config);
         if (stamps == _loadedStamps)
         {
             return _context;
@@ -66,12 +72,17 @@ internal sealed class ListenerTls
 
         try
         {
+            if (_config.ClientCrl is not null && stamps.Crl != _loadedStamps.Crl)
+            {
+                _revoked = RevocationList.Load(_config.ClientCrl, _clientCas!);
+            }
+
             (_context, _loadedStamps) = Load(_config);
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or System.Security.Cryptography.CryptographicException)
         {
             _loadedStamps = stamps; // do not retry the same broken files on every handshake
-            _warn($"TLS certificate {_config.Certificate} changed but cannot be loaded ({e.Message}); keeping the previous certificate");
+            _warn($"TLS files of {_config.Certificate} changed but cannot be loaded ({e.Message}); keeping the previous ones");
         }
 
         return _context;
@@ -96,12 +107,12 @@ internal sealed class ListenerTls
         }
 
         using var presented = new X509Certificate2(certificate);
-        return verify.Build(presented);
+        return verify.Build(presented) && !_revoked.Any(list => list.IsRevoked(presented));
     }
 
-    private static (SslStreamCertificateContext, (DateTime, DateTime)) Load(TlsConfig config)
+    private static (SslStreamCertificateContext, (DateTime, DateTime, DateTime)) Load(TlsConfig config)
     {
-        (DateTime, DateTime) stamps = Stamps(config);
+        (DateTime, DateTime, DateTime) stamps = Stamps(config);
         string? passphrase = Passphrase(config);
         X509Certificate2 leaf;
         try
@@ -140,6 +151,6 @@ internal sealed class ListenerTls
         return config.KeyPassphraseFile is { } file ? File.ReadLines(file).FirstOrDefault() ?? "" : null;
     }
 
-    private static (DateTime, DateTime) Stamps(TlsConfig config) =>
-        (File.GetLastWriteTimeUtc(config.Certificate), File.GetLastWriteTimeUtc(config.Key));
+    private static (DateTime, DateTime, DateTime) Stamps(TlsConfig config) =>
+        (File.GetLastWriteTimeUtc(config.Certificate), File.GetLastWriteTimeUtc(config.Key), config.ClientCrl is null ? default : File.GetLastWriteTimeUtc(config.ClientCrl));
 }

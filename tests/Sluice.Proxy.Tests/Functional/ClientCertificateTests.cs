@@ -17,13 +17,13 @@ public sealed class ClientCertificateTests : IDisposable
         _otherCa.Dispose();
     }
 
-    private async Task<TestProxy> StartAsync(ClientCertificateMode mode, string rulesYaml = "default: allow")
+    private async Task<TestProxy> StartAsync(ClientCertificateMode mode, string rulesYaml = "default: allow", string? crl = null)
     {
         (string cert, string key, _) = _pki.Server();
         SluiceConfig rules = ConfigLoader.Parse(rulesYaml, "rules.yaml");
         TestProxy proxy = await TestProxy.StartAsync(c => c with
         {
-            Listeners = [new ListenerConfig { Address = new IPEndPoint(IPAddress.Loopback, 0), Tls = new TlsConfig { Certificate = cert, Key = key, ClientCa = _pki.CaPath, ClientCertificate = mode } }],
+            Listeners = [new ListenerConfig { Address = new IPEndPoint(IPAddress.Loopback, 0), Tls = new TlsConfig { Certificate = cert, Key = key, ClientCa = _pki.CaPath, ClientCertificate = mode, ClientCrl = crl } }],
             Rules = rules.Rules,
             Default = rules.Default,
         });
@@ -89,6 +89,31 @@ public sealed class ClientCertificateTests : IDisposable
 
         using HttpClient expired = Client(proxy, WithKey(_pki.Client("late", notAfter: DateTimeOffset.UtcNow.AddMinutes(-5))));
         await Assert.ThrowsAsync<HttpRequestException>(() => expired.GetAsync("http://origin.test/"));
+    }
+
+    [Fact]
+    public async Task A_revoked_certificate_is_refused_and_others_from_the_same_ca_are_not()
+    {
+        var revoked = _pki.Client("stolen-laptop");
+        var good = _pki.Client("etl-batch");
+        string crl = _pki.Crl("clients.crl", revoked.Cert);
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestProxy proxy = await StartAsync(ClientCertificateMode.Required, crl: crl);
+        using (HttpClient thief = Client(proxy, WithKey(revoked)))
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(() => thief.GetAsync($"http://origin.test:{origin.Port}/hello"));
+        }
+
+        using HttpClient etl = Client(proxy, WithKey(good));
+        Assert.Equal("hello from origin", await etl.GetStringAsync($"http://origin.test:{origin.Port}/hello"));
+    }
+
+    [Fact]
+    public async Task A_revocation_list_not_signed_by_the_client_ca_refuses_to_start()
+    {
+        string foreign = _otherCa.Crl("foreign.crl");
+        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync(ClientCertificateMode.Required, crl: foreign));
+        Assert.Contains("not a valid certificate revocation list (its issuer is none of the client CAs)", error.Message);
     }
 
     [Fact]

@@ -42,6 +42,19 @@ public sealed class TestPki : IDisposable
     public (string Certificate, string Key, X509Certificate2 Cert) Client(string commonName, DateTimeOffset? notAfter = null) =>
         Issue($"client-{commonName}", $"CN={commonName}", "1.3.6.1.5.5.7.3.2", null, Random.Shared.Next(2, int.MaxValue), san => san.AddDnsName(commonName), notAfter);
 
+    /// <summary>A CRL signed by this CA revoking the given certificates, as a PEM file.</summary>
+    public string Crl(string file, params X509Certificate2[] revoked)
+    {
+        var builder = new CertificateRevocationListBuilder();
+        foreach (X509Certificate2 certificate in revoked)
+        {
+            builder.AddEntry(certificate, DateTimeOffset.UtcNow.AddMinutes(-1), X509RevocationReason.KeyCompromise);
+        }
+
+        byte[] der = builder.Build(Ca, System.Numerics.BigInteger.One, DateTimeOffset.UtcNow.AddDays(1), HashAlgorithmName.SHA256);
+        return Write(file, PemEncoding.WriteString("X509 CRL", der));
+    }
+
     private (string, string, X509Certificate2) Issue(string file, string subject, string usage, string? passphrase, int serial, Action<SubjectAlternativeNameBuilder> names, DateTimeOffset? notAfter = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
