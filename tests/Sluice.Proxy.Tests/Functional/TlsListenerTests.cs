@@ -132,6 +132,69 @@ public sealed class TlsListenerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_failed_handshake_is_one_log_line_with_the_client_and_the_reason_and_the_proxy_keeps_serving()
+    {
+        (string cert, string key, _) = _pki.Server();
+        var log = new LogLines();
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestProxy proxy = await TestProxy.StartAsync(c => WithTls(c, new TlsConfig { Certificate = cert, Key = key }), log: log);
+        proxy.Resolver.Map("origin.test", IPAddress.Loopback);
+
+        using (RawClient plain = await RawClient.ConnectAsync(proxy.Endpoint))
+        {
+            await plain.SendAsync("GET http://origin.test/ HTTP/1.1\r\nHost: origin.test\r\n\r\n"); // plain HTTP to a TLS port
+            await plain.ReadToEndAsync();
+        }
+
+        string line = await WaitForAsync(log, l => l.Contains("TLS handshake from 127.0.0.1:"));
+        Assert.StartsWith("Warning: TLS handshake from 127.0.0.1:", line);
+        Assert.Single(log.Lines, l => l.Contains("TLS handshake"));
+        Assert.DoesNotContain(log.Lines, l => l.Contains("   at "));
+
+        using HttpClient http = Client(proxy);
+        Assert.Equal("hello from origin", await http.GetStringAsync($"http://origin.test:{origin.Port}/hello"));
+    }
+
+    [Fact]
+    public async Task An_rsa_key_encrypted_with_a_passphrase_file_loads()
+    {
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        var request = new CertificateRequest("CN=sluice-rsa", rsa, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        using System.Security.Cryptography.ECDsa caKey = _pki.Ca.GetECDsaPrivateKey()!;
+        using X509Certificate2 issued = request.Create(_pki.Ca.SubjectName, X509SignatureGenerator.CreateForECDsa(caKey), DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1), [7, 7]);
+        string certPath = Path.Combine(_pki.Directory, "rsa.crt");
+        string keyPath = Path.Combine(_pki.Directory, "rsa.key");
+        string passPath = Path.Combine(_pki.Directory, "rsa.pass");
+        File.WriteAllText(certPath, issued.ExportCertificatePem());
+        File.WriteAllText(keyPath, rsa.ExportEncryptedPkcs8PrivateKeyPem("from a file", new System.Security.Cryptography.PbeParameters(System.Security.Cryptography.PbeEncryptionAlgorithm.Aes256Cbc, System.Security.Cryptography.HashAlgorithmName.SHA256, 100_000)));
+        File.WriteAllText(passPath, "from a file\n");
+
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestProxy proxy = await TestProxy.StartAsync(c => WithTls(c, new TlsConfig { Certificate = certPath, Key = keyPath, KeyPassphraseFile = passPath }));
+        proxy.Resolver.Map("origin.test", IPAddress.Loopback);
+        using HttpClient http = Client(proxy);
+        Assert.Equal("hello from origin", await http.GetStringAsync($"http://origin.test:{origin.Port}/hello"));
+    }
+
+    private static async Task<string> WaitForAsync(LogLines log, Func<string, bool> match)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            if (log.Lines.FirstOrDefault(match) is { } line)
+            {
+                return line;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new Xunit.Sdk.XunitException($"no such log line; the log was:\n{string.Join("\n", log.Lines)}");
+    }
+
+    [Fact]
     public async Task Curl_trusts_the_proxy_with_proxy_cacert_or_skips_with_proxy_insecure()
     {
         await using TestOrigin origin = await TestOrigin.StartAsync();
