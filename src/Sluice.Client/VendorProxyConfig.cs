@@ -1,0 +1,105 @@
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Sluice.Client;
+
+/// <summary>
+/// The <c>externalProxy</c> block vendors document for "connect through your existing proxy":
+/// <code>
+/// externalProxy:
+///   enabled: true
+///   host: proxy.internal
+///   port: 3129
+///   type: https            # http | https
+///   excludedDomains: ["localhost,.svc.cluster.local", "10.0.0.0/8"]
+///   sslRejectUnauthorized: true
+///   sslCA: |
+///     -----BEGIN CERTIFICATE-----
+/// </code>
+/// </summary>
+public static class VendorProxyConfig
+{
+    /// <returns>The settings, or null when <c>enabled</c> is false.</returns>
+    /// <exception cref="FormatException">The block is missing or malformed; the message names the key.</exception>
+    public static ProxySettings? Parse(string yaml)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException e)
+        {
+            throw new FormatException($"line {e.Start.Line}: not valid YAML: {e.Message}", e);
+        }
+
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
+        {
+            throw new FormatException("expected a mapping with an externalProxy key");
+        }
+
+        YamlMappingNode block = root.Children.TryGetValue(new YamlScalarNode("externalProxy"), out YamlNode? node) && node is YamlMappingNode map
+            ? map
+            : throw new FormatException("no externalProxy: mapping found");
+
+        string? Scalar(string key) => block.Children.TryGetValue(new YamlScalarNode(key), out YamlNode? n) ? (n as YamlScalarNode)?.Value : null;
+        foreach (YamlNode key in block.Children.Keys)
+        {
+            string name = (key as YamlScalarNode)?.Value ?? "";
+            if (name is not ("enabled" or "host" or "port" or "type" or "excludedDomains" or "sslRejectUnauthorized" or "sslCA"))
+            {
+                throw new FormatException($"line {key.Start.Line}: unknown key externalProxy.{name}");
+            }
+        }
+
+        if (Scalar("enabled") is { } enabled && !Bool(enabled, "enabled"))
+        {
+            return null;
+        }
+
+        string host = Scalar("host") is { Length: > 0 } h ? h : throw new FormatException("externalProxy.host is required");
+        string portText = Scalar("port") ?? throw new FormatException("externalProxy.port is required");
+        if (!int.TryParse(portText, out int port) || port is < 1 or > 65535)
+        {
+            throw new FormatException($"externalProxy.port '{portText}' is not a port");
+        }
+
+        ProxyType type = (Scalar("type") ?? "http") switch
+        {
+            "http" => ProxyType.Http,
+            "https" => ProxyType.Https,
+            string other => throw new FormatException($"externalProxy.type '{other}' must be http or https"),
+        };
+
+        var excluded = new List<string?>();
+        if (block.Children.TryGetValue(new YamlScalarNode("excludedDomains"), out YamlNode? list))
+        {
+            switch (list)
+            {
+                case YamlSequenceNode sequence:
+                    excluded.AddRange(sequence.Children.Select(c => (c as YamlScalarNode)?.Value));
+                    break;
+                case YamlScalarNode scalar:
+                    excluded.Add(scalar.Value);
+                    break;
+            }
+        }
+
+        return new ProxySettings
+        {
+            Host = host,
+            Port = port,
+            Type = type,
+            Excluded = NoProxyList.Parse(excluded),
+            RejectUnauthorized = Scalar("sslRejectUnauthorized") is not { } reject || Bool(reject, "sslRejectUnauthorized"),
+            CaPem = Scalar("sslCA") is { Length: > 0 } ca ? ca : null,
+        };
+    }
+
+    private static bool Bool(string text, string key) => text.ToLowerInvariant() switch
+    {
+        "true" or "yes" or "on" => true,
+        "false" or "no" or "off" => false,
+        _ => throw new FormatException($"externalProxy.{key} '{text}' must be true or false"),
+    };
+}
