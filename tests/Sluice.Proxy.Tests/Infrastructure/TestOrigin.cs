@@ -27,11 +27,13 @@ public sealed class TestOrigin : IAsyncDisposable
 
     public X509Certificate2? Certificate { get; private set; }
 
-    public static async Task<TestOrigin> StartAsync(bool tls = false, string certificateName = "secure.test")
+    /// <param name="tls">Serve HTTPS with a self-signed certificate for <paramref name="certificateName"/>...</param>
+    /// <param name="issued">...or with this certificate (with its key), e.g. one a <see cref="TestPki"/> issued.</param>
+    public static async Task<TestOrigin> StartAsync(bool tls = false, string certificateName = "secure.test", X509Certificate2? issued = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        X509Certificate2? certificate = tls ? TestCertificates.SelfSigned(certificateName) : null;
+        X509Certificate2? certificate = issued ?? (tls ? TestCertificates.SelfSigned(certificateName) : null);
         TestOrigin? origin = null;
         builder.WebHost.ConfigureKestrel(k =>
         {

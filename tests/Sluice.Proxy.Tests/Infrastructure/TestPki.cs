@@ -38,6 +38,14 @@ public sealed class TestPki : IDisposable
             san.AddDnsName("localhost");
         });
 
+    /// <summary>An origin (web server) certificate for this name, with its key, ready for Kestrel.</summary>
+    public X509Certificate2 Origin(string name)
+    {
+        (string certificate, string key, _) = Issue($"origin-{name}", $"CN={name}", "1.3.6.1.5.5.7.3.1", null, Random.Shared.Next(2, int.MaxValue), san => san.AddDnsName(name));
+        using X509Certificate2 pem = X509Certificate2.CreateFromPemFile(certificate, key);
+        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+    }
+
     /// <summary>A client certificate with this common name, for mutual TLS.</summary>
     public (string Certificate, string Key, X509Certificate2 Cert) Client(string commonName, DateTimeOffset? notAfter = null) =>
         Issue($"client-{commonName}", $"CN={commonName}", "1.3.6.1.5.5.7.3.2", null, Random.Shared.Next(2, int.MaxValue), san => san.AddDnsName(commonName), notAfter);
