@@ -37,6 +37,29 @@ public sealed class PasswdCommandTests : IDisposable
         Assert.Contains("updated alice", errors.ToString());
     }
 
+    [Fact]
+    public void An_existing_files_mode_is_kept_and_long_passwords_are_refused()
+    {
+        var file = new FileInfo(Path.Combine(_dir, "shared.htpasswd"));
+        File.WriteAllText(file.FullName, "");
+        var groupReadable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(file.FullName, groupReadable);
+        }
+
+        var errors = new StringWriter();
+        Assert.Equal(0, PasswdCommand.Run(file, "alice", true, false, new StringReader("short\n"), errors));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(groupReadable, File.GetUnixFileMode(file.FullName)); // the proxy's group can still read it
+        }
+
+        Assert.Equal(1, PasswdCommand.Run(file, "bob", true, false, new StringReader(new string('x', 73) + "\n"), errors));
+        Assert.Contains("at most 72 bytes", errors.ToString());
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+    }
+
     [Theory]
     [InlineData("al:ice")]
     [InlineData("al ice")]

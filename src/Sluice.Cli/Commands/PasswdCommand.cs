@@ -57,6 +57,13 @@ internal static class PasswdCommand
             return 1;
         }
 
+        if (System.Text.Encoding.UTF8.GetByteCount(password) > 72 || password.Any(char.IsControl))
+        {
+            // bcrypt reads only the first 72 bytes: a longer password would be silently truncated.
+            errors.WriteLine("sluice passwd: the password must be at most 72 bytes of UTF-8 without control characters");
+            return 1;
+        }
+
         string entry = $"{user}:{PasswordHashes.HashBcrypt(password)}";
         if (existing >= 0)
         {
@@ -72,17 +79,34 @@ internal static class PasswdCommand
         return 0;
     }
 
-    // Written beside the file and renamed over it: the proxy never reads a half-written users file.
+    // Written beside the file and renamed over it, so the proxy never reads a half-written users file. The new file
+    // is created exclusively (no following a planted link) with the old file's mode (0600 for a new one), so
+    // neither a moment of looser permissions nor a file the proxy's group can no longer read.
     private static void Write(FileInfo file, List<string> lines)
     {
-        string temporary = file.FullName + ".tmp";
-        File.WriteAllLines(temporary, lines);
+        string temporary = Path.Combine(file.DirectoryName ?? ".", $".{file.Name}.{Guid.NewGuid():N}.tmp");
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            options.UnixCreateMode = File.Exists(file.FullName) ? File.GetUnixFileMode(file.FullName) : UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
-        File.Move(temporary, file.FullName, overwrite: true);
+        try
+        {
+            using (var writer = new StreamWriter(new FileStream(temporary, options)))
+            {
+                foreach (string line in lines)
+                {
+                    writer.WriteLine(line);
+                }
+            }
+
+            File.Move(temporary, file.FullName, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary); // gone already after a successful move
+        }
     }
 
     private static string? Prompt()

@@ -30,7 +30,7 @@ public readonly record struct AuthResult(AuthOutcome Outcome, string? User, IRea
 /// password itself is never stored); a changed users file empties it. The files are looked at again at most once
 /// a second and a new version that does not load is logged and ignored.
 /// </summary>
-public sealed class BasicAuthenticator
+public sealed class BasicAuthenticator : IDisposable
 {
     private const int MaxCached = 10_000;
     private static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(5);
@@ -41,6 +41,10 @@ public sealed class BasicAuthenticator
     private readonly byte[] _cacheKey = RandomNumberGenerator.GetBytes(32);
     private readonly ConcurrentDictionary<string, long> _verified = new(StringComparer.Ordinal);
     private readonly FailureThrottle _throttle = new();
+
+    // Hash verification is CPU-bound and slow by design: at most this many at once, the rest wait asynchronously.
+    private readonly SemaphoreSlim _verifySlots = new(Math.Max(2, Environment.ProcessorCount), Math.Max(2, Environment.ProcessorCount));
+    private readonly string _dummyHash;
     private readonly object _reloadLock = new();
     private volatile UserDirectory _directory;
     private (DateTime Users, DateTime Groups) _stamps;
@@ -53,6 +57,14 @@ public sealed class BasicAuthenticator
         _warn = warn;
         _stamps = Stamps();
         _directory = UserDirectory.Load(config.UsersFile, config.GroupsFile);
+        _dummyHash = PasswordHashes.HashBcrypt(Convert.ToBase64String(RandomNumberGenerator.GetBytes(18)), CostOf(_directory));
+    }
+
+    // The dummy hash for unknown users costs what the real ones cost.
+    private static int CostOf(UserDirectory directory)
+    {
+        string? bcrypt = directory.Hashes.Values.FirstOrDefault(h => PasswordHashes.SchemeOf(h) == HashScheme.Bcrypt);
+        return bcrypt is not null && int.TryParse(bcrypt.AsSpan(4, 2), out int cost) ? cost : 10;
     }
 
     public BasicAuthConfig Config => _config;
@@ -62,44 +74,55 @@ public sealed class BasicAuthenticator
 
     public int UserCount => _directory.Hashes.Count;
 
-    public AuthResult Authenticate(string? proxyAuthorization, IPAddress client)
+    public async ValueTask<AuthResult> AuthenticateAsync(string? proxyAuthorization, IPAddress client)
     {
         if (proxyAuthorization is null)
         {
             return AuthResult.Anonymous;
         }
 
-        TimeSpan wait = _throttle.RetryAfter(client);
-        if (wait > TimeSpan.Zero)
+        ReloadIfChanged();
+        UserDirectory directory = _directory;
+        if (!TryDecode(proxyAuthorization, out string user, out string password))
+        {
+            user = password = ""; // malformed: counted as a failure of the empty user
+        }
+
+        string? hash = directory.Hashes.GetValueOrDefault(user);
+        string cacheKey = CacheKey(user, password, hash);
+        if (hash is not null && _verified.TryGetValue(cacheKey, out long until) && until > Environment.TickCount64)
+        {
+            // A remembered success costs nothing, so it is served even while guesses from this address are refused.
+            return Authenticated(directory, user);
+        }
+
+        if (!_throttle.TryBegin(client, user, out TimeSpan wait))
         {
             return new AuthResult(AuthOutcome.Throttled, null, [], wait);
         }
 
-        ReloadIfChanged();
-        UserDirectory directory = _directory;
-        if (!TryDecode(proxyAuthorization, out string user, out string password) || !directory.Hashes.TryGetValue(user, out string? hash) || !Check(user, password, hash))
+        bool ok = false;
+        try
         {
-            _throttle.Failed(client);
+            await _verifySlots.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                // An unknown user costs as much as a known one, so timing does not tell which names exist.
+                ok = PasswordHashes.Verify(password, hash ?? _dummyHash) && hash is not null && user.Length > 0;
+            }
+            finally
+            {
+                _verifySlots.Release();
+            }
+        }
+        finally
+        {
+            _throttle.End(client, user, ok);
+        }
+
+        if (!ok)
+        {
             return new AuthResult(AuthOutcome.Failed, null, []);
-        }
-
-        _throttle.Succeeded(client);
-        return new AuthResult(AuthOutcome.Authenticated, user, directory.GroupsOf.TryGetValue(user, out string[]? groups) ? groups : []);
-    }
-
-    private bool Check(string user, string password, string hash)
-    {
-        // The cache key binds user, password and the stored hash: a changed hash can never match an old entry.
-        string key = Convert.ToBase64String(HMACSHA256.HashData(_cacheKey, Encoding.UTF8.GetBytes($"{user}\0{password}\0{hash}")));
-        long now = Environment.TickCount64;
-        if (_verified.TryGetValue(key, out long until) && until > now)
-        {
-            return true;
-        }
-
-        if (!PasswordHashes.Verify(password, hash))
-        {
-            return false;
         }
 
         if (_verified.Count >= MaxCached)
@@ -107,9 +130,23 @@ public sealed class BasicAuthenticator
             _verified.Clear(); // crude but bounded; a full cache only costs re-verification
         }
 
-        _verified[key] = now + (long)CacheFor.TotalMilliseconds;
-        return true;
+        _verified[cacheKey] = Environment.TickCount64 + (long)CacheFor.TotalMilliseconds;
+        return Authenticated(directory, user);
     }
+
+    public void Dispose()
+    {
+        _throttle.Dispose();
+        _verifySlots.Dispose();
+    }
+
+    private static AuthResult Authenticated(UserDirectory directory, string user) =>
+        new(AuthOutcome.Authenticated, user, directory.GroupsOf.TryGetValue(user, out string[]? groups) ? groups : []);
+
+    // Binds user, password and the stored hash: a changed hash can never match an old entry. The password itself
+    // is never stored, only an HMAC under a key that lives as long as the process.
+    private string CacheKey(string user, string password, string? hash) =>
+        Convert.ToBase64String(HMACSHA256.HashData(_cacheKey, Encoding.UTF8.GetBytes($"{user}\0{password}\0{hash}")));
 
     /// <summary>RFC 7617: base64 of user-id ":" password, UTF-8; the scheme name is case-insensitive.</summary>
     private static bool TryDecode(string header, out string user, out string password)
@@ -132,7 +169,8 @@ public sealed class BasicAuthenticator
 
             user = decoded[..colon];
             password = decoded[(colon + 1)..];
-            return true;
+            // NUL and other controls: libcrypt stops at NUL, so "secret\0anything" would verify; refuse instead.
+            return !user.Any(char.IsControl) && !password.Any(char.IsControl);
         }
         catch (FormatException)
         {

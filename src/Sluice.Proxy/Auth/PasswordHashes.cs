@@ -41,44 +41,86 @@ public static partial class PasswordHashes
         _ => "a plain-text password",
     };
 
-    public static bool Verify(string password, string hash) => SchemeOf(hash) switch
+    /// <summary>True when the password matches. Never throws: a malformed hash or a missing library verifies nothing.</summary>
+    public static bool Verify(string password, string hash)
     {
-        HashScheme.Bcrypt => VerifyBcrypt(password, hash),
-        HashScheme.Sha256Crypt or HashScheme.Sha512Crypt => VerifyCrypt(password, hash),
+        try
+        {
+            return SchemeOf(hash) switch
+            {
+                HashScheme.Bcrypt => VerifyBcrypt(password, hash),
+                HashScheme.Sha256Crypt or HashScheme.Sha512Crypt => VerifyCrypt(password, hash),
+                _ => false,
+            };
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Is the stored hash well formed for its scheme (so that verification can succeed at all)?</summary>
+    public static bool IsWellFormed(string hash) => SchemeOf(hash) switch
+    {
+        HashScheme.Bcrypt => BcryptShape().IsMatch(hash),
+        HashScheme.Sha256Crypt or HashScheme.Sha512Crypt => ShaCryptShape().IsMatch(hash),
         _ => false,
     };
+
+    /// <summary>Whether this machine can check SHA-crypt hashes (libcrypt with crypt_rn); throws with the reason if not.</summary>
+    public static void EnsureShaCryptAvailable()
+    {
+        const string probe = "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5";
+        try
+        {
+            if (!VerifyCrypt("Hello world!", probe))
+            {
+                throw new InvalidOperationException("libcrypt did not reproduce the SHA-crypt test vector");
+            }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            throw new InvalidOperationException($"SHA-crypt ($5$/$6$) hashes need libcrypt.so.1 with crypt_rn: {e.Message}", e);
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")]
+    private static partial System.Text.RegularExpressions.Regex BcryptShape();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\$[56]\$(rounds=[0-9]{1,9}\$)?[^$:\s]{1,16}\$[./A-Za-z0-9]{43,86}$")]
+    private static partial System.Text.RegularExpressions.Regex ShaCryptShape();
 
     /// <summary>A new bcrypt hash in the <c>$2y$</c> form htpasswd writes.</summary>
     public static string HashBcrypt(string password, int workFactor = 12) =>
         BCrypt.Net.BCrypt.HashPassword(password, workFactor).Replace("$2a$", "$2y$", StringComparison.Ordinal);
 
-    private static bool VerifyBcrypt(string password, string hash)
+    private static bool VerifyBcrypt(string password, string hash) => BCrypt.Net.BCrypt.Verify(password, hash);
+
+    private static unsafe bool VerifyCrypt(string password, string hash)
     {
+        // crypt_rn writes its result into the work area and returns a pointer into it: the area must not move or
+        // be freed until the result is read, so it is native memory, wiped (it held the password) and freed here.
+        void* data = NativeMemory.AllocZeroed(CryptDataSize);
         try
         {
-            return BCrypt.Net.BCrypt.Verify(password, hash);
-        }
-        catch (Exception e) when (e is BCrypt.Net.SaltParseException or ArgumentException or FormatException)
-        {
-            return false; // a malformed stored hash verifies nothing
-        }
-    }
+            IntPtr result = CryptRn(password, hash, (IntPtr)data, CryptDataSize);
+            if (result == IntPtr.Zero)
+            {
+                return false;
+            }
 
-    private static bool VerifyCrypt(string password, string hash)
-    {
-        byte[] data = new byte[CryptDataSize];
-        IntPtr result = CryptRn(password, hash, data, data.Length);
-        if (result == IntPtr.Zero)
-        {
-            return false;
+            string? computed = Marshal.PtrToStringUTF8(result);
+            return computed is not null && computed.Length == hash.Length
+                && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(computed), Encoding.UTF8.GetBytes(hash));
         }
-
-        string? computed = Marshal.PtrToStringUTF8(result);
-        return computed is not null && computed.Length == hash.Length
-            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(computed), Encoding.UTF8.GetBytes(hash));
+        finally
+        {
+            NativeMemory.Clear(data, CryptDataSize);
+            NativeMemory.Free(data);
+        }
     }
 
     [LibraryImport("libcrypt.so.1", EntryPoint = "crypt_rn", StringMarshalling = StringMarshalling.Utf8)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static partial IntPtr CryptRn(string phrase, string setting, [Out] byte[] data, int size);
+    private static partial IntPtr CryptRn(string phrase, string setting, IntPtr data, int size);
 }

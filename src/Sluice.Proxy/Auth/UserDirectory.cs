@@ -47,9 +47,31 @@ public sealed class UserDirectory
                 throw new UsersFileException($"{usersFile}:{number}: user '{user}' has {PasswordHashes.DescribeUnsupported(hash)}; store a bcrypt hash instead: sluice passwd {usersFile} {user}");
             }
 
+            if (!PasswordHashes.IsWellFormed(hash))
+            {
+                throw new UsersFileException($"{usersFile}:{number}: user '{user}' has a malformed {PasswordHashes.SchemeOf(hash)} hash; set the password again: sluice passwd {usersFile} {user}");
+            }
+
+            if (user.Any(char.IsControl) || user.Any(char.IsWhiteSpace))
+            {
+                throw new UsersFileException($"{usersFile}:{number}: the user name contains a space or control character");
+            }
+
             if (!hashes.TryAdd(user, hash))
             {
                 throw new UsersFileException($"{usersFile}:{number}: user '{user}' is listed twice");
+            }
+        }
+
+        if (hashes.Values.Any(h => PasswordHashes.SchemeOf(h) is HashScheme.Sha256Crypt or HashScheme.Sha512Crypt))
+        {
+            try
+            {
+                PasswordHashes.EnsureShaCryptAvailable();
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new UsersFileException($"{usersFile}: {e.Message}");
             }
         }
 

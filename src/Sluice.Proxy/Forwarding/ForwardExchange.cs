@@ -69,7 +69,7 @@ internal sealed class ForwardExchange
                 throw new ProxyErrorException(ProxyErrorKind.LoopDetected, $"the request already passed through {Name} (Via); refusing to forward it in a loop");
             }
 
-            _x.Authenticate(); // before anything is answered on the client's behalf, TRACE included
+            await _x.AuthenticateAsync().ConfigureAwait(false); // before anything is answered on the client's behalf, TRACE included
             if (await AnswerMaxForwardsAsync(canContinue).ConfigureAwait(false) is { } answered)
             {
                 return answered && canContinue;

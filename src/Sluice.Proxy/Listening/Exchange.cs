@@ -54,7 +54,7 @@ internal sealed class Exchange
     /// Proxy authentication, before the policy. Throws the 407 challenge (or 429 after repeated failures) when
     /// credentials are missing but required, or wrong.
     /// </summary>
-    public void Authenticate()
+    public async ValueTask AuthenticateAsync()
     {
         User = Client.CertificateUser;
         if (Snapshot.Authenticator is not { } basic)
@@ -62,7 +62,7 @@ internal sealed class Exchange
             return;
         }
 
-        AuthResult result = basic.Authenticate(Head.Fields.Get("Proxy-Authorization"), Client.Remote.Address);
+        AuthResult result = await basic.AuthenticateAsync(Head.Fields.Get("Proxy-Authorization"), Client.Remote.Address).ConfigureAwait(false);
         switch (result.Outcome)
         {
             case AuthOutcome.Authenticated:

@@ -38,7 +38,7 @@ internal sealed class ListenerTls
 
             if (config.ClientCrl is not null)
             {
-                _revoked = RevocationList.Load(config.ClientCrl, _clientCas);
+                _revoked = LoadCrl(config.ClientCrl, _clientCas, warn);
             }
         }
     }
@@ -70,22 +70,45 @@ internal sealed class ListenerTls
             return _context;
         }
 
-        try
+        // The revocation list and the certificate are reloaded independently: a broken one never blocks the other.
+        if (_config.ClientCrl is not null && stamps.Crl != _loadedStamps.Crl)
         {
-            if (_config.ClientCrl is not null && stamps.Crl != _loadedStamps.Crl)
+            try
             {
-                _revoked = RevocationList.Load(_config.ClientCrl, _clientCas!);
+                _revoked = LoadCrl(_config.ClientCrl, _clientCas!, _warn);
             }
+            catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+            {
+                _warn($"client CRL {_config.ClientCrl} changed but cannot be loaded ({e.Message}); keeping the previous list");
+            }
+        }
 
-            (_context, _loadedStamps) = Load(_config);
-        }
-        catch (Exception e) when (e is InvalidOperationException or IOException or System.Security.Cryptography.CryptographicException)
+        if ((stamps.Certificate, stamps.Key) != (_loadedStamps.Certificate, _loadedStamps.Key))
         {
-            _loadedStamps = stamps; // do not retry the same broken files on every handshake
-            _warn($"TLS files of {_config.Certificate} changed but cannot be loaded ({e.Message}); keeping the previous ones");
+            try
+            {
+                (_context, _) = Load(_config);
+            }
+            catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+            {
+                _warn($"TLS certificate {_config.Certificate} changed but cannot be loaded ({e.Message}); keeping the previous one");
+            }
         }
+
+        _loadedStamps = stamps; // the same broken files are not retried on every handshake
 
         return _context;
+    }
+
+    private static IReadOnlyList<RevocationList> LoadCrl(string path, X509Certificate2Collection cas, Action<string> warn)
+    {
+        IReadOnlyList<RevocationList> lists = RevocationList.Load(path, cas);
+        foreach (RevocationList stale in lists.Where(l => l.NextUpdate < DateTimeOffset.UtcNow))
+        {
+            warn($"client CRL {path} is past its next-update time ({stale.NextUpdate:u}): publish a fresh one; revocations in it still apply");
+        }
+
+        return lists;
     }
 
     private bool ValidateClient(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
@@ -93,6 +116,12 @@ internal sealed class ListenerTls
         if (certificate is null)
         {
             return _config.ClientCertificate == ClientCertificateMode.Optional;
+        }
+
+        using var presented = new X509Certificate2(certificate);
+        if (!IsClientCertificate(presented))
+        {
+            return false;
         }
 
         // Trust only the configured client CAs, not the machine's store.
@@ -106,8 +135,35 @@ internal sealed class ListenerTls
             verify.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
         }
 
-        using var presented = new X509Certificate2(certificate);
-        return verify.Build(presented) && !_revoked.Any(list => list.IsRevoked(presented));
+        if (!verify.Build(presented))
+        {
+            return false;
+        }
+
+        // Every certificate in the chain but the trust anchor: a revoked intermediate revokes what it issued.
+        IReadOnlyList<RevocationList> revoked = _revoked;
+        for (int i = 0; i < verify.ChainElements.Count - 1; i++)
+        {
+            X509Certificate2 element = verify.ChainElements[i].Certificate;
+            if (revoked.Any(list => list.IsRevoked(element)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>An end-entity certificate that says it is for client authentication (an EKU is required, not assumed).</summary>
+    private static bool IsClientCertificate(X509Certificate2 certificate)
+    {
+        if (certificate.Extensions.OfType<X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority))
+        {
+            return false;
+        }
+
+        X509EnhancedKeyUsageExtension? usage = certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().FirstOrDefault();
+        return usage is not null && usage.EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>().Any(o => o.Value == "1.3.6.1.5.5.7.3.2");
     }
 
     private static (SslStreamCertificateContext, (DateTime, DateTime, DateTime)) Load(TlsConfig config)

@@ -54,6 +54,12 @@ internal sealed class RevocationList
             ders.Add(content);
         }
 
+        if (ders.Count == 0)
+        {
+            // A truncated or mislabelled file must not quietly mean "nothing is revoked".
+            throw new InvalidOperationException($"{path}: no complete certificate revocation list in the file");
+        }
+
         var lists = new List<RevocationList>();
         foreach (byte[] der in ders)
         {
@@ -103,9 +109,14 @@ internal sealed class RevocationList
             }
         }
 
-        X509Certificate2 ca = cas.FirstOrDefault(c => c.SubjectName.RawData.AsSpan().SequenceEqual(issuer))
-            ?? throw new CryptographicException("its issuer is none of the client CAs");
-        if (!Verify(ca, algorithm, tbsBytes.Span, signature))
+        X509Certificate2[] named = cas.Where(c => c.SubjectName.RawData.AsSpan().SequenceEqual(issuer)).ToArray();
+        if (named.Length == 0)
+        {
+            throw new CryptographicException("its issuer is none of the client CAs");
+        }
+
+        // Any CA of that name may have signed it (a re-keyed CA keeps its name).
+        if (!named.Any(ca => Verify(ca, algorithm, tbsBytes.Span, signature)))
         {
             throw new CryptographicException("its signature does not verify with the issuing CA's key");
         }

@@ -31,7 +31,7 @@ internal static class ConnectTunnel
         Connection upstream;
         try
         {
-            exchange.Authenticate();
+            await exchange.AuthenticateAsync().ConfigureAwait(false);
             exchange.Authorize(target, RequestScheme.Tunnel);
             upstream = await exchange.DialAsync(target, stopping).ConfigureAwait(false);
         }

@@ -117,6 +117,48 @@ public sealed class ClientCertificateTests : IDisposable
     }
 
     [Fact]
+    public async Task A_certificate_without_the_client_authentication_usage_is_refused()
+    {
+        await using TestProxy proxy = await StartAsync(ClientCertificateMode.Required);
+        using HttpClient noUsage = Client(proxy, WithKey(_pki.Client("no-eku", withUsage: false)));
+        await Assert.ThrowsAsync<HttpRequestException>(() => noUsage.GetAsync("http://origin.test/"));
+    }
+
+    [Fact]
+    public async Task A_revoked_intermediate_revokes_the_certificates_it_issued()
+    {
+        using TestPki team = _pki.Intermediate("Team CA");
+        var member = team.Client("team-member");
+        string crl = _pki.Crl("revoke-team.crl", team.Ca);
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestProxy proxy = await StartAsync(ClientCertificateMode.Required, crl: crl);
+
+        var handler = new SocketsHttpHandler { Proxy = new WebProxy(proxy.Uri) };
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) => presented?.Issuer == _pki.Ca.Subject;
+        // Present the leaf with its intermediate, so the proxy can build the chain up to the configured root.
+        handler.SslOptions.ClientCertificateContext = System.Net.Security.SslStreamCertificateContext.Create(WithKey(member), [X509CertificateLoader.LoadCertificate(team.Ca.RawData)], offline: true);
+        using var http = new HttpClient(handler);
+        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://origin.test:{origin.Port}/hello"));
+
+        // The same chain is accepted when the intermediate is not revoked: the refusal above was the revocation.
+        await using TestProxy open = await StartAsync(ClientCertificateMode.Required, crl: _pki.Crl("empty.crl"));
+        var fine = new SocketsHttpHandler { Proxy = new WebProxy(open.Uri) };
+        fine.SslOptions.RemoteCertificateValidationCallback = handler.SslOptions.RemoteCertificateValidationCallback;
+        fine.SslOptions.ClientCertificateContext = handler.SslOptions.ClientCertificateContext;
+        using var ok = new HttpClient(fine);
+        Assert.Equal("hello from origin", await ok.GetStringAsync($"http://origin.test:{origin.Port}/hello"));
+    }
+
+    [Fact]
+    public async Task A_damaged_revocation_list_refuses_to_start_instead_of_revoking_nothing()
+    {
+        string crl = _pki.Crl("damaged.crl", _pki.Client("whoever").Cert);
+        File.WriteAllText(crl, File.ReadAllText(crl)[..60]); // truncated mid-write
+        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync(ClientCertificateMode.Required, crl: crl));
+        Assert.Contains("no complete certificate revocation list", error.Message);
+    }
+
+    [Fact]
     public async Task An_optional_certificate_may_be_absent()
     {
         await using TestOrigin origin = await TestOrigin.StartAsync();

@@ -167,7 +167,7 @@ public sealed class ProxyAuthTests : IDisposable
         await using TestProxy proxy = await StartAsync();
         string bad = Convert.ToBase64String(Encoding.UTF8.GetBytes("alice:guess"));
         string last = "";
-        for (int i = 0; i <= FailureThrottle.MaxFailures; i++)
+        for (int i = 0; i <= FailureThrottle.MaxFailuresPerUser; i++)
         {
             using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
             await client.SendAsync($"GET http://origin.test/ HTTP/1.1\r\nHost: origin.test\r\nProxy-Authorization: Basic {bad}\r\n\r\n");
@@ -182,6 +182,74 @@ public sealed class ProxyAuthTests : IDisposable
         using RawClient after = await RawClient.ConnectAsync(proxy.Endpoint);
         await after.SendAsync($"GET http://origin.test/ HTTP/1.1\r\nHost: origin.test\r\nProxy-Authorization: Basic {good}\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 429", await after.ReadHeadAsync());
+    }
+
+    private static async Task<string> StatusWithAsync(TestProxy proxy, string user, string password)
+    {
+        string credentials = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}"));
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        await client.SendAsync($"GET http://nowhere.test/ HTTP/1.1\r\nHost: nowhere.test\r\nProxy-Authorization: Basic {credentials}\r\n\r\n");
+        return (await client.ReadHeadAsync()).Split(' ')[1]; // an unknown name: 502 once authenticated, 407/429 before
+    }
+
+    [Fact]
+    public async Task Another_valid_account_from_the_same_address_does_not_reset_the_count_of_guesses()
+    {
+        await using TestProxy proxy = await StartAsync();
+        for (int round = 0; round < 3; round++)
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                Assert.Equal("407", await StatusWithAsync(proxy, "alice", $"guess-{round}-{i}"));
+            }
+
+            Assert.Equal("502", await StatusWithAsync(proxy, "bob", "builder")); // bob's success is bob's alone
+        }
+
+        Assert.Equal("407", await StatusWithAsync(proxy, "alice", "guess-10")); // the 10th failure, bob's successes between
+        Assert.Equal("429", await StatusWithAsync(proxy, "alice", "guess-11")); // and now refused
+        Assert.Equal("502", await StatusWithAsync(proxy, "bob", "builder")); // bob, from the same address, still served
+    }
+
+    [Fact]
+    public async Task A_burst_of_parallel_guesses_cannot_outrun_the_limit()
+    {
+        await using TestProxy proxy = await StartAsync();
+        string[] statuses = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => StatusWithAsync(proxy, "alice", $"parallel-{i}")));
+        Assert.True(statuses.Count(s => s == "429") >= 40 - FailureThrottle.MaxFailuresPerUser, string.Join(",", statuses));
+    }
+
+    [Fact]
+    public async Task A_user_who_already_signed_in_is_served_while_guesses_at_their_name_are_refused()
+    {
+        await using TestProxy proxy = await StartAsync();
+        Assert.Equal("502", await StatusWithAsync(proxy, "alice", "wonderland"));
+        for (int i = 0; i < FailureThrottle.MaxFailuresPerUser + 2; i++)
+        {
+            await StatusWithAsync(proxy, "alice", $"attacker-{i}");
+        }
+
+        Assert.Equal("429", await StatusWithAsync(proxy, "alice", "yet-another-guess"));
+        Assert.Equal("502", await StatusWithAsync(proxy, "alice", "wonderland")); // remembered: no verification needed
+    }
+
+    [Fact]
+    public async Task A_password_with_a_nul_byte_is_refused_even_where_libcrypt_would_stop_at_it()
+    {
+        await using TestProxy proxy = await StartAsync();
+        Assert.Equal("502", await StatusWithAsync(proxy, "carol", "Hello world!"));
+        Assert.Equal("407", await StatusWithAsync(proxy, "carol", "Hello world!\0anything"));
+    }
+
+    [Theory]
+    [InlineData("$2y$")]
+    [InlineData("$2y$0")]
+    [InlineData("$6$salt$tooshort")]
+    public async Task A_malformed_hash_refuses_to_start_instead_of_failing_at_every_login(string hash)
+    {
+        File.AppendAllLines(UsersFile, [$"mallformed:{hash}"]);
+        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync());
+        Assert.Contains("user 'mallformed' has a malformed", error.Message);
     }
 
     [Fact]

@@ -47,8 +47,23 @@ public sealed class TestPki : IDisposable
     }
 
     /// <summary>A client certificate with this common name, for mutual TLS.</summary>
-    public (string Certificate, string Key, X509Certificate2 Cert) Client(string commonName, DateTimeOffset? notAfter = null) =>
-        Issue($"client-{commonName}", $"CN={commonName}", "1.3.6.1.5.5.7.3.2", null, Random.Shared.Next(2, int.MaxValue), san => san.AddDnsName(commonName), notAfter);
+    public (string Certificate, string Key, X509Certificate2 Cert) Client(string commonName, DateTimeOffset? notAfter = null, bool withUsage = true) =>
+        Issue($"client-{commonName}", $"CN={commonName}", withUsage ? "1.3.6.1.5.5.7.3.2" : null, null, Random.Shared.Next(2, int.MaxValue), san => san.AddDnsName(commonName), notAfter);
+
+    /// <summary>A subordinate CA under this one, as a PKI of its own (its certificates chain up through this CA).</summary>
+    public TestPki Intermediate(string name) => new(this, name);
+
+    private TestPki(TestPki parent, string name)
+    {
+        Directory = System.IO.Directory.CreateTempSubdirectory("sluice-pki-").FullName;
+        var request = new CertificateRequest($"CN={name}", _caKey, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        using X509Certificate2 issued = request.Create(parent.Ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(6), BitConverter.GetBytes(Random.Shared.Next(2, int.MaxValue)));
+        Ca = issued.CopyWithPrivateKey(_caKey);
+        CaPath = Write("ca.crt", Ca.ExportCertificatePem());
+    }
 
     /// <summary>A CRL signed by this CA revoking the given certificates, as a PEM file.</summary>
     public string Crl(string file, params X509Certificate2[] revoked)
@@ -63,14 +78,18 @@ public sealed class TestPki : IDisposable
         return Write(file, PemEncoding.WriteString("X509 CRL", der));
     }
 
-    private (string, string, X509Certificate2) Issue(string file, string subject, string usage, string? passphrase, int serial, Action<SubjectAlternativeNameBuilder> names, DateTimeOffset? notAfter = null)
+    private (string, string, X509Certificate2) Issue(string file, string subject, string? usage, string? passphrase, int serial, Action<SubjectAlternativeNameBuilder> names, DateTimeOffset? notAfter = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
         var san = new SubjectAlternativeNameBuilder();
         names(san);
         request.CertificateExtensions.Add(san.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(usage)], false));
+        if (usage is not null)
+        {
+            request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(usage)], false));
+        }
+
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
         DateTimeOffset end = notAfter ?? DateTimeOffset.UtcNow.AddDays(2);
         using X509Certificate2 issued = request.Create(Ca, DateTimeOffset.UtcNow.AddDays(-1), end, BitConverter.GetBytes(serial));
