@@ -27,7 +27,7 @@ public sealed class SluiceProcess : IDisposable
 
     public static SluiceProcess Start(params string[] args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "sluice.dll");
+        string dll = CliAssembly();
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         info.ArgumentList.Add(dll);
         foreach (string arg in args)
@@ -36,6 +36,26 @@ public sealed class SluiceProcess : IDisposable
         }
 
         return new SluiceProcess(Process.Start(info)!);
+    }
+
+    /// <summary>
+    /// The CLI as its own build laid it out (src/Sluice.Cli/bin/CONFIG/TFM/sluice.dll), not the copy in this test's
+    /// output: the test project runs on the ASP.NET Core framework, so its folder lacks assemblies the CLI ships with.
+    /// </summary>
+    private static string CliAssembly()
+    {
+        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string framework = output.Name;
+        string configuration = output.Parent!.Name;
+        DirectoryInfo? root = output;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Sluice.slnx")))
+        {
+            root = root.Parent;
+        }
+
+        string dll = Path.Combine(root?.FullName ?? throw new InvalidOperationException("the repository root (Sluice.slnx) was not found above the test output"),
+            "src", "Sluice.Cli", "bin", configuration, framework, "sluice.dll");
+        return File.Exists(dll) ? dll : throw new InvalidOperationException($"the CLI is not built at {dll}");
     }
 
     /// <summary>Runs to completion and returns the exit code.</summary>
