@@ -7,6 +7,8 @@ var root = new RootCommand("Sluice: an egress proxy for HTTP and HTTPS that deci
     CheckCommand.Create(),
     ExplainCommand.Create(),
     PasswdCommand.Create(),
+    EnvCommand.Create(),
+    DoctorCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);

@@ -1,0 +1,97 @@
+namespace Sluice.Client.Export;
+
+/// <summary>
+/// apt.conf lines: <c>Acquire::http::Proxy</c> and <c>Acquire::https::Proxy</c>, and
+/// <c>Acquire::http(s)::Proxy::host "DIRECT";</c> per excluded host. apt looks the host name up exactly: no suffixes,
+/// wildcards, address ranges or ports.
+/// </summary>
+public sealed class AptExporter : IProxyExporter
+{
+    public string Format => "apt";
+
+    public string Description => "apt.conf lines (Acquire::http(s)::Proxy, DIRECT per excluded host)";
+
+    /// <summary>The excluded list as the host names apt can send direct.</summary>
+    public static NoProxyTranslation TranslateHosts(NoProxyList list)
+    {
+        var tokens = new List<string>();
+        var lints = new List<ExportLint>();
+        foreach (NoProxyEntry entry in list.Entries.Where(e => e.Kind != NoProxyKind.All))
+        {
+            string bare = ExportText.Bare(entry);
+            string? host = null;
+            switch (entry.Kind)
+            {
+                case NoProxyKind.Domain:
+                    host = entry.Name;
+                    lints.Add(new ExportLint(entry.Text, $"apt matches the exact host only: {entry.Name} goes direct, its subdomains still go through the proxy; add each subdomain apt uses"));
+                    break;
+                case NoProxyKind.SubdomainsOnly:
+                    lints.Add(new ExportLint(entry.Text, "apt has no wildcard: left out, so these names go through the proxy; list each host apt uses"));
+                    break;
+                default:
+                    if (ExportText.IsSingleAddress(entry))
+                    {
+                        host = ExportText.IsIPv6(entry) ? $"[{bare}]" : bare;
+                    }
+                    else
+                    {
+                        lints.Add(new ExportLint(entry.Text, "apt has no address ranges: left out, so these addresses go through the proxy; list the addresses"));
+                    }
+
+                    break;
+            }
+
+            if (host is null)
+            {
+                continue;
+            }
+
+            if (entry.Port is not null)
+            {
+                lints.Add(new ExportLint(entry.Text, $"apt's per-host setting has no port: written for {host}, so every port of it goes direct"));
+            }
+
+            if (!tokens.Contains(host))
+            {
+                tokens.Add(host);
+            }
+        }
+
+        return new NoProxyTranslation(tokens, lints);
+    }
+
+    public ExportResult Export(ExportRequest request)
+    {
+        ProxySettings proxy = request.Proxy;
+        var lints = new List<ExportLint>();
+        var lines = new List<string>();
+        if (proxy.Excluded.Entries.Any(e => e.Kind == NoProxyKind.All))
+        {
+            lints.Add(new ExportLint("*", "every destination bypasses the proxy: written Proxy \"DIRECT\""));
+            lines.Add("Acquire::http::Proxy \"DIRECT\";");
+            lines.Add("Acquire::https::Proxy \"DIRECT\";");
+        }
+        else
+        {
+            string url = proxy.ToUrl(includeCredentials: true) + "/";
+            lines.Add($"Acquire::http::Proxy \"{url}\";");
+            lines.Add($"Acquire::https::Proxy \"{url}\";");
+            NoProxyTranslation hosts = TranslateHosts(proxy.Excluded);
+            lints.AddRange(hosts.Lints);
+            foreach (string host in hosts.Tokens)
+            {
+                lines.Add($"Acquire::http::Proxy::{host} \"DIRECT\";");
+                lines.Add($"Acquire::https::Proxy::{host} \"DIRECT\";");
+            }
+        }
+
+        if (request.CaFile is not null)
+        {
+            lints.Add(new ExportLint("--ca", "not written: apt has no proxy-only CA setting (Acquire::https::CaInfo replaces the trust store for every repository); install the CA system-wide with update-ca-certificates"));
+        }
+
+        CommonLints.Add(lints, request, "apt");
+        return new ExportResult(lines, lints);
+    }
+}

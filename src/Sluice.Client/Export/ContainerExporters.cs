@@ -1,0 +1,71 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Sluice.Client.Export;
+
+/// <summary>
+/// The Docker client's <c>~/.docker/config.json</c> <c>proxies</c> block: Docker sets HTTP_PROXY, HTTPS_PROXY and
+/// NO_PROXY (both cases) in every container it starts, so the excluded list follows the environment rules.
+/// </summary>
+public sealed class DockerExporter : IProxyExporter
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public string Format => "docker";
+
+    public string Description => "the proxies block of ~/.docker/config.json (JSON)";
+
+    public ExportResult Export(ExportRequest request)
+    {
+        NoProxyTranslation noProxy = EnvNoProxy.Translate(request.Proxy.Excluded);
+        var lints = new List<ExportLint>(noProxy.Lints);
+        string url = request.Proxy.ToUrl(includeCredentials: true);
+        var proxies = new Dictionary<string, string> { ["httpProxy"] = url, ["httpsProxy"] = url };
+        if (noProxy.Tokens.Count > 0)
+        {
+            proxies["noProxy"] = noProxy.Join(",");
+        }
+
+        if (request.CaFile is not null)
+        {
+            lints.Add(new ExportLint("--ca", "config.json cannot carry a CA: mount the file into the container and set SSL_CERT_FILE (or install it in the image's trust store)"));
+        }
+
+        CommonLints.Add(lints, request, "Docker");
+        var document = new Dictionary<string, object> { ["proxies"] = new Dictionary<string, object> { ["default"] = proxies } };
+        string json = JsonSerializer.Serialize(document, Json);
+        return new ExportResult(json.Split('\n').Select(l => l.TrimEnd('\r')).ToArray(), lints);
+    }
+}
+
+/// <summary>A container's <c>env:</c> list (YAML), with the same variables as the environment formats.</summary>
+public sealed class KubernetesExporter : IProxyExporter
+{
+    public string Format => "k8s";
+
+    public string Description => "a container env: list (YAML)";
+
+    public ExportResult Export(ExportRequest request)
+    {
+        (List<KeyValuePair<string, string>> variables, List<ExportLint> lints) = EnvVariables.Build(request, EnvNoProxy.Translate(request.Proxy.Excluded), EnvVariables.CaVariables);
+        if (request.Proxy.Credentials is not null)
+        {
+            lints.Add(new ExportLint("credentials", "the proxy URLs carry the credentials in clear text in the pod spec: keep them in a Secret and use valueFrom.secretKeyRef"));
+        }
+
+        if (request.CaFile is { } ca)
+        {
+            lints.Add(new ExportLint("--ca", $"the CA variables point at {ca} inside the container: mount the file there (a ConfigMap volume)"));
+        }
+
+        CommonLints.Add(lints, request, "no environment variable");
+        var lines = new List<string> { "env:" };
+        foreach ((string name, string value) in variables)
+        {
+            lines.Add($"  - name: {name}");
+            lines.Add($"    value: {ExportText.JsonString(value)}");
+        }
+
+        return new ExportResult(lines, lints);
+    }
+}

@@ -1,0 +1,110 @@
+namespace Sluice.Client.Export;
+
+public enum EnvStyle
+{
+    /// <summary>POSIX shell: <c>export name='value'</c>.</summary>
+    Sh,
+
+    /// <summary>fish: <c>set -gx name 'value'</c>.</summary>
+    Fish,
+
+    /// <summary>PowerShell: <c>$env:name = 'value'</c>.</summary>
+    PowerShell,
+
+    /// <summary>A .env file: <c>name=value</c>.</summary>
+    Dotenv,
+
+    /// <summary>A systemd drop-in: <c>Environment="name=value"</c> lines under <c>[Service]</c>.</summary>
+    Systemd,
+}
+
+/// <summary>
+/// The environment variables most runtimes read (curl, Go, Python, .NET, Node, wget, Ruby): <c>http_proxy</c>,
+/// <c>https_proxy</c>, <c>no_proxy</c>, each in lower and upper case (some runtimes read only one of them), and with
+/// a CA file the variables that point OpenSSL, Go, requests and Node at it.
+/// </summary>
+public static class EnvVariables
+{
+    /// <summary>Variables that name a CA bundle file, for the generic environment formats.</summary>
+    public static IReadOnlyList<string> CaVariables { get; } = ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"];
+
+    public static (List<KeyValuePair<string, string>> Variables, List<ExportLint> Lints) Build(ExportRequest request, NoProxyTranslation noProxy, IReadOnlyList<string> caVariables)
+    {
+        string url = request.Proxy.ToUrl(includeCredentials: true);
+        var variables = new List<KeyValuePair<string, string>>
+        {
+            new("http_proxy", url),
+            new("HTTP_PROXY", url),
+            new("https_proxy", url),
+            new("HTTPS_PROXY", url),
+        };
+        if (noProxy.Tokens.Count > 0)
+        {
+            variables.Add(new("no_proxy", noProxy.Join(",")));
+            variables.Add(new("NO_PROXY", noProxy.Join(",")));
+        }
+
+        var lints = new List<ExportLint>(noProxy.Lints);
+        if (request.CaFile is { } ca)
+        {
+            variables.AddRange(caVariables.Select(name => new KeyValuePair<string, string>(name, ca)));
+            string[] replacing = caVariables.Where(v => v is not "NODE_EXTRA_CA_CERTS").ToArray();
+            if (replacing.Length > 0)
+            {
+                lints.Add(new ExportLint("--ca", $"{string.Join(", ", replacing)} replace the default trust store rather than add to it: unless the proxy inspects TLS (so every origin certificate comes from this CA), the file must also hold the public roots (append /etc/ssl/certs/ca-certificates.crt)"));
+            }
+        }
+
+        if (request.Proxy.Type == ProxyType.Https)
+        {
+            lints.Add(new ExportLint("type: https", "Python urllib and wget cannot speak TLS to a proxy and will fail; curl ≥ 7.52, Go, Python requests and Node can"));
+        }
+
+        return (variables, lints);
+    }
+}
+
+/// <summary>The environment variables as shell, fish, PowerShell, .env or systemd lines.</summary>
+public sealed class EnvExporter(EnvStyle style) : IProxyExporter
+{
+    public string Format => style switch
+    {
+        EnvStyle.Sh => "sh",
+        EnvStyle.Fish => "fish",
+        EnvStyle.PowerShell => "powershell",
+        EnvStyle.Dotenv => "dotenv",
+        _ => "systemd",
+    };
+
+    public string Description => style switch
+    {
+        EnvStyle.Sh => "export lines for sh/bash/zsh",
+        EnvStyle.Fish => "set -gx lines for fish",
+        EnvStyle.PowerShell => "$env: lines for PowerShell",
+        EnvStyle.Dotenv => "a .env file",
+        _ => "a systemd drop-in ([Service] Environment= lines)",
+    };
+
+    public ExportResult Export(ExportRequest request)
+    {
+        (List<KeyValuePair<string, string>> variables, List<ExportLint> lints) = EnvVariables.Build(request, EnvNoProxy.Translate(request.Proxy.Excluded), EnvVariables.CaVariables);
+        CommonLints.Add(lints, request, "no environment variable");
+        var lines = new List<string>();
+        if (style == EnvStyle.Systemd)
+        {
+            lines.Add("[Service]");
+        }
+
+        lines.AddRange(variables.Select(v => Line(style, v.Key, v.Value)));
+        return new ExportResult(lines, lints);
+    }
+
+    public static string Line(EnvStyle style, string name, string value) => style switch
+    {
+        EnvStyle.Sh => $"export {name}={ExportText.Sh(value)}",
+        EnvStyle.Fish => $"set -gx {name} {ExportText.Fish(value)}",
+        EnvStyle.PowerShell => $"$env:{name} = {ExportText.PowerShell(value)}",
+        EnvStyle.Dotenv => $"{name}={ExportText.Dotenv(value)}",
+        _ => $"Environment={ExportText.Systemd(name, value)}",
+    };
+}

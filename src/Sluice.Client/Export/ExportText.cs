@@ -1,0 +1,95 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Sluice.Client.Export;
+
+/// <summary>Quoting for each target syntax, and the spellings of excluded entries every translation starts from.</summary>
+internal static class ExportText
+{
+    private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>POSIX shell: single quotes, a quote written as <c>'\''</c>.</summary>
+    public static string Sh(string value) => "'" + value.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    /// <summary>A shell word that needs no quotes stays bare (keys such as <c>http.proxy</c>).</summary>
+    public static string ShWord(string value) => value.Length > 0 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or ':' or '/' or '=' or ',' or '@' or '%' or '+')
+        ? value
+        : Sh(value);
+
+    /// <summary>fish: single quotes, where only <c>\\</c> and <c>\'</c> are escapes.</summary>
+    public static string Fish(string value) => "'" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
+
+    /// <summary>PowerShell: verbatim single quotes, a quote doubled.</summary>
+    public static string PowerShell(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
+
+    /// <summary>.env: bare when every reader (docker --env-file, compose, dotenv libraries) takes it literally, else double quotes.</summary>
+    public static string Dotenv(string value) => value.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or ':' or '/' or ',' or '@' or '%' or '+' or '*' or '[' or ']' or '=')
+        ? value
+        : "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("$", "\\$", StringComparison.Ordinal) + "\"";
+
+    /// <summary>systemd <c>Environment="NAME=value"</c>: C-style escapes, and <c>%</c> doubled (it starts a specifier).</summary>
+    public static string Systemd(string name, string value) =>
+        "\"" + $"{name}={value}".Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("%", "%%", StringComparison.Ordinal) + "\"";
+
+    /// <summary>A JSON string, which is also a YAML double-quoted scalar.</summary>
+    public static string JsonString(string value) => JsonSerializer.Serialize(value, Json);
+
+    /// <summary>host[:port], with brackets around an IPv6 address that carries a port (or when asked).</summary>
+    public static string HostPort(string host, int? port, bool bracketIPv6 = false)
+    {
+        bool v6 = host.Contains(':', StringComparison.Ordinal);
+        string h = v6 && (port is not null || bracketIPv6) ? $"[{host}]" : host;
+        return port is { } p ? $"{h}:{p.ToString(CultureInfo.InvariantCulture)}" : h;
+    }
+
+    public static bool IsSingleAddress(NoProxyEntry entry) =>
+        entry.Network is { } n && n.PrefixLength == (n.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
+
+    public static bool IsIPv6(NoProxyEntry entry) => entry.Network is { } n && n.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+
+    /// <summary>The entry without its port, in Sluice's canonical spelling: <c>example.com</c>, <c>*.example.com</c>, <c>10.0.0.0/8</c>, <c>::1</c>.</summary>
+    public static string Bare(NoProxyEntry entry) => entry.Kind switch
+    {
+        NoProxyKind.All => "*",
+        NoProxyKind.Domain => entry.Name,
+        NoProxyKind.SubdomainsOnly => "*." + entry.Name,
+        _ => IsSingleAddress(entry) ? entry.Network!.Value.BaseAddress.ToString() : entry.Network!.Value.ToString(),
+    };
+
+    /// <summary>The first and last IPv4 address of a network.</summary>
+    public static (IPAddress First, IPAddress Last) Range(IPNetwork network)
+    {
+        byte[] first = network.BaseAddress.GetAddressBytes();
+        byte[] last = (byte[])first.Clone();
+        for (int bit = network.PrefixLength; bit < first.Length * 8; bit++)
+        {
+            last[bit / 8] |= (byte)(0x80 >> (bit % 8));
+        }
+
+        return (new IPAddress(first), new IPAddress(last));
+    }
+}
+
+/// <summary>Lints every format shares: entries Sluice itself ignored, skip-verify, an inline CA with no file.</summary>
+internal static class CommonLints
+{
+    public static void Add(List<ExportLint> lints, ExportRequest request, string runtime)
+    {
+        foreach (string ignored in request.Proxy.Excluded.Ignored)
+        {
+            lints.Add(new ExportLint(ignored, "not an entry Sluice understands (name, .name, *.name, *, address, CIDR, optionally :port): left out"));
+        }
+
+        if (!request.Proxy.RejectUnauthorized)
+        {
+            lints.Add(new ExportLint("sslRejectUnauthorized: false", $"{runtime} cannot skip verification of the proxy's certificate alone (only of every certificate): not emitted, so the proxy's certificate is still verified; trust its CA with --ca instead"));
+        }
+
+        if (request.Proxy.CaPem is not null && request.CaFile is null)
+        {
+            lints.Add(new ExportLint("sslCA", "the CA is inline in the block and runtimes need a file: write it to a file and pass --ca FILE to emit the trust settings"));
+        }
+    }
+}

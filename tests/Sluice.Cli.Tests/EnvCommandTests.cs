@@ -1,0 +1,155 @@
+using Sluice.Cli.Commands;
+using Sluice.Client.Export;
+
+namespace Sluice.Cli.Tests;
+
+public sealed class EnvCommandTests : IDisposable
+{
+    private const string Pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    private readonly string _dir = Directory.CreateTempSubdirectory("sluice-env-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    public static TheoryData<string, string> FirstLines => new()
+    {
+        { "sh", "export http_proxy='http://etl:pw@proxy.test:3128'" },
+        { "fish", "set -gx http_proxy 'http://etl:pw@proxy.test:3128'" },
+        { "powershell", "$env:http_proxy = 'http://etl:pw@proxy.test:3128'" },
+        { "dotenv", "http_proxy=http://etl:pw@proxy.test:3128" },
+        { "systemd", "[Service]" },
+        { "docker", "{" },
+        { "k8s", "env:" },
+        { "java", "# trust the CA: copy the JDK's roots, then add it (javax.net.ssl.trustStore replaces cacerts)" },
+        { "node", "export NODE_USE_ENV_PROXY='1'" },
+        { "python", "export http_proxy='http://etl:pw@proxy.test:3128'" },
+        { "git", "git config --global http.proxy 'http://etl:pw@proxy.test:3128'" },
+        { "apt", "Acquire::http::Proxy \"http://etl:pw@proxy.test:3128/\";" },
+    };
+
+    private static (int Exit, string[] Output, string[] Errors) Env(EnvCommand.EnvRequest request)
+    {
+        var output = new StringWriter();
+        var errors = new StringWriter();
+        int exit = EnvCommand.Run(request, output, errors);
+        static string[] Lines(StringWriter w) => w.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
+        return (exit, Lines(output), Lines(errors));
+    }
+
+    private FileInfo Write(string name, string text)
+    {
+        string path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text);
+        return new FileInfo(path);
+    }
+
+    [Theory]
+    [MemberData(nameof(FirstLines))]
+    public void Every_format_prints_settings_on_stdout_and_lints_on_stderr(string format, string first)
+    {
+        FileInfo ca = Write("ca.pem", Pem);
+        (int exit, string[] output, string[] errors) = Env(new EnvCommand.EnvRequest(format, "http://etl:pw@proxy.test:3128", NoProxy: ["localhost,*.corp.example", "10.0.0.0/8"], Ca: ca));
+        Assert.Equal(0, exit);
+        Assert.Equal(first, output[0]);
+        Assert.Contains(output, l => l.Contains(format == "java" ? "proxy.test" : "proxy.test:3128", StringComparison.Ordinal));
+        Assert.NotEmpty(errors);
+        Assert.All(errors, l => Assert.StartsWith($"sluice env: {format}: ", l, StringComparison.Ordinal));
+        Assert.All(errors, l => Assert.DoesNotContain(":pw@", l, StringComparison.Ordinal));
+        Assert.Contains(errors, l => l.Contains("10.0.0.0/8", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_vendor_block_loads_with_its_comma_separated_items_and_no_proxy_adds_to_it()
+    {
+        FileInfo file = Write("vendor.yaml", """
+            externalProxy:
+              enabled: true
+              host: proxy.internal.example
+              port: 3129
+              type: https
+              excludedDomains: ["localhost,.svc.cluster.local", "10.0.0.0/8"]
+              sslRejectUnauthorized: true
+            """);
+        FileInfo ca = Write("ca.pem", Pem);
+        (int exit, string[] output, string[] errors) = Env(new EnvCommand.EnvRequest("sh", From: file, NoProxy: ["db.internal"], Ca: ca));
+        Assert.Equal(0, exit);
+        Assert.Equal("export http_proxy='https://proxy.internal.example:3129'", output[0]);
+        Assert.Contains("export NO_PROXY='localhost,.localhost,svc.cluster.local,.svc.cluster.local,10.0.0.0/8,db.internal,.db.internal'", output);
+        Assert.Contains($"export SSL_CERT_FILE='{ca.FullName}'", output);
+        Assert.Contains(errors, l => l.StartsWith("sluice env: sh: type: https: Python urllib and wget cannot speak TLS to a proxy", StringComparison.Ordinal));
+
+        (exit, output, _) = Env(new EnvCommand.EnvRequest("git", From: file, Ca: ca));
+        Assert.Equal(0, exit);
+        Assert.Contains($"git config --global http.proxySSLCAInfo '{ca.FullName}'", output);
+    }
+
+    [Fact]
+    public void A_vendor_block_with_an_inline_ca_and_skip_verify_is_linted()
+    {
+        FileInfo file = Write("vendor.yaml", "externalProxy:\n  host: p.example\n  port: 3128\n  sslRejectUnauthorized: false\n  sslCA: |\n    -----BEGIN CERTIFICATE-----\n    MIIB\n    -----END CERTIFICATE-----\n");
+        (int exit, _, string[] errors) = Env(new EnvCommand.EnvRequest("python", From: file));
+        Assert.Equal(0, exit);
+        Assert.Contains(errors, l => l.StartsWith("sluice env: python: sslCA: the CA is inline", StringComparison.Ordinal));
+        Assert.Contains(errors, l => l.StartsWith("sluice env: python: sslRejectUnauthorized: false: Python cannot skip verification", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_disabled_vendor_block_prints_nothing_and_exits_1()
+    {
+        FileInfo file = Write("vendor.yaml", "externalProxy:\n  enabled: false\n  host: p\n  port: 1\n");
+        (int exit, string[] output, string[] errors) = Env(new EnvCommand.EnvRequest("sh", From: file));
+        Assert.Equal(1, exit);
+        Assert.Empty(output);
+        Assert.Contains("externalProxy.enabled is false", errors.Single());
+    }
+
+    [Theory]
+    [InlineData(null, false, "give the proxy with exactly one of --proxy URL or --from FILE")]
+    [InlineData("http://p:3128", true, "give the proxy with exactly one of --proxy URL or --from FILE")]
+    [InlineData("ftp://p:21", false, "'ftp://p:21' is not a proxy URL")]
+    [InlineData("http://", false, "is not a proxy URL")]
+    public void Usage_errors_exit_2(string? proxy, bool from, string message)
+    {
+        FileInfo? file = from ? Write("vendor.yaml", "externalProxy:\n  host: p\n  port: 1\n") : null;
+        (int exit, string[] output, string[] errors) = Env(new EnvCommand.EnvRequest("sh", proxy, file));
+        Assert.Equal(2, exit);
+        Assert.Empty(output);
+        Assert.Contains(message, errors.Single());
+    }
+
+    [Fact]
+    public void Missing_or_malformed_files_exit_2_naming_the_file()
+    {
+        var missing = new FileInfo(Path.Combine(_dir, "nope.pem"));
+        (int exit, string[] output, string[] errors) = Env(new EnvCommand.EnvRequest("sh", "http://p:3128", Ca: missing));
+        Assert.Equal(2, exit);
+        Assert.Empty(output);
+        Assert.Equal($"sluice env: --ca {missing.FullName}: no such file", errors.Single());
+
+        (exit, _, errors) = Env(new EnvCommand.EnvRequest("sh", "http://p:3128", Ca: Write("not.pem", "hello")));
+        Assert.Equal(2, exit);
+        Assert.Contains("no PEM certificate", errors.Single());
+
+        (exit, _, errors) = Env(new EnvCommand.EnvRequest("sh", From: new FileInfo(Path.Combine(_dir, "none.yaml"))));
+        Assert.Equal(2, exit);
+        Assert.Contains("none.yaml: no such file", errors.Single());
+
+        (exit, _, errors) = Env(new EnvCommand.EnvRequest("sh", From: Write("bad.yaml", "externalProxy:\n  host: p\n  port: 1\n  type: socks5\n")));
+        Assert.Equal(2, exit);
+        Assert.Contains("externalProxy.type 'socks5' must be http or https", errors.Single());
+
+        (exit, _, errors) = Env(new EnvCommand.EnvRequest("cmd", "http://p:3128"));
+        Assert.Equal(2, exit);
+        Assert.StartsWith("sluice env: unknown format 'cmd'", errors.Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_command_line_parses_into_the_same_run()
+    {
+        var root = new System.CommandLine.RootCommand { EnvCommand.Create() };
+        System.CommandLine.ParseResult parsed = root.Parse(["env", "--proxy", "http://p:3128", "--no-proxy", "a.example", "--no-proxy", "b.example", "--format", "dotenv"]);
+        Assert.Empty(parsed.Errors);
+        Assert.NotEmpty(root.Parse(["env", "--proxy", "http://p:3128", "--format", "cmd"]).Errors);
+        Assert.NotEmpty(root.Parse(["env", "--proxy", "http://p:3128"]).Errors);
+        Assert.Equal(12, ProxyExporters.Formats.Count);
+    }
+}
