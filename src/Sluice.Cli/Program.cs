@@ -11,4 +11,18 @@ var root = new RootCommand("Sluice: an egress proxy for HTTP and HTTPS that deci
     DoctorCommand.Create(),
 };
 
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);
+ParseResult parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    // Usage errors exit 2 in every command, as their help says (the parser's default would be 1, the code for
+    // "checked and refused").
+    foreach (System.CommandLine.Parsing.ParseError error in parsed.Errors)
+    {
+        await Console.Error.WriteLineAsync($"sluice: {error.Message}").ConfigureAwait(false);
+    }
+
+    await Console.Error.WriteLineAsync("run 'sluice --help' or 'sluice COMMAND --help' for usage").ConfigureAwait(false);
+    return 2;
+}
+
+return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);

@@ -59,6 +59,17 @@ public sealed class RunCommandTests : IDisposable
         Assert.Contains(sluice.Stdout, l => l.Contains("NONE_NONE/400", StringComparison.Ordinal) && l.Contains(" GET ", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("run", "--drain-seconds", "soon")]
+    [InlineData("explain")]
+    [InlineData("no-such-command")]
+    public async Task Usage_errors_exit_2_with_a_pointer_to_help(params string[] args)
+    {
+        (int exit, _, string stderr) = await SluiceProcess.RunAsync(args);
+        Assert.Equal(2, exit);
+        Assert.Contains("sluice --help", stderr);
+    }
+
     [Fact]
     public async Task A_bad_config_is_refused_with_file_line_and_column()
     {
