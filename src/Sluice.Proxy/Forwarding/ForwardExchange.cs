@@ -21,6 +21,7 @@ internal sealed class ForwardExchange
     private BodyFraming _requestFraming;
     private bool _upgrade;
     private bool _clientWantsClose;
+    private bool _bodySentWithHead;
 
     // Set by the upload before it resets the upstream connection because the client's body was broken.
     private volatile BodyException? _clientBodyFailure;
@@ -95,6 +96,15 @@ internal sealed class ForwardExchange
         void Progress() => exchangeTimeout.CancelAfter(idle);
 
         using HeadWriter requestHead = BuildRequestHead();
+        if (_requestFraming.Kind == BodyKind.ContentLength && _requestFraming.HasBody && _requestFraming.Length <= CoalesceBodyBytes
+            && Client.Input.BufferedCount >= _requestFraming.Length)
+        {
+            // The whole (small) body came with the head: send both in one write; nothing is left to upload.
+            requestHead.Append(Client.Input.Buffered[..(int)_requestFraming.Length]);
+            Client.Input.Consume((int)_requestFraming.Length);
+            _bodySentWithHead = true;
+        }
+
         for (int attempt = 0; ; attempt++)
         {
             Connection? upstream = attempt == 0 ? TakePooled(key) : null;
@@ -172,8 +182,9 @@ internal sealed class ForwardExchange
             return Outcome.RetryOnNewConnection;
         }
 
-        using var uploadCancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        Task<long> upload = _requestFraming.HasBody ? UploadAsync(upstream, progress, uploadCancel.Token) : Task.FromResult(0L);
+        bool uploading = _requestFraming.HasBody && !_bodySentWithHead;
+        using CancellationTokenSource? uploadCancel = uploading ? CancellationTokenSource.CreateLinkedTokenSource(ct) : null;
+        Task<long> upload = uploading ? UploadAsync(upstream, progress, uploadCancel!.Token) : Task.FromResult(0L);
         try
         {
             return await RelayResponseAsync(upstream, reused, upload, uploadCancel, progress, ct).ConfigureAwait(false);
@@ -187,7 +198,7 @@ internal sealed class ForwardExchange
         }
     }
 
-    private async Task<Outcome> RelayResponseAsync(Connection upstream, bool reused, Task<long> upload, CancellationTokenSource uploadCancel, Action progress, CancellationToken ct)
+    private async Task<Outcome> RelayResponseAsync(Connection upstream, bool reused, Task<long> upload, CancellationTokenSource? uploadCancel, Action progress, CancellationToken ct)
     {
         long readBefore = upstream.Input.BytesRead;
         ResponseHead? response;
@@ -241,7 +252,10 @@ internal sealed class ForwardExchange
         bool originCloses = response.MinorVersion == 0 ? !response.Fields.HasToken("Connection", "keep-alive") : response.Fields.HasToken("Connection", "close");
         try
         {
-            await WriteResponseHeadAsync(response, framing, chunkedOut, closeClient, ct).ConfigureAwait(false);
+            if (await WriteResponseHeadAsync(response, framing, chunkedOut, closeClient, ct, upstream.Input).ConfigureAwait(false))
+            {
+                framing = BodyFraming.None; // already sent with the head
+            }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
@@ -300,9 +314,9 @@ internal sealed class ForwardExchange
     }
 
     /// <summary>Waits for the request body to finish if it already has, otherwise stops it. True when it was sent whole.</summary>
-    private static async Task<bool> FinishUploadAsync(Task<long> upload, CancellationTokenSource cancel)
+    private static async Task<bool> FinishUploadAsync(Task<long> upload, CancellationTokenSource? cancel)
     {
-        if (!upload.IsCompleted)
+        if (!upload.IsCompleted && cancel is not null)
         {
             // The origin answered before reading the whole body (e.g. 413): the rest of the body is unread.
             await cancel.CancelAsync().ConfigureAwait(false);
@@ -345,7 +359,7 @@ internal sealed class ForwardExchange
             int read;
             try
             {
-                read = await upstream.Input.FillAsync(limits.MaxHeaderBytes + 1, ct).ConfigureAwait(false);
+                read = await upstream.Input.FillAsync(limits.MaxHeaderBytes + 1, ct, waitWithoutBuffer: false).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
@@ -410,7 +424,11 @@ internal sealed class ForwardExchange
         return head.End();
     }
 
-    private async Task WriteResponseHeadAsync(ResponseHead response, BodyFraming framing, bool chunkedOut, bool close, CancellationToken ct)
+    /// <summary>A small body already buffered goes out in the same write as its head: one system call, one packet.</summary>
+    private const int CoalesceBodyBytes = 16 * 1024;
+
+    /// <returns>True when the whole body was written with the head (nothing left to copy).</returns>
+    private async Task<bool> WriteResponseHeadAsync(ResponseHead response, BodyFraming framing, bool chunkedOut, bool close, CancellationToken ct, BufferedInput? body = null)
     {
         HttpFields fields = response.Fields;
         HopByHop.Strip(fields);
@@ -436,7 +454,16 @@ internal sealed class ForwardExchange
             head.Field("Connection", "close");
         }
 
-        await head.End().WriteToAsync(Client.Stream, ct).ConfigureAwait(false);
+        head.End();
+        bool withBody = body is not null && framing.Kind == BodyKind.ContentLength && framing.Length <= CoalesceBodyBytes && body.BufferedCount >= framing.Length;
+        if (withBody)
+        {
+            head.Append(body!.Buffered[..(int)framing.Length]);
+            body.Consume((int)framing.Length);
+        }
+
+        await head.WriteToAsync(Client.Stream, ct).ConfigureAwait(false);
+        return withBody;
     }
 
     /// <summary>

@@ -26,11 +26,13 @@ internal sealed class BodyException : Exception
 /// </summary>
 internal static class BodyCopier
 {
-    private const int BufferSize = 64 * 1024;
     private const int MaxChunkLine = 4096;
 
     // Room in front of the data for "<hex>\r\n" so a re-encoded chunk leaves in one write.
     private const int Prefix = 18;
+
+    // Payload per read, sized so prefix + payload + CRLF is exactly one 64 KiB pooled array (not a 128 KiB one).
+    private const int BufferSize = (64 * 1024) - Prefix - 2;
 
     /// <summary>Copies a body framed by <paramref name="framing"/>, writing it chunked when <paramref name="chunkedOut"/>.</summary>
     /// <returns>Body bytes copied (payload only).</returns>

@@ -41,9 +41,13 @@ internal sealed class BufferedInput : IDisposable
     }
 
     /// <summary>Reads more bytes into the buffer, growing it up to <paramref name="maxBuffered"/>. Returns 0 at end of stream.</summary>
-    public async ValueTask<int> FillAsync(int maxBuffered, CancellationToken cancellationToken)
+    /// <param name="waitWithoutBuffer">
+    /// Wait for data with a zero-byte read before renting the buffer: right for connections that may idle (a client
+    /// between requests), a wasted system call where an answer is due (an origin's response).
+    /// </param>
+    public async ValueTask<int> FillAsync(int maxBuffered, CancellationToken cancellationToken, bool waitWithoutBuffer = true)
     {
-        if (BufferedCount == 0)
+        if (BufferedCount == 0 && waitWithoutBuffer)
         {
             await WaitForDataAsync(cancellationToken).ConfigureAwait(false);
         }

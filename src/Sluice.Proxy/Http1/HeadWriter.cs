@@ -19,6 +19,15 @@ internal sealed class HeadWriter : IDisposable
         return this;
     }
 
+    /// <summary>Raw bytes after the head: a small body that can leave in the same write.</summary>
+    public HeadWriter Append(ReadOnlySpan<byte> bytes)
+    {
+        Ensure(bytes.Length);
+        bytes.CopyTo(_buffer.AsSpan(_length));
+        _length += bytes.Length;
+        return this;
+    }
+
     public HeadWriter Append(int value) => Append(value.ToString(CultureInfo.InvariantCulture));
 
     public HeadWriter Append(long value) => Append(value.ToString(CultureInfo.InvariantCulture));

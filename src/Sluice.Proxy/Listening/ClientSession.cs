@@ -19,6 +19,8 @@ internal sealed class ClientSession
     private readonly Connection _client;
     private readonly Func<ProxySnapshot> _current;
     private ProxySnapshot _snapshot;
+    private CancellationTokenSource? _idleTimer;
+    private CancellationTokenSource? _headTimer;
     private readonly ProxyServices _services;
     private readonly CancellationToken _stopping;
 
@@ -83,7 +85,29 @@ internal sealed class ClientSession
         {
             await _client.LingerCloseAsync(LingerLimit).ConfigureAwait(false);
             _client.Dispose();
+            _idleTimer?.Dispose();
+            _headTimer?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// A timeout source kept for the whole connection and re-armed per request, instead of a new linked source and
+    /// timer for every request; replaced only after it has fired.
+    /// </summary>
+    private CancellationTokenSource Timer(ref CancellationTokenSource? timer, CancellationToken alsoOn)
+    {
+        if (timer is null || !timer.TryReset())
+        {
+            timer?.Dispose();
+            timer = CancellationTokenSource.CreateLinkedTokenSource(_stopping, alsoOn);
+        }
+
+        return timer;
+    }
+
+    private readonly struct TimerStop(CancellationTokenSource timer) : IDisposable
+    {
+        public void Dispose() => timer.CancelAfter(Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>An empty line (CRLF CRLF, or a bare LF pair the parser will refuse) among the bytes not yet scanned.</summary>
@@ -101,7 +125,7 @@ internal sealed class ClientSession
             return true;
         }
 
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stopping, _services.Draining);
+        CancellationTokenSource idle = Timer(ref _idleTimer, _services.Draining);
         idle.CancelAfter(_snapshot.Config.Timeouts.Idle);
         try
         {
@@ -112,12 +136,17 @@ internal sealed class ClientSession
         {
             return false;
         }
+        finally
+        {
+            idle.CancelAfter(Timeout.InfiniteTimeSpan);
+        }
     }
 
     private async Task<(RequestHead?, ProxyErrorKind?, string)> ReadHeadAsync()
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+        CancellationTokenSource deadline = Timer(ref _headTimer, CancellationToken.None);
         deadline.CancelAfter(_snapshot.Config.Timeouts.RequestHeaders);
+        using var stopTimer = new TimerStop(deadline);
         HeadLimits limits = _snapshot.Limits;
         int scanned = 0;
         while (true)

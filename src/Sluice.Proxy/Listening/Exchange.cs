@@ -126,6 +126,11 @@ internal sealed class Exchange
 
     public void Log(string code, int status, System.Net.IPAddress? peer, string? contentType, string? rule = null, string? reason = null, string? proxyStatusError = null)
     {
+        if (!Services.AccessLog.Enabled)
+        {
+            return; // log.access: off — build nothing
+        }
+
         Services.AccessLog.Write(new AccessLogEntry
         {
             Started = Started,

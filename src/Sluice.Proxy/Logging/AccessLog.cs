@@ -30,6 +30,9 @@ public sealed class AccessLog : IAsyncDisposable
         _writer = _output is null ? Task.CompletedTask : Task.Run(WriteLoopAsync);
     }
 
+    /// <summary>False for <c>log.access: off</c>: callers need not build entries.</summary>
+    public bool Enabled => _output is not null;
+
     /// <summary>Entries lost because the queue was full (the output could not keep up).</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
