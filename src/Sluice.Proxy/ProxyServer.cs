@@ -21,7 +21,7 @@ namespace Sluice.Proxy;
 /// The proxy: binds every configured listener, accepts connections and runs a <see cref="ClientSession"/> for
 /// each, until stopped. Stopping closes the listeners first, then lets open connections finish for the drain time.
 /// </summary>
-public sealed class ProxyServer : IAsyncDisposable
+public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
 {
     private readonly SluiceConfig _config;
     private readonly ProxyServerOptions _options;
@@ -34,6 +34,8 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly List<Task> _acceptLoops = [];
     private ProxyServices? _services;
     private volatile ProxySnapshot? _snapshot;
+    private Admin.AdminServer? _admin;
+    private long _generation;
     private List<IPEndPoint> _ownEndpoints = [];
     private bool _stopped;
 
@@ -51,7 +53,7 @@ public sealed class ProxyServer : IAsyncDisposable
     public int OpenConnections => _sessions.Count;
 
     /// <summary>Binds all listeners (all or none: a bind failure closes the ones already bound) and starts accepting.</summary>
-    public Task StartAsync()
+    public async Task StartAsync()
     {
         var bound = new List<IPEndPoint>();
         try
@@ -111,15 +113,38 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         _snapshot = new ProxySnapshot(_config, _ownEndpoints, authenticator);
+        var metrics = new Metrics.ProxyMetrics();
         _services = new ProxyServices
         {
-            Dialer = new UpstreamDialer(_options.Resolver),
+            Dialer = new UpstreamDialer(_options.Resolver, metrics),
             Pool = new UpstreamPool(_config.Limits.MaxIdleUpstreamPerHost, _config.Timeouts.UpstreamIdle),
             AccessLog = new AccessLog(_config.Log, _options.AccessLogOutput),
             Logger = _logger,
             Draining = _draining.Token,
+            Metrics = metrics,
+            Live = new Admin.LiveConnections(),
+            Stats = new Admin.TrafficStats(),
+            Limits = new Limits.ClientLimits(),
         };
         _services.AccessLog.WriteFailed += message => ProxyLog.AccessLogWriteFailed(_logger, message);
+        metrics.ConfigGeneration.Set(Interlocked.Increment(ref _generation));
+        if (_config.Admin is { } admin)
+        {
+            try
+            {
+                _admin = await Admin.AdminServer.StartAsync(admin, this, _options.LoggerFactory).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                foreach (Socket socket in _listeners)
+                {
+                    socket.Dispose();
+                }
+
+                _listeners.Clear();
+                throw new InvalidOperationException($"cannot serve the admin endpoint on {ConfigEndpoints.Format(admin.Address)}: {e.Message}", e);
+            }
+        }
 
         for (int i = 0; i < _listeners.Count; i++)
         {
@@ -127,7 +152,33 @@ public sealed class ProxyServer : IAsyncDisposable
             _acceptLoops.Add(AcceptLoopAsync(_listeners[i], bound[i], _tls[i]));
         }
 
-        return Task.CompletedTask;
+        _services.Stats.Event("start", $"listening on {string.Join(", ", bound.Select(ConfigEndpoints.Format))}");
+        metrics.Ready.Set(1);
+    }
+
+    /// <summary>The admin endpoint's address, when it is on (port 0 in the config becomes the chosen port).</summary>
+    public IPEndPoint? AdminEndpoint => _admin?.Endpoint;
+
+    Metrics.ProxyMetrics Admin.IAdminSource.Metrics => _services!.Metrics;
+
+    Admin.LiveConnections Admin.IAdminSource.Live => _services!.Live;
+
+    Admin.TrafficStats Admin.IAdminSource.Stats => _services!.Stats;
+
+    /// <summary>Listeners bound, configuration valid, not draining: what /readyz reports.</summary>
+    public bool IsReady => _services is not null && !_stopped;
+
+    public bool IsDraining => _stopped;
+
+    public long ConfigGeneration => Interlocked.Read(ref _generation);
+
+    public DateTimeOffset Started { get; } = DateTimeOffset.UtcNow;
+
+    /// <summary>A reload that was refused before reaching the server (the file did not validate): counted and shown.</summary>
+    public void RecordRefusedReload(string message)
+    {
+        _services?.Metrics.Reloads.WithLabels("failure").Inc();
+        _services?.Stats.Event("reload refused", message);
     }
 
     /// <summary>The configuration new connections are served with.</summary>
@@ -156,6 +207,9 @@ public sealed class ProxyServer : IAsyncDisposable
         BasicAuthenticator? authenticator = CreateAuthenticator(effective.Auth, current.Authenticator); // throws: nothing applied
         _services!.Pool.Configure(effective.Limits.MaxIdleUpstreamPerHost, effective.Timeouts.UpstreamIdle);
         _snapshot = new ProxySnapshot(effective, _ownEndpoints, authenticator);
+        _services.Metrics.Reloads.WithLabels("success").Inc();
+        _services.Metrics.ConfigGeneration.Set(Interlocked.Increment(ref _generation));
+        _services.Stats.Event("reload", $"config reloaded: {effective.Rules.Length} rules, default {effective.Default.ToString().ToLowerInvariant()}{(notes.Count == 0 ? "" : $" ({string.Join("; ", notes)})")}");
         return notes;
     }
 
@@ -176,6 +230,8 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         _stopped = true;
+        _services?.Metrics.Ready.Set(0);
+        _services?.Stats.Event("drain", $"stopping: {_sessions.Count} connections open");
         await _draining.CancelAsync().ConfigureAwait(false);
         foreach (Socket listener in _listeners)
         {
@@ -186,9 +242,10 @@ public sealed class ProxyServer : IAsyncDisposable
         Task[] open = _sessions.Keys.ToArray();
         if (open.Length > 0)
         {
-            ProxyLog.Draining(_logger, _options.DrainTimeout.TotalSeconds, open.Length);
+            TimeSpan drain = _options.DrainTimeout ?? CurrentConfig.Timeouts.Drain;
+            ProxyLog.Draining(_logger, drain.TotalSeconds, open.Length);
             Task drained = Task.WhenAll(open);
-            if (await Task.WhenAny(drained, Task.Delay(_options.DrainTimeout)).ConfigureAwait(false) != drained)
+            if (await Task.WhenAny(drained, Task.Delay(drain)).ConfigureAwait(false) != drained)
             {
                 ProxyLog.DrainIncomplete(_logger, _sessions.Count);
                 await _stopping.CancelAsync().ConfigureAwait(false);
@@ -197,8 +254,14 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_admin is not null)
+        {
+            await _admin.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (_services is not null)
         {
+            _services.Limits.Dispose();
             await _services.Pool.DisposeAsync().ConfigureAwait(false);
             await _services.AccessLog.DisposeAsync().ConfigureAwait(false);
         }
@@ -284,29 +347,81 @@ public sealed class ProxyServer : IAsyncDisposable
             }
 
             socket.NoDelay = true;
-            Track(RunSessionAsync(socket, tls));
+            IPAddress client = ((IPEndPoint)socket.RemoteEndPoint!).Address;
+            if (_services!.Limits.TryOpenConnection(client, CurrentConfig.Limits) is { } refused)
+            {
+                Track(RefuseAsync(socket, client, refused, tls is null));
+                continue;
+            }
+
+            Track(RunSessionAsync(socket, tls, client));
         }
     }
 
-    private async Task RunSessionAsync(Socket socket, ListenerTls? tls)
+    private async Task RunSessionAsync(Socket socket, ListenerTls? tls, IPAddress address)
     {
-        await Task.Yield();
-        ProxySnapshot snapshot = _snapshot!;
-        Connection? client = tls is null
-            ? TryWrap(socket)
-            : await HandshakeAsync(socket, tls, snapshot.Config.Timeouts.RequestHeaders).ConfigureAwait(false);
-        if (client is null)
+        ProxyServices services = _services!;
+        try
+        {
+            await Task.Yield();
+            ProxySnapshot snapshot = _snapshot!;
+            Connection? client = tls is null
+                ? TryWrap(socket)
+                : await HandshakeAsync(socket, tls, snapshot.Config.Timeouts.RequestHeaders).ConfigureAwait(false);
+            if (client is null)
+            {
+                return;
+            }
+
+            Admin.LiveConnection live = services.Live.Add(client);
+            services.Metrics.ActiveConnections.Inc();
+            try
+            {
+                await new ClientSession(client, () => _snapshot!, services, live, _stopping.Token).RunAsync().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                ProxyLog.SessionCrashed(_logger, e, client.Remote);
+            }
+            finally
+            {
+                services.Live.Remove(live);
+                services.Metrics.ActiveConnections.Dec();
+            }
+        }
+        finally
+        {
+            services.Limits.CloseConnection(address);
+        }
+    }
+
+    /// <summary>
+    /// A connection over a limit: refused at once with a clear answer (on a plain listener; a TLS one is closed, as
+    /// answering would first cost a handshake), one log line, and a counter. Nobody else waits for it.
+    /// </summary>
+    private async Task RefuseAsync(Socket socket, IPAddress client, Limits.LimitKind limit, bool plain)
+    {
+        ProxyServices services = _services!;
+        services.Metrics.LimitRejections.WithLabels(limit == Limits.LimitKind.Connections ? "connections" : "connectionsPerClient").Inc();
+        ProxyLog.LimitRefused(_logger, client.ToString(), limit.ToString());
+        using Connection? connection = TryWrap(socket);
+        if (connection is null || !plain)
         {
             return;
         }
 
+        (Errors.ProxyErrorKind kind, string detail) = limit == Limits.LimitKind.Connections
+            ? (Errors.ProxyErrorKind.ProxyFull, $"the proxy has {CurrentConfig.Limits.MaxConnections} connections open, its limit; try again shortly")
+            : (Errors.ProxyErrorKind.ClientLimitReached, $"{client} has {CurrentConfig.Limits.MaxConnectionsPerClient} connections open, its limit; close some or reuse them");
         try
         {
-            await new ClientSession(client, () => _snapshot!, _services!, _stopping.Token).RunAsync().ConfigureAwait(false);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await Errors.ErrorResponse.WriteAsync(connection.Stream, CurrentConfig.Name, kind, detail, keepAlive: false, withBody: true,
+                [new("Retry-After", "1")], timeout.Token).ConfigureAwait(false);
+            await connection.LingerCloseAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         }
-        catch (Exception e)
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
-            ProxyLog.SessionCrashed(_logger, e, client.Remote);
         }
     }
 

@@ -15,6 +15,6 @@ public sealed class ProxyServerOptions
     /// <summary>Overrides <c>log.access</c> with a writer the host owns.</summary>
     public TextWriter? AccessLogOutput { get; init; }
 
-    /// <summary>How long <see cref="ProxyServer.StopAsync"/> waits for open connections before closing them.</summary>
-    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>How long <see cref="ProxyServer.StopAsync"/> waits for open connections; null: <c>timeouts.drain</c>.</summary>
+    public TimeSpan? DrainTimeout { get; init; }
 }

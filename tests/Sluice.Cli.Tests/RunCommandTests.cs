@@ -15,7 +15,7 @@ public sealed class RunCommandTests : IDisposable
     {
         (int exit, string stdout, _) = await SluiceProcess.RunAsync("run", "--help");
         Assert.Equal(0, exit);
-        foreach (string option in new[] { "--config", "--drain-seconds", "--verbose" })
+        foreach (string option in new[] { "--config", "--verbose" })
         {
             Assert.Contains(option, stdout);
         }
@@ -36,6 +36,7 @@ public sealed class RunCommandTests : IDisposable
               - address: 127.0.0.1:{v4}
               - address: "[::1]:{v6}"
             log: {"{"} access: stdout, format: squid {"}"}
+            admin: off
             """);
 
         using SluiceProcess sluice = SluiceProcess.Start("run", "--config", config);
@@ -55,12 +56,12 @@ public sealed class RunCommandTests : IDisposable
 
         sluice.Signal("TERM");
         Assert.Equal(0, await sluice.WaitForExitAsync(TimeSpan.FromSeconds(30)));
-        Assert.Contains("stopped", sluice.Stderr);
+        Assert.Contains(sluice.Stderr, l => l.StartsWith("stopped after", StringComparison.Ordinal));
         Assert.Contains(sluice.Stdout, l => l.Contains("NONE_NONE/400", StringComparison.Ordinal) && l.Contains(" GET ", StringComparison.Ordinal));
     }
 
     [Theory]
-    [InlineData("run", "--drain-seconds", "soon")]
+    [InlineData("run", "--config")]
     [InlineData("explain")]
     [InlineData("no-such-command")]
     public async Task Usage_errors_exit_2_with_a_pointer_to_help(params string[] args)
@@ -87,7 +88,7 @@ public sealed class RunCommandTests : IDisposable
         busy.Start();
         int port = ((IPEndPoint)busy.LocalEndpoint).Port;
         string config = Path.Combine(_dir, "busy.yaml");
-        await File.WriteAllTextAsync(config, $"listeners:\n  - address: 127.0.0.1:{port}\n");
+        await File.WriteAllTextAsync(config, $"listeners:\n  - address: 127.0.0.1:{port}\nadmin: off\n");
         (int exit, _, string stderr) = await SluiceProcess.RunAsync("run", "--config", config);
         Assert.Equal(1, exit);
         Assert.Contains($"cannot listen on 127.0.0.1:{port}", stderr);

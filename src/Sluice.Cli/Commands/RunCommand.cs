@@ -13,11 +13,6 @@ internal static class RunCommand
     public static Command Create()
     {
         var config = ConfigOption.Create("Configuration file (YAML), reloaded when it changes or on SIGHUP.");
-        var drain = new Option<int>("--drain-seconds")
-        {
-            Description = "On SIGTERM or Ctrl-C, how long open connections may take to finish before they are closed.",
-            DefaultValueFactory = _ => 10,
-        };
         var verbose = new Option<bool>("--verbose", "-v")
         {
             Description = "Log debug detail to standard error (the access log is unaffected).",
@@ -25,13 +20,13 @@ internal static class RunCommand
 
         var command = new Command("run", "Run the proxy. Operational messages go to standard error; the access log goes where log.access says (standard output by default).")
         {
-            config, drain, verbose,
+            config, verbose,
         };
-        command.SetAction((result, _) => RunAsync(result.GetValue(config), result.GetValue(drain), result.GetValue(verbose)));
+        command.SetAction((result, _) => RunAsync(result.GetValue(config), result.GetValue(verbose)));
         return command;
     }
 
-    private static async Task<int> RunAsync(FileInfo? configFile, int drainSeconds, bool verbose)
+    private static async Task<int> RunAsync(FileInfo? configFile, bool verbose)
     {
         if (!ConfigOption.TryLoad(configFile, Console.Error, out SluiceConfig config))
         {
@@ -51,7 +46,6 @@ internal static class RunCommand
         await using var server = new ProxyServer(config, new ProxyServerOptions
         {
             LoggerFactory = loggers,
-            DrainTimeout = TimeSpan.FromSeconds(Math.Max(0, drainSeconds)),
         });
         try
         {
@@ -67,7 +61,12 @@ internal static class RunCommand
         void OnSignal(PosixSignalContext context)
         {
             context.Cancel = true; // we shut down ourselves, after draining
-            stop.TrySetResult();
+            if (!stop.TrySetResult())
+            {
+                // A second signal: the operator does not want to wait for the drain.
+                Console.Error.WriteLine($"second {context.Signal}: exiting now, {server.OpenConnections} connections cut");
+                Environment.Exit(1);
+            }
         }
 
         // The file is watched for changes; SIGHUP reloads it at once. The embedded default never changes.
@@ -84,11 +83,18 @@ internal static class RunCommand
             await Console.Error.WriteLineAsync($"listening on {config.Listeners[i].Scheme}://{Endpoints.Format(server.Endpoints[i])}").ConfigureAwait(false);
         }
 
+        if (server.AdminEndpoint is { } admin)
+        {
+            await Console.Error.WriteLineAsync($"admin on http://{Endpoints.Format(admin)} (/metrics, /healthz, /readyz, status page at /)").ConfigureAwait(false);
+        }
+
         await Console.Error.WriteLineAsync($"config: {config.Source}").ConfigureAwait(false);
         await stop.Task.ConfigureAwait(false);
-        await Console.Error.WriteLineAsync($"stopping: {server.OpenConnections} connections open, waiting up to {drainSeconds}s").ConfigureAwait(false);
+        int open = server.OpenConnections;
+        var draining = System.Diagnostics.Stopwatch.StartNew();
+        await Console.Error.WriteLineAsync($"stopping: not ready, listeners closed, {open} connections open, waiting up to {Durations.Format(server.CurrentConfig.Timeouts.Drain)} for them").ConfigureAwait(false);
         await server.StopAsync().ConfigureAwait(false);
-        await Console.Error.WriteLineAsync("stopped").ConfigureAwait(false);
+        await Console.Error.WriteLineAsync($"stopped after {draining.Elapsed.TotalSeconds:0.0}s: {open} connections were open at the signal, {server.OpenConnections} had to be cut").ConfigureAwait(false);
         return 0;
     }
 }

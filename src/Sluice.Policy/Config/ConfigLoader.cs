@@ -79,6 +79,7 @@ public static class ConfigLoader
             Log = ReadLog(top.Section("log")),
             Addresses = ReadAddresses(top.Section("addresses")),
             Auth = AuthReader.Read(top),
+            Admin = ReadAdmin(top),
             Rules = RulesReader.ReadRules(top),
             Default = RulesReader.ReadDefault(top),
         };
@@ -134,9 +135,36 @@ public static class ConfigLoader
             Idle = section.Duration("idle", d.Idle),
             RequestHeaders = section.Duration("requestHeaders", d.RequestHeaders),
             UpstreamIdle = section.Duration("upstreamIdle", d.UpstreamIdle),
+            Drain = section.Duration("drain", d.Drain),
         };
         section.RejectUnknownKeys();
         return timeouts;
+    }
+
+    private static AdminConfig? ReadAdmin(YamlSection top)
+    {
+        YamlNode? node = top.Get("admin");
+        if (node is YamlScalarNode { Value: "off" })
+        {
+            return null;
+        }
+
+        YamlSection? section = top.Section("admin");
+        if (section is null)
+        {
+            return new AdminConfig();
+        }
+
+        var d = new AdminConfig();
+        var admin = new AdminConfig
+        {
+            Address = section.Parse("address", d.Address, Endpoints.TryParse, "host:port with an IP address, e.g. 127.0.0.1:9090"),
+            Token = section.String("token") is { } token && token.Length < 16
+                ? throw section.Error(section.Get("token")!, "admin.token: use at least 16 characters (a random string)")
+                : section.String("token"),
+        };
+        section.RejectUnknownKeys();
+        return admin;
     }
 
     private static LimitsConfig ReadLimits(YamlSection? section)
@@ -152,7 +180,12 @@ public static class ConfigLoader
             MaxHeaderBytes = section.Int("maxHeaderBytes", d.MaxHeaderBytes, 1024, 1024 * 1024),
             MaxHeaderCount = section.Int("maxHeaderCount", d.MaxHeaderCount, 8, 10_000),
             MaxRequestLineBytes = section.Int("maxRequestLineBytes", d.MaxRequestLineBytes, 256, 1024 * 1024),
-            MaxIdleUpstreamPerHost = section.Int("maxIdleUpstreamPerHost", d.MaxIdleUpstreamPerHost, 0, 10_000),
+            MaxIdleUpstreamPerHost = section.Int("maxIdleUpstreamPerHost", d.MaxIdleUpstreamPerHost, 0, 100_000),
+            MaxConnections = section.Int("maxConnections", d.MaxConnections, 1, 10_000_000),
+            MaxConnectionsPerClient = section.Int("maxConnectionsPerClient", d.MaxConnectionsPerClient, 1, 10_000_000),
+            MaxTunnelsPerClient = section.Int("maxTunnelsPerClient", d.MaxTunnelsPerClient, 1, 10_000_000),
+            RequestsPerSecondPerClient = section.Int("requestsPerSecondPerClient", d.RequestsPerSecondPerClient, 0, 10_000_000),
+            RequestBurstPerClient = section.Int("requestBurstPerClient", d.RequestBurstPerClient, 0, 10_000_000),
         };
         section.RejectUnknownKeys();
         return limits;

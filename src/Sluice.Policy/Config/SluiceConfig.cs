@@ -32,6 +32,9 @@ public sealed record SluiceConfig
     /// <summary>What happens when no rule matches; deny unless the file says otherwise.</summary>
     public RuleAction Default { get; init; } = RuleAction.Deny;
 
+    /// <summary>The admin endpoint (metrics, health, status page); null turns it off.</summary>
+    public AdminConfig? Admin { get; init; } = new();
+
     /// <summary>Where this snapshot came from, for messages: a file path or "embedded default".</summary>
     public string Source { get; init; } = "embedded default";
 }
@@ -95,6 +98,9 @@ public sealed record TimeoutsConfig
 
     /// <summary>How long a pooled upstream connection may sit unused before it is closed.</summary>
     public TimeSpan UpstreamIdle { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>On SIGTERM, how long open exchanges and tunnels may take to finish before they are closed.</summary>
+    public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 public sealed record LimitsConfig
@@ -109,7 +115,22 @@ public sealed record LimitsConfig
     public int MaxRequestLineBytes { get; init; } = 8 * 1024;
 
     /// <summary>Idle keep-alive connections kept per upstream host and port.</summary>
-    public int MaxIdleUpstreamPerHost { get; init; } = 16;
+    public int MaxIdleUpstreamPerHost { get; init; } = 256;
+
+    /// <summary>Client connections open at once, all clients together (503 beyond).</summary>
+    public int MaxConnections { get; init; } = 20_000;
+
+    /// <summary>Client connections open at once from one client address (429 beyond).</summary>
+    public int MaxConnectionsPerClient { get; init; } = 2_000;
+
+    /// <summary>CONNECT tunnels open at once from one client address (429 beyond).</summary>
+    public int MaxTunnelsPerClient { get; init; } = 1_000;
+
+    /// <summary>Requests per second per client address, sustained (token bucket); 0 means unlimited.</summary>
+    public int RequestsPerSecondPerClient { get; init; }
+
+    /// <summary>Requests a client may send in a burst above its rate; defaults to twice the rate.</summary>
+    public int RequestBurstPerClient { get; init; }
 }
 
 public enum AccessLogFormat
@@ -157,4 +178,14 @@ public sealed record BasicAuthConfig
 
     /// <summary>Optional groups file: <c>group: user1 user2</c> lines (Apache htgroup format).</summary>
     public string? GroupsFile { get; init; }
+}
+
+/// <summary><c>admin:</c> the operators' endpoint: /metrics, /healthz, /readyz, the status page and its JSON API.</summary>
+public sealed record AdminConfig
+{
+    /// <summary>Loopback by default: the status page shows who goes where, which is not for everyone.</summary>
+    public IPEndPoint Address { get; init; } = new(IPAddress.Loopback, 9090);
+
+    /// <summary>When set, every admin request needs <c>Authorization: Bearer TOKEN</c> (except /healthz and /readyz).</summary>
+    public string? Token { get; init; }
 }

@@ -70,6 +70,7 @@ internal sealed class ForwardExchange
                 throw new ProxyErrorException(ProxyErrorKind.LoopDetected, $"the request already passed through {Name} (Via); refusing to forward it in a loop");
             }
 
+            _x.CheckRate();
             await _x.AuthenticateAsync().ConfigureAwait(false); // before anything is answered on the client's behalf, TRACE included
             if (await AnswerMaxForwardsAsync(canContinue).ConfigureAwait(false) is { } answered)
             {
@@ -240,6 +241,7 @@ internal sealed class ForwardExchange
             }
         }
 
+        _x.Services.Metrics.TimeToFirstByte.Observe((DateTimeOffset.UtcNow - _x.Started).TotalSeconds);
         if (!Framing.TryForResponse(Head.Method, response, out BodyFraming framing, out string problem))
         {
             throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, problem);
@@ -392,6 +394,7 @@ internal sealed class ForwardExchange
             await head.WriteToAsync(Client.Stream, _stopping).ConfigureAwait(false);
         }
 
+        using TunnelTracking tracking = _x.TrackTunnel(countedAgainstLimit: false);
         RelayResult relay = await Relay.RunAsync(Client, upstream, _x.Snapshot.Config.Timeouts.Idle, _stopping).ConfigureAwait(false);
         _x.Log("TCP_MISS", 101, upstream.Remote.Address, null, proxyStatusError: relay.Clean ? null : "connection_terminated");
     }

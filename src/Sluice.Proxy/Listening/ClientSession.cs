@@ -17,6 +17,7 @@ internal sealed class ClientSession
     private static readonly TimeSpan LingerLimit = TimeSpan.FromSeconds(2);
 
     private readonly Connection _client;
+    private readonly Admin.LiveConnection _live;
     private readonly Func<ProxySnapshot> _current;
     private ProxySnapshot _snapshot;
     private CancellationTokenSource? _idleTimer;
@@ -26,9 +27,10 @@ internal sealed class ClientSession
 
     /// <param name="current">The configuration in force: read once per request, so a reload reaches keep-alive
     /// connections at their next request (a tunnel keeps what it started with).</param>
-    public ClientSession(Connection client, Func<ProxySnapshot> current, ProxyServices services, CancellationToken stopping)
+    public ClientSession(Connection client, Func<ProxySnapshot> current, ProxyServices services, Admin.LiveConnection live, CancellationToken stopping)
     {
         _client = client;
+        _live = live;
         _current = current;
         _snapshot = current();
         _services = services;
@@ -53,14 +55,14 @@ internal sealed class ClientSession
                 {
                     if (error is { } kind)
                     {
-                        var failed = new Exchange(_client, _snapshot, _services, new RequestHead { Method = "NONE", Target = "-", MinorVersion = 1, Fields = new HttpFields() }, consumedBefore);
+                        var failed = new Exchange(_client, _snapshot, _services, new RequestHead { Method = "NONE", Target = "-", MinorVersion = 1, Fields = new HttpFields() }, consumedBefore, _live);
                         await failed.FailAsync(kind, problem, null, keepAlive: false, _stopping).ConfigureAwait(false);
                     }
 
                     return;
                 }
 
-                var exchange = new Exchange(_client, _snapshot, _services, head, consumedBefore);
+                var exchange = new Exchange(_client, _snapshot, _services, head, consumedBefore, _live);
                 if (head.IsConnect)
                 {
                     if (!await ConnectTunnel.RunAsync(exchange, _stopping).ConfigureAwait(false))

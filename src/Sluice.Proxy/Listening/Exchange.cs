@@ -19,9 +19,10 @@ internal sealed class Exchange
     private readonly long _clientReadAtStart;
     private readonly long _clientWrittenAtStart;
 
-    public Exchange(Connection client, ProxySnapshot snapshot, ProxyServices services, RequestHead head, long consumedBeforeHead)
+    public Exchange(Connection client, ProxySnapshot snapshot, ProxyServices services, RequestHead head, long consumedBeforeHead, Admin.LiveConnection live)
     {
         Client = client;
+        Live = live;
         Snapshot = snapshot;
         Services = services;
         Head = head;
@@ -32,6 +33,9 @@ internal sealed class Exchange
     }
 
     public Connection Client { get; }
+
+    /// <summary>This connection's row on the status page.</summary>
+    public Admin.LiveConnection Live { get; }
 
     public ProxySnapshot Snapshot { get; }
 
@@ -45,6 +49,27 @@ internal sealed class Exchange
 
     public Decision? Decision { get; private set; }
 
+    /// <summary>One exchange or tunnel ended: the counters and the status page's traffic figures move.</summary>
+    private void Count(int status, string? rule, string? error)
+    {
+        Metrics.ProxyMetrics metrics = Services.Metrics;
+        string decision = Decision is null ? "none" : Decision.Allowed ? "allow" : "deny";
+        metrics.Requests.WithLabels(Head.IsConnect ? "tunnel" : "http", decision, rule ?? "", StatusLabel(status), error ?? "").Inc();
+        metrics.Bytes.WithLabels("in").Inc(Client.Input.Consumed - _clientReadAtStart);
+        metrics.Bytes.WithLabels("out").Inc(Client.Stream.BytesWritten - _clientWrittenAtStart);
+        if (Live.Destination is { } destination)
+        {
+            Services.Stats.Count(destination, denied: status is 403 or 407);
+        }
+    }
+
+    private static string StatusLabel(int status) => status switch
+    {
+        200 => "200", 101 => "101", 204 => "204", 301 => "301", 302 => "302", 304 => "304", 400 => "400", 403 => "403",
+        404 => "404", 407 => "407", 429 => "429", 500 => "500", 502 => "502", 503 => "503", 504 => "504",
+        _ => status.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     /// <summary>The authenticated user: from Basic credentials, else from a verified client certificate.</summary>
     public string? User { get; private set; }
 
@@ -54,6 +79,23 @@ internal sealed class Exchange
     /// Proxy authentication, before the policy. Throws the 407 challenge (or 429 after repeated failures) when
     /// credentials are missing but required, or wrong.
     /// </summary>
+    /// <summary>Marks this connection as a tunnel from now until the returned value is disposed: gauges, status page, limits.</summary>
+    public Tunnels.TunnelTracking TrackTunnel(bool countedAgainstLimit = true) => new(this, countedAgainstLimit);
+
+    /// <summary>The per-client request rate (token bucket): 429 with Retry-After when it is exhausted.</summary>
+    public void CheckRate()
+    {
+        TimeSpan wait = Services.Limits.TryTakeRequest(Client.Remote.Address, Snapshot.Config.Limits);
+        if (wait > TimeSpan.Zero)
+        {
+            Services.Metrics.LimitRejections.WithLabels("requestRate").Inc();
+            int seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+            throw new ProxyErrorException(ProxyErrorKind.ClientLimitReached,
+                $"{Client.Remote.Address} is over its request rate ({Snapshot.Config.Limits.RequestsPerSecondPerClient}/s); try again in {seconds}s",
+                fields: [new("Retry-After", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+        }
+    }
+
     public async ValueTask AuthenticateAsync()
     {
         User = Client.CertificateUser;
@@ -63,6 +105,11 @@ internal sealed class Exchange
         }
 
         AuthResult result = await basic.AuthenticateAsync(Head.Fields.Get("Proxy-Authorization"), Client.Remote.Address).ConfigureAwait(false);
+        if (result.Outcome is AuthOutcome.Failed or AuthOutcome.Throttled || (result.Outcome == AuthOutcome.Anonymous && Snapshot.Config.Auth!.Required))
+        {
+            Services.Metrics.AuthFailures.WithLabels(result.Outcome == AuthOutcome.Anonymous ? "missing" : result.Outcome.ToString().ToLowerInvariant()).Inc();
+        }
+
         switch (result.Outcome)
         {
             case AuthOutcome.Authenticated:
@@ -87,7 +134,10 @@ internal sealed class Exchange
     public void Authorize(RequestTarget target, RequestScheme scheme)
     {
         var facts = new RequestFacts(Head.Method, scheme, target.Host, target.Address, target.Port, Client.Remote.Address) { User = User, Groups = Groups };
+        Live.User = User;
+        Live.Destination = target.AuthorityWithPort;
         Decision = Snapshot.Policy.Decide(facts);
+        Live.Rule = Decision.Rule;
         if (!Decision.Allowed && User is null && Snapshot.Authenticator is { } basic && Snapshot.Policy.IdentityWouldMatter(facts))
         {
             throw new ProxyErrorException(ProxyErrorKind.AuthenticationRequired, "proxy authentication required: a rule for this destination names users or groups",
@@ -126,6 +176,7 @@ internal sealed class Exchange
 
     public void Log(string code, int status, System.Net.IPAddress? peer, string? contentType, string? rule = null, string? reason = null, string? proxyStatusError = null)
     {
+        Count(status, rule ?? Decision?.Rule, proxyStatusError);
         if (!Services.AccessLog.Enabled)
         {
             return; // log.access: off — build nothing

@@ -51,6 +51,14 @@ internal sealed class ProxyServices
 
     public required ILogger Logger { get; init; }
 
+    public required Metrics.ProxyMetrics Metrics { get; init; }
+
+    public required Admin.LiveConnections Live { get; init; }
+
+    public required Admin.TrafficStats Stats { get; init; }
+
+    public required Limits.ClientLimits Limits { get; init; }
+
     /// <summary>Cancelled when the server starts to stop: idle connections close, responses say Connection: close.</summary>
     public required CancellationToken Draining { get; init; }
 }

@@ -38,4 +38,7 @@ internal static partial class ProxyLog
 
     [LoggerMessage(11, LogLevel.Error, "The access log cannot be written ({Message}); lines are being dropped")]
     public static partial void AccessLogWriteFailed(ILogger logger, string message);
+
+    [LoggerMessage(12, LogLevel.Warning, "Refused a connection from {Client}: limit {Limit} reached")]
+    public static partial void LimitRefused(ILogger logger, string client, string limit);
 }

@@ -108,6 +108,11 @@ public sealed class ConfigReloader : IDisposable
 
     private void Report(bool applied, string message)
     {
+        if (!applied)
+        {
+            _server.RecordRefusedReload(message);
+        }
+
         if (applied)
         {
             ProxyLog.ConfigReloaded(_logger, message);

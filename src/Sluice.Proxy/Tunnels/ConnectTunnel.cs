@@ -31,9 +31,26 @@ internal static class ConnectTunnel
         Connection upstream;
         try
         {
+            exchange.CheckRate();
             await exchange.AuthenticateAsync().ConfigureAwait(false);
             exchange.Authorize(target, RequestScheme.Tunnel);
-            upstream = await exchange.DialAsync(target, stopping).ConfigureAwait(false);
+            if (!exchange.Services.Limits.TryOpenTunnel(client.Remote.Address, exchange.Snapshot.Config.Limits))
+            {
+                exchange.Services.Metrics.LimitRejections.WithLabels("tunnelsPerClient").Inc();
+                throw new ProxyErrorException(ProxyErrorKind.ClientLimitReached,
+                    $"{client.Remote.Address} has {exchange.Snapshot.Config.Limits.MaxTunnelsPerClient} tunnels open, its limit; close some first",
+                    fields: [new("Retry-After", "1")]);
+            }
+
+            try
+            {
+                upstream = await exchange.DialAsync(target, stopping).ConfigureAwait(false);
+            }
+            catch
+            {
+                exchange.Services.Limits.CloseTunnel(client.Remote.Address);
+                throw;
+            }
         }
         catch (ProxyErrorException e)
         {
@@ -42,6 +59,7 @@ internal static class ConnectTunnel
             return await exchange.FailAsync(e, keepAlive: again, stopping).ConfigureAwait(false) && again;
         }
 
+        using TunnelTracking tracking = exchange.TrackTunnel();
         using (upstream)
         {
             try

@@ -13,14 +13,24 @@ namespace Sluice.Proxy.Upstream;
 internal sealed class UpstreamDialer
 {
     private readonly IResolver _resolver;
+    private readonly Metrics.ProxyMetrics _metrics;
 
-    public UpstreamDialer(IResolver resolver) => _resolver = resolver;
+    public UpstreamDialer(IResolver resolver, Metrics.ProxyMetrics metrics)
+    {
+        _resolver = resolver;
+        _metrics = metrics;
+    }
 
     public async Task<Connection> DialAsync(string host, IPAddress? literal, int port, AddressGuard guard, TimeSpan connectTimeout, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(connectTimeout);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         IPAddress[] addresses = literal is not null ? [literal] : await ResolveAsync(host, timeout, connectTimeout).ConfigureAwait(false);
+        if (literal is null)
+        {
+            _metrics.Dns.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
 
         var permitted = new List<IPAddress>(addresses.Length);
         Decision? firstRefusal = null;
@@ -48,7 +58,9 @@ internal sealed class UpstreamDialer
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
+                long connecting = System.Diagnostics.Stopwatch.GetTimestamp();
                 await socket.ConnectAsync(new IPEndPoint(address, port), timeout.Token).ConfigureAwait(false);
+                _metrics.UpstreamConnect.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(connecting).TotalSeconds);
                 return Connection.FromSocket(socket);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

@@ -18,6 +18,7 @@ public sealed class ReloadTests : IDisposable
         name: {TestProxy.Name}
         listeners: [{"{"} address: 127.0.0.1:0 {"}"}]
         addresses: {"{"} allow: [127.0.0.0/8] {"}"}
+        admin: off
         rules:
           - name: tunnels
             action: {action}

@@ -42,6 +42,7 @@ public sealed class TestProxy : IAsyncDisposable
             Addresses = new AddressesConfig { Allow = [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")] },
             Log = new LogConfig { Format = format },
             Default = RuleAction.Allow, // tests of the policy set their own rules
+            Admin = null, // tests of the admin endpoint turn it on, on port 0
         };
         config = configure?.Invoke(config) ?? config;
         resolver ??= new MapResolver();

@@ -1,0 +1,192 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Sluice.Policy.Config;
+
+namespace Sluice.Proxy.Admin;
+
+/// <summary>What the admin endpoint reads from the running proxy.</summary>
+internal interface IAdminSource
+{
+    Metrics.ProxyMetrics Metrics { get; }
+
+    LiveConnections Live { get; }
+
+    TrafficStats Stats { get; }
+
+    bool IsReady { get; }
+
+    bool IsDraining { get; }
+
+    long ConfigGeneration { get; }
+
+    DateTimeOffset Started { get; }
+}
+
+/// <summary>
+/// The operators' endpoint on its own address (loopback by default): /metrics for Prometheus, /healthz and /readyz
+/// for orchestrators, and the status page with its JSON API. Served by Kestrel; optionally behind a bearer token.
+/// </summary>
+internal sealed class AdminServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private AdminServer(WebApplication app) => _app = app;
+
+    public IPEndPoint Endpoint { get; private set; } = null!;
+
+    public static async Task<AdminServer> StartAsync(AdminConfig config, IAdminSource source, ILoggerFactory loggers)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggers);
+        builder.WebHost.ConfigureKestrel(k => k.Listen(config.Address, listen => listen.Protocols = HttpProtocols.Http1));
+        WebApplication app = builder.Build();
+        if (config.Token is { } token)
+        {
+            byte[] expected = Encoding.UTF8.GetBytes($"Bearer {token}");
+            app.Use(async (context, next) =>
+            {
+                bool open = context.Request.Path == "/healthz" || context.Request.Path == "/readyz";
+                byte[] given = Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString());
+                if (!open && !CryptographicOperations.FixedTimeEquals(given, expected))
+                {
+                    context.Response.StatusCode = 401;
+                    context.Response.Headers.WWWAuthenticate = "Bearer realm=\"sluice-admin\"";
+                    return;
+                }
+
+                await next(context);
+            });
+        }
+
+        Map(app, source);
+        await app.StartAsync().ConfigureAwait(false);
+        var server = new AdminServer(app) { Endpoint = new Uri(app.Urls.First()) is var uri ? new IPEndPoint(IPAddress.Parse(uri.Host.Trim('[', ']')), uri.Port) : null! };
+        return server;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private static void Map(WebApplication app, IAdminSource source)
+    {
+        app.MapGet("/metrics", async context =>
+        {
+            context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await source.Metrics.WriteAsync(context.Response.Body, context.RequestAborted);
+        });
+
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+
+        app.MapGet("/readyz", () => source.IsReady
+            ? Results.Text("ready\n")
+            : Results.Text(source.IsDraining ? "draining\n" : "not ready\n", statusCode: 503));
+
+        app.MapGet("/api/connections", async context =>
+        {
+            context.Response.ContentType = "application/json";
+            await using var json = new Utf8JsonWriter(context.Response.Body);
+            json.WriteStartArray();
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            foreach (LiveConnection c in source.Live.Snapshot())
+            {
+                json.WriteStartObject();
+                json.WriteNumber("id", c.Id);
+                json.WriteString("client", c.Client.ToString());
+                WriteOptional(json, "user", c.User);
+                WriteOptional(json, "destination", c.Destination);
+                WriteOptional(json, "rule", c.Rule);
+                json.WriteString("kind", c.Kind);
+                json.WriteNumber("ageSeconds", Math.Round((now - c.Opened).TotalSeconds, 1));
+                json.WriteNumber("bytesFromClient", c.BytesFromClient);
+                json.WriteNumber("bytesToClient", c.BytesToClient);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        });
+
+        app.MapGet("/api/stats", async context =>
+        {
+            context.Response.ContentType = "application/json";
+            await using var json = new Utf8JsonWriter(context.Response.Body);
+            json.WriteStartObject();
+            json.WriteNumber("uptimeSeconds", Math.Round((DateTimeOffset.UtcNow - source.Started).TotalSeconds));
+            json.WriteNumber("configGeneration", source.ConfigGeneration);
+            json.WriteBoolean("ready", source.IsReady);
+            json.WriteBoolean("draining", source.IsDraining);
+            json.WriteNumber("activeConnections", source.Live.Count);
+            json.WriteNumber("activeTunnels", source.Live.Snapshot().Count(c => c.Kind == "tunnel"));
+            json.WriteNumber("windowMinutes", TrafficStats.Minutes);
+            WriteTop(json, "topDestinations", source.Stats.Top(denied: false));
+            WriteTop(json, "topDenied", source.Stats.Top(denied: true));
+            json.WriteStartArray("events");
+            foreach (OperatorEvent e in source.Stats.Events())
+            {
+                json.WriteStartObject();
+                json.WriteString("time", e.Time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
+                json.WriteString("kind", e.Kind);
+                json.WriteString("message", e.Message);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        });
+
+        app.MapGet("/{file?}", async (HttpContext context, string? file) =>
+        {
+            string name = string.IsNullOrEmpty(file) ? "index.html" : file;
+            using Stream? resource = typeof(AdminServer).Assembly.GetManifestResourceStream($"status/{name}");
+            if (resource is null)
+            {
+                context.Response.StatusCode = 404;
+                return;
+            }
+
+            context.Response.ContentType = Path.GetExtension(name) switch
+            {
+                ".html" => "text/html; charset=utf-8",
+                ".js" => "text/javascript; charset=utf-8",
+                ".css" => "text/css; charset=utf-8",
+                _ => "application/octet-stream",
+            };
+            context.Response.Headers.CacheControl = "no-store";
+            context.Response.Headers.ContentSecurityPolicy = "default-src 'self'; connect-src 'self'; img-src 'self' data:";
+            await resource.CopyToAsync(context.Response.Body, context.RequestAborted);
+        });
+    }
+
+    private static void WriteOptional(Utf8JsonWriter json, string name, string? value)
+    {
+        if (value is not null)
+        {
+            json.WriteString(name, value);
+        }
+    }
+
+    private static void WriteTop(Utf8JsonWriter json, string name, IReadOnlyList<KeyValuePair<string, long>> top)
+    {
+        json.WriteStartArray(name);
+        foreach ((string destination, long count) in top)
+        {
+            json.WriteStartObject();
+            json.WriteString("destination", destination);
+            json.WriteNumber("count", count);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+    }
+}

@@ -1,0 +1,63 @@
+using Prometheus;
+
+namespace Sluice.Proxy.Metrics;
+
+/// <summary>
+/// The proxy's Prometheus metrics, in a registry of its own (one per server). Labels are bounded: decisions, rule
+/// names (from the config), status codes and RFC 9209 error types, never raw host names.
+/// </summary>
+public sealed class ProxyMetrics
+{
+    private static readonly double[] Seconds = Histogram.ExponentialBuckets(0.0005, 2, 16); // 0.5 ms .. ~16 s
+    private static readonly double[] LongSeconds = Histogram.ExponentialBuckets(0.1, 2, 16); // 0.1 s .. ~55 min
+
+    public ProxyMetrics()
+    {
+        Registry = Prometheus.Metrics.NewCustomRegistry();
+        MetricFactory f = Prometheus.Metrics.WithCustomRegistry(Registry);
+        Requests = f.CreateCounter("sluice_requests_total", "Forwarded requests and tunnels, by kind, decision, rule, status and Proxy-Status error.",
+            new CounterConfiguration { LabelNames = ["kind", "decision", "rule", "status", "error"] });
+        ActiveConnections = f.CreateGauge("sluice_active_connections", "Client connections open now.");
+        ActiveTunnels = f.CreateGauge("sluice_active_tunnels", "CONNECT and WebSocket tunnels open now.");
+        Bytes = f.CreateCounter("sluice_bytes_total", "Bytes to and from clients.", new CounterConfiguration { LabelNames = ["direction"] });
+        UpstreamConnect = f.CreateHistogram("sluice_upstream_connect_seconds", "Time to establish an upstream TCP connection.", new HistogramConfiguration { Buckets = Seconds });
+        Dns = f.CreateHistogram("sluice_dns_seconds", "Time to resolve a destination name.", new HistogramConfiguration { Buckets = Seconds });
+        TimeToFirstByte = f.CreateHistogram("sluice_time_to_first_byte_seconds", "From a forwarded request's head to the origin's response head.", new HistogramConfiguration { Buckets = Seconds });
+        TunnelDuration = f.CreateHistogram("sluice_tunnel_duration_seconds", "How long tunnels stay open.", new HistogramConfiguration { Buckets = LongSeconds });
+        AuthFailures = f.CreateCounter("sluice_auth_failures_total", "Failed proxy authentications, by outcome (failed, throttled, missing).", new CounterConfiguration { LabelNames = ["outcome"] });
+        Reloads = f.CreateCounter("sluice_config_reloads_total", "Configuration reloads, by result.", new CounterConfiguration { LabelNames = ["result"] });
+        ConfigGeneration = f.CreateGauge("sluice_config_generation", "Increases by one with every applied configuration (1 at start).");
+        LimitRejections = f.CreateCounter("sluice_limit_rejections_total", "Requests and connections refused by a limit, by limit.", new CounterConfiguration { LabelNames = ["limit"] });
+        Ready = f.CreateGauge("sluice_ready", "1 while the proxy accepts connections, 0 while starting or draining.");
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public Counter Requests { get; }
+
+    public Gauge ActiveConnections { get; }
+
+    public Gauge ActiveTunnels { get; }
+
+    public Counter Bytes { get; }
+
+    public Histogram UpstreamConnect { get; }
+
+    public Histogram Dns { get; }
+
+    public Histogram TimeToFirstByte { get; }
+
+    public Histogram TunnelDuration { get; }
+
+    public Counter AuthFailures { get; }
+
+    public Counter Reloads { get; }
+
+    public Gauge ConfigGeneration { get; }
+
+    public Counter LimitRejections { get; }
+
+    public Gauge Ready { get; }
+
+    public Task WriteAsync(Stream output, CancellationToken cancellationToken) => Registry.CollectAndExportAsTextAsync(output, cancellationToken);
+}

@@ -1,0 +1,34 @@
+using System.Diagnostics;
+using Sluice.Proxy.Listening;
+
+namespace Sluice.Proxy.Tunnels;
+
+/// <summary>
+/// The life of one tunnel in the numbers operators see: the active-tunnel gauge, the status page's kind column,
+/// the per-client tunnel count, and the duration histogram when it ends.
+/// </summary>
+internal readonly struct TunnelTracking : IDisposable
+{
+    private readonly Exchange _exchange;
+    private readonly bool _counted;
+    private readonly long _started;
+
+    public TunnelTracking(Exchange exchange, bool countedAgainstLimit)
+    {
+        _exchange = exchange;
+        _counted = countedAgainstLimit;
+        _started = Stopwatch.GetTimestamp();
+        exchange.Live.Kind = "tunnel";
+        exchange.Services.Metrics.ActiveTunnels.Inc();
+    }
+
+    public void Dispose()
+    {
+        _exchange.Services.Metrics.ActiveTunnels.Dec();
+        _exchange.Services.Metrics.TunnelDuration.Observe(Stopwatch.GetElapsedTime(_started).TotalSeconds);
+        if (_counted)
+        {
+            _exchange.Services.Limits.CloseTunnel(_exchange.Client.Remote.Address);
+        }
+    }
+}
