@@ -9,7 +9,6 @@ namespace Sluice.Client.Export;
 /// </summary>
 public sealed class DockerExporter : IProxyExporter
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public string Format => "docker";
 
@@ -32,9 +31,25 @@ public sealed class DockerExporter : IProxyExporter
         }
 
         CommonLints.Add(lints, request, "Docker");
-        var document = new Dictionary<string, object> { ["proxies"] = new Dictionary<string, object> { ["default"] = proxies } };
-        string json = JsonSerializer.Serialize(document, Json);
-        return new ExportResult(json.Split('\n').Select(l => l.TrimEnd('\r')).ToArray(), lints);
+        // Written with Utf8JsonWriter, not the reflection-based serializer, so the native (AOT) build keeps it.
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("proxies");
+            json.WriteStartObject("default");
+            foreach ((string name, string value) in proxies)
+            {
+                json.WriteString(name, value);
+            }
+
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        string text = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return new ExportResult(text.Split('\n').Select(l => l.TrimEnd('\r')).ToArray(), lints);
     }
 }
 

@@ -8,7 +8,7 @@ namespace Sluice.Client.Export;
 /// <summary>Quoting for each target syntax, and the spellings of excluded entries every translation starts from.</summary>
 internal static class ExportText
 {
-    private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonWriterOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>POSIX shell: single quotes, a quote written as <c>'\''</c>.</summary>
     public static string Sh(string value) => "'" + value.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
@@ -34,7 +34,16 @@ internal static class ExportText
         "\"" + $"{name}={value}".Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("%", "%%", StringComparison.Ordinal) + "\"";
 
     /// <summary>A JSON string, which is also a YAML double-quoted scalar.</summary>
-    public static string JsonString(string value) => JsonSerializer.Serialize(value, Json);
+    public static string JsonString(string value)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer, Json))
+        {
+            json.WriteStringValue(value); // the writer, not the reflection-based serializer: AOT-safe
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
 
     /// <summary>host[:port], with brackets around an IPv6 address that carries a port (or when asked).</summary>
     public static string HostPort(string host, int? port, bool bracketIPv6 = false)
