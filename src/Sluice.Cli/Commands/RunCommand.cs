@@ -35,6 +35,7 @@ internal static class RunCommand
 
         using ILoggerFactory loggers = LoggerFactory.Create(builder => builder
             .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Information)
+            .AddFilter("Microsoft", verbose ? LogLevel.Debug : LogLevel.Warning) // the admin endpoint's host: start-up chatter off
             .AddSimpleConsole(o =>
             {
                 o.SingleLine = true;

@@ -46,7 +46,7 @@ internal sealed class AdminServer : IAsyncDisposable
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggers);
+        builder.Services.AddSingleton(loggers); // Kestrel's warnings and errors go to the proxy's log
         builder.WebHost.ConfigureKestrel(k => k.Listen(config.Address, listen => listen.Protocols = HttpProtocols.Http1));
         WebApplication app = builder.Build();
         if (config.Token is { } token)
