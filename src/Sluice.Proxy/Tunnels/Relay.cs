@@ -41,13 +41,18 @@ internal static class Relay
                 from.Input.Consume(early.Length);
             }
 
-            while (true)
+            byte[]? buffer = null;
+            try
             {
-                // Wait without a buffer: an idle tunnel holds no memory for its data.
-                await from.Stream.ReadAsync(Memory<byte>.Empty, activity.Token).ConfigureAwait(false);
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-                try
+                while (true)
                 {
+                    if (buffer is null)
+                    {
+                        // Wait without a buffer: an idle tunnel holds no memory for its data.
+                        await from.Stream.ReadAsync(Memory<byte>.Empty, activity.Token).ConfigureAwait(false);
+                        buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+                    }
+
                     int read = await from.Input.ReadAsync(buffer, activity.Token).ConfigureAwait(false);
                     if (read == 0)
                     {
@@ -57,13 +62,22 @@ internal static class Relay
 
                     await to.Stream.WriteAsync(buffer.AsMemory(0, read), activity.Token).ConfigureAwait(false);
                     copied += read;
+                    activity.CancelAfter(idle);
+                    if (read < buffer.Length)
+                    {
+                        // The sender is not ahead of us: give the buffer back and wait for more without one. A full
+                        // read means more is probably queued, so a bulk transfer skips the extra wait (a system call).
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = null;
+                    }
                 }
-                finally
+            }
+            finally
+            {
+                if (buffer is not null)
                 {
                     ArrayPool<byte>.Shared.Return(buffer);
                 }
-
-                activity.CancelAfter(idle);
             }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
