@@ -9,6 +9,8 @@ var root = new RootCommand("Sluice: an egress proxy for HTTP and HTTPS that deci
     PasswdCommand.Create(),
     EnvCommand.Create(),
     DoctorCommand.Create(),
+    K8sCommand.Create(),
+    ImportSquidCommand.Create(),
 };
 
 ParseResult parsed = root.Parse(args);

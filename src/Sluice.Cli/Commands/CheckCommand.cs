@@ -44,6 +44,11 @@ internal static class CheckCommand
             output.WriteLine($"always refused: {string.Join(", ", config.Addresses.Deny)}");
         }
 
+        foreach (BypassConfig bypass in config.Bypass)
+        {
+            output.WriteLine($"bypass (direct, not through the proxy; opened by sluice k8s): {bypass.Name} (line {bypass.Line}): {string.Join(", ", bypass.Cidrs)} ports {string.Join(", ", bypass.Ports)}");
+        }
+
         IReadOnlyList<string> warnings = ConfigAdvisor.Warnings(config);
         foreach (string warning in warnings)
         {

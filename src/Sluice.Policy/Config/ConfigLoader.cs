@@ -82,6 +82,7 @@ public static class ConfigLoader
             Admin = ReadAdmin(top),
             Rules = RulesReader.ReadRules(top),
             Default = RulesReader.ReadDefault(top),
+            Bypass = BypassReader.Read(top),
         };
         top.RejectUnknownKeys();
         return config;

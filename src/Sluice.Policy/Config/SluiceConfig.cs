@@ -35,6 +35,12 @@ public sealed record SluiceConfig
     /// <summary>The admin endpoint (metrics, health, status page); null turns it off.</summary>
     public AdminConfig? Admin { get; init; } = new();
 
+    /// <summary>
+    /// Destinations clients reach directly, not through the proxy (databases speaking their own TCP protocol...).
+    /// The proxy itself ignores them; <c>sluice k8s</c> opens them in the clients' NetworkPolicy.
+    /// </summary>
+    public ImmutableArray<BypassConfig> Bypass { get; init; } = [];
+
     /// <summary>Where this snapshot came from, for messages: a file path or "embedded default".</summary>
     public string Source { get; init; } = "embedded default";
 }
@@ -188,4 +194,20 @@ public sealed record AdminConfig
 
     /// <summary>When set, every admin request needs <c>Authorization: Bearer TOKEN</c> (except /healthz and /readyz).</summary>
     public string? Token { get; init; }
+}
+
+/// <summary><c>bypass[]</c>: one direct path from the clients that does not go through the proxy.</summary>
+public sealed record BypassConfig
+{
+    /// <summary>What it is for (shown by <c>sluice check</c> and in the rendered NetworkPolicy).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The destination address ranges.</summary>
+    public required ImmutableArray<IPNetwork> Cidrs { get; init; }
+
+    /// <summary>TCP ports or ranges on those addresses; never empty (a bypass names its ports).</summary>
+    public required ImmutableArray<PortRange> Ports { get; init; }
+
+    /// <summary>Line in the config file, for messages.</summary>
+    public long Line { get; init; }
 }
