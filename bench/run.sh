@@ -1,0 +1,484 @@
+#!/usr/bin/env bash
+# Sluice vs Squid vs tinyproxy vs direct, side by side on loopback. See docs/benchmarks.md.
+#
+#   bench/run.sh                 full run (5 repetitions, 1 GiB files, 10 s wrk; about 15-20 minutes)
+#   bench/run.sh --quick         1 repetition, 128 MiB files, 3 s wrk, 2,000 idle tunnels (about 3 minutes)
+#   bench/run.sh --only sluice   rerun only Sluice's rows; direct/Squid/tinyproxy come from the last run of the same mode
+#
+# Options: --reps N, --no-aot (skip the NativeAOT build), --no-policy (skip BenchmarkDotNet),
+#          --no-build (reuse bench/out/jit and bench/out/aot as they are),
+#          --docs / --no-docs (write docs/benchmarks.md + docs/benchmarks.png; default: only a full run of all targets does).
+#
+# Everything listens on 127.0.0.1 only, every step is bounded in time, and every process started here is
+# stopped on exit. Needs root for apt-get (only when something is missing) and for the origin's port 443.
+set -Eeuo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$REPO/bench
+WORK=/tmp/bench                  # the anchor configs name /tmp/bench for their pid and log files
+MODE=full ONLY=all DOCS=auto AOT=1 POLICY=1 BUILD=1 REPS=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --quick) MODE=quick ;;
+    --only) ONLY=${2:?--only needs sluice or all}; shift ;;
+    --only=*) ONLY=${1#--only=} ;;
+    --reps) REPS=${2:?}; shift ;;
+    --no-aot) AOT=0 ;;
+    --no-policy) POLICY=0 ;;
+    --no-build) BUILD=0 ;;
+    --docs) DOCS=yes ;;
+    --no-docs) DOCS=no ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ $ONLY == all || $ONLY == sluice ]] || { echo "--only takes sluice or all" >&2; exit 2; }
+[[ $DOCS == auto ]] && { [[ $MODE == full && $ONLY == all ]] && DOCS=yes || DOCS=no; }
+
+if [[ $MODE == full ]]; then
+  REPS=${REPS:-5} IDLE_REPS=3 WRK_SECS=10 WARM_SECS=2 BIG_BYTES=$((1024 * 1024 * 1024)) BIG_LABEL="1 GiB"
+  TUNNEL_COUNT=20000 TUNNEL_SECS=30 IDLE_COUNT=10000 BDN_ARGS=(--filter '*')
+else
+  REPS=${REPS:-1} IDLE_REPS=1 WRK_SECS=3 WARM_SECS=1 BIG_BYTES=$((128 * 1024 * 1024)) BIG_LABEL="128 MiB"
+  TUNNEL_COUNT=3000 TUNNEL_SECS=10 IDLE_COUNT=2000 BDN_ARGS=(--quick --filter '*DecideBenchmarks*' '*NameBenchmarks*')
+fi
+
+# Ports (127.0.0.1 only). Squid and tinyproxy ports are the anchors'; the origin's TLS port is 443 because it is
+# the only TLS port both anchors allow CONNECT to (squid: 443 18080 18443; tinyproxy: 443 18080).
+ORIGIN_HTTP=18080 ORIGIN_TLS=443
+SQUID_PORT=13128 SQUID_TLS_PORT=13129 TINY_PORT=18888
+declare -A PORT=([sluice]=13130 [sluice-aot]=13132 [squid]=$SQUID_PORT [tinyproxy]=$TINY_PORT)
+declare -A TLS_PORT=([sluice]=13131 [sluice-aot]=13133 [squid]=$SQUID_TLS_PORT)
+declare -A PID=()
+
+OUT=$BENCH/out/$MODE
+RAW=$OUT/raw.tsv
+LOGS=$OUT/logs
+mkdir -p "$OUT" "$LOGS" "$WORK"
+T0=$(date +%s)
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
+log() { printf '[%4ds] %s\n' $(( $(date +%s) - T0 )) "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+
+# ---------------------------------------------------------------- cleanup: stop exactly what we started
+STARTED=()
+stop_pid() {
+  local pid=$1
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true     # squid waits shutdown_lifetime (30 s) on TERM; the anchor config keeps it
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$?
+  for pid in "${STARTED[@]}"; do stop_pid "$pid"; done
+  [[ $rc -eq 0 ]] || log "stopped with exit code $rc; logs in $LOGS"
+}
+trap cleanup EXIT
+trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- 1. dependencies
+need=()
+command -v squid >/dev/null || need+=(squid)
+command -v tinyproxy >/dev/null || need+=(tinyproxy)
+command -v nginx >/dev/null || need+=(nginx)
+command -v wrk >/dev/null || need+=(wrk)
+command -v curl >/dev/null || need+=(curl)
+command -v openssl >/dev/null || need+=(openssl)
+command -v cc >/dev/null || need+=(gcc)
+# matplotlib comes from Debian's python3-matplotlib, i.e. /usr/bin/python3 (another python3 may be first on PATH)
+PY=python3
+python3 -c 'import matplotlib' 2>/dev/null || PY=/usr/bin/python3
+$PY -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
+[[ $AOT == 1 ]] && ! command -v clang >/dev/null && need+=(clang zlib1g-dev)
+if [[ ${#need[@]} -gt 0 ]]; then
+  log "installing from apt: ${need[*]}"
+  apt-get update -qq >"$LOGS/apt.log" 2>&1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >>"$LOGS/apt.log" 2>&1 \
+    || die "apt-get install failed, see $LOGS/apt.log"
+fi
+command -v dotnet >/dev/null || die "dotnet (SDK 10) is needed"
+
+# Raise our open-file limit to the hard limit; 10,000 idle tunnels need two descriptors each in the proxy.
+ulimit -n "$(ulimit -Hn)"
+FD_LIMIT=$(ulimit -n)
+MAX_IDLE=$(( (FD_LIMIT - 1000) / 2 ))
+if (( IDLE_COUNT > MAX_IDLE )); then
+  log "open-file hard limit is $FD_LIMIT: idle tunnels reduced from $IDLE_COUNT to $MAX_IDLE (2 descriptors each in the proxy)"
+  IDLE_COUNT=$MAX_IDLE
+fi
+
+for p in $ORIGIN_HTTP $ORIGIN_TLS "${PORT[@]}" "${TLS_PORT[@]}"; do
+  if ss -Hltn "sport = :$p" | grep -q .; then die "port $p on this machine is already in use; stop what uses it first"; fi
+done
+
+# ---------------------------------------------------------------- 2. build Sluice (Release; JIT and NativeAOT)
+COMMIT=$(git -C "$REPO" rev-parse --short HEAD)
+DIRTY=$(git -C "$REPO" status --porcelain -- src | wc -l)
+[[ $DIRTY -gt 0 ]] && COMMIT="$COMMIT (+$DIRTY uncommitted files in src/)"
+ART=$BENCH/out/artifacts                       # own bin/obj, so a build here never races one in src/*/obj
+# A hash of the sources: a build of the same sources is reused (the NativeAOT compile alone takes ~40 s).
+SRC_HASH=$(cd "$REPO" && git ls-files -co --exclude-standard -- src Directory.Build.props | grep -v -e '/bin/' -e '/obj/' | sort \
+           | xargs -d '\n' sha1sum 2>/dev/null | sha1sum | cut -c1-16)
+same_build() { [[ -x $BENCH/out/$1/sluice && $(cat "$BENCH/out/$1.hash" 2>/dev/null) == "$SRC_HASH" ]]; }
+log "building Sluice at $COMMIT"
+if [[ $BUILD == 0 ]] || same_build jit; then
+  [[ -x $BENCH/out/jit/sluice ]] || die "--no-build: no earlier build in bench/out/jit"
+  [[ $BUILD == 0 ]] && log "--no-build: using bench/out/jit as it is" || log "JIT build of these sources exists: reused"
+else
+  rm -f "$BENCH/out/jit.hash"
+  dotnet publish "$REPO/src/Sluice.Cli" -c Release -o "$BENCH/out/jit" --artifacts-path "$ART/jit" >"$LOGS/build-jit.log" 2>&1 \
+    || die "Release build failed, see $LOGS/build-jit.log"
+  echo "$SRC_HASH" >"$BENCH/out/jit.hash"
+fi
+AOT_STATUS="not built (--no-aot)"
+if [[ $AOT == 1 ]] && { [[ $BUILD == 0 ]] || same_build aot; }; then
+  AOT_STATUS=$(cat "$BENCH/out/aot.status" 2>/dev/null || echo "not built")
+  [[ -x $BENCH/out/aot/sluice ]] || AOT=0
+  [[ $AOT == 1 ]] && log "NativeAOT build of these sources exists: reused"
+elif [[ $AOT == 1 ]]; then
+  rm -f "$BENCH/out/aot.hash" "$BENCH/out/aot/sluice"
+  if dotnet publish "$REPO/src/Sluice.Cli" -c Release -p:PublishAot=true -o "$BENCH/out/aot" --artifacts-path "$ART/aot" \
+      >"$LOGS/build-aot.log" 2>&1; then
+    AOT_STATUS="built with PublishAot=true"
+  else
+    why=$(grep -oE 'error [A-Z]+[0-9]+' "$LOGS/build-aot.log" | sort | uniq -c | awk '{printf "%s%s x%s", (NR>1?", ":""), $3, $1}')
+    first=$(grep -m1 -oE '[^/ ]+\.cs\([0-9]+,[0-9]+\): error [A-Z]+[0-9]+' "$LOGS/build-aot.log" || true)
+    log "NativeAOT build failed ($why; first: $first); retrying with trim/AOT warnings not treated as errors"
+    if dotnet publish "$REPO/src/Sluice.Cli" -c Release -p:PublishAot=true -p:TreatWarningsAsErrors=false -o "$BENCH/out/aot" \
+        --artifacts-path "$ART/aot" >"$LOGS/build-aot-relaxed.log" 2>&1; then
+      AOT_STATUS="PublishAot=true fails with TreatWarningsAsErrors ($why; first at $first); built with TreatWarningsAsErrors=false"
+    else
+      AOT_STATUS="PublishAot=true fails ($why; first at $first), also with warnings allowed: see bench/out/$MODE/logs/build-aot*.log"
+      AOT=0
+    fi
+  fi
+  echo "$AOT_STATUS" >"$BENCH/out/aot.status"
+  [[ $AOT == 1 ]] && echo "$SRC_HASH" >"$BENCH/out/aot.hash"
+fi
+log "AOT: $AOT_STATUS"
+
+TARGETS=(sluice)                 # with --only sluice, direct comes from the cached run like Squid and tinyproxy
+[[ $ONLY == all ]] && TARGETS=(direct sluice)
+[[ $AOT == 1 ]] && TARGETS+=(sluice-aot)
+[[ $ONLY == all ]] && TARGETS+=(squid tinyproxy)
+
+# ---------------------------------------------------------------- 3. origin: files, certificates, nginx
+log "preparing the origin in $WORK"
+mkdir -p "$WORK/www"
+chmod 755 "$WORK"
+gen_bytes() {   # deterministic, incompressible bytes (AES-CTR keystream of a fixed key)
+  { openssl enc -aes-128-ctr -nosalt -K 00112233445566778899aabbccddeeff -iv 0 -in /dev/zero 2>/dev/null || true; } | head -c "$1"
+}
+[[ $(stat -c %s "$WORK/www/1k" 2>/dev/null || echo 0) == 1024 ]] || gen_bytes 1024 >"$WORK/www/1k"
+BIG=big-$BIG_BYTES.bin
+[[ $(stat -c %s "$WORK/www/$BIG" 2>/dev/null || echo 0) == "$BIG_BYTES" ]] || gen_bytes "$BIG_BYTES" >"$WORK/www/$BIG"
+for name in origin proxy; do   # throw-away test certificates, made at run time, never in the repository
+  [[ -s $WORK/$name.key ]] || openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=127.0.0.1" \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout "$WORK/$name.key" -out "$WORK/$name.crt" 2>/dev/null
+done
+chmod 644 "$WORK"/*.crt "$WORK/proxy.key"   # squid drops to its own user before reading its certificate
+
+cat >"$WORK/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+worker_rlimit_nofile $FD_LIMIT;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log warn;
+events { worker_connections $((FD_LIMIT - 100)); }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  keepalive_timeout 600s;
+  client_header_timeout 600s;     # idle tunnels: the origin holds a connection that sends nothing
+  client_body_timeout 60s;
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$ORIGIN_HTTP backlog=4096;
+    listen 127.0.0.1:$ORIGIN_TLS ssl backlog=4096;
+    ssl_certificate $WORK/origin.crt;
+    ssl_certificate_key $WORK/origin.key;
+    root $WORK/www;
+    location /upload { client_max_body_size 0; return 204; }   # reads and discards the body
+  }
+}
+EOF
+
+start_bg() {   # name, command...: runs in the background, logs to $LOGS/name.log, remembers the pid
+  local name=$1; shift
+  "$@" >"$LOGS/$name.log" 2>&1 &
+  PID[$name]=$!
+  STARTED+=($!)
+}
+wait_port() {  # port, seconds
+  local deadline=$(( $(date +%s) + $2 ))
+  until ss -Hltn "sport = :$1" | grep -q .; do
+    (( $(date +%s) < deadline )) || return 1
+    sleep 0.05
+  done
+}
+start_bg nginx nginx -c "$WORK/nginx.conf"
+wait_port $ORIGIN_HTTP 10 && wait_port $ORIGIN_TLS 10 || die "nginx did not start, see $LOGS/nginx.log"
+curl -sf -o /dev/null "http://127.0.0.1:$ORIGIN_HTTP/1k" || die "origin does not serve /1k"
+
+# ---------------------------------------------------------------- 4. proxies
+# Sluice: loopback, no access log, one rule for the loopback origin. Squid's and tinyproxy's anchors have no admin
+# endpoint and no per-client connection limits, so Sluice's are turned off/raised where this build knows the keys
+# (each optional line is kept only if `sluice check` accepts it: the config format moves while the proxy is worked on).
+sluice_config() {  # port tls_port extra-lines...
+  local port=$1 tls=$2; shift 2
+  cat <<EOF
+# generated by bench/run.sh
+name: sluice-bench
+listeners:
+  - address: 127.0.0.1:$port
+  - address: 127.0.0.1:$tls
+    tls: { certificate: $WORK/proxy.crt, key: $WORK/proxy.key }
+timeouts: { connect: 10s, idle: 10m, requestHeaders: 30s }
+log: { access: off }
+addresses:
+  allow: ["127.0.0.0/8"]
+rules:
+  - name: bench-origin
+    action: allow
+    destinations: ["127.0.0.1", "localhost"]
+default: deny
+EOF
+  [[ $# -gt 0 ]] && printf '%s\n' "$@"
+  return 0
+}
+SLUICE_CHECK=$BENCH/out/jit/sluice
+sluice_config 1 2 >"$WORK/sluice-probe.yaml"
+"$SLUICE_CHECK" check --config "$WORK/sluice-probe.yaml" >"$LOGS/sluice-check.log" 2>&1 || die "the benchmark's Sluice config does not validate, see $LOGS/sluice-check.log"
+SLUICE_EXTRA=()
+for line in "admin: off" "limits: { maxConnections: 1000000 }" "limits: { maxConnectionsPerClient: 1000000 }" \
+            "limits: { maxTunnelsPerClient: 1000000 }"; do
+  sluice_config 1 2 "$line" >"$WORK/sluice-probe.yaml"
+  if "$SLUICE_CHECK" check --config "$WORK/sluice-probe.yaml" >/dev/null 2>&1; then SLUICE_EXTRA+=("$line"); fi
+done
+# merge the accepted limits into one mapping
+limits=$(printf '%s\n' "${SLUICE_EXTRA[@]}" | sed -n 's/^limits: { \(.*\) }$/\1/p' | paste -sd, - | sed 's/,/, /g')
+extra=()
+for line in "${SLUICE_EXTRA[@]}"; do [[ $line == limits:* ]] || extra+=("$line"); done
+[[ -n $limits ]] && extra+=("limits: { $limits }")
+for s in sluice sluice-aot; do sluice_config "${PORT[$s]}" "${TLS_PORT[$s]}" "${extra[@]}" >"$WORK/$s.yaml"; done
+"$SLUICE_CHECK" check --config "$WORK/sluice.yaml" >"$LOGS/sluice-check.log" 2>&1 || die "generated $WORK/sluice.yaml does not validate"
+log "Sluice config: $WORK/sluice.yaml (optional lines accepted by this build: ${extra[*]:-none})"
+# Squid: the anchor config exactly; the TLS-listener workload adds one https_port line to a copy of it.
+cp "$BENCH/anchors/squid.conf" "$WORK/squid.conf"
+{ cat "$BENCH/anchors/squid.conf"
+  echo "https_port 127.0.0.1:$SQUID_TLS_PORT tls-cert=$WORK/proxy.crt tls-key=$WORK/proxy.key"; } >"$WORK/squid-tls.conf"
+cp "$BENCH/anchors/tinyproxy.conf" "$WORK/tinyproxy.conf"
+touch "$WORK/squid-cache.log" && chown proxy "$WORK/squid-cache.log" 2>/dev/null || true
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+start_proxy() {  # target [squid-conf]: starts it and records the time to its first forwarded 200
+  local t=$1 conf=${2:-$WORK/squid.conf} t_start
+  t_start=$(now_ms)
+  case $t in
+    sluice)     start_bg sluice "$BENCH/out/jit/sluice" run --config "$WORK/sluice.yaml" ;;
+    sluice-aot) start_bg sluice-aot "$BENCH/out/aot/sluice" run --config "$WORK/sluice-aot.yaml" ;;
+    squid)      rm -f "$WORK/squid.pid"; start_bg squid squid -N -f "$conf" ;;
+    tinyproxy)  rm -f "$WORK/tinyproxy.pid"; start_bg tinyproxy tinyproxy -d -c "$WORK/tinyproxy.conf" ;;
+  esac
+  local deadline=$(( t_start + 20000 ))
+  until [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' -x "http://127.0.0.1:${PORT[$t]}" "http://127.0.0.1:$ORIGIN_HTTP/1k" 2>/dev/null) == 200 ]]; do
+    kill -0 "${PID[$t]}" 2>/dev/null || die "$t exited at start, see $LOGS/$t.log"
+    (( $(now_ms) < deadline )) || die "$t does not forward within 20 s, see $LOGS/$t.log"
+    sleep 0.01
+  done
+  record startup "$t" 0 ms $(( $(now_ms) - t_start ))
+}
+stop_proxy() { [[ -n ${PID[$1]:-} ]] && stop_pid "${PID[$1]}"; unset "PID[$1]"; }
+
+# ---------------------------------------------------------------- measurements
+# raw.tsv: workload, target, repetition, metric, value, note
+[[ -f $RAW ]] && cp "$RAW" "$OUT/raw.previous.tsv"
+: >"$RAW"
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "${6:-}" >>"$RAW"; }
+
+proxy_url() { echo "http://127.0.0.1:${PORT[$1]}"; }
+
+cat >"$WORK/abs.lua" <<EOF
+-- wrk through a forward proxy: absolute-form request line, Host of the origin
+wrk.path = "http://127.0.0.1:$ORIGIN_HTTP/1k"
+wrk.headers["Host"] = "127.0.0.1:$ORIGIN_HTTP"
+EOF
+wrk_to_ms='function ms(v){ if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /m$/) return v*60000; if (v ~ /s$/) return v*1000; return v }'
+w_fwd1k() {  # target rep
+  local t=$1 rep=$2 args out
+  if [[ $t == direct ]]; then args=("http://127.0.0.1:$ORIGIN_HTTP/1k")
+  else args=(-s "$WORK/abs.lua" "$(proxy_url "$t")"); fi
+  timeout $((WARM_SECS + 20)) wrk -t2 -c50 -d"${WARM_SECS}s" "${args[@]}" >/dev/null 2>&1 || true
+  out=$(timeout $((WRK_SECS + 30)) wrk -t2 -c50 -d"${WRK_SECS}s" --latency "${args[@]}" 2>&1) || true
+  echo "$out" >"$LOGS/wrk-$t-$rep.txt"
+  local rps p50 p99 bad
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk "$wrk_to_ms"' $1 == "50%" {print ms($2)}' <<<"$out")
+  p99=$(awk "$wrk_to_ms"' $1 == "99%" {print ms($2)}' <<<"$out")
+  # errors: non-2xx answers plus connect/write/timeout socket errors. Read errors are counted apart: wrk
+  # reports a connection the proxy closes after a response as one (tinyproxy does not keep client connections).
+  bad=$(awk '/Non-2xx/ {n+=$NF} /Socket errors/ {gsub(",",""); n+=$4+$8+$10} END {print n+0}' <<<"$out")
+  closed=$(awk '/Socket errors/ {gsub(",",""); n+=$6} END {print n+0}' <<<"$out")
+  record fwd1k "$t" "$rep" rps "${rps:-nan}" "errors=$bad read_errors=$closed"
+  record fwd1k "$t" "$rep" p50_ms "${p50:-nan}"
+  record fwd1k "$t" "$rep" p99_ms "${p99:-nan}"
+  record fwd1k "$t" "$rep" errors "$bad"
+  log "  fwd1k     $t: ${rps:-?} req/s, p50 ${p50:-?} ms, p99 ${p99:-?} ms, errors $bad, read errors (closes) $closed"
+}
+curl_rate() {  # workload target rep expect_code size_field curl-args...: records MB/s (10^6 bytes per second)
+  local w=$1 t=$2 rep=$3 code=$4 field=$5; shift 5
+  local out
+  out=$(timeout 300 curl -sS -o /dev/null -w "%{http_code} %{$field} %{time_total}" "$@" 2>"$LOGS/curl-$w-$t-$rep.err") || true
+  read -r got bytes secs <<<"$out"
+  if [[ ${got:-} == "$code" && ${bytes:-0} == "$BIG_BYTES" ]]; then
+    local mbps; mbps=$(awk -v b="$bytes" -v s="$secs" 'BEGIN {printf "%.1f", b / s / 1e6}')
+    record "$w" "$t" "$rep" MBps "$mbps"
+    log "  $(printf '%-9s' "$w") $t: $mbps MB/s"
+  else
+    record "$w" "$t" "$rep" MBps nan "failed: status=${got:-none} bytes=${bytes:-0} $(head -c 200 "$LOGS/curl-$w-$t-$rep.err" | tr '\t\n' '  ')"
+    log "  $w $t: FAILED (status ${got:-none}, ${bytes:-0} bytes)"
+  fi
+}
+w_connect_dl() {
+  local t=$1 rep=$2 p=()
+  [[ $t != direct ]] && p=(-p -x "$(proxy_url "$t")")
+  curl_rate connect_dl "$t" "$rep" 200 size_download "${p[@]}" -k "https://127.0.0.1:$ORIGIN_TLS/$BIG"
+}
+w_connect_plain() {   # the same tunnel download with plain HTTP inside: the proxy's relay without the client's TLS cost
+  local t=$1 rep=$2 p=()
+  [[ $t != direct ]] && p=(-p -x "$(proxy_url "$t")")
+  curl_rate connect_plain "$t" "$rep" 200 size_download "${p[@]}" "http://127.0.0.1:$ORIGIN_HTTP/$BIG"
+}
+w_fwd_dl() {
+  local t=$1 rep=$2 p=()
+  [[ $t != direct ]] && p=(-x "$(proxy_url "$t")")
+  curl_rate fwd_dl "$t" "$rep" 200 size_download "${p[@]}" "http://127.0.0.1:$ORIGIN_HTTP/$BIG"
+}
+w_tunnel_ul() {
+  local t=$1 rep=$2 p=()
+  [[ $t != direct ]] && p=(-p -x "$(proxy_url "$t")")
+  curl_rate tunnel_ul "$t" "$rep" 204 size_upload "${p[@]}" -k -X POST -H 'Expect:' -T "$WORK/www/$BIG" "https://127.0.0.1:$ORIGIN_TLS/upload"
+}
+w_tls_dl() {
+  local t=$1 rep=$2 p=()
+  [[ $t != direct ]] && p=(--proxy-insecure -p -x "https://127.0.0.1:${TLS_PORT[$t]}")
+  curl_rate tls_dl "$t" "$rep" 200 size_download "${p[@]}" -k "https://127.0.0.1:$ORIGIN_TLS/$BIG"
+}
+w_newtunnels() {
+  local t=$1 rep=$2 out extra=() port=0
+  if [[ $t == direct ]]; then extra=(--direct); else port=${PORT[$t]}; fi
+  out=$(timeout $((TUNNEL_SECS + 30)) "$BENCH/out/bin/tunnels" 127.0.0.1 "$port" 127.0.0.1 $ORIGIN_HTTP /1k 16 \
+        "$TUNNEL_COUNT" "$TUNNEL_SECS" "${extra[@]}" 2>&1) || true
+  local rate failed
+  rate=$(grep -oE 'rate=[0-9.]+' <<<"$out" | cut -d= -f2)
+  failed=$(grep -oE 'failed=[0-9]+' <<<"$out" | cut -d= -f2)
+  record newtunnels "$t" "$rep" per_s "${rate:-nan}" "$out"
+  log "  newtunnels $t: ${rate:-?}/s (failed ${failed:-?}) $(grep -oE 'first_error=.*' <<<"$out")"
+}
+w_idle() {
+  local t=$1 rep=$2 out
+  stop_proxy "$t"; start_proxy "$t"        # fresh process: its baseline is not what earlier workloads left behind
+  for _ in $(seq 20); do curl -s -o /dev/null -x "$(proxy_url "$t")" "http://127.0.0.1:$ORIGIN_HTTP/1k"; done
+  curl -s -o /dev/null -p -x "$(proxy_url "$t")" -k "https://127.0.0.1:$ORIGIN_TLS/1k"
+  sleep 1
+  out=$(timeout 300 python3 "$BENCH/tools/idle.py" --pid "${PID[$t]}" --proxy "127.0.0.1:${PORT[$t]}" \
+        --target "127.0.0.1:$ORIGIN_HTTP" --count "$IDLE_COUNT" --settle 3 --max-seconds 150 2>&1 | tail -1) || true
+  local per est
+  per=$(grep -oE 'kb_per_tunnel=[0-9.na-]+' <<<"$out" | cut -d= -f2)
+  est=$(grep -oE 'established=[0-9]+' <<<"$out" | cut -d= -f2)
+  record idle "$t" "$rep" kb_per_tunnel "${per:-nan}" "$out"
+  record idle "$t" "$rep" established "${est:-0}"
+  log "  idle      $t: ${per:-?} KiB/tunnel; $out"
+}
+
+# ---------------------------------------------------------------- 5. run
+mkdir -p "$BENCH/out/bin"
+cc -O2 -pthread -o "$BENCH/out/bin/tunnels" "$BENCH/tools/tunnels.c" || die "cannot compile bench/tools/tunnels.c"
+
+PROXIES=(); for t in "${TARGETS[@]}"; do [[ $t == direct ]] || PROXIES+=("$t"); done
+log "starting proxies: ${PROXIES[*]}"
+for t in "${PROXIES[@]}"; do start_proxy "$t"; done
+
+rotate() { local n=$1; shift; local a=("$@"); local k=$(( n % ${#a[@]} )); echo "${a[@]:k}" "${a[@]:0:k}"; }
+for rep in $(seq "$REPS"); do
+  for w in fwd1k connect_dl connect_plain fwd_dl tunnel_ul newtunnels; do
+    log "rep $rep/$REPS: $w"
+    for t in $(rotate "$rep" "${TARGETS[@]}"); do "w_$w" "$t" "$rep"; done
+  done
+done
+
+log "TLS listener: Squid restarted with its https_port variant"
+if [[ $ONLY == all ]]; then stop_proxy squid; start_proxy squid "$WORK/squid-tls.conf"; fi
+TLS_TARGETS=(sluice); [[ $ONLY == all ]] && TLS_TARGETS=(direct sluice); [[ $AOT == 1 ]] && TLS_TARGETS+=(sluice-aot); [[ $ONLY == all ]] && TLS_TARGETS+=(squid)
+for rep in $(seq "$REPS"); do
+  log "rep $rep/$REPS: tls_dl"
+  for t in $(rotate "$rep" "${TLS_TARGETS[@]}"); do w_tls_dl "$t" "$rep"; done
+done
+if [[ $ONLY == all ]]; then stop_proxy squid; start_proxy squid; fi
+
+for rep in $(seq "$IDLE_REPS"); do
+  log "rep $rep/$IDLE_REPS: $IDLE_COUNT idle tunnels"
+  for t in "${PROXIES[@]}"; do w_idle "$t" "$rep"; done
+done
+for t in "${PROXIES[@]}"; do stop_proxy "$t"; done
+
+BDN_CSV=""
+if [[ $POLICY == 1 ]]; then
+  log "policy: BenchmarkDotNet (bench/Sluice.Bench)"
+  rm -rf "$OUT/bdn"
+  if dotnet build "$BENCH/Sluice.Bench" -c Release --artifacts-path "$ART/bdn" >"$LOGS/build-bdn.log" 2>&1 &&
+     timeout 1200 dotnet "$ART/bdn/bin/Sluice.Bench/release/Sluice.Bench.dll" "${BDN_ARGS[@]}" --artifacts "$OUT/bdn" \
+       >"$LOGS/bdn.log" 2>&1; then
+    BDN_CSV=$(ls "$OUT"/bdn/results/*-report.csv | head -1)
+    dotnet "$ART/bdn/bin/Sluice.Bench/release/Sluice.Bench.dll" --build-times 2>/dev/null \
+      | awk -F'\t' '$1 == "build" {printf "policy_build\tsluice\t1\tms_%s\t%s\n", $2, $3 + $4}' >>"$RAW" || true
+  else
+    log "BenchmarkDotNet failed, see $LOGS/bdn.log"
+  fi
+fi
+
+# In --only sluice mode the other targets' rows come from the previous run of this mode.
+if [[ $ONLY == sluice ]]; then
+  prev=$OUT/raw.previous.tsv
+  [[ -f $BENCH/out/$MODE/raw.all.tsv ]] && prev=$BENCH/out/$MODE/raw.all.tsv
+  if [[ -f $prev ]]; then
+    awk -F'\t' '$2 != "sluice" && $2 != "sluice-aot"' "$prev" >>"$RAW"
+    log "direct/Squid/tinyproxy rows taken from $prev"
+  else
+    log "no previous run of mode $MODE to take direct/Squid/tinyproxy rows from"
+  fi
+else
+  cp "$RAW" "$OUT/raw.all.tsv"
+fi
+
+# ---------------------------------------------------------------- 6. report
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+cat >"$OUT/meta.env" <<EOF
+mode=$MODE
+only=$ONLY
+date=$(date -u +%Y-%m-%dT%H:%MZ)
+commit=$COMMIT
+machine=$(nproc) CPUs ($cpu), $mem RAM, Linux $(uname -r), open-file limit $FD_LIMIT
+versions=Squid $(squid -v | awk 'NR==1 {print $4}'); tinyproxy $(tinyproxy -v | awk '{print $2}'); nginx $(nginx -v 2>&1 | cut -d/ -f2); wrk $( (wrk -v 2>&1 || true) | awk 'NR==1 {print $2}'); curl $(curl -V | awk 'NR==1 {print $2}'); .NET SDK $(dotnet --version), runtime $(dotnet --list-runtimes | awk '/Microsoft.NETCore.App/ {v=$2} END {print v}'); Python $(python3 -c 'import sys; print(sys.version.split()[0])')
+aot=$AOT_STATUS
+load_start=$LOAD_START
+load_end=$(cut -d' ' -f1 /proc/loadavg)
+reps=$REPS
+idle_reps=$IDLE_REPS
+wrk_secs=$WRK_SECS
+big=$BIG_LABEL
+tunnel_count=$TUNNEL_COUNT
+idle_count=$IDLE_COUNT
+EOF
+report_args=(--raw "$RAW" --meta "$OUT/meta.env" --table "$OUT/table.md" --png "$OUT/benchmarks.png")
+[[ -n $BDN_CSV ]] && report_args+=(--bdn "$BDN_CSV")
+[[ $DOCS == yes ]] && report_args+=(--docs "$REPO/docs/benchmarks.md" --docs-png "$REPO/docs/benchmarks.png")
+$PY "$BENCH/tools/report.py" "${report_args[@]}"
+log "done: table in $OUT/table.md, chart in $OUT/benchmarks.png$([[ $DOCS == yes ]] && echo ', docs/benchmarks.md updated')"
