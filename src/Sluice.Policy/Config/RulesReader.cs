@@ -21,6 +21,7 @@ internal static class RulesReader
         IReadOnlyList<YamlNode> items = top.List("rules");
         var rules = ImmutableArray.CreateBuilder<Rule>(items.Count);
         var names = new Dictionary<string, Rule>(StringComparer.Ordinal);
+        var shadows = new ShadowIndex();
         for (int i = 0; i < items.Count; i++)
         {
             YamlSection item = top.Item(items[i], i, "rules");
@@ -30,13 +31,12 @@ internal static class RulesReader
                 throw top.Error(items[i], $"rules[{i}]: the name '{rule.Name}' is already used by the rule on line {same.Line}");
             }
 
-            foreach (Rule earlier in rules)
+            if (shadows.FindCovering(rule) is { } earlier)
             {
-                if (RuleShadowing.Covers(earlier, rule))
-                {
-                    throw top.Error(items[i], $"rules[{i}] '{rule.Name}' can never match: rule '{earlier.Name}' (line {earlier.Line}) comes first and matches everything it matches");
-                }
+                throw top.Error(items[i], $"rules[{i}] '{rule.Name}' can never match: rule '{earlier.Name}' (line {earlier.Line}) comes first and matches everything it matches");
             }
+
+            shadows.Add(rule);
 
             names[rule.Name] = rule;
             rules.Add(rule);

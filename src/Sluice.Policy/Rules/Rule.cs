@@ -39,56 +39,123 @@ public sealed record Rule
     public long Line { get; init; }
 
     /// <summary>Null when the rule matches; otherwise why not, in words (for <c>sluice explain</c>).</summary>
-    public string? Mismatch(RequestFacts request) => Mismatch(request, checkIdentity: true);
+    public string? Mismatch(RequestFacts request) => Describe(FirstFailure(request, checkIdentity: true), request);
+
+    /// <summary>Does the rule match? The same test as <see cref="Mismatch"/>, without building the explanation.</summary>
+    public bool Matches(RequestFacts request) => FirstFailure(request, checkIdentity: true) == Failure.None;
 
     /// <summary>True when the rule names users or groups and everything else about it matches: who the client is would decide.</summary>
     public bool WaitsOnIdentity(RequestFacts request) =>
-        (!Users.IsEmpty || !Groups.IsEmpty) && Mismatch(request, checkIdentity: false) is null;
+        (!Users.IsEmpty || !Groups.IsEmpty) && FirstFailure(request, checkIdentity: false) == Failure.None;
 
-    private string? Mismatch(RequestFacts request, bool checkIdentity)
+    private enum Failure
     {
-        if (!Destinations.IsEmpty && !Destinations.Any(d => d.Matches(request.Host, request.Address, request.Port)))
+        None,
+        Destination,
+        Port,
+        Method,
+        Scheme,
+        Client,
+        User,
+        Group,
+    }
+
+    // Loops rather than LINQ: this runs for every candidate rule of every request.
+    private Failure FirstFailure(RequestFacts request, bool checkIdentity)
+    {
+        if (!Destinations.IsEmpty && !AnyDestination(request))
         {
-            return request.Address is not null && Destinations.All(d => d.Kind != PatternKind.Address)
-                ? $"{request.Host} is an IP address and this rule lists names only"
-                : $"{request.Host}:{request.Port} is not in destinations";
+            return Failure.Destination;
         }
 
-        if (!Ports.IsEmpty && !Ports.Any(p => p.Contains(request.Port)))
+        if (!Ports.IsEmpty && !AnyPort(request.Port))
         {
-            return $"port {request.Port} is not in ports [{string.Join(", ", Ports)}]";
+            return Failure.Port;
         }
 
         if (!Methods.IsEmpty && !Methods.Contains(request.Method))
         {
-            return $"method {request.Method} is not in methods";
+            return Failure.Method;
         }
 
         if (!Schemes.IsEmpty && !Schemes.Contains(request.Scheme))
         {
-            return $"scheme {request.Scheme.ToString().ToLowerInvariant()} is not in schemes";
+            return Failure.Scheme;
         }
 
-        if (!Clients.IsEmpty && !Clients.Any(c => c.Contains(request.Client.IsIPv4MappedToIPv6 ? request.Client.MapToIPv4() : request.Client)))
+        if (!Clients.IsEmpty && !AnyClient(request.Client.IsIPv4MappedToIPv6 ? request.Client.MapToIPv4() : request.Client))
         {
-            return $"client {request.Client} is not in clients";
+            return Failure.Client;
         }
 
         if (!checkIdentity)
         {
-            return null;
+            return Failure.None;
         }
 
         if (!Users.IsEmpty && (request.User is null || !Users.Contains(request.User, StringComparer.Ordinal)))
         {
-            return request.User is null ? "the client is anonymous and this rule names users" : $"user {request.User} is not in users";
+            return Failure.User;
         }
 
         if (!Groups.IsEmpty && !Groups.Any(g => request.Groups.Contains(g, StringComparer.Ordinal)))
         {
-            return "the client is in none of the rule's groups";
+            return Failure.Group;
         }
 
-        return null;
+        return Failure.None;
     }
+
+    private bool AnyDestination(RequestFacts request)
+    {
+        foreach (DestinationPattern d in Destinations)
+        {
+            if (d.Matches(request.Host, request.Address, request.Port))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool AnyPort(int port)
+    {
+        foreach (PortRange range in Ports)
+        {
+            if (range.Contains(port))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool AnyClient(IPAddress client)
+    {
+        foreach (IPNetwork network in Clients)
+        {
+            if (network.Contains(client))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private string? Describe(Failure failure, RequestFacts request) => failure switch
+    {
+        Failure.None => null,
+        Failure.Destination => request.Address is not null && Destinations.All(d => d.Kind != PatternKind.Address)
+            ? $"{request.Host} is an IP address and this rule lists names only"
+            : $"{request.Host}:{request.Port} is not in destinations",
+        Failure.Port => $"port {request.Port} is not in ports [{string.Join(", ", Ports)}]",
+        Failure.Method => $"method {request.Method} is not in methods",
+        Failure.Scheme => $"scheme {request.Scheme.ToString().ToLowerInvariant()} is not in schemes",
+        Failure.Client => $"client {request.Client} is not in clients",
+        Failure.User => request.User is null ? "the client is anonymous and this rule names users" : $"user {request.User} is not in users",
+        _ => "the client is in none of the rule's groups",
+    };
 }

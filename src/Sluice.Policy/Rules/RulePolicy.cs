@@ -64,16 +64,45 @@ public sealed class RulePolicy : IRequestPolicy
 
     public Decision Decide(RequestFacts request)
     {
-        foreach (int index in Candidates(request))
+        // First match wins: the lowest-numbered candidate that matches. Each candidate list is sorted, so a list is
+        // scanned only up to the best match found so far, and nothing is merged or allocated.
+        int best = int.MaxValue;
+        Scan(_unindexed, request, ref best);
+        if (request.Address is null)
         {
-            Rule rule = _rules[index];
-            if (rule.Mismatch(request) is null)
+            string host = request.Host;
+            if (_byExactName.TryGetValue(host, out int[]? exact))
             {
-                return Decided(rule, request);
+                Scan(exact, request, ref best);
+            }
+
+            for (int dot = host.IndexOf('.'); dot >= 0; dot = host.IndexOf('.', dot + 1))
+            {
+                if (_byParentName.TryGetValue(host[(dot + 1)..], out int[]? parents))
+                {
+                    Scan(parents, request, ref best);
+                }
             }
         }
 
-        return DefaultDecision(request);
+        return best == int.MaxValue ? DefaultDecision(request) : Decided(_rules[best], request);
+    }
+
+    private void Scan(int[] candidates, RequestFacts request, ref int best)
+    {
+        foreach (int index in candidates)
+        {
+            if (index >= best)
+            {
+                return;
+            }
+
+            if (_rules[index].Matches(request))
+            {
+                best = index;
+                return;
+            }
+        }
     }
 
     /// <summary>
@@ -125,43 +154,6 @@ public sealed class RulePolicy : IRequestPolicy
         : Decision.Deny(DenyReason.Default, $"no rule matched {Describe(request)}; the default is deny");
 
     private static string Describe(RequestFacts r) => $"{r.Method} {r.Host}:{r.Port}";
-
-    /// <summary>Indices of rules that could match, ascending, without duplicates.</summary>
-    private IEnumerable<int> Candidates(RequestFacts request)
-    {
-        if (request.Address is not null)
-        {
-            return _unindexed; // name-only rules never match an IP literal
-        }
-
-        var lists = new List<int[]>(4) { _unindexed };
-        string host = request.Host;
-        if (_byExactName.TryGetValue(host, out int[]? exact))
-        {
-            lists.Add(exact);
-        }
-
-        for (int dot = host.IndexOf('.'); dot >= 0; dot = host.IndexOf('.', dot + 1))
-        {
-            if (_byParentName.TryGetValue(host[(dot + 1)..], out int[]? parents))
-            {
-                lists.Add(parents);
-            }
-        }
-
-        return lists.Count == 1 ? _unindexed : Merge(lists);
-    }
-
-    private static IEnumerable<int> Merge(List<int[]> lists)
-    {
-        var all = new SortedSet<int>();
-        foreach (int[] list in lists)
-        {
-            all.UnionWith(list);
-        }
-
-        return all;
-    }
 
     private static void Add(Dictionary<string, List<int>> index, string key, int rule)
     {

@@ -52,3 +52,78 @@ public static class RuleShadowing
         outer.BaseAddress.AddressFamily == inner.BaseAddress.AddressFamily
         && outer.PrefixLength <= inner.PrefixLength && outer.Contains(inner.BaseAddress);
 }
+
+/// <summary>
+/// Finds an earlier rule that shadows a new one without comparing it to every earlier rule: a rule whose
+/// destinations are all names can only be covered by a rule naming the same name or a parent of it, or by one of
+/// the few rules that match any name or address. Loading stays linear in the number of name rules.
+/// </summary>
+public sealed class ShadowIndex
+{
+    private readonly List<Rule> _unindexed = [];
+    private readonly Dictionary<string, List<Rule>> _byName = new(StringComparer.Ordinal);
+
+    /// <summary>The first earlier rule (in file order) that matches everything <paramref name="later"/> matches, if any.</summary>
+    public Rule? FindCovering(Rule later)
+    {
+        Rule? first = null;
+        void Consider(Rule earlier)
+        {
+            if ((first is null || earlier.Line < first.Line) && RuleShadowing.Covers(earlier, later))
+            {
+                first = earlier;
+            }
+        }
+
+        foreach (Rule earlier in _unindexed)
+        {
+            Consider(earlier);
+        }
+
+        if (later.Destinations.IsEmpty || later.Destinations.Any(d => d.Kind is PatternKind.AnyName or PatternKind.Address))
+        {
+            return first; // only a rule matching any name or address could cover this one
+        }
+
+        foreach (DestinationPattern d in later.Destinations)
+        {
+            for (string? name = d.Name; name is not null; name = Parent(name))
+            {
+                if (_byName.TryGetValue(name, out List<Rule>? named))
+                {
+                    foreach (Rule earlier in named)
+                    {
+                        Consider(earlier);
+                    }
+                }
+            }
+        }
+
+        return first;
+    }
+
+    public void Add(Rule rule)
+    {
+        if (rule.Destinations.IsEmpty || rule.Destinations.Any(d => d.Kind is PatternKind.AnyName or PatternKind.Address))
+        {
+            _unindexed.Add(rule);
+            return;
+        }
+
+        foreach (string name in rule.Destinations.Select(d => d.Name).Distinct(StringComparer.Ordinal))
+        {
+            if (!_byName.TryGetValue(name, out List<Rule>? list))
+            {
+                _byName[name] = list = [];
+            }
+
+            list.Add(rule);
+        }
+    }
+
+    private static string? Parent(string name)
+    {
+        int dot = name.IndexOf('.');
+        return dot < 0 ? null : name[(dot + 1)..];
+    }
+}
