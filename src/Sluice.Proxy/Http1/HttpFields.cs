@@ -81,6 +81,9 @@ internal sealed class HttpFields
         return false;
     }
 
+    /// <summary>Forgets every field (a tunnel keeps nothing of the request that opened it).</summary>
+    public void Clear() => _fields.Clear();
+
     public void Remove(string name) => _fields.RemoveAll(f => f.Key.Equals(name, StringComparison.OrdinalIgnoreCase));
 
     public void Set(string name, string value)

@@ -65,6 +65,9 @@ internal sealed class ClientSession
                 var exchange = new Exchange(_client, _snapshot, _services, head, consumedBefore, _live);
                 if (head.IsConnect)
                 {
+                    // A tunnel can last for hours: it keeps no per-request timers (they come back if a 407 lets
+                    // the connection carry another request).
+                    ReleaseTimers();
                     if (!await ConnectTunnel.RunAsync(exchange, _stopping).ConfigureAwait(false))
                     {
                         return;
@@ -87,8 +90,7 @@ internal sealed class ClientSession
         {
             await _client.LingerCloseAsync(LingerLimit).ConfigureAwait(false);
             _client.Dispose();
-            _idleTimer?.Dispose();
-            _headTimer?.Dispose();
+            ReleaseTimers();
         }
     }
 
@@ -105,6 +107,13 @@ internal sealed class ClientSession
         }
 
         return timer;
+    }
+
+    private void ReleaseTimers()
+    {
+        _idleTimer?.Dispose();
+        _headTimer?.Dispose();
+        _idleTimer = _headTimer = null;
     }
 
     private readonly struct TimerStop(CancellationTokenSource timer) : IDisposable

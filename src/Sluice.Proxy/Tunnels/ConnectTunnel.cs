@@ -59,6 +59,7 @@ internal static class ConnectTunnel
             return await exchange.FailAsync(e, keepAlive: again, stopping).ConfigureAwait(false) && again;
         }
 
+        exchange.Head.Fields.Clear(); // decided and dialled: an idle tunnel holds no header strings
         using TunnelTracking tracking = exchange.TrackTunnel();
         using (upstream)
         {
