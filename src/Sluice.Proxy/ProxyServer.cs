@@ -125,6 +125,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             Live = new Admin.LiveConnections(),
             Stats = new Admin.TrafficStats(),
             Limits = new Limits.ClientLimits(),
+            Splice = _options.Splice && Tunnels.SplicePipe.IsSupported,
         };
         _services.AccessLog.WriteFailed += message => ProxyLog.AccessLogWriteFailed(_logger, message);
         metrics.ConfigGeneration.Set(Interlocked.Increment(ref _generation));

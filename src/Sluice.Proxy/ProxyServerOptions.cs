@@ -15,6 +15,12 @@ public sealed class ProxyServerOptions
     /// <summary>Overrides <c>log.access</c> with a writer the host owns.</summary>
     public TextWriter? AccessLogOutput { get; init; }
 
+    /// <summary>
+    /// Plain tunnels move bytes with Linux splice(2) (no copy through the process) where available; false uses the
+    /// portable buffer copy everywhere (tests cover both).
+    /// </summary>
+    public bool Splice { get; init; } = true;
+
     /// <summary>How long <see cref="ProxyServer.StopAsync"/> waits for open connections; null: <c>timeouts.drain</c>.</summary>
     public TimeSpan? DrainTimeout { get; init; }
 }

@@ -395,7 +395,7 @@ internal sealed class ForwardExchange
         }
 
         using TunnelTracking tracking = _x.TrackTunnel(countedAgainstLimit: false);
-        RelayResult relay = await Relay.RunAsync(Client, upstream, _x.Snapshot.Config.Timeouts.Idle, _stopping).ConfigureAwait(false);
+        RelayResult relay = await Relay.RunAsync(Client, upstream, _x.Snapshot.Config.Timeouts.Idle, _x.Services.Splice, _stopping).ConfigureAwait(false);
         _x.Log("TCP_MISS", 101, upstream.Remote.Address, null, proxyStatusError: relay.Clean ? null : "connection_terminated");
     }
 

@@ -28,6 +28,9 @@ internal sealed class BufferedInput : IDisposable
     /// <summary>Total bytes read from the stream, for the access log.</summary>
     public long BytesRead { get; private set; }
 
+    /// <summary>Bytes taken from the socket another way (splice), so the count stays true.</summary>
+    public void AddRead(long count) => BytesRead += count;
+
     /// <summary>Bytes read and consumed: where the next unread byte sits in the connection's byte stream.</summary>
     public long Consumed => BytesRead - BufferedCount;
 

@@ -59,6 +59,9 @@ internal sealed class ProxyServices
 
     public required Limits.ClientLimits Limits { get; init; }
 
+    /// <summary>Whether tunnels between two plain sockets use splice(2).</summary>
+    public bool Splice { get; init; }
+
     /// <summary>Cancelled when the server starts to stop: idle connections close, responses say Connection: close.</summary>
     public required CancellationToken Draining { get; init; }
 }

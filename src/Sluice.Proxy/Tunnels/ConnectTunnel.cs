@@ -73,7 +73,7 @@ internal static class ConnectTunnel
                 return false; // the client left before the tunnel opened
             }
 
-            RelayResult result = await Relay.RunAsync(client, upstream, exchange.Snapshot.Config.Timeouts.Idle, stopping).ConfigureAwait(false);
+            RelayResult result = await Relay.RunAsync(client, upstream, exchange.Snapshot.Config.Timeouts.Idle, exchange.Services.Splice, stopping).ConfigureAwait(false);
             exchange.Log("TCP_TUNNEL", 200, upstream.Remote.Address, contentType: null,
                 proxyStatusError: result.Clean ? null : "connection_terminated");
         }

@@ -15,19 +15,21 @@ internal static class Relay
 {
     private const int BufferSize = 64 * 1024;
 
-    public static async Task<RelayResult> RunAsync(Connection client, Connection upstream, TimeSpan idle, CancellationToken stopping)
+    public static async Task<RelayResult> RunAsync(Connection client, Connection upstream, TimeSpan idle, bool splice, CancellationToken stopping)
     {
         using var activity = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         activity.CancelAfter(idle);
-        var up = PumpAsync(client, upstream, activity, idle);
-        var down = PumpAsync(upstream, client, activity, idle);
+        // splice(2) only between two plain sockets: TLS bytes must pass through the process to be decrypted.
+        bool kernel = splice && client.Stream.Inner is System.Net.Sockets.NetworkStream && upstream.Stream.Inner is System.Net.Sockets.NetworkStream;
+        var up = PumpAsync(client, upstream, activity, idle, kernel);
+        var down = PumpAsync(upstream, client, activity, idle, kernel);
         (long sentUp, bool upClean) = await up.ConfigureAwait(false);
         (long sentDown, bool downClean) = await down.ConfigureAwait(false);
         return new RelayResult(sentUp, sentDown, upClean && downClean);
     }
 
     /// <returns>Bytes copied, and whether the direction ended by end of stream rather than by error or timeout.</returns>
-    private static async Task<(long Copied, bool Clean)> PumpAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle)
+    private static async Task<(long Copied, bool Clean)> PumpAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle, bool splice)
     {
         long copied = 0;
         try
@@ -39,6 +41,11 @@ internal static class Relay
                 await to.Stream.WriteAsync(early, activity.Token).ConfigureAwait(false);
                 copied += early.Length;
                 from.Input.Consume(early.Length);
+            }
+
+            if (splice)
+            {
+                return (copied + await SpliceAsync(from, to, activity, idle).ConfigureAwait(false), true);
             }
 
             byte[]? buffer = null;
@@ -80,6 +87,14 @@ internal static class Relay
                 }
             }
         }
+        catch (SpliceInterrupted interrupted)
+        {
+            copied += interrupted.Copied;
+            await activity.CancelAsync().ConfigureAwait(false);
+            from.Abort();
+            to.Abort();
+            return (copied, false);
+        }
         catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
         {
             // One direction failed: the tunnel is broken. Cancel the other direction and reset both ends, so
@@ -89,5 +104,97 @@ internal static class Relay
             to.Abort();
             return (copied, false);
         }
+    }
+
+    /// <summary>
+    /// One direction through a borrowed pipe with splice(2): readiness comes from a zero-byte read on the socket,
+    /// the bytes never enter the process. When the destination is full, what sits in the pipe is read out and
+    /// written the ordinary way, which waits for room; the pipe goes back to the pool empty.
+    /// </summary>
+    /// <returns>Bytes moved, when the source ended cleanly (the destination's send side is then shut down).</returns>
+    private static async Task<long> SpliceAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle)
+    {
+        int source = (int)from.Socket.SafeHandle.DangerousGetHandle();
+        int destination = (int)to.Socket.SafeHandle.DangerousGetHandle();
+        long copied = 0;
+        SplicePipe? pipe = null;
+        try
+        {
+            while (true)
+            {
+                if (pipe is null)
+                {
+                    await from.Stream.ReadAsync(Memory<byte>.Empty, activity.Token).ConfigureAwait(false);
+                    pipe = SplicePipe.Rent();
+                }
+
+                long read = SplicePipe.Move(source, pipe.WriteEnd, SplicePipe.Capacity);
+                if (read == 0)
+                {
+                    await to.ShutdownSendAsync().ConfigureAwait(false);
+                    return copied;
+                }
+
+                if (read < 0)
+                {
+                    pipe.Return(); // nothing there after all: wait again, without the pipe
+                    pipe = null;
+                    continue;
+                }
+
+                from.Input.AddRead(read);
+                for (long left = read; left > 0;)
+                {
+                    long written = SplicePipe.Move(pipe.ReadEnd, destination, left);
+                    if (written < 0)
+                    {
+                        left -= await DrainThroughBufferAsync(pipe, to, (int)left, activity.Token).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    to.Stream.AddWritten(written);
+                    left -= written;
+                }
+
+                copied += read;
+                activity.CancelAfter(idle);
+                if (read < SplicePipe.Capacity)
+                {
+                    pipe.Return(); // the sender is not ahead: wait for more without holding a pipe
+                    pipe = null;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
+        {
+            pipe?.Close(); // it may hold bytes: never pooled
+            pipe = null;
+            throw new SpliceInterrupted(copied, e);
+        }
+        finally
+        {
+            pipe?.Return();
+        }
+    }
+
+    private static async Task<int> DrainThroughBufferAsync(SplicePipe pipe, Connection to, int count, CancellationToken cancellationToken)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(count);
+        try
+        {
+            int read = pipe.Drain(buffer.AsSpan(0, count));
+            await to.Stream.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            return read;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>A spliced direction failed after moving some bytes: carries the count to the tunnel's log line.</summary>
+    private sealed class SpliceInterrupted(long copied, Exception inner) : Exception("splice relay interrupted", inner)
+    {
+        public long Copied { get; } = copied;
     }
 }

@@ -9,6 +9,9 @@ internal sealed class CountingStream : Stream
 
     public long BytesWritten { get; private set; }
 
+    /// <summary>Bytes that reached the socket another way (splice), so the count stays true.</summary>
+    public void AddWritten(long count) => BytesWritten += count;
+
     /// <summary>The stream underneath: a NetworkStream, or an SslStream on a TLS listener.</summary>
     public Stream Inner => _inner;
 

@@ -33,7 +33,7 @@ public sealed class TestProxy : IAsyncDisposable
 
     public int OpenConnections => _server.OpenConnections;
 
-    public static async Task<TestProxy> StartAsync(Func<SluiceConfig, SluiceConfig>? configure = null, MapResolver? resolver = null, AccessLogFormat format = AccessLogFormat.Squid, TimeSpan? drain = null, LogLines? log = null)
+    public static async Task<TestProxy> StartAsync(Func<SluiceConfig, SluiceConfig>? configure = null, MapResolver? resolver = null, AccessLogFormat format = AccessLogFormat.Squid, TimeSpan? drain = null, LogLines? log = null, bool splice = true)
     {
         var config = new SluiceConfig
         {
@@ -47,7 +47,7 @@ public sealed class TestProxy : IAsyncDisposable
         config = configure?.Invoke(config) ?? config;
         resolver ??= new MapResolver();
         var accessLog = new LogCapture();
-        var server = new ProxyServer(config, new ProxyServerOptions { Resolver = resolver, AccessLogOutput = accessLog, DrainTimeout = drain ?? TimeSpan.FromSeconds(2), LoggerFactory = (Microsoft.Extensions.Logging.ILoggerFactory?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance });
+        var server = new ProxyServer(config, new ProxyServerOptions { Resolver = resolver, AccessLogOutput = accessLog, DrainTimeout = drain ?? TimeSpan.FromSeconds(2), Splice = splice, LoggerFactory = (Microsoft.Extensions.Logging.ILoggerFactory?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance });
         await server.StartAsync();
         return new TestProxy(server, resolver, accessLog);
     }
