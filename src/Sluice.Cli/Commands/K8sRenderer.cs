@@ -662,20 +662,7 @@ internal sealed class K8sRenderer
             }
         }
 
-        var merged = new List<PortRange>();
-        foreach (PortRange range in ranges.OrderBy(r => r.First))
-        {
-            if (merged.Count > 0 && range.First <= merged[^1].Last + 1)
-            {
-                merged[^1] = new PortRange(merged[^1].First, Math.Max(merged[^1].Last, range.Last));
-            }
-            else
-            {
-                merged.Add(range);
-            }
-        }
-
-        return merged;
+        return PortRange.Merge(ranges);
     }
 
     private YamlMap ServiceEntry()

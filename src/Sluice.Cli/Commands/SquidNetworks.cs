@@ -164,23 +164,7 @@ internal static class SquidNetworks
         return result;
     }
 
-    public static List<PortRange> Merge(IEnumerable<PortRange> ranges)
-    {
-        var merged = new List<PortRange>();
-        foreach (PortRange range in ranges.OrderBy(r => r.First))
-        {
-            if (merged.Count > 0 && range.First <= merged[^1].Last + 1)
-            {
-                merged[^1] = new PortRange(merged[^1].First, Math.Max(merged[^1].Last, range.Last));
-            }
-            else
-            {
-                merged.Add(range);
-            }
-        }
-
-        return merged;
-    }
+    public static List<PortRange> Merge(IEnumerable<PortRange> ranges) => PortRange.Merge(ranges);
 
     private static uint ToUInt(IPAddress address)
     {

@@ -7,6 +7,25 @@ public readonly record struct PortRange(int First, int Last)
 {
     public bool Contains(int port) => port >= First && port <= Last;
 
+    /// <summary>The same ports as the given ranges, as few ranges as possible, in order (overlapping and adjacent ones joined).</summary>
+    public static List<PortRange> Merge(IEnumerable<PortRange> ranges)
+    {
+        var merged = new List<PortRange>();
+        foreach (PortRange range in ranges.OrderBy(r => r.First))
+        {
+            if (merged.Count > 0 && range.First <= merged[^1].Last + 1)
+            {
+                merged[^1] = new PortRange(merged[^1].First, Math.Max(merged[^1].Last, range.Last));
+            }
+            else
+            {
+                merged.Add(range);
+            }
+        }
+
+        return merged;
+    }
+
     public override string ToString() => First == Last ? First.ToString(CultureInfo.InvariantCulture) : $"{First}-{Last}";
 
     public static bool TryParse(string text, out PortRange range, out string problem)

@@ -24,24 +24,8 @@ public sealed class UserDirectory
     public static UserDirectory Load(string usersFile, string? groupsFile)
     {
         var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
-        int number = 0;
-        foreach (string raw in ReadLines(usersFile))
+        foreach ((int number, string user, string hash) in Entries(usersFile, "expected 'user:hash'"))
         {
-            number++;
-            string line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('#'))
-            {
-                continue;
-            }
-
-            int colon = line.IndexOf(':');
-            if (colon <= 0)
-            {
-                throw new UsersFileException($"{usersFile}:{number}: expected 'user:hash'");
-            }
-
-            string user = line[..colon];
-            string hash = line[(colon + 1)..];
             if (PasswordHashes.SchemeOf(hash) == HashScheme.Unsupported)
             {
                 throw new UsersFileException($"{usersFile}:{number}: user '{user}' has {PasswordHashes.DescribeUnsupported(hash)}; store a bcrypt hash instead: sluice passwd {usersFile} {user}");
@@ -78,24 +62,10 @@ public sealed class UserDirectory
         var groups = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         if (groupsFile is not null)
         {
-            number = 0;
-            foreach (string raw in ReadLines(groupsFile))
+            foreach ((_, string name, string members) in Entries(groupsFile, "expected 'group: user1 user2'"))
             {
-                number++;
-                string line = raw.Trim();
-                if (line.Length == 0 || line.StartsWith('#'))
-                {
-                    continue;
-                }
-
-                int colon = line.IndexOf(':');
-                if (colon <= 0)
-                {
-                    throw new UsersFileException($"{groupsFile}:{number}: expected 'group: user1 user2'");
-                }
-
-                string group = line[..colon].Trim();
-                foreach (string member in line[(colon + 1)..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+                string group = name.Trim();
+                foreach (string member in members.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
                 {
                     if (!groups.TryGetValue(member, out List<string>? of))
                     {
@@ -110,6 +80,28 @@ public sealed class UserDirectory
         return new UserDirectory(
             hashes.ToFrozenDictionary(StringComparer.Ordinal),
             groups.ToFrozenDictionary(p => p.Key, p => p.Value.Distinct(StringComparer.Ordinal).ToArray(), StringComparer.Ordinal));
+    }
+
+    /// <summary>The <c>name:value</c> lines of an htpasswd/htgroup file, with their line numbers; blanks and comments skipped.</summary>
+    private static IEnumerable<(int Number, string Name, string Value)> Entries(string path, string expected)
+    {
+        string[] lines = ReadLines(path);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            string line = lines[i].Trim();
+            if (line.Length == 0 || line.StartsWith('#'))
+            {
+                continue;
+            }
+
+            int colon = line.IndexOf(':');
+            if (colon <= 0)
+            {
+                throw new UsersFileException($"{path}:{i + 1}: {expected}");
+            }
+
+            yield return (i + 1, line[..colon], line[(colon + 1)..]);
+        }
     }
 
     private static string[] ReadLines(string path)
