@@ -80,7 +80,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         {
             foreach (ListenerConfig listener in _config.Listeners)
             {
-                _tls.Add(listener.Tls is null ? null : new ListenerTls(listener.Tls, message => ProxyLog.TlsWarning(_logger, message)));
+                _tls.Add(listener.Tls is null ? null : new ListenerTls(listener.Tls, message => ProxyLog.FileWarning(_logger, message)));
             }
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or System.Security.Cryptography.CryptographicException)
@@ -219,7 +219,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     {
         null => null,
         _ when current is not null && current.Config == auth.Basic => current,
-        _ => new BasicAuthenticator(auth.Basic, message => ProxyLog.TlsWarning(_logger, message)),
+        _ => new BasicAuthenticator(auth.Basic, message => ProxyLog.FileWarning(_logger, message)),
     };
 
     /// <summary>Stops accepting, waits up to the drain timeout for open connections, then closes what is left.</summary>

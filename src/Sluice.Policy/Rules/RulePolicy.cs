@@ -15,7 +15,7 @@ public sealed record Explanation(Decision Decision, ImmutableArray<RuleEvaluatio
 /// its cost does not grow with the number of domain rules. Order is preserved: the lowest-numbered matching
 /// rule wins, exactly as if every rule were tried in turn.
 /// </summary>
-public sealed class RulePolicy : IRequestPolicy
+public sealed class RulePolicy
 {
     private readonly ImmutableArray<Rule> _rules;
     private readonly RuleAction _default;

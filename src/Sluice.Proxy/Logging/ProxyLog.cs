@@ -33,8 +33,9 @@ internal static partial class ProxyLog
     [LoggerMessage(9, LogLevel.Warning, "TLS handshake from {Client} failed: {Reason}")]
     public static partial void TlsHandshakeFailed(ILogger logger, string client, string reason);
 
+    /// <summary>A watched file (certificate, key, CRL, users file) changed but could not be used; the old one stays.</summary>
     [LoggerMessage(10, LogLevel.Warning, "{Message}")]
-    public static partial void TlsWarning(ILogger logger, string message);
+    public static partial void FileWarning(ILogger logger, string message);
 
     [LoggerMessage(11, LogLevel.Error, "The access log cannot be written ({Message}); lines are being dropped")]
     public static partial void AccessLogWriteFailed(ILogger logger, string message);
