@@ -55,6 +55,22 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     /// <summary>Binds all listeners (all or none: a bind failure closes the ones already bound) and starts accepting.</summary>
     public async Task StartAsync()
     {
+        // What can fail without a socket is loaded first (certificates, users); then the ports are bound, all or none.
+        BasicAuthenticator? authenticator;
+        try
+        {
+            foreach (ListenerConfig listener in _config.Listeners)
+            {
+                _tls.Add(listener.Tls is null ? null : new ListenerTls(listener.Tls, message => ProxyLog.FileWarning(_logger, message)));
+            }
+
+            authenticator = CreateAuthenticator(_config.Auth, null);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or System.Security.Cryptography.CryptographicException or UsersFileException)
+        {
+            throw new InvalidOperationException(e.Message, e);
+        }
+
         var bound = new List<IPEndPoint>();
         try
         {
@@ -67,51 +83,12 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
         catch (SocketException e)
         {
-            foreach (Socket socket in _listeners)
-            {
-                socket.Dispose();
-            }
-
-            _listeners.Clear();
+            CloseListeners();
             throw new InvalidOperationException($"cannot listen on {ConfigEndpoints.Format(_config.Listeners[bound.Count].Address)}: {e.Message}", e);
-        }
-
-        try
-        {
-            foreach (ListenerConfig listener in _config.Listeners)
-            {
-                _tls.Add(listener.Tls is null ? null : new ListenerTls(listener.Tls, message => ProxyLog.FileWarning(_logger, message)));
-            }
-        }
-        catch (Exception e) when (e is InvalidOperationException or IOException or System.Security.Cryptography.CryptographicException)
-        {
-            foreach (Socket socket in _listeners)
-            {
-                socket.Dispose();
-            }
-
-            _listeners.Clear();
-            throw new InvalidOperationException(e.Message, e);
         }
 
         Endpoints = bound;
         _ownEndpoints = OwnEndpoints(bound);
-        BasicAuthenticator? authenticator;
-        try
-        {
-            authenticator = CreateAuthenticator(_config.Auth, null);
-        }
-        catch (UsersFileException e)
-        {
-            foreach (Socket socket in _listeners)
-            {
-                socket.Dispose();
-            }
-
-            _listeners.Clear();
-            throw new InvalidOperationException(e.Message, e);
-        }
-
         _snapshot = new ProxySnapshot(_config, _ownEndpoints, authenticator);
         var metrics = new Metrics.ProxyMetrics();
         _services = new ProxyServices
@@ -137,12 +114,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             }
             catch (IOException e)
             {
-                foreach (Socket socket in _listeners)
-                {
-                    socket.Dispose();
-                }
-
-                _listeners.Clear();
+                CloseListeners();
                 throw new InvalidOperationException($"cannot serve the admin endpoint on {ConfigEndpoints.Format(admin.Address)}: {e.Message}", e);
             }
         }
@@ -155,6 +127,16 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
 
         _services.Stats.Event("start", $"listening on {string.Join(", ", bound.Select(ConfigEndpoints.Format))}");
         metrics.Ready.Set(1);
+    }
+
+    private void CloseListeners()
+    {
+        foreach (Socket socket in _listeners)
+        {
+            socket.Dispose();
+        }
+
+        _listeners.Clear();
     }
 
     /// <summary>The admin endpoint's address, when it is on (port 0 in the config becomes the chosen port).</summary>
@@ -234,11 +216,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         _services?.Metrics.Ready.Set(0);
         _services?.Stats.Event("drain", $"stopping: {_sessions.Count} connections open");
         await _draining.CancelAsync().ConfigureAwait(false);
-        foreach (Socket listener in _listeners)
-        {
-            listener.Dispose();
-        }
-
+        CloseListeners();
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
         Task[] open = _sessions.Keys.ToArray();
         if (open.Length > 0)

@@ -74,6 +74,16 @@ internal sealed class ProxyErrorException : Exception
         Fields = fields ?? [];
     }
 
+    /// <summary>A refusal the client may retry after <paramref name="wait"/>: Retry-After in whole seconds, at least 1.</summary>
+    public static ProxyErrorException RetryLater(ProxyErrorKind kind, string detail, TimeSpan wait) =>
+        new(kind, detail, fields: [new("Retry-After", RetryAfterSeconds(wait).ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+
+    public static int RetryAfterSeconds(TimeSpan wait) => Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+
+    /// <summary>The 407 with the scheme's challenge, so the client knows to send credentials.</summary>
+    public static ProxyErrorException Challenge(string challenge, string detail) =>
+        new(ProxyErrorKind.AuthenticationRequired, detail, fields: [new("Proxy-Authenticate", challenge)]);
+
     /// <summary>Extra header fields the error response carries, e.g. Proxy-Authenticate or Retry-After.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Fields { get; }
 

@@ -241,7 +241,7 @@ internal sealed class ForwardExchange
             }
         }
 
-        _x.Services.Metrics.TimeToFirstByte.Observe((DateTimeOffset.UtcNow - _x.Started).TotalSeconds);
+        _x.Services.Metrics.TimeToFirstByte.Observe(_x.Elapsed.TotalSeconds);
         if (!Framing.TryForResponse(Head.Method, response, out BodyFraming framing, out string problem))
         {
             throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, problem);

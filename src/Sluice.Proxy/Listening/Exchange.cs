@@ -45,6 +45,9 @@ internal sealed class Exchange
 
     public DateTimeOffset Started { get; }
 
+    /// <summary>Time since the request's head was read (monotonic).</summary>
+    public TimeSpan Elapsed => Stopwatch.GetElapsedTime(_startTimestamp);
+
     public string Url { get; set; }
 
     public Decision? Decision { get; private set; }
@@ -89,10 +92,8 @@ internal sealed class Exchange
         if (wait > TimeSpan.Zero)
         {
             Services.Metrics.LimitRejections.WithLabels("requestRate").Inc();
-            int seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
-            throw new ProxyErrorException(ProxyErrorKind.ClientLimitReached,
-                $"{Client.Remote.Address} is over its request rate ({Snapshot.Config.Limits.RequestsPerSecondPerClient}/s); try again in {seconds}s",
-                fields: [new("Retry-After", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+            throw ProxyErrorException.RetryLater(ProxyErrorKind.ClientLimitReached,
+                $"{Client.Remote.Address} is over its request rate ({Snapshot.Config.Limits.RequestsPerSecondPerClient}/s); try again in {ProxyErrorException.RetryAfterSeconds(wait)}s", wait);
         }
     }
 
@@ -119,14 +120,11 @@ internal sealed class Exchange
             case AuthOutcome.Anonymous when !Snapshot.Config.Auth!.Required:
                 return;
             case AuthOutcome.Throttled:
-                int seconds = (int)Math.Ceiling(result.RetryAfter.TotalSeconds);
-                throw new ProxyErrorException(ProxyErrorKind.TooManyAuthenticationFailures,
-                    $"too many failed proxy authentication attempts from {Client.Remote.Address}; try again in {seconds}s",
-                    fields: [new("Retry-After", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+                throw ProxyErrorException.RetryLater(ProxyErrorKind.TooManyAuthenticationFailures,
+                    $"too many failed proxy authentication attempts from {Client.Remote.Address}; try again in {ProxyErrorException.RetryAfterSeconds(result.RetryAfter)}s", result.RetryAfter);
             default:
-                throw new ProxyErrorException(ProxyErrorKind.AuthenticationRequired,
-                    result.Outcome == AuthOutcome.Anonymous ? "proxy authentication required" : "proxy authentication failed: unknown user or wrong password",
-                    fields: [new("Proxy-Authenticate", basic.Challenge)]);
+                throw ProxyErrorException.Challenge(basic.Challenge,
+                    result.Outcome == AuthOutcome.Anonymous ? "proxy authentication required" : "proxy authentication failed: unknown user or wrong password");
         }
     }
 
@@ -140,8 +138,7 @@ internal sealed class Exchange
         Live.Rule = Decision.Rule;
         if (!Decision.Allowed && User is null && Snapshot.Authenticator is { } basic && Snapshot.Policy.IdentityWouldMatter(facts))
         {
-            throw new ProxyErrorException(ProxyErrorKind.AuthenticationRequired, "proxy authentication required: a rule for this destination names users or groups",
-                fields: [new("Proxy-Authenticate", basic.Challenge)]);
+            throw ProxyErrorException.Challenge(basic.Challenge, "proxy authentication required: a rule for this destination names users or groups");
         }
 
         if (!Decision.Allowed)
@@ -185,7 +182,7 @@ internal sealed class Exchange
         Services.AccessLog.Write(new AccessLogEntry
         {
             Started = Started,
-            Elapsed = Stopwatch.GetElapsedTime(_startTimestamp),
+            Elapsed = Elapsed,
             Client = Client.Remote.Address,
             Code = code,
             Status = status,

@@ -37,9 +37,8 @@ internal static class ConnectTunnel
             if (!exchange.Services.Limits.TryOpenTunnel(client.Remote.Address, exchange.Snapshot.Config.Limits))
             {
                 exchange.Services.Metrics.LimitRejections.WithLabels("tunnelsPerClient").Inc();
-                throw new ProxyErrorException(ProxyErrorKind.ClientLimitReached,
-                    $"{client.Remote.Address} has {exchange.Snapshot.Config.Limits.MaxTunnelsPerClient} tunnels open, its limit; close some first",
-                    fields: [new("Retry-After", "1")]);
+                throw ProxyErrorException.RetryLater(ProxyErrorKind.ClientLimitReached,
+                    $"{client.Remote.Address} has {exchange.Snapshot.Config.Limits.MaxTunnelsPerClient} tunnels open, its limit; close some first", TimeSpan.FromSeconds(1));
             }
 
             try

@@ -87,18 +87,11 @@ internal static class Relay
                 }
             }
         }
-        catch (SpliceInterrupted interrupted)
-        {
-            copied += interrupted.Copied;
-            await activity.CancelAsync().ConfigureAwait(false);
-            from.Abort();
-            to.Abort();
-            return (copied, false);
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (e is SpliceInterrupted or IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
         {
             // One direction failed: the tunnel is broken. Cancel the other direction and reset both ends, so
             // neither peer mistakes a truncated stream for a complete one.
+            copied += (e as SpliceInterrupted)?.Copied ?? 0;
             await activity.CancelAsync().ConfigureAwait(false);
             from.Abort();
             to.Abort();
