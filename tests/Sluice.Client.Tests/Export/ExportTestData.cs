@@ -15,4 +15,18 @@ internal static class ExportTestData
         new(ProxySettings.FromUrl(url, NoProxyList.Parse(excluded)), ca);
 
     public static string[] Lints(ExportResult result) => result.Lints.Select(l => l.ToString()).ToArray();
+
+    /// <summary>A translated excluded list: exactly these entries, and either no lint or one that says <paramref name="lint"/>.</summary>
+    public static void AssertTranslation(NoProxyTranslation translation, string separator, string written, string? lint)
+    {
+        Assert.Equal(written, translation.Join(separator));
+        if (lint is null)
+        {
+            Assert.Empty(translation.Lints);
+        }
+        else
+        {
+            Assert.Contains(translation.Lints, l => l.Message.Contains(lint, StringComparison.Ordinal));
+        }
+    }
 }

@@ -38,15 +38,7 @@ public sealed class JavaExporterTests
     public void Non_proxy_hosts(string excluded, string written, string? lint)
     {
         NoProxyTranslation translation = JavaExporter.TranslateNonProxyHosts(NoProxyList.Parse(excluded));
-        Assert.Equal(written, translation.Join("|"));
-        if (lint is null)
-        {
-            Assert.Empty(translation.Lints);
-        }
-        else
-        {
-            Assert.Contains(translation.Lints, l => l.Message.Contains(lint, StringComparison.Ordinal));
-        }
+        ExportTestData.AssertTranslation(translation, "|", written, lint);
     }
 
     [Fact]

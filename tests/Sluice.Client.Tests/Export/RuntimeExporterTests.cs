@@ -33,15 +33,7 @@ public sealed class PythonExporterTests
     public void No_proxy(string excluded, string written, string? lint)
     {
         NoProxyTranslation translation = PythonExporter.TranslateNoProxy(NoProxyList.Parse(excluded));
-        Assert.Equal(written, translation.Join(","));
-        if (lint is null)
-        {
-            Assert.Empty(translation.Lints);
-        }
-        else
-        {
-            Assert.Contains(translation.Lints, l => l.Message.Contains(lint, StringComparison.Ordinal));
-        }
+        ExportTestData.AssertTranslation(translation, ",", written, lint);
     }
 
     [Fact]
@@ -88,15 +80,7 @@ public sealed class NodeExporterTests
     public void Node_no_proxy(string excluded, string written, string? lint)
     {
         NoProxyTranslation translation = NodeExporter.TranslateNodeNoProxy(NoProxyList.Parse(excluded));
-        Assert.Equal(written, translation.Join(","));
-        if (lint is null)
-        {
-            Assert.Empty(translation.Lints);
-        }
-        else
-        {
-            Assert.Contains(translation.Lints, l => l.Message.Contains(lint, StringComparison.Ordinal));
-        }
+        ExportTestData.AssertTranslation(translation, ",", written, lint);
     }
 
     [Theory]
@@ -108,15 +92,7 @@ public sealed class NodeExporterTests
     public void Npm_noproxy(string excluded, string written, string? lint)
     {
         NoProxyTranslation translation = NodeExporter.TranslateNpmNoProxy(NoProxyList.Parse(excluded));
-        Assert.Equal(written, translation.Join(","));
-        if (lint is null)
-        {
-            Assert.Empty(translation.Lints);
-        }
-        else
-        {
-            Assert.Contains(translation.Lints, l => l.Message.Contains(lint, StringComparison.Ordinal));
-        }
+        ExportTestData.AssertTranslation(translation, ",", written, lint);
     }
 
     [Fact]
@@ -162,15 +138,7 @@ public sealed class GitExporterTests
     public void Urls(string excluded, string written, string? lint)
     {
         NoProxyTranslation translation = GitExporter.TranslateUrls(NoProxyList.Parse(excluded));
-        Assert.Equal(written, translation.Join(" "));
-        if (lint is null)
-        {
-            Assert.Empty(translation.Lints);
-        }
-        else
-        {
-            Assert.Contains(translation.Lints, l => l.Message.Contains(lint, StringComparison.Ordinal));
-        }
+        ExportTestData.AssertTranslation(translation, " ", written, lint);
     }
 
     [Fact]
@@ -216,15 +184,7 @@ public sealed class AptExporterTests
     public void Hosts(string excluded, string written, string? lint)
     {
         NoProxyTranslation translation = AptExporter.TranslateHosts(NoProxyList.Parse(excluded));
-        Assert.Equal(written, translation.Join(" "));
-        if (lint is null)
-        {
-            Assert.Empty(translation.Lints);
-        }
-        else
-        {
-            Assert.Contains(translation.Lints, l => l.Message.Contains(lint, StringComparison.Ordinal));
-        }
+        ExportTestData.AssertTranslation(translation, " ", written, lint);
     }
 
     [Fact]
