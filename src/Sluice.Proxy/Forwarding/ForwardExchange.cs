@@ -54,9 +54,9 @@ internal sealed class ForwardExchange
         _x.Url = _target.AbsoluteUri;
         // Read before the hop-by-hop fields are stripped. HTTP/1.0 clients get one response per connection.
         _clientWantsClose = Head.IsHttp10 || Head.Fields.HasToken("Connection", "close");
-        if (!Framing.TryForRequest(Head.Fields, out _requestFraming, out problem))
+        if (!Framing.TryForRequest(Head.Fields, Head.IsHttp10, out _requestFraming, out problem, out bool unsupportedCoding))
         {
-            await _x.FailAsync(ProxyErrorKind.MalformedRequest, problem, null, keepAlive: false, _stopping).ConfigureAwait(false);
+            await _x.FailAsync(unsupportedCoding ? ProxyErrorKind.UnsupportedTransferCoding : ProxyErrorKind.MalformedRequest, problem, null, keepAlive: false, _stopping).ConfigureAwait(false);
             return false;
         }
 
@@ -203,7 +203,7 @@ internal sealed class ForwardExchange
     {
         long readBefore = upstream.Input.BytesRead;
         ResponseHead? response;
-        while (true)
+        for (int interim = 0; ; interim++)
         {
             response = await ReadResponseHeadAsync(upstream, readBefore, ct).ConfigureAwait(false);
             if (response is null)
@@ -232,6 +232,12 @@ internal sealed class ForwardExchange
             if (!response.IsInformational)
             {
                 break;
+            }
+
+            if (interim == MaxInterimResponses)
+            {
+                // 1xx responses are relayed as they come; an origin that never stops sending them gets no more.
+                throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, $"the origin sent more than {MaxInterimResponses} informational (1xx) responses");
             }
 
             if (!Head.IsHttp10)
@@ -411,7 +417,8 @@ internal sealed class ForwardExchange
         }
         Via.Append(fields, Head.MinorVersion, Name);
         var head = new HeadWriter();
-        head.Append(Head.Method).Append(" ").Append(_target.PathAndQuery).Append(" HTTP/1.1\r\n")
+        string target = Head.Method == "OPTIONS" && _target.PathWasEmpty ? "*" : _target.PathAndQuery;
+        head.Append(Head.Method).Append(" ").Append(target).Append(" HTTP/1.1\r\n")
             .Field("Host", _target.Authority)
             .Fields(fields);
         if (_requestFraming.Kind == BodyKind.Chunked)
@@ -427,6 +434,9 @@ internal sealed class ForwardExchange
         return head.End();
     }
 
+    /// <summary>More interim responses than any real exchange has (100 Continue, 102, a few 103 Early Hints).</summary>
+    private const int MaxInterimResponses = 16;
+
     /// <summary>A small body already buffered goes out in the same write as its head: one system call, one packet.</summary>
     private const int CoalesceBodyBytes = 16 * 1024;
 
@@ -435,8 +445,9 @@ internal sealed class ForwardExchange
     {
         HttpFields fields = response.Fields;
         HopByHop.Strip(fields);
-        if (framing.Kind is BodyKind.Chunked or BodyKind.UntilClose)
+        if (framing.Kind is BodyKind.Chunked or BodyKind.UntilClose || response.IsInformational || response.Status == 204)
         {
+            // RFC 9110 §8.6: no Content-Length in a 1xx or 204 response; a re-framed body has its own framing.
             fields.Remove("Content-Length");
         }
         else if (framing.Kind == BodyKind.ContentLength)
@@ -480,10 +491,13 @@ internal sealed class ForwardExchange
             return null;
         }
 
-        if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int remaining))
+        // Max-Forwards = 1*DIGIT; a value larger than we can count is as good as our largest (§7.6.2: "the lesser of").
+        if (value.Length == 0 || !value.All(char.IsAsciiDigit))
         {
             throw new ProxyErrorException(ProxyErrorKind.MalformedRequest, $"Max-Forwards '{value}' is not a number");
         }
+
+        int remaining = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int parsed) ? parsed : int.MaxValue;
 
         if (remaining > 0)
         {

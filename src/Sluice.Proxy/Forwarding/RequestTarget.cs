@@ -17,6 +17,10 @@ internal sealed record RequestTarget(string Host, IPAddress? Address, int Port, 
 
     public string AbsoluteUri => $"http://{Authority}{PathAndQuery}";
 
+    /// <summary>The absolute URI had neither a path nor a query (<c>http://host</c>): an OPTIONS for it asks about the
+    /// server as a whole, and goes to the origin as <c>OPTIONS *</c> (RFC 9112 §3.2.4).</summary>
+    public bool PathWasEmpty { get; init; }
+
     /// <summary>Parses a CONNECT target: authority-form only, <c>host:port</c> or <c>[v6]:port</c>, port required.</summary>
     public static bool TryParseAuthority(string target, out RequestTarget? parsed, out string problem)
     {
@@ -81,7 +85,13 @@ internal sealed record RequestTarget(string Host, IPAddress? Address, int Port, 
         bool hasPort = colon >= 0 && !authority[colon..].Contains(']');
         string host = hasPort ? authority[..colon] : authority;
         string port = hasPort ? authority[(colon + 1)..] : "80";
-        return TryParseHostPort(host, port.Length == 0 ? "80" : port, path, out parsed, out problem);
+        if (!TryParseHostPort(host, port.Length == 0 ? "80" : port, path, out parsed, out problem))
+        {
+            return false;
+        }
+
+        parsed = parsed! with { PathWasEmpty = pathStart < 0 };
+        return true;
     }
 
     private static bool TryParseHostPort(string host, string portText, string path, out RequestTarget? parsed, out string problem)

@@ -246,12 +246,18 @@ internal static class BodyCopier
                     throw new BodyException(BodySide.Source, "chunked framing line not terminated by CRLF");
                 }
 
+                // The limit holds however the line arrived: all at once in one read as much as byte by byte.
+                if (lf - 1 > maxLength)
+                {
+                    throw new BodyException(BodySide.Source, $"chunked framing line too long (over {maxLength} bytes)");
+                }
+
                 return lf - 1;
             }
 
             if (buffered.Length > maxLength + 1)
             {
-                throw new BodyException(BodySide.Source, "chunked framing line too long");
+                throw new BodyException(BodySide.Source, $"chunked framing line too long (over {maxLength} bytes)");
             }
 
             scanned = Math.Max(0, buffered.Length - 1);

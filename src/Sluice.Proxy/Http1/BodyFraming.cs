@@ -25,12 +25,22 @@ internal readonly record struct BodyFraming(BodyKind Kind, long Length)
 internal static class Framing
 {
     /// <summary>Request framing. Anything ambiguous is an error: an ambiguity is where request smuggling lives.</summary>
-    public static bool TryForRequest(HttpFields fields, out BodyFraming framing, out string problem)
+    /// <param name="unsupportedCoding">Set when the only problem is a transfer coding other than chunked in front of
+    /// chunked: RFC 9112 §6.1 asks for 501 (Not Implemented) then, rather than 400.</param>
+    public static bool TryForRequest(HttpFields fields, bool http10, out BodyFraming framing, out string problem, out bool unsupportedCoding)
     {
         framing = BodyFraming.None;
         problem = "";
+        unsupportedCoding = false;
         int teCount = fields.CountOf("Transfer-Encoding");
         int clCount = fields.CountOf("Content-Length");
+        if (teCount > 0 && http10)
+        {
+            // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means the framing is faulty, whatever else it says.
+            problem = "Transfer-Encoding in an HTTP/1.0 request (HTTP/1.0 has no transfer codings)";
+            return false;
+        }
+
         if (teCount > 0 && clCount > 0)
         {
             problem = "both Content-Length and Transfer-Encoding";
@@ -42,6 +52,9 @@ internal static class Framing
             List<string> codings = fields.Tokens("Transfer-Encoding").ToList();
             if (codings.Count != 1 || !codings[0].Equals("chunked", StringComparison.OrdinalIgnoreCase))
             {
+                // chunked last, once, after other codings: well framed, but codings Sluice does not pass on (§6.1: 501).
+                unsupportedCoding = codings.Count > 1 && codings[^1].Equals("chunked", StringComparison.OrdinalIgnoreCase)
+                    && codings.Count(c => c.Equals("chunked", StringComparison.OrdinalIgnoreCase)) == 1;
                 problem = $"Transfer-Encoding '{string.Join(", ", fields.All("Transfer-Encoding"))}' is not exactly 'chunked'";
                 return false;
             }
@@ -75,13 +88,20 @@ internal static class Framing
     {
         framing = BodyFraming.None;
         problem = "";
+        HttpFields fields = response.Fields;
+        bool hasTe = fields.Contains("Transfer-Encoding");
+        if (hasTe && response.MinorVersion == 0)
+        {
+            // RFC 9112 §6.1: faulty framing, whatever the status; the connection is not used again.
+            problem = "the origin sent Transfer-Encoding in an HTTP/1.0 response (HTTP/1.0 has no transfer codings)";
+            return false;
+        }
+
         if (requestMethod == "HEAD" || response.IsInformational || response.Status is 204 or 304)
         {
             return true;
         }
 
-        HttpFields fields = response.Fields;
-        bool hasTe = fields.Contains("Transfer-Encoding");
         int clCount = fields.CountOf("Content-Length");
         if (hasTe && clCount > 0)
         {

@@ -123,6 +123,12 @@ internal static class HeadParser
             return ParseResult.Malformed("status line is not 'HTTP/1.x NNN reason'");
         }
 
+        // RFC 9110 §15: codes outside 100..599 are invalid; a proxy has no way to pass one on faithfully.
+        if (line[9] > '5')
+        {
+            return ParseResult.Malformed($"status code {Encoding.ASCII.GetString(line[9..12])} is outside 100-599");
+        }
+
         ReadOnlySpan<byte> reason = line.Length > 13 ? line[13..] : [];
         foreach (byte b in reason)
         {

@@ -63,6 +63,12 @@ internal sealed class ClientSession
                 }
 
                 var exchange = new Exchange(_client, _snapshot, _services, head, consumedBefore, _live);
+                if (!RequestChecks.TryCheckHost(head, out string hostProblem))
+                {
+                    await exchange.FailAsync(ProxyErrorKind.MalformedRequest, hostProblem, null, keepAlive: false, _stopping).ConfigureAwait(false);
+                    return;
+                }
+
                 if (head.IsConnect)
                 {
                     // A tunnel can last for hours: it keeps no per-request timers (they come back if a 407 lets

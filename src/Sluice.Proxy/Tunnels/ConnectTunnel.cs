@@ -22,9 +22,12 @@ internal static class ConnectTunnel
         }
 
         exchange.Url = target!.AuthorityWithPort;
-        if (exchange.Head.Fields.Contains("Transfer-Encoding"))
+        // RFC 9110 §9.3.6: a CONNECT request has no content. A framing field would make the bytes after the head
+        // ambiguous (a body for one reader, the first tunnel bytes for another), so it is refused, even a zero length.
+        if (exchange.Head.Fields.Contains("Transfer-Encoding") || exchange.Head.Fields.Contains("Content-Length"))
         {
-            await exchange.FailAsync(ProxyErrorKind.MalformedRequest, "a CONNECT request has no body; Transfer-Encoding is not allowed", null, keepAlive: false, stopping).ConfigureAwait(false);
+            string field = exchange.Head.Fields.Contains("Transfer-Encoding") ? "Transfer-Encoding" : "Content-Length";
+            await exchange.FailAsync(ProxyErrorKind.MalformedRequest, $"a CONNECT request has no content; {field} is not allowed", null, keepAlive: false, stopping).ConfigureAwait(false);
             return false;
         }
 

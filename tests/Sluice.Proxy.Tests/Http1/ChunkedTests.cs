@@ -292,7 +292,7 @@ public sealed class ChunkedTests
     [InlineData("an empty list element is ignored (RFC 9110 §5.6.1)", "Transfer-Encoding: chunked,", "Chunked", -1L)]
     public void Request_framing_is_decided(string because, string fields, string kindName, long length)
     {
-        bool ok = Framing.TryForRequest(Fields(fields), out BodyFraming framing, out string problem);
+        bool ok = Framing.TryForRequest(Fields(fields), http10: false, out BodyFraming framing, out string problem, out _);
 
         Assert.True(ok, $"{because}: refused with '{problem}'");
         Assert.True(framing == new BodyFraming(Enum.Parse<BodyKind>(kindName), length), $"{because}: got {framing}");
@@ -329,7 +329,7 @@ public sealed class ChunkedTests
     [InlineData("chunked misspelt", "Transfer-Encoding: chunk", "not exactly 'chunked'")]
     public void Ambiguous_request_framing_is_refused(string because, string fields, string problemMentions)
     {
-        bool ok = Framing.TryForRequest(Fields(fields), out _, out string problem);
+        bool ok = Framing.TryForRequest(Fields(fields), http10: false, out _, out string problem, out _);
 
         Assert.False(ok, $"{because}: was accepted");
         Assert.Contains(problemMentions, problem, StringComparison.Ordinal);
