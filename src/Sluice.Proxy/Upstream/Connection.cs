@@ -37,6 +37,9 @@ internal sealed class Connection : IDisposable
     /// <summary>When this connection last finished an exchange; used by the upstream pool.</summary>
     public long IdleSinceTicks { get; set; }
 
+    /// <summary>The upstream pool's claim on this connection (<see cref="UpstreamPool"/>: in use, idle or dead).</summary>
+    internal int PoolState;
+
     public static Connection FromSocket(Socket socket) =>
         new(socket, new NetworkStream(socket, ownsSocket: false), (IPEndPoint)socket.RemoteEndPoint!);
 

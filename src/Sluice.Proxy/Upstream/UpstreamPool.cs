@@ -7,8 +7,18 @@ namespace Sluice.Proxy.Upstream;
 /// Idle keep-alive connections to origins, by host and port. A connection is handed out only if it has been
 /// idle for less than the configured time and the origin has not closed it or sent unsolicited bytes.
 /// </summary>
+/// <remarks>
+/// Every idle connection keeps a zero-byte receive pending: the moment the origin sends anything (bytes no request
+/// asked for, or its FIN) the connection is closed and can never be handed out, so a late tail of one response is
+/// never read as the answer to the next request. The receive holds no buffer. A connection is claimed by exactly
+/// one of the taker and that watch, through <see cref="Connection.PoolState"/>.
+/// </remarks>
 internal sealed class UpstreamPool : IAsyncDisposable
 {
+    private const int InUse = 0;
+    private const int Idle = 1;
+    private const int Dead = 2;
+
     private readonly ConcurrentDictionary<string, ConcurrentStack<Connection>> _idle = new(StringComparer.Ordinal);
     private readonly Timer _sweeper;
     private volatile int _maxPerHost;
@@ -38,7 +48,7 @@ internal sealed class UpstreamPool : IAsyncDisposable
 
         while (stack.TryPop(out Connection? connection))
         {
-            if (IsUsable(connection))
+            if (Interlocked.CompareExchange(ref connection.PoolState, InUse, Idle) == Idle && IsUsable(connection))
             {
                 return connection;
             }
@@ -65,7 +75,29 @@ internal sealed class UpstreamPool : IAsyncDisposable
         }
 
         connection.IdleSinceTicks = Environment.TickCount64;
+        Volatile.Write(ref connection.PoolState, Idle);
+        _ = WatchWhileIdleAsync(connection);
         stack.Push(connection);
+    }
+
+    /// <summary>
+    /// Closes the connection as soon as anything arrives while it is idle. When the connection has been taken in the
+    /// meantime, the receive completes with the response and changes nothing: a zero-byte receive consumes no data.
+    /// </summary>
+    private static async Task WatchWhileIdleAsync(Connection connection)
+    {
+        try
+        {
+            await connection.Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+
+        if (Interlocked.CompareExchange(ref connection.PoolState, Dead, Idle) == Idle)
+        {
+            connection.Dispose();
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -113,11 +145,11 @@ internal sealed class UpstreamPool : IAsyncDisposable
             int n = stack.TryPopRange(all);
             for (int i = n - 1; i >= 0; i--)
             {
-                if (IsUsable(all[i]))
+                if (Volatile.Read(ref all[i].PoolState) == Idle && IsUsable(all[i]))
                 {
                     stack.Push(all[i]);
                 }
-                else
+                else if (Interlocked.CompareExchange(ref all[i].PoolState, Dead, Idle) != InUse)
                 {
                     all[i].Dispose();
                 }

@@ -7,7 +7,7 @@ namespace Sluice.Proxy.Tests.Conformance;
 
 /// <summary>
 /// An origin on 127.0.0.1:0 that answers the first request it receives with exactly the bytes a table row gives
-/// (<c>{pause}</c> in them is a 100 ms wait between two writes, for bytes that arrive late; <c>{close}</c> at the
+/// (<c>{pause}</c> in them is a wait (100 ms unless told) between two writes, for bytes that arrive late; <c>{close}</c> at the
 /// end closes the connection after them), and every later
 /// request with a well-formed <c>fresh</c> response. It records every byte the proxy sent it, per connection.
 /// </summary>
@@ -24,9 +24,12 @@ public sealed class HostileOrigin : IAsyncDisposable
     private readonly ConcurrentQueue<StringBuilder> _received = new();
     private int _requests;
 
-    public HostileOrigin(string firstAnswer)
+    private readonly TimeSpan _pause;
+
+    public HostileOrigin(string firstAnswer, TimeSpan? pause = null)
     {
         _firstAnswer = firstAnswer;
+        _pause = pause ?? TimeSpan.FromMilliseconds(100);
         _listener.Start();
         _loop = AcceptAsync();
     }
@@ -35,6 +38,9 @@ public sealed class HostileOrigin : IAsyncDisposable
 
     /// <summary>Completed when the first (hostile) answer has been written whole, late bytes included.</summary>
     public TaskCompletionSource FirstAnswered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completed when the proxy closes the first connection (the origin reads its end).</summary>
+    public TaskCompletionSource FirstConnectionClosed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public int Connections => _received.Count;
 
@@ -58,8 +64,16 @@ public sealed class HostileOrigin : IAsyncDisposable
             }
 
             var received = new StringBuilder();
+            bool first = _received.IsEmpty;
             _received.Enqueue(received);
-            _connections.Enqueue(Task.Run(() => ServeAsync(socket, received)));
+            _connections.Enqueue(Task.Run(async () =>
+            {
+                await ServeAsync(socket, received);
+                if (first)
+                {
+                    FirstConnectionClosed.TrySetResult();
+                }
+            }));
         }
     }
 
@@ -122,7 +136,7 @@ public sealed class HostileOrigin : IAsyncDisposable
         {
             if (i > 0)
             {
-                await Task.Delay(100);
+                await Task.Delay(_pause);
             }
 
             await stream.WriteAsync(Encoding.Latin1.GetBytes(parts[i]));
