@@ -5,22 +5,26 @@ using Sluice.Policy.Decisions;
 namespace Sluice.Policy.Addresses;
 
 /// <summary>
-/// Decides whether a resolved address may be dialled: <c>addresses.deny</c> first, then <c>addresses.allow</c>,
-/// then the address class (only public addresses pass) and the proxy's own listeners.
+/// Decides whether a resolved address may be dialled: <c>addresses.deny</c> first, then the proxy's own listeners
+/// and admin endpoint (never a destination, whatever <c>addresses.allow</c> says), then <c>addresses.allow</c>,
+/// then the address class (only public addresses pass).
 /// </summary>
 public sealed class AddressGuard
 {
     private readonly AddressesConfig _config;
     private readonly IReadOnlyCollection<IPEndPoint> _ownEndpoints;
+    private readonly IReadOnlyCollection<IPEndPoint> _adminEndpoints;
 
     /// <param name="ownEndpoints">
     /// The proxy's listeners as concrete addresses: the server expands a wildcard listener (0.0.0.0, [::]) into the
     /// machine's own addresses, so that public destinations on the same port stay reachable.
     /// </param>
-    public AddressGuard(AddressesConfig config, IReadOnlyCollection<IPEndPoint> ownEndpoints)
+    /// <param name="adminEndpoints">The admin endpoint's addresses, expanded the same way.</param>
+    public AddressGuard(AddressesConfig config, IReadOnlyCollection<IPEndPoint> ownEndpoints, IReadOnlyCollection<IPEndPoint>? adminEndpoints = null)
     {
         _config = config;
         _ownEndpoints = ownEndpoints;
+        _adminEndpoints = adminEndpoints ?? [];
     }
 
     public Decision Check(IPAddress address, int port)
@@ -43,6 +47,18 @@ public sealed class AddressGuard
             }
         }
 
+        // Before allow: an allowed range that happens to hold the proxy must not turn it into its own destination
+        // (a loop through a listener, or a client reading /metrics and the status page through the proxy).
+        if (IsOneOf(_ownEndpoints, plain, port))
+        {
+            return Decision.Deny(DenyReason.DestinationAddress, $"{Endpoints.Format(new IPEndPoint(plain, port))} is this proxy's own listener");
+        }
+
+        if (IsOneOf(_adminEndpoints, plain, port))
+        {
+            return Decision.Deny(DenyReason.DestinationAddress, $"{Endpoints.Format(new IPEndPoint(plain, port))} is this proxy's admin endpoint");
+        }
+
         foreach (IPNetwork network in _config.Allow)
         {
             if (network.Contains(plain))
@@ -51,17 +67,22 @@ public sealed class AddressGuard
             }
         }
 
-        foreach (IPEndPoint own in _ownEndpoints)
-        {
-            if (own.Port == port && own.Address.Equals(plain))
-            {
-                return Decision.Deny(DenyReason.DestinationAddress, $"{Endpoints.Format(new IPEndPoint(plain, port))} is this proxy's own listener");
-            }
-        }
-
         AddressClassification c = AddressClassifier.Classify(plain);
         return c.IsPublic
             ? Decision.Allow($"{plain} is public")
             : Decision.Deny(DenyReason.DestinationAddress, $"{plain} is {c}");
+    }
+
+    private static bool IsOneOf(IReadOnlyCollection<IPEndPoint> endpoints, IPAddress address, int port)
+    {
+        foreach (IPEndPoint own in endpoints)
+        {
+            if (own.Port == port && own.Address.Equals(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -72,10 +72,13 @@ public sealed class AddressGuardTests
     [InlineData("", "::1", 3131, false, "[::1]:3131 is this proxy's own listener", "IPv6 loopback listener refused")]
     [InlineData("", "127.0.0.1", 3131, false, "loopback (127.0.0.0/8)", "a [::1] listener is not 127.0.0.1")]
     [InlineData("127.0.0.0/8", "127.0.0.2", 3128, true, "addresses.allow 127.0.0.0/8", "other loopback address on the listener port is not the listener")]
-    [InlineData("127.0.0.0/8", "127.0.0.1", 3128, true, "addresses.allow 127.0.0.0/8", "by design an explicit allow of the range comes before the listener check")]
-    public void Own_listeners_are_refused(string allow, string address, int port, bool allowed, string detail, string why)
+    [InlineData("127.0.0.0/8", "127.0.0.1", 3128, false, "127.0.0.1:3128 is this proxy's own listener", "an allow of the range never makes a listener a destination")]
+    [InlineData("127.0.0.0/8", "127.0.0.1", 9090, false, "127.0.0.1:9090 is this proxy's admin endpoint", "an allow of the range never makes the admin endpoint a destination")]
+    [InlineData("", "127.0.0.1", 9090, false, "127.0.0.1:9090 is this proxy's admin endpoint", "admin endpoint named as such rather than as loopback")]
+    [InlineData("127.0.0.0/8", "127.0.0.1", 9091, true, "addresses.allow 127.0.0.0/8", "another port of the admin address is not the admin endpoint")]
+    public void Own_listeners_and_the_admin_endpoint_are_refused_whatever_allow_says(string allow, string address, int port, bool allowed, string detail, string why)
     {
-        var guard = new AddressGuard(Config(allow, ""), OwnListeners);
+        var guard = new AddressGuard(Config(allow, ""), OwnListeners, [new IPEndPoint(IPAddress.Loopback, 9090)]);
         Decision decision = guard.Check(IPAddress.Parse(address), port);
         AssertDecision(decision, allowed, detail, why);
     }
