@@ -22,6 +22,7 @@ internal sealed class ForwardExchange
     private bool _upgrade;
     private bool _clientWantsClose;
     private bool _bodySentWithHead;
+    private Func<string, bool>? _requestTrailerFilter;
 
     // Set by the upload before it resets the upstream connection because the client's body was broken.
     private volatile BodyException? _clientBodyFailure;
@@ -258,6 +259,7 @@ internal sealed class ForwardExchange
         bool chunkedOut = !Head.IsHttp10 && framing.Kind is BodyKind.Chunked or BodyKind.UntilClose;
         bool closeClient = _clientWantsClose || _x.Services.Draining.IsCancellationRequested;
         bool originCloses = response.MinorVersion == 0 ? !response.Fields.HasToken("Connection", "keep-alive") : response.Fields.HasToken("Connection", "close");
+        Func<string, bool>? trailerFilter = framing.Kind == BodyKind.Chunked ? HopByHop.TrailerFilter(response.Fields) : null;
         try
         {
             if (await WriteResponseHeadAsync(response, framing, chunkedOut, closeClient, ct, upstream.Input).ConfigureAwait(false))
@@ -277,7 +279,7 @@ internal sealed class ForwardExchange
         string? failure = null;
         try
         {
-            await BodyCopier.CopyAsync(upstream.Input, Client.Stream, framing, chunkedOut, _x.Snapshot.Limits.MaxHeaderBytes, progress, ct).ConfigureAwait(false);
+            await BodyCopier.CopyAsync(upstream.Input, Client.Stream, framing, chunkedOut, _x.Snapshot.Limits.MaxHeaderBytes, progress, ct, trailerFilter).ConfigureAwait(false);
         }
         catch (BodyException e)
         {
@@ -310,7 +312,7 @@ internal sealed class ForwardExchange
     {
         try
         {
-            return await BodyCopier.CopyAsync(Client.Input, upstream.Stream, _requestFraming, _requestFraming.Kind == BodyKind.Chunked, _x.Snapshot.Limits.MaxHeaderBytes, progress, ct).ConfigureAwait(false);
+            return await BodyCopier.CopyAsync(Client.Input, upstream.Stream, _requestFraming, _requestFraming.Kind == BodyKind.Chunked, _x.Snapshot.Limits.MaxHeaderBytes, progress, ct, _requestTrailerFilter).ConfigureAwait(false);
         }
         catch (BodyException e) when (e.Side == BodySide.Source)
         {
@@ -408,6 +410,7 @@ internal sealed class ForwardExchange
     private HeadWriter BuildRequestHead()
     {
         HttpFields fields = Head.Fields;
+        _requestTrailerFilter = _requestFraming.Kind == BodyKind.Chunked ? HopByHop.TrailerFilter(fields) : null;
         HopByHop.Strip(fields);
         fields.Remove("Host");
         if (_requestFraming.Kind == BodyKind.ContentLength)

@@ -17,6 +17,17 @@ internal static class HopByHop
 
     private static readonly HashSet<string> Protected = new(StringComparer.OrdinalIgnoreCase) { "Host", "Content-Length" };
 
+    /// <summary>
+    /// Which trailer fields of a chunked message are hop-by-hop: the fixed list and whatever the message's Connection
+    /// field names (RFC 9110 §7.6.1 says "header or trailer"). Read from the head before <see cref="Strip"/>.
+    /// </summary>
+    public static Func<string, bool> TrailerFilter(HttpFields head)
+    {
+        var names = new HashSet<string>(Always, StringComparer.OrdinalIgnoreCase);
+        names.UnionWith(head.Tokens("Connection"));
+        return names.Contains;
+    }
+
     /// <summary>Removes hop-by-hop fields; the caller adds its own Connection, Upgrade and Transfer-Encoding.</summary>
     public static void Strip(HttpFields fields)
     {

@@ -36,13 +36,14 @@ internal static class BodyCopier
 
     /// <summary>Copies a body framed by <paramref name="framing"/>, writing it chunked when <paramref name="chunkedOut"/>.</summary>
     /// <returns>Body bytes copied (payload only).</returns>
-    public static Task<long> CopyAsync(BufferedInput source, Stream destination, BodyFraming framing, bool chunkedOut, int maxTrailerBytes, Action? onProgress, CancellationToken cancellationToken) =>
+    /// <param name="dropTrailer">Trailer fields not to pass on (hop-by-hop ones); null keeps every valid trailer.</param>
+    public static Task<long> CopyAsync(BufferedInput source, Stream destination, BodyFraming framing, bool chunkedOut, int maxTrailerBytes, Action? onProgress, CancellationToken cancellationToken, Func<string, bool>? dropTrailer = null) =>
         framing.Kind switch
         {
             BodyKind.None => Task.FromResult(0L),
             BodyKind.ContentLength => CopyCountedAsync(source, destination, framing.Length, untilClose: false, chunkedOut, onProgress, cancellationToken),
             BodyKind.UntilClose => CopyCountedAsync(source, destination, long.MaxValue, untilClose: true, chunkedOut, onProgress, cancellationToken),
-            BodyKind.Chunked => CopyChunkedAsync(source, destination, chunkedOut, maxTrailerBytes, onProgress, cancellationToken),
+            BodyKind.Chunked => CopyChunkedAsync(source, destination, chunkedOut, maxTrailerBytes, dropTrailer, onProgress, cancellationToken),
             _ => throw new ArgumentOutOfRangeException(nameof(framing)),
         };
 
@@ -84,7 +85,7 @@ internal static class BodyCopier
         }
     }
 
-    private static async Task<long> CopyChunkedAsync(BufferedInput source, Stream destination, bool chunkedOut, int maxTrailerBytes, Action? onProgress, CancellationToken cancellationToken)
+    private static async Task<long> CopyChunkedAsync(BufferedInput source, Stream destination, bool chunkedOut, int maxTrailerBytes, Func<string, bool>? dropTrailer, Action? onProgress, CancellationToken cancellationToken)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize + Prefix + 2);
         long copied = 0;
@@ -124,7 +125,7 @@ internal static class BodyCopier
                 source.Consume(2);
             }
 
-            byte[] trailers = await ReadTrailersAsync(source, maxTrailerBytes, cancellationToken).ConfigureAwait(false);
+            byte[] trailers = await ReadTrailersAsync(source, maxTrailerBytes, dropTrailer, cancellationToken).ConfigureAwait(false);
             if (chunkedOut)
             {
                 byte[] last = new byte[3 + trailers.Length + 2];
@@ -189,7 +190,7 @@ internal static class BodyCopier
     private static int HexValue(byte b) => b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10;
 
     /// <summary>Trailer fields up to the empty line, validated as header fields are; returned as raw CRLF-terminated lines.</summary>
-    private static async Task<byte[]> ReadTrailersAsync(BufferedInput source, int maxBytes, CancellationToken cancellationToken)
+    private static async Task<byte[]> ReadTrailersAsync(BufferedInput source, int maxBytes, Func<string, bool>? drop, CancellationToken cancellationToken)
     {
         using var trailers = new MemoryStream();
         while (true)
@@ -208,7 +209,11 @@ internal static class BodyCopier
                 throw new BodyException(BodySide.Source, "invalid trailer field");
             }
 
-            trailers.Write(source.Buffered[..(lineEnd + 2)]);
+            if (drop is null || !drop(Encoding.ASCII.GetString(line[..colon])))
+            {
+                trailers.Write(source.Buffered[..(lineEnd + 2)]);
+            }
+
             source.Consume(lineEnd + 2);
             if (trailers.Length > maxBytes)
             {
