@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -26,24 +25,20 @@ public readonly record struct AuthResult(AuthOutcome Outcome, string? User, IRea
 
 /// <summary>
 /// HTTP Basic proxy authentication (RFC 7617) against the users file. Hash verification is slow on purpose, so a
-/// successful check is remembered for a few minutes in a bounded cache keyed by an HMAC of the credentials (the
-/// password itself is never stored); a changed users file empties it. The files are looked at again at most once
-/// a second and a new version that does not load is logged and ignored.
+/// successful check is remembered for a few minutes (<see cref="VerifiedCredentials"/>), and parallel requests with
+/// the same credentials share one verification. The files are looked at again at most once a second and a new
+/// version that does not load is logged and ignored.
 /// </summary>
 public sealed class BasicAuthenticator : IDisposable
 {
-    private const int MaxCached = 10_000;
-    private static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan RecheckFilesEvery = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan HousekeepingEvery = TimeSpan.FromSeconds(15);
 
     private readonly BasicAuthConfig _config;
     private readonly Action<string> _warn;
-    private readonly byte[] _cacheKey = RandomNumberGenerator.GetBytes(32);
-    private readonly ConcurrentDictionary<string, long> _verified = new(StringComparer.Ordinal);
+    private readonly VerifiedCredentials _credentials = new();
     private readonly FailureThrottle _throttle = new();
-
-    // Hash verification is CPU-bound and slow by design: at most this many at once, the rest wait asynchronously.
-    private readonly SemaphoreSlim _verifySlots = new(Math.Max(2, Environment.ProcessorCount), Math.Max(2, Environment.ProcessorCount));
+    private readonly Timer _housekeeping;
     private readonly string _dummyHash;
     private readonly object _reloadLock = new();
     private volatile UserDirectory _directory;
@@ -58,6 +53,7 @@ public sealed class BasicAuthenticator : IDisposable
         _stamps = Stamps();
         _directory = UserDirectory.Load(config.UsersFile, config.GroupsFile);
         _dummyHash = PasswordHashes.HashBcrypt(Convert.ToBase64String(RandomNumberGenerator.GetBytes(18)), CostOf(_directory));
+        _housekeeping = new Timer(static state => Housekeep(((VerifiedCredentials, FailureThrottle))state!), (_credentials, _throttle), HousekeepingEvery, HousekeepingEvery);
     }
 
     // The dummy hash for unknown users costs what the real ones cost.
@@ -89,64 +85,98 @@ public sealed class BasicAuthenticator : IDisposable
         }
 
         string? hash = directory.Hashes.GetValueOrDefault(user);
-        string cacheKey = CacheKey(user, password, hash);
-        if (hash is not null && _verified.TryGetValue(cacheKey, out long until) && until > Environment.TickCount64)
+        string key = _credentials.KeyOf(user, password, hash);
+        if (hash is not null && _credentials.IsRemembered(key))
         {
             // A remembered success costs nothing, so it is served even while guesses from this address are refused.
             return Authenticated(directory, user);
         }
 
-        if (!_throttle.TryBegin(client, user, out TimeSpan wait))
+        while (true)
         {
-            return new AuthResult(AuthOutcome.Throttled, null, [], wait);
-        }
+            if (!_throttle.MayTry(client, user, out TimeSpan wait))
+            {
+                return new AuthResult(AuthOutcome.Throttled, null, [], wait);
+            }
 
-        bool ok = false;
+            // Everyone with the same credentials (user, password, stored hash) waits for one verification.
+            VerifiedCredentials.Check check;
+            if (_credentials.JoinOrStart(key, out TaskCompletionSource<VerifiedCredentials.Check> started) is { } running)
+            {
+                check = await running.ConfigureAwait(false);
+            }
+            else
+            {
+                (check, wait) = await VerifyAsync(key, started, user, password, hash, client).ConfigureAwait(false);
+                if (check == VerifiedCredentials.Check.NotChecked)
+                {
+                    return new AuthResult(AuthOutcome.Throttled, null, [], wait);
+                }
+            }
+
+            switch (check)
+            {
+                case VerifiedCredentials.Check.Matched:
+                    return Authenticated(directory, user);
+                case VerifiedCredentials.Check.Wrong:
+                    return new AuthResult(AuthOutcome.Failed, null, []);
+                default:
+                    continue; // whoever verified for us was throttled: our own address decides
+            }
+        }
+    }
+
+    public void Dispose() => _housekeeping.Dispose();
+
+    // One verification, shared with every request that joined it. The throttle reservation is taken only once a
+    // slot is held, so requests waiting their turn are not counted; only a failed check counts as a failure.
+    private async Task<(VerifiedCredentials.Check, TimeSpan)> VerifyAsync(string key, TaskCompletionSource<VerifiedCredentials.Check> started,
+        string user, string password, string? hash, IPAddress client)
+    {
+        VerifiedCredentials.Check check = VerifiedCredentials.Check.NotChecked;
+        TimeSpan wait = TimeSpan.Zero;
         try
         {
-            await _verifySlots.WaitAsync().ConfigureAwait(false);
+            await _credentials.Slots.WaitAsync().ConfigureAwait(false);
             try
             {
-                // An unknown user costs as much as a known one, so timing does not tell which names exist.
-                ok = PasswordHashes.Verify(password, hash ?? _dummyHash) && hash is not null && user.Length > 0;
+                if (_throttle.TryBegin(client, user, out FailureThrottle.Reservation reservation, out wait))
+                {
+                    bool ok = false;
+                    try
+                    {
+                        // An unknown user costs as much as a known one, so timing does not tell which names exist.
+                        ok = PasswordHashes.Verify(password, hash ?? _dummyHash) && hash is not null && user.Length > 0;
+                    }
+                    finally
+                    {
+                        FailureThrottle.End(reservation, ok);
+                    }
+
+                    check = ok ? VerifiedCredentials.Check.Matched : VerifiedCredentials.Check.Wrong;
+                }
             }
             finally
             {
-                _verifySlots.Release();
+                _credentials.Slots.Release();
             }
         }
         finally
         {
-            _throttle.End(client, user, ok);
+            _credentials.Finish(key, started, check);
         }
 
-        if (!ok)
-        {
-            return new AuthResult(AuthOutcome.Failed, null, []);
-        }
-
-        if (_verified.Count >= MaxCached)
-        {
-            _verified.Clear(); // crude but bounded; a full cache only costs re-verification
-        }
-
-        _verified[cacheKey] = Environment.TickCount64 + (long)CacheFor.TotalMilliseconds;
-        return Authenticated(directory, user);
+        return (check, wait);
     }
 
-    public void Dispose()
+    private static void Housekeep((VerifiedCredentials Credentials, FailureThrottle Throttle) state)
     {
-        _throttle.Dispose();
-        _verifySlots.Dispose();
+        state.Credentials.Prune();
+        state.Throttle.Prune();
     }
 
     private static AuthResult Authenticated(UserDirectory directory, string user) =>
         new(AuthOutcome.Authenticated, user, directory.GroupsOf.TryGetValue(user, out string[]? groups) ? groups : []);
-
-    // Binds user, password and the stored hash: a changed hash can never match an old entry. The password itself
-    // is never stored, only an HMAC under a key that lives as long as the process.
-    private string CacheKey(string user, string password, string? hash) =>
-        Convert.ToBase64String(HMACSHA256.HashData(_cacheKey, Encoding.UTF8.GetBytes($"{user}\0{password}\0{hash}")));
 
     /// <summary>RFC 7617: base64 of user-id ":" password, UTF-8; the scheme name is case-insensitive.</summary>
     private static bool TryDecode(string header, out string user, out string password)
@@ -199,7 +229,6 @@ public sealed class BasicAuthenticator : IDisposable
             try
             {
                 _directory = UserDirectory.Load(_config.UsersFile, _config.GroupsFile);
-                _verified.Clear();
             }
             catch (UsersFileException e)
             {
