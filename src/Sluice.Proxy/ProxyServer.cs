@@ -190,19 +190,37 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         BasicAuthenticator? authenticator = CreateAuthenticator(effective.Auth, current.Authenticator); // throws: nothing applied
         _services!.Pool.Configure(effective.Limits.MaxIdleUpstreamPerHost, effective.Timeouts.UpstreamIdle);
         _snapshot = new ProxySnapshot(effective, _ownEndpoints, authenticator);
+        DisposeReplaced(current.Authenticator, authenticator);
         _services.Metrics.Reloads.WithLabels("success").Inc();
         _services.Metrics.ConfigGeneration.Set(Interlocked.Increment(ref _generation));
         _services.Stats.Event("reload", $"config reloaded: {effective.Rules.Length} rules, default {effective.Default.ToString().ToLowerInvariant()}{(notes.Count == 0 ? "" : $" ({string.Join("; ", notes)})")}");
         return notes;
     }
 
-    /// <summary>The same authenticator when the settings did not change (its cache and failure counts survive a reload).</summary>
+    /// <summary>
+    /// The same authenticator when the settings did not change; otherwise a successor that keeps the failure counts,
+    /// remembered successes and (when the paths are the same) the loaded users files. Nothing slow happens here:
+    /// no hashing, no verification, files read only when their paths changed.
+    /// </summary>
     private BasicAuthenticator? CreateAuthenticator(AuthConfig? auth, BasicAuthenticator? current) => auth switch
     {
         null => null,
-        _ when current is not null && current.Config == auth.Basic => current,
-        _ => new BasicAuthenticator(auth.Basic, message => ProxyLog.FileWarning(_logger, message)),
+        _ when current is null => new BasicAuthenticator(auth.Basic, message => ProxyLog.FileWarning(_logger, message)),
+        _ when current.Config == auth.Basic => current,
+        _ => current.Reconfigured(auth.Basic),
     };
+
+    /// <summary>
+    /// Disposes an authenticator that new connections no longer get. Connections that still hold the old snapshot
+    /// keep using it safely: disposing stops only its housekeeping timer (see <see cref="BasicAuthenticator"/>).
+    /// </summary>
+    private static void DisposeReplaced(BasicAuthenticator? previous, BasicAuthenticator? next)
+    {
+        if (previous is not null && !ReferenceEquals(previous, next))
+        {
+            previous.Dispose();
+        }
+    }
 
     /// <summary>Stops accepting, waits up to the drain timeout for open connections, then closes what is left.</summary>
     public async Task StopAsync()
@@ -249,6 +267,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        DisposeReplaced(_snapshot?.Authenticator, null);
         _stopping.Dispose();
         _draining.Dispose();
     }

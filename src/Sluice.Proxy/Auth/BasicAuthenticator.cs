@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 using Sluice.Policy.Config;
 
@@ -26,53 +24,69 @@ public readonly record struct AuthResult(AuthOutcome Outcome, string? User, IRea
 
 /// <summary>
 /// HTTP Basic proxy authentication (RFC 7617) against the users file. Hash verification is slow on purpose, so a
-/// successful check is remembered for a few minutes in a bounded cache keyed by an HMAC of the credentials (the
-/// password itself is never stored); a changed users file empties it. The files are looked at again at most once
-/// a second and a new version that does not load is logged and ignored.
+/// successful check is remembered for a few minutes (<see cref="VerifiedCredentials"/>), and parallel requests with
+/// the same credentials share one verification. The files are looked at again at most once a second
+/// (<see cref="UserFiles"/>).
 /// </summary>
+/// <remarks>
+/// Lifetime. An authenticator is one <c>auth.basic</c> configuration's view (realm, files) of state that outlives
+/// it: the users files while their paths stay the same, the remembered successes and verifications in progress, and
+/// the failure counts. A reload that changes <c>auth.basic</c> gets a successor from <see cref="Reconfigured"/>,
+/// which takes that state over without hashing, verifying or, unless the paths changed, reading anything. What an
+/// authenticator owns alone is its housekeeping timer. The server disposes an authenticator as soon as its
+/// snapshot is replaced; connections that still hold the old snapshot go on authenticating through it, because
+/// disposing only stops the timer and leaves the shared state (pruned by the successor's timer) untouched. So no
+/// reference counting is needed, and at any time exactly one timer per server is alive.
+/// </remarks>
 public sealed class BasicAuthenticator : IDisposable
 {
-    private const int MaxCached = 10_000;
-    private static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(5);
-    private static readonly TimeSpan RecheckFilesEvery = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan HousekeepingEvery = TimeSpan.FromSeconds(15);
+    private static int _live;
 
     private readonly BasicAuthConfig _config;
     private readonly Action<string> _warn;
-    private readonly byte[] _cacheKey = RandomNumberGenerator.GetBytes(32);
-    private readonly ConcurrentDictionary<string, long> _verified = new(StringComparer.Ordinal);
-    private readonly FailureThrottle _throttle = new();
-
-    // Hash verification is CPU-bound and slow by design: at most this many at once, the rest wait asynchronously.
-    private readonly SemaphoreSlim _verifySlots = new(Math.Max(2, Environment.ProcessorCount), Math.Max(2, Environment.ProcessorCount));
-    private readonly string _dummyHash;
-    private readonly object _reloadLock = new();
-    private volatile UserDirectory _directory;
-    private (DateTime Users, DateTime Groups) _stamps;
-    private long _nextFileCheck;
+    private readonly UserFiles _files;
+    private readonly VerifiedCredentials _credentials;
+    private readonly FailureThrottle _throttle;
+    private readonly Timer _housekeeping;
+    private int _disposed;
 
     /// <exception cref="UsersFileException">The files cannot be used.</exception>
     public BasicAuthenticator(BasicAuthConfig config, Action<string> warn)
+        : this(config, new UserFiles(config, warn), new VerifiedCredentials(), new FailureThrottle(), warn)
+    {
+    }
+
+    private BasicAuthenticator(BasicAuthConfig config, UserFiles files, VerifiedCredentials credentials, FailureThrottle throttle, Action<string> warn)
     {
         _config = config;
         _warn = warn;
-        _stamps = Stamps();
-        _directory = UserDirectory.Load(config.UsersFile, config.GroupsFile);
-        _dummyHash = PasswordHashes.HashBcrypt(Convert.ToBase64String(RandomNumberGenerator.GetBytes(18)), CostOf(_directory));
+        _files = files;
+        _credentials = credentials;
+        _throttle = throttle;
+        _housekeeping = new Timer(static state => Housekeep(((VerifiedCredentials, FailureThrottle))state!), (credentials, throttle), HousekeepingEvery, HousekeepingEvery);
+        Interlocked.Increment(ref _live);
     }
 
-    // The dummy hash for unknown users costs what the real ones cost.
-    private static int CostOf(UserDirectory directory)
-    {
-        string? bcrypt = directory.Hashes.Values.FirstOrDefault(h => PasswordHashes.SchemeOf(h) == HashScheme.Bcrypt);
-        return bcrypt is not null && int.TryParse(bcrypt.AsSpan(4, 2), out int cost) ? cost : 10;
-    }
+    /// <summary>Authenticators (each with its housekeeping timer) created and not yet disposed, in this process.</summary>
+    internal static int Live => Volatile.Read(ref _live);
 
     public BasicAuthConfig Config => _config;
 
     /// <summary>The Proxy-Authenticate challenge (RFC 7617, with the UTF-8 charset parameter).</summary>
     public string Challenge => $"Basic realm=\"{_config.Realm}\", charset=\"UTF-8\"";
 
-    public int UserCount => _directory.Hashes.Count;
+    public int UserCount => _files.Current().Hashes.Count;
+
+    /// <summary>
+    /// The authenticator for changed settings, keeping what did not change: the failure counts and remembered
+    /// successes always, the loaded users files when their paths are the same. Cheap: nothing is hashed or verified,
+    /// and files are read only when their paths changed. This one stays usable; the caller disposes it when no
+    /// snapshot hands it to new connections any more.
+    /// </summary>
+    /// <exception cref="UsersFileException">The new files cannot be used; nothing has changed.</exception>
+    internal BasicAuthenticator Reconfigured(BasicAuthConfig config) =>
+        new(config, _files.AreFor(config) ? _files : new UserFiles(config, _warn), _credentials, _throttle, _warn);
 
     public async ValueTask<AuthResult> AuthenticateAsync(string? proxyAuthorization, IPAddress client)
     {
@@ -81,72 +95,114 @@ public sealed class BasicAuthenticator : IDisposable
             return AuthResult.Anonymous;
         }
 
-        ReloadIfChanged();
-        UserDirectory directory = _directory;
+        UserDirectory directory = _files.Current();
         if (!TryDecode(proxyAuthorization, out string user, out string password))
         {
             user = password = ""; // malformed: counted as a failure of the empty user
         }
 
         string? hash = directory.Hashes.GetValueOrDefault(user);
-        string cacheKey = CacheKey(user, password, hash);
-        if (hash is not null && _verified.TryGetValue(cacheKey, out long until) && until > Environment.TickCount64)
+        string key = _credentials.KeyOf(user, password, hash);
+        if (hash is not null && _credentials.IsRemembered(key))
         {
             // A remembered success costs nothing, so it is served even while guesses from this address are refused.
             return Authenticated(directory, user);
         }
 
-        if (!_throttle.TryBegin(client, user, out TimeSpan wait))
+        while (true)
         {
-            return new AuthResult(AuthOutcome.Throttled, null, [], wait);
-        }
+            if (!_throttle.MayTry(client, user, out TimeSpan wait))
+            {
+                return new AuthResult(AuthOutcome.Throttled, null, [], wait);
+            }
 
-        bool ok = false;
+            // Everyone with the same credentials (user, password, stored hash) waits for one verification.
+            VerifiedCredentials.Check check;
+            if (_credentials.JoinOrStart(key, out TaskCompletionSource<VerifiedCredentials.Check> started) is { } running)
+            {
+                check = await running.ConfigureAwait(false);
+            }
+            else
+            {
+                (check, wait) = await VerifyAsync(key, started, user, password, hash, directory.Decoy, client).ConfigureAwait(false);
+                if (check == VerifiedCredentials.Check.NotChecked)
+                {
+                    return new AuthResult(AuthOutcome.Throttled, null, [], wait);
+                }
+            }
+
+            switch (check)
+            {
+                case VerifiedCredentials.Check.Matched:
+                    return Authenticated(directory, user);
+                case VerifiedCredentials.Check.Wrong:
+                    return new AuthResult(AuthOutcome.Failed, null, []);
+                default:
+                    continue; // whoever verified for us was throttled: our own address decides
+            }
+        }
+    }
+
+    /// <summary>Stops the housekeeping timer. Authentication through this instance keeps working (see the remarks).</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _housekeeping.Dispose();
+            Interlocked.Decrement(ref _live);
+        }
+    }
+
+    // One verification, shared with every request that joined it. The throttle reservation is taken only once a
+    // slot is held, so requests waiting their turn are not counted; only a failed check counts as a failure.
+    private async Task<(VerifiedCredentials.Check, TimeSpan)> VerifyAsync(string key, TaskCompletionSource<VerifiedCredentials.Check> started,
+        string user, string password, string? hash, string? decoy, IPAddress client)
+    {
+        VerifiedCredentials.Check check = VerifiedCredentials.Check.NotChecked;
+        TimeSpan wait = TimeSpan.Zero;
         try
         {
-            await _verifySlots.WaitAsync().ConfigureAwait(false);
+            await _credentials.Slots.WaitAsync().ConfigureAwait(false);
             try
             {
-                // An unknown user costs as much as a known one, so timing does not tell which names exist.
-                ok = PasswordHashes.Verify(password, hash ?? _dummyHash) && hash is not null && user.Length > 0;
+                if (_throttle.TryBegin(client, user, out FailureThrottle.Reservation reservation, out wait))
+                {
+                    bool ok = false;
+                    try
+                    {
+                        // An unknown user costs as much as a known one, so timing does not tell which names exist.
+                        string? against = hash ?? decoy;
+                        ok = against is not null && PasswordHashes.Verify(password, against) && hash is not null && user.Length > 0;
+                    }
+                    finally
+                    {
+                        FailureThrottle.End(reservation, ok);
+                    }
+
+                    check = ok ? VerifiedCredentials.Check.Matched : VerifiedCredentials.Check.Wrong;
+                }
             }
             finally
             {
-                _verifySlots.Release();
+                _credentials.Slots.Release();
             }
         }
         finally
         {
-            _throttle.End(client, user, ok);
+            _credentials.Finish(key, started, check);
         }
 
-        if (!ok)
-        {
-            return new AuthResult(AuthOutcome.Failed, null, []);
-        }
-
-        if (_verified.Count >= MaxCached)
-        {
-            _verified.Clear(); // crude but bounded; a full cache only costs re-verification
-        }
-
-        _verified[cacheKey] = Environment.TickCount64 + (long)CacheFor.TotalMilliseconds;
-        return Authenticated(directory, user);
+        return (check, wait);
     }
 
-    public void Dispose()
+    private static void Housekeep((VerifiedCredentials Credentials, FailureThrottle Throttle) state)
     {
-        _throttle.Dispose();
-        _verifySlots.Dispose();
+        state.Credentials.Prune();
+        state.Throttle.Prune();
     }
 
     private static AuthResult Authenticated(UserDirectory directory, string user) =>
         new(AuthOutcome.Authenticated, user, directory.GroupsOf.TryGetValue(user, out string[]? groups) ? groups : []);
-
-    // Binds user, password and the stored hash: a changed hash can never match an old entry. The password itself
-    // is never stored, only an HMAC under a key that lives as long as the process.
-    private string CacheKey(string user, string password, string? hash) =>
-        Convert.ToBase64String(HMACSHA256.HashData(_cacheKey, Encoding.UTF8.GetBytes($"{user}\0{password}\0{hash}")));
 
     /// <summary>RFC 7617: base64 of user-id ":" password, UTF-8; the scheme name is case-insensitive.</summary>
     private static bool TryDecode(string header, out string user, out string password)
@@ -177,37 +233,4 @@ public sealed class BasicAuthenticator : IDisposable
             return false;
         }
     }
-
-    private void ReloadIfChanged()
-    {
-        long now = Environment.TickCount64;
-        if (now < Interlocked.Read(ref _nextFileCheck))
-        {
-            return;
-        }
-
-        lock (_reloadLock)
-        {
-            Interlocked.Exchange(ref _nextFileCheck, now + (long)RecheckFilesEvery.TotalMilliseconds);
-            (DateTime, DateTime) stamps = Stamps();
-            if (stamps == _stamps)
-            {
-                return;
-            }
-
-            _stamps = stamps;
-            try
-            {
-                _directory = UserDirectory.Load(_config.UsersFile, _config.GroupsFile);
-                _verified.Clear();
-            }
-            catch (UsersFileException e)
-            {
-                _warn($"users file changed but was not loaded, keeping the previous users: {e.Message}");
-            }
-        }
-    }
-
-    private (DateTime, DateTime) Stamps() =>
-        (File.GetLastWriteTimeUtc(_config.UsersFile), _config.GroupsFile is null ? default : File.GetLastWriteTimeUtc(_config.GroupsFile));
 }

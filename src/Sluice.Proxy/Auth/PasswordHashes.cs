@@ -22,6 +22,8 @@ public static partial class PasswordHashes
     // sizeof(struct crypt_data) in libxcrypt.
     private const int CryptDataSize = 32768;
 
+    private static volatile bool _shaCryptAvailable;
+
     public static HashScheme SchemeOf(string hash) => hash switch
     {
         _ when hash.StartsWith("$2y$", StringComparison.Ordinal) || hash.StartsWith("$2b$", StringComparison.Ordinal) || hash.StartsWith("$2a$", StringComparison.Ordinal) => HashScheme.Bcrypt,
@@ -41,9 +43,13 @@ public static partial class PasswordHashes
         _ => "a plain-text password",
     };
 
+    /// <summary>Test seam: called on the computing thread before every hash is computed (hashing or verifying).</summary>
+    internal static Action? BeforeComputing { get; set; }
+
     /// <summary>True when the password matches. Never throws: a malformed hash or a missing library verifies nothing.</summary>
     public static bool Verify(string password, string hash)
     {
+        BeforeComputing?.Invoke();
         try
         {
             return SchemeOf(hash) switch
@@ -68,11 +74,18 @@ public static partial class PasswordHashes
     };
 
     /// <summary>Whether this machine can check SHA-crypt hashes (libcrypt with crypt_rn); throws with the reason if not.</summary>
+    /// <remarks>Checked once per process: loading a users file (which a reload does) verifies nothing after that.</remarks>
     public static void EnsureShaCryptAvailable()
     {
+        if (_shaCryptAvailable)
+        {
+            return;
+        }
+
         const string probe = "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5";
         try
         {
+            BeforeComputing?.Invoke();
             if (!VerifyCrypt("Hello world!", probe))
             {
                 throw new InvalidOperationException("libcrypt did not reproduce the SHA-crypt test vector");
@@ -82,6 +95,8 @@ public static partial class PasswordHashes
         {
             throw new InvalidOperationException($"SHA-crypt ($5$/$6$) hashes need libcrypt.so.1 with crypt_rn: {e.Message}", e);
         }
+
+        _shaCryptAvailable = true;
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")]
@@ -91,8 +106,11 @@ public static partial class PasswordHashes
     private static partial System.Text.RegularExpressions.Regex ShaCryptShape();
 
     /// <summary>A new bcrypt hash in the <c>$2y$</c> form htpasswd writes.</summary>
-    public static string HashBcrypt(string password, int workFactor = 12) =>
-        BCrypt.Net.BCrypt.HashPassword(password, workFactor).Replace("$2a$", "$2y$", StringComparison.Ordinal);
+    public static string HashBcrypt(string password, int workFactor = 12)
+    {
+        BeforeComputing?.Invoke();
+        return BCrypt.Net.BCrypt.HashPassword(password, workFactor).Replace("$2a$", "$2y$", StringComparison.Ordinal);
+    }
 
     private static bool VerifyBcrypt(string password, string hash) => BCrypt.Net.BCrypt.Verify(password, hash);
 

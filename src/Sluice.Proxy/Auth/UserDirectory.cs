@@ -15,9 +15,17 @@ public sealed class UserDirectory
     {
         Hashes = hashes;
         GroupsOf = groups;
+        Decoy = hashes.Values.FirstOrDefault(h => PasswordHashes.SchemeOf(h) == HashScheme.Bcrypt) ?? hashes.Values.FirstOrDefault();
     }
 
     public FrozenDictionary<string, string> Hashes { get; }
+
+    /// <summary>
+    /// What an unknown user's password is verified against, so that the answer takes as long as for a known user and
+    /// timing does not tell which names exist: a stored hash (bcrypt if there is one), whose result is then ignored.
+    /// Taken from the file, so nothing has to be hashed to load it. Null for an empty file: there is nothing to hide.
+    /// </summary>
+    public string? Decoy { get; }
 
     public FrozenDictionary<string, string[]> GroupsOf { get; }
 

@@ -36,7 +36,7 @@ internal sealed class ProxySnapshot
 
     public string Name => Config.Name;
 
-    /// <summary>Set when <c>auth.basic</c> is configured; kept across reloads that do not change it.</summary>
+    /// <summary>Set when <c>auth.basic</c> is configured; kept across reloads that do not change it, else a successor sharing its state.</summary>
     public BasicAuthenticator? Authenticator { get; }
 }
 

@@ -219,6 +219,54 @@ public sealed class ProxyAuthTests : IDisposable
         Assert.True(statuses.Count(s => s == "429") >= 40 - FailureThrottle.MaxFailuresPerUser, string.Join(",", statuses));
     }
 
+    private static async Task<string> GetStatusAsync(TestProxy proxy, int port, string user, string password)
+    {
+        string credentials = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}"));
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        await client.SendAsync($"GET http://origin.test:{port}/hello HTTP/1.1\r\nHost: origin.test:{port}\r\nProxy-Authorization: Basic {credentials}\r\nConnection: close\r\n\r\n");
+        return (await client.ReadHeadAsync(timeoutMs: 120_000)).Split(' ')[1];
+    }
+
+    [Fact]
+    public async Task A_burst_of_right_passwords_on_a_cold_cache_is_all_served_and_wrong_passwords_are_still_throttled()
+    {
+        // A production-strength hash, so the first verification is still running while the rest of the burst arrives.
+        File.AppendAllLines(UsersFile, [$"erin:{PasswordHashes.HashBcrypt("many-at-once", 12)}"]);
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestProxy proxy = await StartAsync();
+        proxy.Resolver.Map("origin.test", IPAddress.Loopback);
+
+        async Task BurstAsync(string when)
+        {
+            string[] statuses = await Task.WhenAll(Enumerable.Range(0, 150).Select(_ => GetStatusAsync(proxy, origin.Port, "erin", "many-at-once")));
+            Assert.True(statuses.All(s => s == "200"), $"{when}: {string.Join(",", statuses.GroupBy(s => s).Select(g => $"{g.Count()} x {g.Key}"))}");
+        }
+
+        await BurstAsync("a cold cache at start");
+
+        // A changed users file: erin's hash is new, so nothing about her can be remembered. Frank tells when it is in use.
+        File.WriteAllLines(UsersFile, File.ReadAllLines(UsersFile).Where(l => !l.StartsWith("erin:", StringComparison.Ordinal))
+            .Append($"erin:{PasswordHashes.HashBcrypt("many-at-once", 12)}").Append($"frank:{PasswordHashes.HashBcrypt("signal", 4)}"));
+        File.SetLastWriteTimeUtc(UsersFile, DateTime.UtcNow.AddSeconds(5));
+        string frank = "407";
+        for (int attempt = 0; attempt < 50 && frank != "200"; attempt++)
+        {
+            await Task.Delay(200);
+            frank = await GetStatusAsync(proxy, origin.Port, "frank", "signal");
+        }
+
+        Assert.True(frank == "200", "the changed users file was not picked up");
+        await BurstAsync("a cold cache after the users file changed");
+
+        // Only failures count: the wrong password is refused after exactly the configured number of them.
+        for (int i = 0; i < FailureThrottle.MaxFailuresPerUser; i++)
+        {
+            Assert.Equal("407", await GetStatusAsync(proxy, origin.Port, "erin", $"wrong-{i}"));
+        }
+
+        Assert.Equal("429", await GetStatusAsync(proxy, origin.Port, "erin", "wrong-again"));
+    }
+
     [Fact]
     public async Task A_user_who_already_signed_in_is_served_while_guesses_at_their_name_are_refused()
     {
