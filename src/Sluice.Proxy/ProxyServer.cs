@@ -36,7 +36,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     private volatile ProxySnapshot? _snapshot;
     private Admin.AdminServer? _admin;
     private long _generation;
-    private List<IPEndPoint> _ownEndpoints = [];
+    private OwnEndpoints _ownEndpoints = new([], []);
     private bool _stopped;
 
     public ProxyServer(SluiceConfig config, ProxyServerOptions? options = null)
@@ -88,7 +88,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
 
         Endpoints = bound;
-        _ownEndpoints = OwnEndpoints(bound);
+        _ownEndpoints = new OwnEndpoints(Expand(bound), []);
         _snapshot = new ProxySnapshot(_config, _ownEndpoints, authenticator);
         var metrics = new Metrics.ProxyMetrics();
         _services = new ProxyServices
@@ -111,6 +111,8 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             try
             {
                 _admin = await Admin.AdminServer.StartAsync(admin, this, _options.LoggerFactory).ConfigureAwait(false);
+                _ownEndpoints = _ownEndpoints with { Admin = Expand([_admin.Endpoint]) };
+                _snapshot = new ProxySnapshot(_config, _ownEndpoints, authenticator);
             }
             catch (IOException e)
             {
@@ -273,7 +275,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     }
 
     /// <summary>The listeners as concrete addresses: a wildcard listener is every address of this machine on its port.</summary>
-    private static List<IPEndPoint> OwnEndpoints(List<IPEndPoint> bound)
+    private static List<IPEndPoint> Expand(List<IPEndPoint> bound)
     {
         var own = new List<IPEndPoint>();
         IPAddress[]? local = null;

@@ -17,12 +17,13 @@ namespace Sluice.Proxy.Listening;
 /// </summary>
 internal sealed class ProxySnapshot
 {
-    public ProxySnapshot(SluiceConfig config, IReadOnlyCollection<IPEndPoint> ownEndpoints, BasicAuthenticator? authenticator)
+    /// <param name="ownEndpoints">The listeners, and the admin endpoint: never destinations (see <see cref="AddressGuard"/>).</param>
+    public ProxySnapshot(SluiceConfig config, OwnEndpoints ownEndpoints, BasicAuthenticator? authenticator)
     {
         Config = config;
         Authenticator = authenticator;
         Policy = new RulePolicy(config.Rules, config.Default);
-        Guard = new AddressGuard(config.Addresses, ownEndpoints);
+        Guard = new AddressGuard(config.Addresses, ownEndpoints.Listeners, ownEndpoints.Admin);
         Limits = new HeadLimits(config.Limits.MaxRequestLineBytes, config.Limits.MaxHeaderBytes, config.Limits.MaxHeaderCount);
     }
 
@@ -65,3 +66,6 @@ internal sealed class ProxyServices
     /// <summary>Cancelled when the server starts to stop: idle connections close, responses say Connection: close.</summary>
     public required CancellationToken Draining { get; init; }
 }
+
+/// <summary>The proxy's own addresses as concrete endpoints (a wildcard bind expanded to the machine's addresses).</summary>
+internal sealed record OwnEndpoints(IReadOnlyCollection<IPEndPoint> Listeners, IReadOnlyCollection<IPEndPoint> Admin);

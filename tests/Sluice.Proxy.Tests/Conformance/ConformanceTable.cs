@@ -1,3 +1,5 @@
+using Sluice.Proxy.Tests.Infrastructure;
+
 namespace Sluice.Proxy.Tests.Conformance;
 
 public enum Side

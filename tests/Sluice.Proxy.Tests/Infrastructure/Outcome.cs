@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Sluice.Proxy.Tests.Conformance;
+namespace Sluice.Proxy.Tests.Infrastructure;
 
 /// <summary>What one probe of the conformance table saw, on both sides of the proxy.</summary>
 public sealed class Outcome

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Sluice.Proxy.Tests.Conformance;
+namespace Sluice.Proxy.Tests.Infrastructure;
 
 /// <summary>
 /// An origin on 127.0.0.1:0 that answers the first request it receives with exactly the bytes a table row gives
