@@ -33,6 +33,9 @@ public sealed record ProxySettings
     /// <summary>PEM of the CA(s) that issued the proxy's certificate, trusted for the proxy connection only.</summary>
     public string? CaPem { get; init; }
 
+    /// <summary>The file <see cref="CaPem"/> was read from, when the settings named one (the vendor block's <c>sslCA</c> as a path).</summary>
+    public string? CaFile { get; init; }
+
     /// <summary>Proxy credentials; .NET sends them after the proxy's 407 challenge.</summary>
     public NetworkCredential? Credentials { get; init; }
 

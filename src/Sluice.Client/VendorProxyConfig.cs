@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -16,12 +18,28 @@ namespace Sluice.Client;
 ///   sslCA: |
 ///     -----BEGIN CERTIFICATE-----
 /// </code>
+/// The vendor documents <c>sslCA</c> as the path of the CA file and shows it as inline PEM: both are read. A value
+/// that starts with <c>-----BEGIN</c> is PEM; anything else is a path, read (and checked to hold a certificate) when
+/// the block is loaded.
 /// </summary>
 public static class VendorProxyConfig
 {
+    /// <summary>Reads the block from a file; a relative <c>sslCA</c> path is relative to the file's folder.</summary>
+    /// <inheritdoc cref="Parse"/>
+    public static ProxySettings? LoadFile(string path)
+    {
+        string full = Path.GetFullPath(path);
+        return Parse(File.ReadAllText(full), Path.GetDirectoryName(full));
+    }
+
+    /// <param name="yaml">The YAML text holding the <c>externalProxy</c> mapping.</param>
+    /// <param name="baseDirectory">What a relative <c>sslCA</c> path is relative to; the current directory when null.</param>
     /// <returns>The settings, or null when <c>enabled</c> is false.</returns>
-    /// <exception cref="FormatException">The block is missing or malformed; the message names the key.</exception>
-    public static ProxySettings? Parse(string yaml)
+    /// <exception cref="FormatException">
+    /// The block is missing or malformed, or <c>sslCA</c> names a file that cannot be read or holds no certificate;
+    /// the message names the key (and the file).
+    /// </exception>
+    public static ProxySettings? Parse(string yaml, string? baseDirectory = null)
     {
         var stream = new YamlStream();
         try
@@ -85,6 +103,7 @@ public static class VendorProxyConfig
             }
         }
 
+        (string? caPem, string? caFile) = Scalar("sslCA") is { Length: > 0 } ca ? ReadCa(ca, baseDirectory) : (null, null);
         return new ProxySettings
         {
             Host = host,
@@ -92,8 +111,51 @@ public static class VendorProxyConfig
             Type = type,
             Excluded = NoProxyList.Parse(excluded),
             RejectUnauthorized = Scalar("sslRejectUnauthorized") is not { } reject || Bool(reject, "sslRejectUnauthorized"),
-            CaPem = Scalar("sslCA") is { Length: > 0 } ca ? ca : null,
+            CaPem = caPem,
+            CaFile = caFile,
         };
+    }
+
+    /// <summary>Inline PEM as it is; a path read, and refused unless it holds at least one certificate.</summary>
+    private static (string Pem, string? File) ReadCa(string value, string? baseDirectory)
+    {
+        if (value.TrimStart().StartsWith("-----BEGIN", StringComparison.Ordinal))
+        {
+            return (value, null);
+        }
+
+        string path = Path.GetFullPath(value.Trim(), baseDirectory ?? Directory.GetCurrentDirectory());
+        string pem;
+        try
+        {
+            pem = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new FormatException($"externalProxy.sslCA: cannot read {path}: {e.Message}", e);
+        }
+
+        var certificates = new X509Certificate2Collection();
+        try
+        {
+            certificates.ImportFromPem(pem);
+        }
+        catch (CryptographicException e)
+        {
+            throw new FormatException($"externalProxy.sslCA: {path}: a certificate in it cannot be read: {e.Message}", e);
+        }
+
+        if (certificates.Count == 0)
+        {
+            throw new FormatException($"externalProxy.sslCA: {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+        }
+
+        foreach (X509Certificate2 certificate in certificates)
+        {
+            certificate.Dispose();
+        }
+
+        return (pem, path);
     }
 
     private static bool Bool(string text, string key) => text.ToLowerInvariant() switch

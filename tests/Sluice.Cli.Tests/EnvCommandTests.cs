@@ -92,6 +92,81 @@ public sealed class EnvCommandTests : IDisposable
         Assert.Contains(errors, l => l.StartsWith("sluice env: python: sslRejectUnauthorized: false: Python cannot skip verification", StringComparison.Ordinal));
     }
 
+    /// <summary>A vendor block whose sslCA is a path, as the vendor's documentation describes it, next to a real CA file.</summary>
+    private (FileInfo Block, string CaPath) VendorWithCaPath(string sslCA, string? caText = null)
+    {
+        using var pki = new Sluice.Proxy.Tests.Infrastructure.TestPki("Proxy CA");
+        string caPath = Path.Combine(_dir, "certs", "proxy-ca.pem");
+        Directory.CreateDirectory(Path.GetDirectoryName(caPath)!);
+        File.WriteAllText(caPath, caText ?? File.ReadAllText(pki.CaPath));
+        return (Write("vendor.yaml", $"externalProxy:\n  host: p.example\n  port: 3129\n  type: https\n  sslCA: {sslCA}\n"), caPath);
+    }
+
+    [Fact]
+    public void A_vendor_ca_given_as_a_relative_path_is_read_beside_the_block_and_emitted_by_its_path()
+    {
+        (FileInfo file, string caPath) = VendorWithCaPath("certs/proxy-ca.pem");
+        (int exit, string[] output, string[] errors) = Env(new EnvCommand.EnvRequest("sh", From: file));
+        Assert.Equal(0, exit);
+        Assert.Contains($"export SSL_CERT_FILE='{caPath}'", output);
+        Assert.DoesNotContain(errors, l => l.Contains("inline", StringComparison.Ordinal));
+        Assert.Contains(errors, l => l.StartsWith($"sluice env: sh: sslCA: the block names the CA file {caPath}", StringComparison.Ordinal));
+
+        (exit, output, _) = Env(new EnvCommand.EnvRequest("git", From: file));
+        Assert.Equal(0, exit);
+        Assert.Contains($"git config --global http.proxySSLCAInfo '{caPath}'", output);
+    }
+
+    [Fact]
+    public void A_vendor_ca_path_that_cannot_be_read_or_holds_no_certificate_exits_2_naming_the_path()
+    {
+        (FileInfo file, _) = VendorWithCaPath("certs/missing.pem");
+        string missing = Path.Combine(_dir, "certs", "missing.pem");
+        (int exit, string[] output, string[] errors) = Env(new EnvCommand.EnvRequest("sh", From: file));
+        Assert.Equal(2, exit);
+        Assert.Empty(output);
+        Assert.StartsWith($"sluice env: {file.FullName}: externalProxy.sslCA: cannot read {missing}", errors.Single(), StringComparison.Ordinal);
+
+        (file, string caPath) = VendorWithCaPath("certs/proxy-ca.pem", caText: "not a certificate\n");
+        (exit, output, errors) = Env(new EnvCommand.EnvRequest("sh", From: file));
+        Assert.Equal(2, exit);
+        Assert.Empty(output);
+        Assert.Equal($"sluice env: {file.FullName}: externalProxy.sslCA: {caPath} holds no PEM certificate (-----BEGIN CERTIFICATE-----)", errors.Single());
+    }
+
+    [Fact]
+    public async Task The_executable_takes_both_forms_of_the_vendor_ca_and_names_a_bad_path()
+    {
+        // A path, relative to the block's folder (the process runs elsewhere).
+        (FileInfo file, string caPath) = VendorWithCaPath("certs/proxy-ca.pem");
+        (int exit, string stdout, string stderr) = await SluiceProcess.RunAsync("env", "--from", file.FullName, "--format", "sh");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains($"export SSL_CERT_FILE='{caPath}'", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("inline", stderr, StringComparison.Ordinal);
+        Assert.Contains($"sslCA: the block names the CA file {caPath}", stderr, StringComparison.Ordinal);
+
+        // Inline PEM: still inline, and still linted as such.
+        string pem = File.ReadAllText(caPath);
+        string indented = string.Join("\n", pem.TrimEnd().Split('\n').Select(l => "    " + l));
+        FileInfo inline = Write("inline.yaml", $"externalProxy:\n  host: p.example\n  port: 3129\n  type: https\n  sslCA: |\n{indented}\n");
+        (exit, stdout, stderr) = await SluiceProcess.RunAsync("env", "--from", inline.FullName, "--format", "sh");
+        Assert.True(exit == 0, stderr);
+        Assert.DoesNotContain("SSL_CERT_FILE", stdout, StringComparison.Ordinal);
+        Assert.Contains("sslCA: the CA is inline", stderr, StringComparison.Ordinal);
+
+        // A path to something that is not a certificate, and one that does not exist.
+        File.WriteAllText(caPath, "hello\n");
+        (exit, stdout, stderr) = await SluiceProcess.RunAsync("env", "--from", file.FullName, "--format", "sh");
+        Assert.Equal(2, exit);
+        Assert.Empty(stdout);
+        Assert.Contains($"externalProxy.sslCA: {caPath} holds no PEM certificate", stderr, StringComparison.Ordinal);
+
+        File.Delete(caPath);
+        (exit, _, stderr) = await SluiceProcess.RunAsync("env", "--from", file.FullName, "--format", "sh");
+        Assert.Equal(2, exit);
+        Assert.Contains($"externalProxy.sslCA: cannot read {caPath}", stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_disabled_vendor_block_prints_nothing_and_exits_1()
     {

@@ -81,6 +81,19 @@ public sealed class RunCommandTests : IDisposable
         Assert.Contains($"{config}:4:3: unknown key 'conect' in timeouts", stderr);
     }
 
+    [Theory]
+    [InlineData("", "a truncated file")]
+    [InlineData("# sluice.yaml\n\n", "only a comment")]
+    public async Task An_empty_config_file_is_refused_at_start(string text, string why)
+    {
+        string config = Path.Combine(_dir, "empty.yaml");
+        await File.WriteAllTextAsync(config, text);
+        (int exit, _, string stderr) = await SluiceProcess.RunAsync("run", "--config", config);
+        Assert.True(exit == 2, $"{why}: exit {exit}: {stderr}");
+        Assert.Contains($"sluice: {config}: the file is empty", stderr);
+        Assert.Contains("write {} for a configuration of all defaults", stderr);
+    }
+
     [Fact]
     public async Task A_port_in_use_is_a_clear_error_not_a_crash()
     {

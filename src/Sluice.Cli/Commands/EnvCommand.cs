@@ -13,9 +13,9 @@ internal static class EnvCommand
     public static Command Create()
     {
         var proxy = new Option<string?>("--proxy") { Description = "Proxy URL: http://host:3128, https://user:password@host:3129 (credentials percent-encoded)." };
-        var from = new Option<FileInfo?>("--from") { Description = "A YAML file with the vendor externalProxy: block (host, port, type, excludedDomains, sslRejectUnauthorized, sslCA)." };
+        var from = new Option<FileInfo?>("--from") { Description = "A YAML file with the vendor externalProxy: block (host, port, type, excludedDomains, sslRejectUnauthorized, sslCA as inline PEM or a CA file path relative to the YAML file)." };
         var noProxy = new Option<string[]>("--no-proxy") { Description = "Destinations that bypass the proxy, comma-separated (repeatable): name, .name, *.name, *, address, CIDR, optionally :port.", AllowMultipleArgumentsPerToken = false };
-        var ca = new Option<FileInfo?>("--ca") { Description = "PEM file of the CA runtimes should trust: the HTTPS proxy's CA, or the CA of a TLS-inspecting proxy." };
+        var ca = new Option<FileInfo?>("--ca") { Description = "PEM file of the CA runtimes should trust: the HTTPS proxy's CA, or the CA of a TLS-inspecting proxy. Defaults to the file the vendor block's sslCA names." };
         var format = new Option<string>("--format", "-f") { Description = "Output format.", Required = true };
         format.AcceptOnlyFromAmong([.. ProxyExporters.Formats]);
         var command = new Command("env", "Print ready-to-use proxy settings for a runtime: " + string.Join("; ", ProxyExporters.All.Select(e => $"{e.Format}: {e.Description}"))
@@ -54,7 +54,7 @@ internal static class EnvCommand
                     return 2;
                 }
 
-                if (VendorProxyConfig.Parse(File.ReadAllText(file.FullName)) is not { } parsed)
+                if (VendorProxyConfig.LoadFile(file.FullName) is not { } parsed)
                 {
                     errors.WriteLine($"sluice env: {file.FullName}: externalProxy.enabled is false: no proxy to configure");
                     return 1;
@@ -78,7 +78,7 @@ internal static class EnvCommand
             settings = settings with { Excluded = NoProxyList.Parse(settings.Excluded.Entries.Select(e => e.Text).Concat(settings.Excluded.Ignored).Concat(extra)) };
         }
 
-        string? caFile = null;
+        string? caFile = null; // without --ca, the export takes the file the block's sslCA names, if it names one
         if (input.Ca is { } caInfo)
         {
             if (!caInfo.Exists)

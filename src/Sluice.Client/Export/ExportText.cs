@@ -81,7 +81,7 @@ internal static class ExportText
     }
 }
 
-/// <summary>Lints every format shares: entries Sluice itself ignored, skip-verify, an inline CA with no file.</summary>
+/// <summary>Lints every format shares: entries Sluice itself ignored, skip-verify, the vendor block's CA (inline with no file, or the file it names).</summary>
 internal static class CommonLints
 {
     public static void Add(List<ExportLint> lints, ExportRequest request, string runtime)
@@ -96,7 +96,13 @@ internal static class CommonLints
             lints.Add(new ExportLint("sslRejectUnauthorized: false", $"{runtime} cannot skip verification of the proxy's certificate alone (only of every certificate): not emitted, so the proxy's certificate is still verified; trust its CA with --ca instead"));
         }
 
-        if (request.Proxy.CaPem is not null && request.CaFile is null)
+        if (request.Proxy.CaFile is { } named)
+        {
+            lints.Add(request.CaFile == named
+                ? new ExportLint("sslCA", $"the block names the CA file {named}; it is used as --ca would be")
+                : new ExportLint("sslCA", $"the block names the CA file {named}; --ca {request.CaFile} is used instead"));
+        }
+        else if (request.Proxy.CaPem is not null && request.CaFile is null)
         {
             lints.Add(new ExportLint("sslCA", "the CA is inline in the block and runtimes need a file: write it to a file and pass --ca FILE to emit the trust settings"));
         }

@@ -2,7 +2,11 @@ namespace Sluice.Client.Export;
 
 /// <summary>What to export: the proxy (with its excluded list) and, optionally, the path of a PEM file of the CA that
 /// runtimes should trust (the HTTPS proxy's CA, or the CA of a TLS-inspecting proxy).</summary>
-public sealed record ExportRequest(ProxySettings Proxy, string? CaFile = null);
+public sealed record ExportRequest(ProxySettings Proxy, string? CaFile = null)
+{
+    /// <summary>The CA file runtimes are told to trust: the one given, else the one the settings were read from.</summary>
+    public string? CaFile { get; init; } = CaFile ?? Proxy.CaFile;
+}
 
 /// <summary>
 /// One place where a runtime will read the settings differently from Sluice's semantics (or cannot express them),

@@ -47,9 +47,11 @@ public static class ConfigLoader
             throw new ConfigException(source, at.Line, at.Column, $"not valid YAML near here ({e.Message})");
         }
 
+        // A truncated or half-written file is most often empty: it must never mean "all defaults" (no rules, no
+        // authentication). A file that wants every default says so with an empty mapping, {}.
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
         {
-            return new SluiceConfig { Source = source };
+            throw new ConfigException(source, 0, 0, "the file is empty (nothing but blank lines or comments): refused, because a truncated or half-written file looks the same; write {} for a configuration of all defaults");
         }
 
         if (stream.Documents.Count > 1)
@@ -83,6 +85,7 @@ public static class ConfigLoader
             Rules = RulesReader.ReadRules(top),
             Default = RulesReader.ReadDefault(top),
             Bypass = BypassReader.Read(top),
+            Reload = ReadReload(top.Section("reload")),
         };
         top.RejectUnknownKeys();
         return config;
@@ -166,6 +169,21 @@ public static class ConfigLoader
         };
         section.RejectUnknownKeys();
         return admin;
+    }
+
+    private static ReloadConfig ReadReload(YamlSection? section)
+    {
+        if (section is null)
+        {
+            return new ReloadConfig();
+        }
+
+        var reload = new ReloadConfig
+        {
+            AllowNoRules = section.Parse("allowNoRules", false, bool.TryParse, "true or false"),
+        };
+        section.RejectUnknownKeys();
+        return reload;
     }
 
     private static LimitsConfig ReadLimits(YamlSection? section)

@@ -41,6 +41,9 @@ public sealed record SluiceConfig
     /// </summary>
     public ImmutableArray<BypassConfig> Bypass { get; init; } = [];
 
+    /// <summary>How a running proxy treats this file when it is reloaded.</summary>
+    public ReloadConfig Reload { get; init; } = new();
+
     /// <summary>Where this snapshot came from, for messages: a file path or "embedded default".</summary>
     public string Source { get; init; } = "embedded default";
 }
@@ -194,6 +197,16 @@ public sealed record AdminConfig
 
     /// <summary>When set, every admin request needs <c>Authorization: Bearer TOKEN</c> (except /healthz and /readyz).</summary>
     public string? Token { get; init; }
+}
+
+/// <summary>
+/// <c>reload:</c> what a reload may do. A reload that would leave the proxy without any rule (the running
+/// configuration has some) is refused unless the new file says so here; a restart applies any valid file.
+/// </summary>
+public sealed record ReloadConfig
+{
+    /// <summary>True: apply this file on reload even though it has no rules and the running configuration has some.</summary>
+    public bool AllowNoRules { get; init; }
 }
 
 /// <summary><c>bypass[]</c>: one direct path from the clients that does not go through the proxy.</summary>

@@ -21,8 +21,8 @@ internal static partial class ProxyLog
     [LoggerMessage(5, LogLevel.Warning, "Stopped with {Count} connections still open; they were closed")]
     public static partial void DrainIncomplete(ILogger logger, int count);
 
-    [LoggerMessage(6, LogLevel.Warning, "Access log queue full: {Dropped} lines dropped so far")]
-    public static partial void AccessLogDropped(ILogger logger, long dropped);
+    [LoggerMessage(6, LogLevel.Warning, "access log: {Count} lines dropped in the last {Period}: the output cannot keep up")]
+    public static partial void AccessLogDropped(ILogger logger, long count, string period);
 
     [LoggerMessage(7, LogLevel.Information, "{Message}")]
     public static partial void ConfigReloaded(ILogger logger, string message);

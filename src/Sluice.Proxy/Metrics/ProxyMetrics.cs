@@ -29,6 +29,7 @@ public sealed class ProxyMetrics
         ConfigGeneration = f.CreateGauge("sluice_config_generation", "Increases by one with every applied configuration (1 at start).");
         LimitRejections = f.CreateCounter("sluice_limit_rejections_total", "Requests and connections refused by a limit, by limit.", new CounterConfiguration { LabelNames = ["limit"] });
         Ready = f.CreateGauge("sluice_ready", "1 while the proxy accepts connections, 0 while starting or draining.");
+        AccessLogDropped = f.CreateCounter("sluice_access_log_dropped_total", "Access-log lines lost: dropped while the output could not keep up (the queue was full), or lost to a failed write.");
     }
 
     public CollectorRegistry Registry { get; }
@@ -58,6 +59,11 @@ public sealed class ProxyMetrics
     public Counter LimitRejections { get; }
 
     public Gauge Ready { get; }
+
+    /// <summary>Follows the access log's own count (read when scraped, so it is exact and costs nothing per line).</summary>
+    public Counter AccessLogDropped { get; }
+
+    public void CountAccessLogDrops(Func<long> dropped) => Registry.AddBeforeCollectCallback(() => AccessLogDropped.IncTo(dropped()));
 
     public Task WriteAsync(Stream output, CancellationToken cancellationToken) => Registry.CollectAndExportAsTextAsync(output, cancellationToken);
 }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Sluice.Policy.Config;
 using Sluice.Proxy.Logging;
@@ -7,15 +6,18 @@ namespace Sluice.Proxy.Reload;
 
 /// <summary>
 /// Reloads the configuration file when it changes (or when asked, e.g. on SIGHUP). The folder is watched rather
-/// than the file, because editors and Kubernetes ConfigMaps replace files by renaming. A file that does not
-/// validate is refused as a whole and the running configuration stays.
+/// than the file, because editors and Kubernetes ConfigMaps replace files by renaming. The file is read only once
+/// it has stopped changing. A file that does not validate, is empty, or would take away every rule or every
+/// listener is refused as a whole and the running configuration stays.
 /// </summary>
 public sealed class ConfigReloader : IDisposable
 {
-    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(300);
+    /// <summary>How many reads a settle apart a file may differ on before it is refused as still being written.</summary>
+    private const int SettleAttempts = 10;
 
     private readonly ProxyServer _server;
     private readonly string _path;
+    private readonly TimeSpan _settle;
     private readonly ILogger _logger;
     private readonly FileSystemWatcher _watcher;
     private readonly Timer _debounce;
@@ -23,11 +25,21 @@ public sealed class ConfigReloader : IDisposable
     private byte[] _lastHash;
 
     public ConfigReloader(ProxyServer server, string path, ILoggerFactory loggers)
+        : this(server, path, loggers, TimeSpan.FromMilliseconds(300))
+    {
+    }
+
+    /// <param name="settle">
+    /// How long the folder must be quiet before the file is read, and the pause between the reads that must agree
+    /// before it is used.
+    /// </param>
+    internal ConfigReloader(ProxyServer server, string path, ILoggerFactory loggers, TimeSpan settle)
     {
         _server = server;
         _path = Path.GetFullPath(path);
+        _settle = settle;
         _logger = loggers.CreateLogger("Sluice.Reload");
-        _lastHash = HashOf(_path) ?? [];
+        _lastHash = StableFile.TryRead(_path)?.Hash ?? [];
         _debounce = new Timer(_ => _ = ReloadAsync(force: false), null, Timeout.Infinite, Timeout.Infinite);
         _watcher = new FileSystemWatcher(Path.GetDirectoryName(_path)!)
         {
@@ -55,34 +67,48 @@ public sealed class ConfigReloader : IDisposable
     }
 
     // Editors write in several steps: wait until the folder has been quiet for a moment.
-    private void Touch() => _debounce.Change(Settle, Timeout.InfiniteTimeSpan);
+    private void Touch() => _debounce.Change(_settle, Timeout.InfiniteTimeSpan);
 
     private async Task ReloadAsync(bool force)
     {
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
-            byte[]? hash = HashOf(_path);
-            if (hash is null)
+            // The change may have been noticed (or SIGHUP sent) while the file was still being written.
+            (SettleOutcome outcome, FileVersion? version) = await StableFile.ReadAsync(() => StableFile.TryRead(_path), () => Task.Delay(_settle), SettleAttempts).ConfigureAwait(false);
+            if (outcome == SettleOutcome.Unreadable || version is null)
             {
                 Report(false, $"config reload refused: {_path} cannot be read; keeping the running configuration");
                 return;
             }
 
-            if (!force && hash.AsSpan().SequenceEqual(_lastHash))
+            if (outcome == SettleOutcome.StillChanging)
+            {
+                Report(false, $"config reload refused: {_path} was still changing after {SettleAttempts} reads {Durations.Format(_settle)} apart; keeping the running configuration (it is read again when it next changes, or on SIGHUP)");
+                return;
+            }
+
+            if (!force && version.Hash.AsSpan().SequenceEqual(_lastHash))
             {
                 return;
             }
 
-            _lastHash = hash;
+            _lastHash = version.Hash;
             SluiceConfig config;
             try
             {
-                config = ConfigLoader.LoadFile(_path);
+                using var reader = new StreamReader(new MemoryStream(version.Bytes), detectEncodingFromByteOrderMarks: true);
+                config = ConfigLoader.Parse(reader.ReadToEnd(), _path);
             }
             catch (ConfigException e)
             {
                 Report(false, $"config reload refused, keeping the running configuration: {e.Message}");
+                return;
+            }
+
+            if (WouldDropEverything(_server.CurrentConfig, config) is { } drop)
+            {
+                Report(false, $"config reload refused, keeping the running configuration: {_path}: {drop}");
                 return;
             }
 
@@ -125,15 +151,24 @@ public sealed class ConfigReloader : IDisposable
         Reloaded?.Invoke(applied, message);
     }
 
-    private static byte[]? HashOf(string path)
+    /// <summary>
+    /// A valid file can still be a mistake that empties the proxy: a half-written file without its rules, or without
+    /// its listeners (which then fall back to the default). Such a reload needs the file to say it is meant.
+    /// </summary>
+    private static string? WouldDropEverything(SluiceConfig running, SluiceConfig next)
     {
-        try
+        if (running.Rules.Length > 0 && next.Rules.Length == 0 && !next.Reload.AllowNoRules)
         {
-            return SHA256.HashData(File.ReadAllBytes(path));
+            return $"it has no rules and the running configuration has {running.Rules.Length}; a reload does not remove every rule "
+                + "unless the file says so: set reload.allowNoRules: true in it (or restart)";
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+
+        if (!next.Listeners.Any(l => running.Listeners.Any(r => r.Address.Equals(l.Address))))
         {
-            return null;
+            return $"it keeps none of the running listeners ({string.Join(", ", running.Listeners.Select(l => Endpoints.Format(l.Address)))}; "
+                + $"it lists {string.Join(", ", next.Listeners.Select(l => Endpoints.Format(l.Address)))}); listeners change only with a restart: restart to apply it";
         }
+
+        return null;
     }
 }

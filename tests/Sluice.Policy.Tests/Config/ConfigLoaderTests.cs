@@ -78,21 +78,40 @@ public sealed class ConfigLoaderTests
     [Theory]
     [InlineData("", "an empty file")]
     [InlineData("\n\n", "blank lines")]
+    [InlineData("  \t\n", "whitespace only")]
     [InlineData("# nothing configured yet\n", "only a comment")]
     [InlineData("---\n", "an empty document")]
-    public void An_empty_file_gives_the_defaults(string yaml, string why)
+    [InlineData("---\n# still nothing\n...\n", "an empty document with a comment")]
+    public void An_empty_file_is_refused_because_a_truncated_file_looks_the_same(string yaml, string why)
     {
-        SluiceConfig config = ConfigLoader.Parse(yaml, "empty.yaml");
+        ConfigException e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, "empty.yaml"));
+
+        Assert.True(e.Problem.Contains("the file is empty", StringComparison.Ordinal), $"{why}: {e.Problem}");
+        Assert.Contains("{}", e.Problem, StringComparison.Ordinal); // says how to ask for the defaults on purpose
+        Assert.Equal($"empty.yaml: {e.Problem}", e.Message);
+    }
+
+    [Fact]
+    public void An_empty_mapping_gives_the_defaults()
+    {
+        SluiceConfig config = ConfigLoader.Parse("# every setting at its default\n{}\n", "defaults.yaml");
         var defaults = new SluiceConfig();
 
-        Assert.True(config.Name == defaults.Name, why);
-        Assert.Equal("empty.yaml", config.Source);
+        Assert.Equal(defaults.Name, config.Name);
+        Assert.Equal("defaults.yaml", config.Source);
         Assert.Equal(IPEndPoint.Parse("127.0.0.1:3128"), Assert.Single(config.Listeners).Address);
         Assert.Equal(defaults.Timeouts, config.Timeouts);
         Assert.Equal(defaults.Limits, config.Limits);
         Assert.Equal(defaults.Log, config.Log);
         Assert.Empty(config.Addresses.Allow);
         Assert.Empty(config.Addresses.Deny);
+    }
+
+    [Fact]
+    public void The_reload_switch_is_off_unless_the_file_sets_it()
+    {
+        Assert.False(ConfigLoader.Parse("name: a\n", "s.yaml").Reload.AllowNoRules);
+        Assert.True(ConfigLoader.Parse("reload:\n  allowNoRules: true\n", "s.yaml").Reload.AllowNoRules);
     }
 
     [Theory]
@@ -132,6 +151,8 @@ public sealed class ConfigLoaderTests
     [InlineData("log:\n  format: 1\n", 2, 11, "log.format", "enum number instead of a name")]
     [InlineData("log:\n  format: squid,json\n", 2, 11, "log.format", "two formats at once")]
     [InlineData("log:\n  access: ''\n", 2, 11, "log.access", "empty access log target")]
+    [InlineData("reload:\n  allowNoRules: maybe\n", 2, 17, "reload.allowNoRules: expected true or false", "the reload switch is a boolean")]
+    [InlineData("reload:\n  allowEmpty: true\n", 2, 3, "unknown key 'allowEmpty' in reload", "unknown key in reload")]
     [InlineData("name: 1st\n", 1, 7, "name: expected a name", "name must start with a letter")]
     [InlineData("name: [a, b]\n", 1, 7, "name: expected a name", "name must be a single value")]
     [InlineData("timeouts: 5s\n", 1, 11, "timeouts must be a mapping", "a value where a section belongs")]

@@ -65,15 +65,200 @@ public sealed class ReloadTests : IDisposable
         Assert.True(Next(outcomes).Item1);
     }
 
+    private string ConfigPath => Path.Combine(_dir, "sluice.yaml");
+
+    /// <summary>A complete file: loopback listener, Basic auth against alice's users file, one allow rule per host.</summary>
+    private string Guarded(string[] hosts, string extra = "")
+    {
+        string users = Path.Combine(_dir, "users.htpasswd");
+        if (!File.Exists(users))
+        {
+            File.WriteAllText(users, $"alice:{Sluice.Proxy.Auth.PasswordHashes.HashBcrypt("wonderland", 5)}\n");
+        }
+
+        var text = new StringBuilder($"""
+            name: {TestProxy.Name}
+            listeners: [{"{"} address: 127.0.0.1:0 {"}"}]
+            addresses: {"{"} allow: [127.0.0.0/8] {"}"}
+            admin: off
+            auth:
+              basic:
+                usersFile: {users}
+            {extra}
+            default: deny
+
+            """);
+        text.Append(hosts.Length > 0 ? "rules:\n" : "");
+        foreach (string host in hosts)
+        {
+            text.Append($"""
+                  - name: to-{host.Replace('.', '-')}
+                    action: allow
+                    destinations: ["{host}"]
+
+                """);
+        }
+
+        return text.ToString();
+    }
+
+    private static string Alice => "Proxy-Authorization: Basic " + Convert.ToBase64String(Encoding.ASCII.GetBytes("alice:wonderland")) + "\r\n";
+
+    private async Task<(TestProxy Proxy, RawOrigin Echo, ConfigReloader Reloader, System.Collections.Concurrent.BlockingCollection<(bool, string)> Outcomes)> StartFromFileAsync(string text, TimeSpan? settle = null)
+    {
+        await File.WriteAllTextAsync(ConfigPath, text);
+        RawOrigin echo = RawOrigin.Echo();
+        TestProxy proxy = await TestProxy.StartAsync(_ => ConfigLoader.LoadFile(ConfigPath));
+        proxy.Resolver.Map("echo.test", IPAddress.Loopback).Map("other.test", IPAddress.Loopback);
+        var reloader = settle is { } pause
+            ? new ConfigReloader(proxy.Server, ConfigPath, NullLoggerFactory.Instance, pause)
+            : new ConfigReloader(proxy.Server, ConfigPath, NullLoggerFactory.Instance);
+        var outcomes = new System.Collections.Concurrent.BlockingCollection<(bool, string)>();
+        reloader.Reloaded += (applied, message) => outcomes.Add((applied, message));
+        return (proxy, echo, reloader, outcomes);
+    }
+
+    private static double RefusedReloads(TestProxy proxy) => ((Sluice.Proxy.Admin.IAdminSource)proxy.Server).Metrics.Reloads.WithLabels("failure").Value;
+
+    [Fact]
+    public async Task A_truncated_file_is_refused_and_the_old_rules_and_authentication_stay()
+    {
+        (TestProxy proxy, RawOrigin echo, ConfigReloader reloader, var outcomes) = await StartFromFileAsync(Guarded(["echo.test"]));
+        await using (proxy)
+        await using (echo)
+        using (reloader)
+        {
+            Assert.Equal("200", await ConnectStatusAsync(proxy, echo.Port, "echo.test", Alice));
+
+            // What `: > sluice.yaml` does: the same file, now zero bytes.
+            await using (new FileStream(ConfigPath, FileMode.Truncate, FileAccess.Write)) { }
+            (bool applied, string message) = Next(outcomes);
+            Assert.False(applied, message);
+            Assert.Contains("config reload refused", message);
+            Assert.Contains("the file is empty", message);
+
+            Assert.Equal("200", await ConnectStatusAsync(proxy, echo.Port, "echo.test", Alice));
+            Assert.Equal("407", await ConnectStatusAsync(proxy, echo.Port, "echo.test"));
+            Assert.Equal("403", await ConnectStatusAsync(proxy, echo.Port, "other.test", Alice));
+            Assert.Equal(1, proxy.Server.ConfigGeneration);
+            Assert.Equal(1, RefusedReloads(proxy));
+            Assert.Single(proxy.Server.CurrentConfig.Rules);
+
+            // Only comments and blank lines: the same.
+            await File.WriteAllTextAsync(ConfigPath, "# sluice.yaml\n\n   \n");
+            (applied, message) = Next(outcomes);
+            Assert.False(applied, message);
+            Assert.Contains("the file is empty", message);
+            Assert.Equal("407", await ConnectStatusAsync(proxy, echo.Port, "echo.test"));
+            Assert.Equal(2, RefusedReloads(proxy));
+        }
+    }
+
+    [Fact]
+    public async Task A_file_written_in_two_halves_with_a_pause_is_applied_only_once_complete()
+    {
+        // A settle much longer than the writer's pause, so a slow machine cannot make the pause look like the end.
+        (TestProxy proxy, RawOrigin echo, ConfigReloader reloader, var outcomes) = await StartFromFileAsync(Guarded(["echo.test"]), settle: TimeSpan.FromSeconds(2));
+        await using (proxy)
+        await using (echo)
+        using (reloader)
+        {
+            // The new file has two rules; cut after the first, its first half is a valid file that lacks the second.
+            string complete = Guarded(["other.test", "echo.test"]);
+            int cut = complete.IndexOf("  - name: to-echo-test", StringComparison.Ordinal);
+            await using (var stream = new FileStream(ConfigPath, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite))
+            {
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(complete[..cut]));
+                await stream.FlushAsync();
+                await Task.Delay(700); // a writer that stalls between its two writes
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(complete[cut..]));
+            }
+
+            (bool applied, string message) = Next(outcomes);
+            Assert.True(applied, message);
+            Assert.StartsWith("config reloaded: 2 rules", message);
+            Assert.Equal("200", await ConnectStatusAsync(proxy, echo.Port, "echo.test", Alice));
+            Assert.Equal("200", await ConnectStatusAsync(proxy, echo.Port, "other.test", Alice));
+            Assert.Equal(0, RefusedReloads(proxy));
+        }
+    }
+
+    [Fact]
+    public async Task A_reload_asked_for_while_the_file_is_half_written_waits_for_the_complete_file()
+    {
+        (TestProxy proxy, RawOrigin echo, ConfigReloader reloader, var outcomes) = await StartFromFileAsync(Guarded(["echo.test"]), settle: TimeSpan.FromSeconds(2));
+        await using (proxy)
+        await using (echo)
+        using (reloader)
+        {
+            string complete = Guarded(["other.test", "echo.test"]);
+            int cut = complete.IndexOf("  - name: to-echo-test", StringComparison.Ordinal);
+            await using (var stream = new FileStream(ConfigPath, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite))
+            {
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(complete[..cut]));
+                await stream.FlushAsync();
+                Task sighup = reloader.ReloadNowAsync(); // SIGHUP in the middle of the write
+                await Task.Delay(200);
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(complete[cut..]));
+                await stream.FlushAsync();
+                GC.KeepAlive(sighup);
+            }
+
+            (bool applied, string message) = Next(outcomes);
+            Assert.True(applied, message);
+            Assert.StartsWith("config reloaded: 2 rules", message);
+            Assert.Equal("200", await ConnectStatusAsync(proxy, echo.Port, "echo.test", Alice));
+        }
+    }
+
+    [Fact]
+    public async Task A_reload_that_drops_every_rule_or_listener_is_refused_unless_the_file_says_it_means_it()
+    {
+        (TestProxy proxy, RawOrigin echo, ConfigReloader reloader, var outcomes) = await StartFromFileAsync(Guarded(["echo.test"]));
+        await using (proxy)
+        await using (echo)
+        using (reloader)
+        {
+            // Every rule gone (the rest of the file intact): refused, nothing changes.
+            await File.WriteAllTextAsync(ConfigPath, Guarded([]));
+            (bool applied, string message) = Next(outcomes);
+            Assert.False(applied, message);
+            Assert.Contains("config reload refused", message);
+            Assert.Contains("no rules", message);
+            Assert.Contains("reload.allowNoRules", message);
+            Assert.Equal("200", await ConnectStatusAsync(proxy, echo.Port, "echo.test", Alice));
+            Assert.Equal(1, RefusedReloads(proxy));
+
+            // Every listener gone (the file falls back to the default listener): refused, nothing changes.
+            await File.WriteAllTextAsync(ConfigPath, Guarded(["other.test"]).Replace("listeners: [{ address: 127.0.0.1:0 }]\n", "", StringComparison.Ordinal));
+            (applied, message) = Next(outcomes);
+            Assert.False(applied, message);
+            Assert.Contains("none of the running listeners", message);
+            Assert.Contains("restart", message);
+            Assert.Equal("403", await ConnectStatusAsync(proxy, echo.Port, "other.test", Alice));
+            Assert.Equal(2, RefusedReloads(proxy));
+            Assert.Equal(1, proxy.Server.ConfigGeneration);
+
+            // The documented switch: the file says it means to have no rules, and it is applied.
+            await File.WriteAllTextAsync(ConfigPath, Guarded([], extra: "reload: { allowNoRules: true }"));
+            (applied, message) = Next(outcomes);
+            Assert.True(applied, message);
+            Assert.StartsWith("config reloaded: 0 rules, default deny", message);
+            Assert.Equal("403", await ConnectStatusAsync(proxy, echo.Port, "echo.test", Alice));
+            Assert.Equal(2, proxy.Server.ConfigGeneration);
+            Assert.Equal(2, RefusedReloads(proxy));
+        }
+    }
+
     private static (bool, string) Next(System.Collections.Concurrent.BlockingCollection<(bool, string)> outcomes) =>
         outcomes.TryTake(out (bool, string) item, TimeSpan.FromSeconds(20))
             ? item
             : throw new Xunit.Sdk.XunitException("the config file changed but no reload was attempted within 20 s");
 
-    private static async Task<string> ConnectStatusAsync(TestProxy proxy, int port)
+    private static async Task<string> ConnectStatusAsync(TestProxy proxy, int port, string host = "echo.test", string headers = "")
     {
         using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
-        await client.SendAsync($"CONNECT echo.test:{port} HTTP/1.1\r\nHost: echo.test\r\n\r\n");
+        await client.SendAsync($"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n");
         return (await client.ReadHeadAsync()).Split(' ')[1];
     }
 
