@@ -104,7 +104,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             Limits = new Limits.ClientLimits(),
             Splice = _options.Splice && Tunnels.SplicePipe.IsSupported,
         };
-        _services.AccessLog.WriteFailed += message => ProxyLog.AccessLogWriteFailed(_logger, message);
+        _services.AccessLog.ReportTo(metrics, _logger);
         metrics.ConfigGeneration.Set(Interlocked.Increment(ref _generation));
         if (_config.Admin is { } admin)
         {
