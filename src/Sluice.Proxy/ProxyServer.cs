@@ -53,22 +53,31 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     public int OpenConnections => _sessions.Count;
 
     /// <summary>Binds all listeners (all or none: a bind failure closes the ones already bound) and starts accepting.</summary>
+    /// <exception cref="StartupException">A port, certificate or users file the operator has to fix.</exception>
     public async Task StartAsync()
     {
         // What can fail without a socket is loaded first (certificates, users); then the ports are bound, all or none.
-        BasicAuthenticator? authenticator;
-        try
+        // Every failure the operator can fix is a StartupException naming the part; anything else is a bug and passes.
+        foreach (ListenerConfig listener in _config.Listeners)
         {
-            foreach (ListenerConfig listener in _config.Listeners)
+            try
             {
                 _tls.Add(listener.Tls is null ? null : new ListenerTls(listener.Tls, message => ProxyLog.FileWarning(_logger, message)));
             }
+            catch (Exception e) when (e is InvalidOperationException or IOException or System.Security.Cryptography.CryptographicException)
+            {
+                throw new StartupException(StartupFailure.Certificate, $"the TLS listener {ConfigEndpoints.Format(listener.Address)}: {e.Message}", e);
+            }
+        }
 
+        BasicAuthenticator? authenticator;
+        try
+        {
             authenticator = CreateAuthenticator(_config.Auth, null);
         }
-        catch (Exception e) when (e is InvalidOperationException or IOException or System.Security.Cryptography.CryptographicException or UsersFileException)
+        catch (Exception e) when (e is UsersFileException or InvalidOperationException or IOException)
         {
-            throw new InvalidOperationException(e.Message, e);
+            throw new StartupException(StartupFailure.UsersFile, e.Message, e);
         }
 
         var bound = new List<IPEndPoint>();
@@ -84,7 +93,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         catch (SocketException e)
         {
             CloseListeners();
-            throw new InvalidOperationException($"cannot listen on {ConfigEndpoints.Format(_config.Listeners[bound.Count].Address)}: {e.Message}", e);
+            throw new StartupException(StartupFailure.ListenerBind, $"cannot bind the listener {ConfigEndpoints.Format(_config.Listeners[bound.Count].Address)}: {e.Message}", e);
         }
 
         Endpoints = bound;
@@ -115,7 +124,13 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             catch (IOException e)
             {
                 CloseListeners();
-                throw new InvalidOperationException($"cannot serve the admin endpoint on {ConfigEndpoints.Format(admin.Address)}: {e.Message}", e);
+                Exception reason = e; // Kestrel's message wraps the system's ("Address already in use"): say only that
+                while (reason.InnerException is not null)
+                {
+                    reason = reason.InnerException;
+                }
+
+                throw new StartupException(StartupFailure.AdminBind, $"cannot bind the admin endpoint {ConfigEndpoints.Format(admin.Address)}: {reason.Message}", e);
             }
         }
 
