@@ -219,7 +219,13 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         _ => new BasicAuthenticator(auth.Basic, message => ProxyLog.FileWarning(_logger, message)),
     };
 
-    /// <summary>Stops accepting, waits up to the drain timeout for open connections, then closes what is left.</summary>
+    /// <summary>Connections still open when the drain time ran out, which the stop then cut (0 until then).</summary>
+    public int CutConnections { get; private set; }
+
+    /// <summary>
+    /// Stops accepting, waits up to the drain timeout for open connections, then cuts what is left: a response or
+    /// tunnel in progress is reset, so its client can tell it was truncated.
+    /// </summary>
     public async Task StopAsync()
     {
         if (_stopped)
@@ -241,7 +247,9 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             Task drained = Task.WhenAll(open);
             if (await Task.WhenAny(drained, Task.Delay(drain)).ConfigureAwait(false) != drained)
             {
-                ProxyLog.DrainIncomplete(_logger, _sessions.Count);
+                // Counted while they are still open: once cut, they are gone from the set.
+                CutConnections = _sessions.Count;
+                ProxyLog.DrainIncomplete(_logger, CutConnections);
                 await _stopping.CancelAsync().ConfigureAwait(false);
                 await Task.WhenAny(Task.WhenAll(_sessions.Keys.ToArray()), Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
             }

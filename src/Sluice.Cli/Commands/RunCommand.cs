@@ -116,7 +116,7 @@ internal static class RunCommand
         var draining = System.Diagnostics.Stopwatch.StartNew();
         await Console.Error.WriteLineAsync($"stopping: not ready, listeners closed, {open} connections open, waiting up to {Durations.Format(server.CurrentConfig.Timeouts.Drain)} for them").ConfigureAwait(false);
         await server.StopAsync().ConfigureAwait(false);
-        await Console.Error.WriteLineAsync($"stopped after {draining.Elapsed.TotalSeconds:0.0}s: {open} connections were open at the signal, {server.OpenConnections} had to be cut").ConfigureAwait(false);
+        await Console.Error.WriteLineAsync($"stopped after {draining.Elapsed.TotalSeconds:0.0}s: {open} connections were open at the signal, {server.CutConnections} had to be cut").ConfigureAwait(false);
         return 0;
     }
 }
