@@ -53,22 +53,31 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     public int OpenConnections => _sessions.Count;
 
     /// <summary>Binds all listeners (all or none: a bind failure closes the ones already bound) and starts accepting.</summary>
+    /// <exception cref="StartupException">A port, certificate or users file the operator has to fix.</exception>
     public async Task StartAsync()
     {
         // What can fail without a socket is loaded first (certificates, users); then the ports are bound, all or none.
-        BasicAuthenticator? authenticator;
-        try
+        // Every failure the operator can fix is a StartupException naming the part; anything else is a bug and passes.
+        foreach (ListenerConfig listener in _config.Listeners)
         {
-            foreach (ListenerConfig listener in _config.Listeners)
+            try
             {
                 _tls.Add(listener.Tls is null ? null : new ListenerTls(listener.Tls, message => ProxyLog.FileWarning(_logger, message)));
             }
+            catch (Exception e) when (e is InvalidOperationException or IOException or System.Security.Cryptography.CryptographicException)
+            {
+                throw new StartupException(StartupFailure.Certificate, $"the TLS listener {ConfigEndpoints.Format(listener.Address)}: {e.Message}", e);
+            }
+        }
 
+        BasicAuthenticator? authenticator;
+        try
+        {
             authenticator = CreateAuthenticator(_config.Auth, null);
         }
-        catch (Exception e) when (e is InvalidOperationException or IOException or System.Security.Cryptography.CryptographicException or UsersFileException)
+        catch (Exception e) when (e is UsersFileException or InvalidOperationException or IOException)
         {
-            throw new InvalidOperationException(e.Message, e);
+            throw new StartupException(StartupFailure.UsersFile, e.Message, e);
         }
 
         var bound = new List<IPEndPoint>();
@@ -84,7 +93,8 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         catch (SocketException e)
         {
             CloseListeners();
-            throw new InvalidOperationException($"cannot listen on {ConfigEndpoints.Format(_config.Listeners[bound.Count].Address)}: {e.Message}", e);
+            authenticator?.Dispose(); // its timer would outlive a server that never started
+            throw new StartupException(StartupFailure.ListenerBind, $"cannot bind the listener {ConfigEndpoints.Format(_config.Listeners[bound.Count].Address)}: {e.Message}", e);
         }
 
         Endpoints = bound;
@@ -117,7 +127,14 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             catch (IOException e)
             {
                 CloseListeners();
-                throw new InvalidOperationException($"cannot serve the admin endpoint on {ConfigEndpoints.Format(admin.Address)}: {e.Message}", e);
+                authenticator?.Dispose();
+                Exception reason = e; // Kestrel's message wraps the system's ("Address already in use"): say only that
+                while (reason.InnerException is not null)
+                {
+                    reason = reason.InnerException;
+                }
+
+                throw new StartupException(StartupFailure.AdminBind, $"cannot bind the admin endpoint {ConfigEndpoints.Format(admin.Address)}: {reason.Message}", e);
             }
         }
 
@@ -224,7 +241,14 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
     }
 
-    /// <summary>Stops accepting, waits up to the drain timeout for open connections, then closes what is left.</summary>
+
+    /// <summary>Connections still open when the drain time ran out, which the stop then cut (0 until then).</summary>
+    public int CutConnections { get; private set; }
+
+    /// <summary>
+    /// Stops accepting, waits up to the drain timeout for open connections, then cuts what is left: a response or
+    /// tunnel in progress is reset, so its client can tell it was truncated.
+    /// </summary>
     public async Task StopAsync()
     {
         if (_stopped)
@@ -246,7 +270,9 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             Task drained = Task.WhenAll(open);
             if (await Task.WhenAny(drained, Task.Delay(drain)).ConfigureAwait(false) != drained)
             {
-                ProxyLog.DrainIncomplete(_logger, _sessions.Count);
+                // Counted while they are still open: once cut, they are gone from the set.
+                CutConnections = _sessions.Count;
+                ProxyLog.DrainIncomplete(_logger, CutConnections);
                 await _stopping.CancelAsync().ConfigureAwait(false);
                 await Task.WhenAny(Task.WhenAll(_sessions.Keys.ToArray()), Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
             }

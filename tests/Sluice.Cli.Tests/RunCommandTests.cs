@@ -95,7 +95,7 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task A_port_in_use_is_a_clear_error_not_a_crash()
+    public async Task A_listener_port_in_use_is_one_line_naming_the_listener_and_a_startup_exit_code()
     {
         using var busy = new TcpListener(IPAddress.Loopback, 0);
         busy.Start();
@@ -103,10 +103,53 @@ public sealed class RunCommandTests : IDisposable
         string config = Path.Combine(_dir, "busy.yaml");
         await File.WriteAllTextAsync(config, $"listeners:\n  - address: 127.0.0.1:{port}\nadmin: off\n");
         (int exit, _, string stderr) = await SluiceProcess.RunAsync("run", "--config", config);
-        Assert.Equal(1, exit);
-        Assert.Contains($"cannot listen on 127.0.0.1:{port}", stderr);
-        Assert.DoesNotContain("   at ", stderr); // no stack trace
+        Assert.Equal(3, exit);
+        string line = Assert.Single(NonEmptyLines(stderr));
+        Assert.StartsWith($"sluice: cannot bind the listener 127.0.0.1:{port}: ", line);
     }
+
+    [Fact]
+    public async Task An_admin_port_in_use_is_one_line_naming_the_admin_endpoint_without_kestrels_stack_trace()
+    {
+        using var busy = new TcpListener(IPAddress.Loopback, 0);
+        busy.Start();
+        int port = ((IPEndPoint)busy.LocalEndpoint).Port;
+        string config = Path.Combine(_dir, "busy-admin.yaml");
+        await File.WriteAllTextAsync(config, $"listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:{port}\n");
+        (int exit, _, string stderr) = await SluiceProcess.RunAsync("run", "--config", config);
+        Assert.Equal(3, exit);
+        string line = Assert.Single(NonEmptyLines(stderr));
+        Assert.StartsWith($"sluice: cannot bind the admin endpoint 127.0.0.1:{port}: ", line);
+        Assert.True(line.Length < 200, $"one short line, not a stack trace: {line}");
+    }
+
+    [Fact]
+    public void A_startup_failure_is_the_operators_to_fix_and_any_other_exception_is_reported_as_a_bug()
+    {
+        var output = new StringWriter();
+        int exit = Commands.RunCommand.ReportStartFailure(new Proxy.StartupException(Proxy.StartupFailure.UsersFile, "/etc/sluice/users:3: user 'eve' is listed twice"), output);
+        Assert.Equal(3, exit);
+        Assert.Equal("sluice: /etc/sluice/users:3: user 'eve' is listed twice", output.ToString().TrimEnd());
+
+        output = new StringWriter();
+        InvalidOperationException bug;
+        try
+        {
+            throw new InvalidOperationException("Sequence contains no elements");
+        }
+        catch (InvalidOperationException e)
+        {
+            bug = e;
+        }
+
+        exit = Commands.RunCommand.ReportStartFailure(bug, output);
+        Assert.Equal(70, exit);
+        Assert.StartsWith("sluice: internal error while starting (a bug in sluice, not in the configuration", output.ToString());
+        Assert.Contains("System.InvalidOperationException: Sequence contains no elements", output.ToString());
+        Assert.Contains("   at ", output.ToString()); // the stack trace, for the bug report
+    }
+
+    private static string[] NonEmptyLines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private static int FreePort(IPAddress address)
     {

@@ -26,6 +26,28 @@ internal static class RunCommand
         return command;
     }
 
+    /// <summary>Exit code when the configuration is valid but this machine cannot give what it names (a port, a file).</summary>
+    public const int StartupFailed = 3;
+
+    /// <summary>Exit code for a bug while starting (EX_SOFTWARE): not something the operator's configuration caused.</summary>
+    public const int InternalError = 70;
+
+    /// <summary>
+    /// A failure the operator can fix (a <see cref="StartupException"/>) is one line naming the part; anything else
+    /// is a bug and says so, with the exception, so that it is not mistaken for a configuration problem.
+    /// </summary>
+    internal static int ReportStartFailure(Exception failure, TextWriter error)
+    {
+        if (failure is StartupException startup)
+        {
+            error.WriteLine($"sluice: {startup.Message}");
+            return StartupFailed;
+        }
+
+        error.WriteLine($"sluice: internal error while starting (a bug in sluice, not in the configuration; please report it): {failure}");
+        return InternalError;
+    }
+
     private static async Task<int> RunAsync(FileInfo? configFile, bool verbose)
     {
         if (!ConfigOption.TryLoad(configFile, Console.Error, out SluiceConfig config))
@@ -52,10 +74,9 @@ internal static class RunCommand
         {
             await server.StartAsync().ConfigureAwait(false);
         }
-        catch (InvalidOperationException e)
+        catch (Exception e)
         {
-            await Console.Error.WriteLineAsync($"sluice: {e.Message}").ConfigureAwait(false);
-            return 1;
+            return ReportStartFailure(e, Console.Error);
         }
 
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -95,7 +116,7 @@ internal static class RunCommand
         var draining = System.Diagnostics.Stopwatch.StartNew();
         await Console.Error.WriteLineAsync($"stopping: not ready, listeners closed, {open} connections open, waiting up to {Durations.Format(server.CurrentConfig.Timeouts.Drain)} for them").ConfigureAwait(false);
         await server.StopAsync().ConfigureAwait(false);
-        await Console.Error.WriteLineAsync($"stopped after {draining.Elapsed.TotalSeconds:0.0}s: {open} connections were open at the signal, {server.OpenConnections} had to be cut").ConfigureAwait(false);
+        await Console.Error.WriteLineAsync($"stopped after {draining.Elapsed.TotalSeconds:0.0}s: {open} connections were open at the signal, {server.CutConnections} had to be cut").ConfigureAwait(false);
         return 0;
     }
 }

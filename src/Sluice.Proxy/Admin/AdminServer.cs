@@ -46,7 +46,7 @@ internal sealed class AdminServer : IAsyncDisposable
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggers); // Kestrel's warnings and errors go to the proxy's log
+        builder.Services.AddSingleton<ILoggerFactory>(new WithoutStartFailure(loggers)); // Kestrel's warnings and errors go to the proxy's log
         builder.WebHost.ConfigureKestrel(k => k.Listen(config.Address, listen => listen.Protocols = HttpProtocols.Http1));
         WebApplication app = builder.Build();
         if (config.Token is { } token)
@@ -166,6 +166,44 @@ internal sealed class AdminServer : IAsyncDisposable
             context.Response.Headers.ContentSecurityPolicy = "default-src 'self'; connect-src 'self'; img-src 'self' data:";
             await resource.CopyToAsync(context.Response.Body, context.RequestAborted);
         });
+    }
+
+    /// <summary>
+    /// The proxy's loggers without the host's "Hosting failed to start" entry: that exception (with a stack trace of
+    /// some kilobytes) is also thrown to <see cref="StartAsync"/>'s caller, which reports it in one line.
+    /// </summary>
+    private sealed class WithoutStartFailure(ILoggerFactory loggers) : ILoggerFactory
+    {
+        private const string HostCategory = "Microsoft.Extensions.Hosting.Internal.Host";
+        private const int HostedServiceStartupFaulted = 11;
+
+        public ILogger CreateLogger(string categoryName)
+        {
+            ILogger logger = loggers.CreateLogger(categoryName);
+            return categoryName == HostCategory ? new Filtered(logger) : logger;
+        }
+
+        public void AddProvider(ILoggerProvider provider) => loggers.AddProvider(provider);
+
+        public void Dispose()
+        {
+            // The factory belongs to the proxy's host, not to this endpoint.
+        }
+
+        private sealed class Filtered(ILogger logger) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => logger.BeginScope(state);
+
+            public bool IsEnabled(LogLevel logLevel) => logger.IsEnabled(logLevel);
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (eventId.Id != HostedServiceStartupFaulted)
+                {
+                    logger.Log(logLevel, eventId, state, exception, formatter);
+                }
+            }
+        }
     }
 
     private static void WriteOptional(Utf8JsonWriter json, string name, string? value)

@@ -39,6 +39,8 @@ internal sealed class ClientSession
 
     public async Task RunAsync()
     {
+        bool exchanging = false;
+        bool cut = false;
         try
         {
             for (bool first = true; ; first = false)
@@ -74,27 +76,42 @@ internal sealed class ClientSession
                     // A tunnel can last for hours: it keeps no per-request timers (they come back if a 407 lets
                     // the connection carry another request).
                     ReleaseTimers();
+                    exchanging = true;
                     if (!await ConnectTunnel.RunAsync(exchange, _stopping).ConfigureAwait(false))
                     {
                         return;
                     }
 
+                    exchanging = false;
                     continue;
                 }
 
+                exchanging = true;
                 if (!await ForwardExchange.RunAsync(exchange, _stopping).ConfigureAwait(false))
                 {
                     return;
                 }
+
+                exchanging = false;
             }
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {
-            // The client went away or the server is stopping: nothing left to tell anyone.
+            // The client went away or the server is stopping: nothing left to tell anyone, except that a request
+            // the stop cut mid-way did not end well. A reset says so; a FIN would pass a truncated body as whole.
+            cut = exchanging && _stopping.IsCancellationRequested;
         }
         finally
         {
-            await _client.LingerCloseAsync(LingerLimit).ConfigureAwait(false);
+            if (cut)
+            {
+                _client.Abort();
+            }
+            else
+            {
+                await _client.LingerCloseAsync(LingerLimit).ConfigureAwait(false);
+            }
+
             _client.Dispose();
             ReleaseTimers();
         }

@@ -18,7 +18,7 @@ internal static partial class ProxyLog
     [LoggerMessage(4, LogLevel.Information, "Stopping: waiting up to {Seconds}s for {Count} connections to finish")]
     public static partial void Draining(ILogger logger, double seconds, int count);
 
-    [LoggerMessage(5, LogLevel.Warning, "Stopped with {Count} connections still open; they were closed")]
+    [LoggerMessage(5, LogLevel.Warning, "The drain time ran out with {Count} connections still open: cutting them (requests and tunnels in progress are reset)")]
     public static partial void DrainIncomplete(ILogger logger, int count);
 
     [LoggerMessage(6, LogLevel.Warning, "access log: {Count} lines dropped in the last {Period}: the output cannot keep up")]

@@ -112,7 +112,8 @@ public sealed class ClientCertificateTests : IDisposable
     public async Task A_revocation_list_not_signed_by_the_client_ca_refuses_to_start()
     {
         string foreign = _otherCa.Crl("foreign.crl");
-        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync(ClientCertificateMode.Required, crl: foreign));
+        StartupException error = await Assert.ThrowsAsync<StartupException>(() => StartAsync(ClientCertificateMode.Required, crl: foreign));
+        Assert.Equal(StartupFailure.Certificate, error.Kind);
         Assert.Contains("not a valid certificate revocation list (its issuer is none of the client CAs)", error.Message);
     }
 
@@ -154,7 +155,8 @@ public sealed class ClientCertificateTests : IDisposable
     {
         string crl = _pki.Crl("damaged.crl", _pki.Client("whoever").Cert);
         File.WriteAllText(crl, File.ReadAllText(crl)[..60]); // truncated mid-write
-        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync(ClientCertificateMode.Required, crl: crl));
+        StartupException error = await Assert.ThrowsAsync<StartupException>(() => StartAsync(ClientCertificateMode.Required, crl: crl));
+        Assert.Equal(StartupFailure.Certificate, error.Kind);
         Assert.Contains("no complete certificate revocation list", error.Message);
     }
 

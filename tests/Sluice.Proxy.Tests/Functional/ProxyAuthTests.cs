@@ -296,7 +296,8 @@ public sealed class ProxyAuthTests : IDisposable
     public async Task A_malformed_hash_refuses_to_start_instead_of_failing_at_every_login(string hash)
     {
         File.AppendAllLines(UsersFile, [$"mallformed:{hash}"]);
-        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync());
+        StartupException error = await Assert.ThrowsAsync<StartupException>(() => StartAsync());
+        Assert.Equal(StartupFailure.UsersFile, error.Kind);
         Assert.Contains("user 'mallformed' has a malformed", error.Message);
     }
 
@@ -304,7 +305,8 @@ public sealed class ProxyAuthTests : IDisposable
     public async Task A_plain_text_entry_refuses_to_start_with_a_clear_error()
     {
         File.AppendAllLines(UsersFile, ["eve:hunter2"]);
-        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync());
+        StartupException error = await Assert.ThrowsAsync<StartupException>(() => StartAsync());
+        Assert.Equal(StartupFailure.UsersFile, error.Kind);
         Assert.Contains("user 'eve' has a plain-text password", error.Message);
         Assert.DoesNotContain("hunter2", error.Message);
     }
