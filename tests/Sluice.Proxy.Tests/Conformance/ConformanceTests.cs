@@ -103,12 +103,37 @@ public sealed class ConformanceTests
         Assert.True(current == rendered, $"{path} is out of date with the conformance table; run the tests with SLUICE_UPDATE_DOCS=1 and review the diff");
     }
 
+    /// <summary>What Squid and Apache Traffic Server did with the same probe, measured by bench/conformance/compare.py.</summary>
+    private static Dictionary<string, (string Squid, string Ats)> Peers()
+    {
+        var peers = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
+        foreach (string line in File.ReadLines(Path.Combine(RepositoryRoot(), "bench", "conformance", "peers.tsv")).Skip(1))
+        {
+            string[] cells = line.Split('\t');
+            if (cells.Length == 3)
+            {
+                peers[cells[0]] = (cells[1], cells[2]);
+            }
+        }
+
+        return peers;
+    }
+
+    [Fact]
+    public void Every_compared_row_is_a_row_of_the_table()
+    {
+        string[] stale = Peers().Keys.Except(ConformanceTable.Rows.Select(r => r.Id)).ToArray();
+        Assert.True(stale.Length == 0, $"bench/conformance/peers.tsv names rows the table no longer has: {string.Join(", ", stale)}");
+    }
+
     private static string Render()
     {
-        var table = new StringBuilder("\n| id | section | level | requirement | what Sluice does |\n| --- | --- | --- | --- | --- |\n");
+        Dictionary<string, (string Squid, string Ats)> peers = Peers();
+        var table = new StringBuilder("\n| id | section | level | requirement | what Sluice does | Squid 5.7 | ATS 9.2 |\n| --- | --- | --- | --- | --- | --- | --- |\n");
         foreach (Row row in ConformanceTable.Rows)
         {
-            table.Append($"| `{row.Id}` | {row.Section} | {row.Level} | {Cell(row.Requirement)} | {Cell(row.Sluice)} |\n");
+            (string squid, string ats) = peers.TryGetValue(row.Id, out var measured) ? measured : ("not compared", "not compared");
+            table.Append($"| `{row.Id}` | {row.Section} | {row.Level} | {Cell(row.Requirement)} | {Cell(row.Sluice)} | {Cell(squid)} | {Cell(ats)} |\n");
         }
 
         return table.ToString();
