@@ -77,7 +77,7 @@ public sealed class AddressGuard
     {
         foreach (IPEndPoint own in endpoints)
         {
-            if (own.Port == port && own.Address.Equals(address))
+            if (own.Port == port && (own.Address.Equals(address) || IsWildcardFor(own.Address, address)))
             {
                 return true;
             }
@@ -85,4 +85,9 @@ public sealed class AddressGuard
 
         return false;
     }
+
+    // A wildcard listener also takes connections to loopback addresses no interface lists (127.0.0.2, every
+    // 127.0.0.0/8 address on Linux), so it stands for all of them; [::] in dual mode for IPv4 ones too.
+    private static bool IsWildcardFor(IPAddress own, IPAddress address) => IPAddress.IsLoopback(address)
+        && (own.Equals(IPAddress.IPv6Any) || (own.Equals(IPAddress.Any) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork));
 }

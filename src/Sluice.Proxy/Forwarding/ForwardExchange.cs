@@ -78,7 +78,9 @@ internal sealed class ForwardExchange
                 return answered && canContinue;
             }
 
-            _upgrade = IsWebSocketUpgrade(Head.Fields);
+            // A request with content is never an upgrade (a WebSocket handshake is a bodiless GET, RFC 6455 §4.1):
+            // after a 101 the tunnel reads the client connection, and the rest of the body would be read twice.
+            _upgrade = !_requestFraming.HasBody && IsWebSocketUpgrade(Head.Fields);
             _x.Authorize(_target, RequestScheme.Http);
             return await ForwardAsync().ConfigureAwait(false);
         }

@@ -190,9 +190,11 @@ internal static class BodyCopier
     private static int HexValue(byte b) => b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10;
 
     /// <summary>Trailer fields up to the empty line, validated as header fields are; returned as raw CRLF-terminated lines.</summary>
+    /// <remarks>The limit counts every trailer byte received, dropped fields included: dropping is not reading less.</remarks>
     private static async Task<byte[]> ReadTrailersAsync(BufferedInput source, int maxBytes, Func<string, bool>? drop, CancellationToken cancellationToken)
     {
         using var trailers = new MemoryStream();
+        long received = 0;
         while (true)
         {
             int lineEnd = await ReadLineAsync(source, maxBytes, cancellationToken).ConfigureAwait(false);
@@ -215,7 +217,8 @@ internal static class BodyCopier
             }
 
             source.Consume(lineEnd + 2);
-            if (trailers.Length > maxBytes)
+            received += lineEnd + 2;
+            if (received > maxBytes)
             {
                 throw new BodyException(BodySide.Source, "trailer section too large");
             }

@@ -14,8 +14,11 @@ public sealed class AddressGuardTests
         IPEndPoint.Parse("127.0.0.1:3128"),
         IPEndPoint.Parse("10.0.0.5:3129"),
         IPEndPoint.Parse("127.0.0.1:3129"),
+        IPEndPoint.Parse("0.0.0.0:3129"),
         IPEndPoint.Parse("10.0.0.5:3130"),
         IPEndPoint.Parse("[fd00::5]:3130"),
+        IPEndPoint.Parse("0.0.0.0:3130"),
+        IPEndPoint.Parse("[::]:3130"),
         IPEndPoint.Parse("[::1]:3131"),
     ];
 
@@ -72,6 +75,10 @@ public sealed class AddressGuardTests
     [InlineData("", "::1", 3131, false, "[::1]:3131 is this proxy's own listener", "IPv6 loopback listener refused")]
     [InlineData("", "127.0.0.1", 3131, false, "loopback (127.0.0.0/8)", "a [::1] listener is not 127.0.0.1")]
     [InlineData("127.0.0.0/8", "127.0.0.2", 3128, true, "addresses.allow 127.0.0.0/8", "other loopback address on the listener port is not the listener")]
+    [InlineData("127.0.0.0/8", "127.0.0.2", 3129, false, "127.0.0.2:3129 is this proxy's own listener", "a 0.0.0.0 listener takes connections to every loopback address, not only 127.0.0.1")]
+    [InlineData("127.0.0.0/8", "::ffff:127.1.2.3", 3129, false, "127.1.2.3:3129 is this proxy's own listener", "the same through the mapped form")]
+    [InlineData("127.0.0.0/8", "127.0.0.2", 3130, false, "127.0.0.2:3130 is this proxy's own listener", "a [::] listener too (dual mode)")]
+    [InlineData("127.0.0.0/8", "0.0.0.0", 3129, false, "0.0.0.0:3129 is this proxy's own listener", "0.0.0.0 as a destination is this host")]
     [InlineData("127.0.0.0/8", "127.0.0.1", 3128, false, "127.0.0.1:3128 is this proxy's own listener", "an allow of the range never makes a listener a destination")]
     [InlineData("127.0.0.0/8", "127.0.0.1", 9090, false, "127.0.0.1:9090 is this proxy's admin endpoint", "an allow of the range never makes the admin endpoint a destination")]
     [InlineData("", "127.0.0.1", 9090, false, "127.0.0.1:9090 is this proxy's admin endpoint", "admin endpoint named as such rather than as loopback")]
