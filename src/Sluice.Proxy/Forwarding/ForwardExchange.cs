@@ -73,6 +73,7 @@ internal sealed class ForwardExchange
 
             _x.CheckRate();
             await _x.AuthenticateAsync().ConfigureAwait(false); // before anything is answered on the client's behalf, TRACE included
+            _x.Authorize(_target, RequestScheme.Http); // and the policy too: a denied destination gets no answer from us either
             if (await AnswerMaxForwardsAsync(canContinue).ConfigureAwait(false) is { } answered)
             {
                 return answered && canContinue;
@@ -81,7 +82,6 @@ internal sealed class ForwardExchange
             // A request with content is never an upgrade (a WebSocket handshake is a bodiless GET, RFC 6455 §4.1):
             // after a 101 the tunnel reads the client connection, and the rest of the body would be read twice.
             _upgrade = !_requestFraming.HasBody && IsWebSocketUpgrade(Head.Fields);
-            _x.Authorize(_target, RequestScheme.Http);
             return await ForwardAsync().ConfigureAwait(false);
         }
         catch (ProxyErrorException e)

@@ -15,15 +15,21 @@ internal static class HopByHop
         "TE", "Trailer", "Transfer-Encoding", "Upgrade",
     ];
 
+    // Framing and routing fields a sender must not put in trailers (RFC 9110 §6.5.1): a recipient that merges
+    // trailers into the header section downstream would re-frame or re-route by them.
+    private static readonly string[] NeverTrailers = ["Content-Length", "Host"];
+
     private static readonly HashSet<string> Protected = new(StringComparer.OrdinalIgnoreCase) { "Host", "Content-Length" };
 
     /// <summary>
-    /// Which trailer fields of a chunked message are hop-by-hop: the fixed list and whatever the message's Connection
-    /// field names (RFC 9110 §7.6.1 says "header or trailer"). Read from the head before <see cref="Strip"/>.
+    /// Which trailer fields of a chunked message are not passed on: the hop-by-hop ones (the fixed list and whatever
+    /// the message's Connection field names: RFC 9110 §7.6.1 says "header or trailer"), and framing and routing
+    /// fields. Read from the head before <see cref="Strip"/>.
     /// </summary>
     public static Func<string, bool> TrailerFilter(HttpFields head)
     {
         var names = new HashSet<string>(Always, StringComparer.OrdinalIgnoreCase);
+        names.UnionWith(NeverTrailers);
         names.UnionWith(head.Tokens("Connection"));
         return names.Contains;
     }

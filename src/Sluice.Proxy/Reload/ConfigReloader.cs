@@ -93,7 +93,8 @@ public sealed class ConfigReloader : IDisposable
                 return;
             }
 
-            _lastHash = version.Hash;
+            // The hash is remembered only once the file is applied: a refusal can be about another file (a users
+            // file, a certificate) that is fixed later, and the same config must then be read again.
             SluiceConfig config;
             try
             {
@@ -119,10 +120,11 @@ public sealed class ConfigReloader : IDisposable
             }
             catch (Auth.UsersFileException e)
             {
-                Report(false, $"config reload refused, keeping the running configuration: {e.Message}");
+                Report(false, $"config reload refused, keeping the running configuration: {e.Message} (fix it, then touch {Path.GetFileName(_path)} or send SIGHUP)");
                 return;
             }
 
+            _lastHash = version.Hash;
             string summary = $"config reloaded: {config.Rules.Length} rules, default {config.Default.ToString().ToLowerInvariant()}";
             Report(true, notes.Count == 0 ? summary : $"{summary} ({string.Join("; ", notes)})");
         }

@@ -251,6 +251,11 @@ public static class ConformanceTable
             o => OriginSaw(o, "0\r\nX-Sum: 1\r\n\r\n") && OriginLacks(o, "X-Drop") && OriginLacks(o, "Keep-Alive")),
         Req("9110-5.5-nul-in-trailer", "9110 §5.5", "MUST", "NUL in a trailer field value: reject or replace with SP",
             "400", Post + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-A: a\0b\r\n\r\n", 400),
+        Req("9110-6.5.1-framing-in-trailers", "9110 §6.5.1", "MUST", "a sender does not put framing or routing fields in trailers",
+            "Content-Length and Host trailers are not passed on", Post + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nContent-Length: 99\r\nHost: evil.test\r\nX-Sum: 1\r\n\r\n", 200,
+            o => OriginSaw(o, "0\r\nX-Sum: 1\r\n\r\n") && OriginLacks(o, "evil.test") && OriginLacks(o, "Content-Length: 99")),
+        Req("9110-7.6.2-max-forwards-zero-denied", "9110 §7.6.2", "—", "the proxy answers TRACE/OPTIONS with Max-Forwards 0 itself",
+            "only for a destination the policy allows: a denied one is 403 as for any method", "TRACE http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\nMax-Forwards: 0\r\n\r\n", 403),
         Req("9112-7.1.2-trailer-invalid", "9112 §7.1.2", "MUST", "trailer fields follow the field-line grammar",
             "400 for a line without a colon", Post + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nbroken\r\n\r\n", 400),
 

@@ -44,7 +44,7 @@ public sealed class ConformanceTests
     private static async Task<Outcome> RunAsync(Row row)
     {
         await using var origin = new HostileOrigin(row.Side == Side.Response ? row.Send : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-        await using TestProxy proxy = await TestProxy.StartAsync();
+        await using TestProxy proxy = await TestProxy.StartAsync(WithDeniedName);
         proxy.Resolver.Map(OriginName, IPAddress.Loopback);
         string authority = $"{OriginName}:{origin.Port}";
         var outcome = new Outcome();
@@ -73,6 +73,12 @@ public sealed class ConformanceTests
         outcome.OriginRequests = origin.Requests;
         return outcome;
     }
+
+    /// <summary>Everything is allowed but one name, for the rows about what a refusal still decides.</summary>
+    private static Policy.Config.SluiceConfig WithDeniedName(Policy.Config.SluiceConfig config) => config with
+    {
+        Rules = Policy.Config.ConfigLoader.Parse("rules:\n  - name: not-this\n    action: deny\n    destinations: [denied.test]\ndefault: allow\n", "conformance.yaml").Rules,
+    };
 
     [Fact]
     public void Row_ids_are_unique()

@@ -212,6 +212,27 @@ public sealed class ReloadTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_refused_for_a_missing_users_file_is_read_again_once_that_file_appears()
+    {
+        (TestProxy proxy, RawOrigin echo, ConfigReloader reloader, var outcomes) = await StartFromFileAsync(Guarded(["echo.test"]));
+        await using (proxy)
+        await using (echo)
+        using (reloader)
+        {
+            string next = Path.Combine(_dir, "users-next.htpasswd");
+            await File.WriteAllTextAsync(ConfigPath, Guarded(["echo.test", "other.test"]).Replace(Path.Combine(_dir, "users.htpasswd"), next, StringComparison.Ordinal));
+            (bool applied, string message) = Next(outcomes);
+            Assert.False(applied, message);
+
+            // Only the users file is fixed; the config file itself is untouched.
+            await File.WriteAllTextAsync(next, $"alice:{Sluice.Proxy.Auth.PasswordHashes.HashBcrypt("wonderland", 4)}\n");
+            (applied, message) = Next(outcomes);
+            Assert.True(applied, $"the unchanged config was not read again once its users file appeared: {message}");
+            Assert.Equal("200", await ConnectStatusAsync(proxy, echo.Port, "other.test", Alice));
+        }
+    }
+
+    [Fact]
     public async Task A_reload_that_drops_every_rule_or_listener_is_refused_unless_the_file_says_it_means_it()
     {
         (TestProxy proxy, RawOrigin echo, ConfigReloader reloader, var outcomes) = await StartFromFileAsync(Guarded(["echo.test"]));
