@@ -128,7 +128,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             {
                 _admin = await Admin.AdminServer.StartAsync(admin, this, _options.LoggerFactory).ConfigureAwait(false);
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or SocketException) // in use: IOException; not an address here: SocketException
             {
                 CloseListeners();
                 Exception reason = e; // Kestrel's message wraps the system's ("Address already in use"): say only that
@@ -286,8 +286,8 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         _stopped = true;
         _services?.Metrics.Ready.Set(0);
         _services?.Stats.Event("drain", $"stopping: {_sessions.Count} connections open");
+        CloseListeners(); // before the first await: when this returns its task, nothing new is accepted
         await _draining.CancelAsync().ConfigureAwait(false);
-        CloseListeners();
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
         Task[] open = _sessions.Keys.ToArray();
         if (open.Length > 0)
