@@ -38,6 +38,11 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     private long _generation;
     private OwnEndpoints _ownEndpoints = new([], []);
     private bool _stopped;
+    private int _connectionCap = int.MaxValue; // what the open-file limit leaves room for
+    private int _refusalBudget = 64;
+    private int _refusing;
+    private volatile CappedLimits? _capped;
+    private Listening.DescriptorPressure? _pressure;
 
     public ProxyServer(SluiceConfig config, ProxyServerOptions? options = null)
     {
@@ -56,6 +61,8 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     /// <exception cref="StartupException">A port, certificate or users file the operator has to fix.</exception>
     public async Task StartAsync()
     {
+        long? openFileLimit = Limits.OpenFiles.RaiseSoftLimit();
+
         // What can fail without a socket is loaded first (certificates, users); then the ports are bound, all or none.
         // Every failure the operator can fix is a StartupException naming the part; anything else is a bug and passes.
         foreach (ListenerConfig listener in _config.Listeners)
@@ -124,7 +131,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
                 _ownEndpoints = _ownEndpoints with { Admin = Expand([_admin.Endpoint]) };
                 _snapshot = new ProxySnapshot(_config, _ownEndpoints, authenticator);
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or SocketException) // in use: IOException; not an address here: SocketException
             {
                 CloseListeners();
                 authenticator?.Dispose();
@@ -138,6 +145,8 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             }
         }
 
+        FitToOpenFileLimit(openFileLimit);
+        _ = metrics.AcceptFailures; // exported from the start, at 0
         for (int i = 0; i < _listeners.Count; i++)
         {
             ProxyLog.Listening(_logger, $"{_config.Listeners[i].Scheme}://{ConfigEndpoints.Format(bound[i])}");
@@ -147,6 +156,47 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         _services.Stats.Event("start", $"listening on {string.Join(", ", bound.Select(ConfigEndpoints.Format))}");
         metrics.Ready.Set(1);
     }
+
+    /// <summary>
+    /// Caps the total connection limit to what the open-file limit leaves room for, measured once everything the
+    /// process holds at start is open; one warning line when it caps. Reloads are capped the same way.
+    /// </summary>
+    private void FitToOpenFileLimit(long? openFileLimit)
+    {
+        if (openFileLimit is not { } limit || Limits.OpenFiles.InUse() is not { } inUse)
+        {
+            return;
+        }
+
+        var budget = Limits.DescriptorBudget.For(limit, inUse);
+        _refusalBudget = budget.Refusals;
+        _pressure = OperatingSystem.IsWindows() ? null : new Listening.DescriptorPressure(Limits.OpenFiles.SoftLimit, (int)Math.Min(budget.Headroom / 2, 1024));
+        if (_config.Limits.MaxConnections > budget.ClientConnections)
+        {
+            _connectionCap = budget.ClientConnections;
+            ProxyLog.ConnectionsCapped(_logger, limit, inUse, budget.Headroom, _config.Limits.MaxConnections, budget.ClientConnections);
+        }
+    }
+
+    /// <summary>The configured limits, with maxConnections capped to fit the open-file limit (one copy per configuration).</summary>
+    private LimitsConfig EffectiveLimits()
+    {
+        LimitsConfig configured = CurrentConfig.Limits;
+        if (configured.MaxConnections <= _connectionCap)
+        {
+            return configured;
+        }
+
+        CappedLimits? capped = _capped;
+        if (capped is null || !ReferenceEquals(capped.Configured, configured))
+        {
+            _capped = capped = new CappedLimits(configured, configured with { MaxConnections = _connectionCap });
+        }
+
+        return capped.Effective;
+    }
+
+    private sealed record CappedLimits(LimitsConfig Configured, LimitsConfig Effective);
 
     private void CloseListeners()
     {
@@ -259,8 +309,8 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         _stopped = true;
         _services?.Metrics.Ready.Set(0);
         _services?.Stats.Event("drain", $"stopping: {_sessions.Count} connections open");
+        CloseListeners(); // before the first await: when this returns its task, nothing new is accepted
         await _draining.CancelAsync().ConfigureAwait(false);
-        CloseListeners();
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
         Task[] open = _sessions.Keys.ToArray();
         if (open.Length > 0)
@@ -349,38 +399,111 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
 
     private async Task AcceptLoopAsync(Socket listener, IPEndPoint endpoint, ListenerTls? tls)
     {
-        while (true)
+        var backoff = new Listening.AcceptBackoff(TimeProvider.System, TimeSpan.FromSeconds(10));
+        using var acceptor = new Listening.Acceptor(listener);
+        while (await AcceptNextAsync(acceptor, backoff, endpoint).ConfigureAwait(false) is { } socket)
         {
-            Socket socket;
-            try
-            {
-                socket = await listener.AcceptAsync().ConfigureAwait(false);
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.OperationAborted || _stopped)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                // e.g. out of file descriptors: say so, back off briefly, keep serving.
-                ProxyLog.AcceptFailed(_logger, ConfigEndpoints.Format(endpoint), e.Message);
-                await Task.Delay(50).ConfigureAwait(false);
-                continue;
-            }
-
             socket.NoDelay = true;
             IPAddress client = ((IPEndPoint)socket.RemoteEndPoint!).Address;
-            if (_services!.Limits.TryOpenConnection(client, CurrentConfig.Limits) is { } refused)
+            if (_services!.Limits.TryOpenConnection(client, EffectiveLimits()) is { } refused)
             {
+                if (Interlocked.Increment(ref _refusing) > _refusalBudget)
+                {
+                    // Answering takes a descriptor for a while; with many refusals already under way, close at once.
+                    Interlocked.Decrement(ref _refusing);
+                    _services.Metrics.LimitRejections.WithLabels(refused == Limits.LimitKind.Connections ? "connections" : "connectionsPerClient").Inc();
+                    socket.Dispose();
+                    continue;
+                }
+
                 Track(RefuseAsync(socket, client, refused, tls is null));
                 continue;
             }
 
             Track(RunSessionAsync(socket, tls, client));
+        }
+    }
+
+    /// <summary>
+    /// The next connection, or null once the listener is closed. Short of file descriptors (an accept fails with
+    /// EMFILE/ENFILE, or the new socket took one of the last ones before the limit) it stops accepting: new
+    /// connections wait in the backlog while the open ones are served, until descriptors are free again. Each such
+    /// accept is counted; the log has one line per interval and one when accepting resumes.
+    /// </summary>
+    private async Task<Socket?> AcceptNextAsync(Listening.Acceptor acceptor, Listening.AcceptBackoff backoff, IPEndPoint endpoint)
+    {
+        bool starved = false;
+        while (true)
+        {
+            if (starved)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100)).ConfigureAwait(false); // checked ten times a second
+                if (_stopped)
+                {
+                    return null;
+                }
+
+                starved = _pressure is not null && !_pressure.HasEased();
+                if (starved)
+                {
+                    continue;
+                }
+            }
+
+            SocketError result;
+            try
+            {
+                result = await acceptor.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                return null;
+            }
+
+            if (result == SocketError.OperationAborted || _stopped)
+            {
+                if (result == SocketError.Success)
+                {
+                    acceptor.TakeSocket().Dispose();
+                }
+
+                return null;
+            }
+
+            string failure;
+            if (result == SocketError.Success)
+            {
+                Socket socket = acceptor.TakeSocket();
+                if (_pressure?.Near(socket.SafeHandle.DangerousGetHandle()) is not { } limit)
+                {
+                    if (backoff.Succeeded() is > 0 and var failures)
+                    {
+                        ProxyLog.AcceptRecovered(_logger, ConfigEndpoints.Format(endpoint), failures);
+                    }
+
+                    return socket;
+                }
+
+                socket.Dispose(); // at once: what is left below the limit is for the runtime and the open connections
+                failure = $"fewer than {_pressure.Margin} file descriptors left below the open-file limit {limit}";
+            }
+            else
+            {
+                failure = result == SocketError.TooManyOpenSockets ? "out of file descriptors (EMFILE/ENFILE)" : result.ToString();
+            }
+
+            _services!.Metrics.AcceptFailures.Inc();
+            (TimeSpan wait, long report) = backoff.Failed();
+            if (report > 0)
+            {
+                ProxyLog.AcceptFailed(_logger, ConfigEndpoints.Format(endpoint), report, failure);
+            }
+
+            starved = result is SocketError.TooManyOpenSockets or SocketError.Success;
+            if (!starved)
+            {
+                await Task.Delay(wait).ConfigureAwait(false);
+            }
         }
     }
 
@@ -427,6 +550,18 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     /// </summary>
     private async Task RefuseAsync(Socket socket, IPAddress client, Limits.LimitKind limit, bool plain)
     {
+        try
+        {
+            await AnswerRefusedAsync(socket, client, limit, plain).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _refusing);
+        }
+    }
+
+    private async Task AnswerRefusedAsync(Socket socket, IPAddress client, Limits.LimitKind limit, bool plain)
+    {
         ProxyServices services = _services!;
         services.Metrics.LimitRejections.WithLabels(limit == Limits.LimitKind.Connections ? "connections" : "connectionsPerClient").Inc();
         ProxyLog.LimitRefused(_logger, client.ToString(), limit.ToString());
@@ -437,7 +572,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
 
         (Errors.ProxyErrorKind kind, string detail) = limit == Limits.LimitKind.Connections
-            ? (Errors.ProxyErrorKind.ProxyFull, $"the proxy has {CurrentConfig.Limits.MaxConnections} connections open, its limit; try again shortly")
+            ? (Errors.ProxyErrorKind.ProxyFull, $"the proxy has {EffectiveLimits().MaxConnections} connections open, its limit; try again shortly")
             : (Errors.ProxyErrorKind.ClientLimitReached, $"{client} has {CurrentConfig.Limits.MaxConnectionsPerClient} connections open, its limit; close some or reuse them");
         try
         {

@@ -27,9 +27,8 @@ public sealed class SluiceProcess : IDisposable
 
     public static SluiceProcess Start(params string[] args)
     {
-        string dll = CliAssembly();
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        info.ArgumentList.Add(dll);
+        info.ArgumentList.Add(CliAssembly());
         foreach (string arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -37,6 +36,24 @@ public sealed class SluiceProcess : IDisposable
 
         return new SluiceProcess(Process.Start(info)!);
     }
+
+    /// <summary>Starts sluice with this open-file limit (soft and hard, as <c>ulimit -n</c> in a shell sets it).</summary>
+    public static SluiceProcess StartWithOpenFileLimit(int limit, params string[] args)
+    {
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add("ulimit -n \"$0\" && exec dotnet \"$@\"");
+        info.ArgumentList.Add(limit.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        info.ArgumentList.Add(CliAssembly());
+        foreach (string arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return new SluiceProcess(Process.Start(info)!);
+    }
+
+    public bool HasExited => _process.HasExited;
 
     /// <summary>
     /// The CLI as its own build laid it out (src/Sluice.Cli/bin/CONFIG/TFM/sluice.dll), not the copy in this test's

@@ -114,8 +114,9 @@ internal static class RunCommand
         await stop.Task.ConfigureAwait(false);
         int open = server.OpenConnections;
         var draining = System.Diagnostics.Stopwatch.StartNew();
+        Task stopped = server.StopAsync(); // unready before it returns: the line below is true when printed
         await Console.Error.WriteLineAsync($"stopping: not ready, listeners closed, {open} connections open, waiting up to {Durations.Format(server.CurrentConfig.Timeouts.Drain)} for them").ConfigureAwait(false);
-        await server.StopAsync().ConfigureAwait(false);
+        await stopped.ConfigureAwait(false);
         await Console.Error.WriteLineAsync($"stopped after {draining.Elapsed.TotalSeconds:0.0}s: {open} connections were open at the signal, {server.CutConnections} had to be cut").ConfigureAwait(false);
         return 0;
     }

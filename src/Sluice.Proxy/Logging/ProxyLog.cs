@@ -9,8 +9,9 @@ internal static partial class ProxyLog
     [LoggerMessage(1, LogLevel.Debug, "Listening on {Endpoint}")]
     public static partial void Listening(ILogger logger, string endpoint);
 
-    [LoggerMessage(2, LogLevel.Warning, "Accepting on {Endpoint} failed: {Message}")]
-    public static partial void AcceptFailed(ILogger logger, string endpoint, string message);
+    /// <summary>At most once per interval per listener, however often accepting fails (see Listening/AcceptBackoff).</summary>
+    [LoggerMessage(2, LogLevel.Warning, "Not accepting on {Endpoint}: {Reason} ({Count} times since the last report); backing off, open connections are still served")]
+    public static partial void AcceptFailed(ILogger logger, string endpoint, long count, string reason);
 
     [LoggerMessage(3, LogLevel.Error, "Connection from {Client} failed unexpectedly")]
     public static partial void SessionCrashed(ILogger logger, Exception exception, IPEndPoint client);
@@ -42,4 +43,10 @@ internal static partial class ProxyLog
 
     [LoggerMessage(12, LogLevel.Warning, "Refused a connection from {Client}: limit {Limit} reached")]
     public static partial void LimitRefused(ILogger logger, string client, string limit);
+
+    [LoggerMessage(13, LogLevel.Warning, "The open-file limit {Limit} leaves room for {Capped} client connections ({InUse} descriptors in use at start, {Headroom} kept for files and the runtime, and a second descriptor upstream for each connection): limits.maxConnections {Configured} capped to {Capped}; raise the limit (ulimit -n, LimitNOFILE=) to lift it")]
+    public static partial void ConnectionsCapped(ILogger logger, long limit, int inUse, long headroom, int configured, int capped);
+
+    [LoggerMessage(14, LogLevel.Information, "Accepting on {Endpoint} again after {Count} refused or failed accepts")]
+    public static partial void AcceptRecovered(ILogger logger, string endpoint, long count);
 }

@@ -66,4 +66,8 @@ public sealed class ProxyMetrics
     public void CountAccessLogDrops(Func<long> dropped) => Registry.AddBeforeCollectCallback(() => AccessLogDropped.IncTo(dropped()));
 
     public Task WriteAsync(Stream output, CancellationToken cancellationToken) => Registry.CollectAndExportAsTextAsync(output, cancellationToken);
+
+    /// <summary>Connections not accepted for want of file descriptors, and other failed accepts; created on first use (the server touches it at start).</summary>
+    public Counter AcceptFailures => field ??= Prometheus.Metrics.WithCustomRegistry(Registry)
+        .CreateCounter("sluice_accept_failures_total", "Accepts that failed or were closed at once for want of file descriptors (EMFILE/ENFILE, or too close to the open-file limit).");
 }
