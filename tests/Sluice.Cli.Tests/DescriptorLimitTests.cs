@@ -34,8 +34,8 @@ public sealed class DescriptorLimitTests : IDisposable
             socket.Shutdown(SocketShutdown.Send);
         });
         await using RawOrigin echo = RawOrigin.Echo();
-        int proxyPort = FreePort();
-        int adminPort = FreePort();
+        int proxyPort = Ports.Free();
+        int adminPort = Ports.Free();
         string config = Path.Combine(_dir, "fd.yaml");
         await File.WriteAllLinesAsync(config,
         [
@@ -117,8 +117,8 @@ public sealed class DescriptorLimitTests : IDisposable
             return; // util-linux is on every machine the project runs on; elsewhere there is no way to lower it from outside
         }
 
-        int proxyPort = FreePort();
-        int adminPort = FreePort();
+        int proxyPort = Ports.Free();
+        int adminPort = Ports.Free();
         string config = Path.Combine(_dir, "emfile.yaml");
         await File.WriteAllLinesAsync(config,
         [
@@ -194,12 +194,6 @@ public sealed class DescriptorLimitTests : IDisposable
         Assert.True(prlimit.ExitCode == 0, $"prlimit --nofile={nofile} failed");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static string Tail(SluiceProcess sluice) => string.Join("\n", sluice.Stderr.TakeLast(20));
 

@@ -11,19 +11,13 @@ public sealed class DrainTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     [Fact]
     public async Task On_sigterm_readiness_drops_at_once_an_open_tunnel_keeps_relaying_and_the_process_exits_0_when_it_ends()
     {
         await using RawOrigin echo = RawOrigin.Echo();
-        int proxyPort = FreePort();
-        int adminPort = FreePort();
+        int proxyPort = Ports.Free();
+        int adminPort = Ports.Free();
         string config = Path.Combine(_dir, "drain.yaml");
         await File.WriteAllLinesAsync(config,
         [
@@ -78,7 +72,7 @@ public sealed class DrainTests : IDisposable
             await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nthe first bytes"u8.ToArray());
             _ = await stream.ReadAsync(new byte[1]); // until the proxy goes away
         });
-        int proxyPort = FreePort();
+        int proxyPort = Ports.Free();
         string config = Path.Combine(_dir, "cut.yaml");
         await File.WriteAllLinesAsync(config,
         [
@@ -162,7 +156,7 @@ public sealed class DrainTests : IDisposable
     [Fact]
     public async Task A_second_sigterm_exits_at_once()
     {
-        int proxyPort = FreePort();
+        int proxyPort = Ports.Free();
         string config = Path.Combine(_dir, "twice.yaml");
         await File.WriteAllLinesAsync(config, ["listeners:", $"  - address: 127.0.0.1:{proxyPort}", "admin: off", "timeouts:", "  drain: 5m"]);
         using SluiceProcess sluice = SluiceProcess.Start("run", "--config", config);

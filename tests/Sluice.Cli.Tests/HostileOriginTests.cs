@@ -15,17 +15,11 @@ public sealed class HostileOriginTests : IAsyncLifetime
     private int _proxyPort;
     private int _adminPort;
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async Task InitializeAsync()
     {
-        _proxyPort = FreePort();
-        _adminPort = FreePort();
+        _proxyPort = Ports.Free();
+        _adminPort = Ports.Free();
         string config = Path.Combine(_dir, "sluice.yaml");
         await File.WriteAllLinesAsync(config,
         [

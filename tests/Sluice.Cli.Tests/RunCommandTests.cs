@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Sluice.Proxy.Tests.Infrastructure;
 
 namespace Sluice.Cli.Tests;
 
@@ -28,8 +29,8 @@ public sealed class RunCommandTests : IDisposable
     [Fact]
     public async Task Run_prints_one_line_per_listener_serves_and_stops_cleanly_on_sigterm()
     {
-        int v4 = FreePort(IPAddress.Loopback);
-        int v6 = FreePort(IPAddress.IPv6Loopback);
+        int v4 = Ports.Free(IPAddress.Loopback);
+        int v6 = Ports.Free(IPAddress.IPv6Loopback);
         string config = Path.Combine(_dir, "sluice.yaml");
         await File.WriteAllTextAsync(config, $"""
             listeners:
@@ -151,10 +152,4 @@ public sealed class RunCommandTests : IDisposable
 
     private static string[] NonEmptyLines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    private static int FreePort(IPAddress address)
-    {
-        using var listener = new TcpListener(address, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -203,7 +203,7 @@ public sealed class ConnectTunnelTests : IAsyncLifetime
     [Fact]
     public async Task Connect_to_a_closed_port_is_502_connection_refused()
     {
-        int closed = ForwardingTests.FreePort();
+        int closed = Ports.Free();
         using RawClient client = await RawClient.ConnectAsync(_proxy.Endpoint);
         await client.SendAsync($"CONNECT origin.test:{closed} HTTP/1.1\r\nHost: origin.test:{closed}\r\n\r\n");
         string head = await client.ReadHeadAsync();

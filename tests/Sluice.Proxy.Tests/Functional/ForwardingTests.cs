@@ -177,7 +177,7 @@ public sealed class ForwardingTests : IAsyncLifetime
             Assert.Contains("nowhere.test", await response.Content.ReadAsStringAsync());
         }
 
-        int closedPort = FreePort();
+        int closedPort = Ports.Free();
         using (HttpResponseMessage response = await client.GetAsync($"http://origin.test:{closedPort}/"))
         {
             Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
@@ -223,12 +223,4 @@ public sealed class ForwardingTests : IAsyncLifetime
         Assert.Equal(1, _origin.Connections);
     }
 
-    internal static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 }

@@ -156,7 +156,7 @@ public sealed class MalformedRequestTests : IAsyncLifetime
     public async Task Exactly_the_field_limit_is_still_accepted()
     {
         // Host + 99 more = 100 fields: the head is fine and goes on to the forwarder, which finds the port closed.
-        var request = new StringBuilder($"GET http://x.test:{ForwardingTests.FreePort()}/ HTTP/1.1\r\nHost: x.test\r\n");
+        var request = new StringBuilder($"GET http://x.test:{Ports.Free()}/ HTTP/1.1\r\nHost: x.test\r\n");
         for (int i = 0; i < 99; i++)
         {
             request.Append("X-Field-").Append(i).Append(": 1\r\n");
@@ -177,7 +177,7 @@ public sealed class MalformedRequestTests : IAsyncLifetime
     {
         // RFC 9112 §9.6: after "close" (or an HTTP/1.0 request) the server MUST close once the final response is sent;
         // that holds for the proxy's own error responses as much as for forwarded ones.
-        string request = $"GET http://x.test:{ForwardingTests.FreePort()}/ {version}\r\nHost: x.test\r\n{connection}\r\n";
+        string request = $"GET http://x.test:{Ports.Free()}/ {version}\r\nHost: x.test\r\n{connection}\r\n";
 
         Response response = await SendAndReadUntilCloseAsync(_proxy, request);
 

@@ -105,7 +105,7 @@ public sealed class PolicyTests
     public async Task Loopback_in_disguise_is_refused_by_the_guard_without_a_lookup(string host, string detail)
     {
         await using TestProxy proxy = await TestProxy.StartAsync(c => c with { Addresses = new AddressesConfig() });
-        int port = ForwardingTests.FreePort();
+        int port = Ports.Free();
         foreach (string request in new[] { $"CONNECT {host}:{port} HTTP/1.1\r\nHost: x\r\n\r\n", $"GET http://{host}:{port}/ HTTP/1.1\r\nHost: x\r\n\r\n" })
         {
             using RawClient raw = await RawClient.ConnectAsync(proxy.Endpoint);
@@ -138,6 +138,6 @@ public sealed class PolicyTests
         using var http = new HttpClient(new SocketsHttpHandler { Proxy = new WebProxy(proxy.Uri) });
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://origin.test:{origin.Port}/hello")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await http.PostAsync($"http://origin.test:{origin.Port}/echo", new StringContent("x"))).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await http.GetAsync($"http://origin.test:{ForwardingTests.FreePort()}/hello")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.GetAsync($"http://origin.test:{Ports.Free()}/hello")).StatusCode);
     }
 }
