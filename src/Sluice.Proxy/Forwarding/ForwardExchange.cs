@@ -371,6 +371,7 @@ internal sealed class ForwardExchange
             int read;
             try
             {
+                await upstream.AwaitPendingReadAsync(ct).ConfigureAwait(false);
                 read = await upstream.Input.FillAsync(limits.MaxHeaderBytes + 1, ct, waitWithoutBuffer: false).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)

@@ -40,6 +40,32 @@ internal sealed class Connection : IDisposable
     /// <summary>The upstream pool's claim on this connection (<see cref="UpstreamPool"/>: in use, idle or dead).</summary>
     internal int PoolState;
 
+    /// <summary>
+    /// The zero-byte receive a pooled connection kept pending while idle; it completes when the response to the next
+    /// request arrives. Whoever reads that response awaits it first (<see cref="AwaitPendingReadAsync"/>) instead of
+    /// starting a second receive on the socket.
+    /// </summary>
+    internal Task<int>? PendingRead { get; set; }
+
+    /// <summary>Waits for the pending idle receive, if any, so the next read is the only one on the socket.</summary>
+    public async ValueTask AwaitPendingReadAsync(CancellationToken cancellationToken)
+    {
+        if (PendingRead is not { } pending)
+        {
+            return;
+        }
+
+        PendingRead = null;
+        try
+        {
+            await pending.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            throw new IOException(e.Message, e); // as the read itself would have failed
+        }
+    }
+
     public static Connection FromSocket(Socket socket) =>
         new(socket, new NetworkStream(socket, ownsSocket: false), (IPEndPoint)socket.RemoteEndPoint!);
 

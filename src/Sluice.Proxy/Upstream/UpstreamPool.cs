@@ -48,7 +48,7 @@ internal sealed class UpstreamPool : IAsyncDisposable
 
         while (stack.TryPop(out Connection? connection))
         {
-            if (Interlocked.CompareExchange(ref connection.PoolState, InUse, Idle) == Idle && IsUsable(connection))
+            if (Interlocked.CompareExchange(ref connection.PoolState, InUse, Idle) == Idle && connection.PendingRead?.IsCompleted != true && IsUsable(connection))
             {
                 return connection;
             }
@@ -76,19 +76,22 @@ internal sealed class UpstreamPool : IAsyncDisposable
 
         connection.IdleSinceTicks = Environment.TickCount64;
         Volatile.Write(ref connection.PoolState, Idle);
-        _ = WatchWhileIdleAsync(connection);
+        Task<int> idleRead = connection.Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).AsTask();
+        connection.PendingRead = idleRead;
+        _ = WatchWhileIdleAsync(connection, idleRead);
         stack.Push(connection);
     }
 
     /// <summary>
     /// Closes the connection as soon as anything arrives while it is idle. When the connection has been taken in the
-    /// meantime, the receive completes with the response and changes nothing: a zero-byte receive consumes no data.
+    /// meantime, the same receive is its taker's first wait for the response (<see cref="Connection.PendingRead"/>),
+    /// so the socket never has two receives at once; a zero-byte receive consumes no data.
     /// </summary>
-    private static async Task WatchWhileIdleAsync(Connection connection)
+    private static async Task WatchWhileIdleAsync(Connection connection, Task<int> idleRead)
     {
         try
         {
-            await connection.Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+            await idleRead.ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
