@@ -63,7 +63,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     {
         long? openFileLimit = Limits.OpenFiles.RaiseSoftLimit();
 
-        // What can fail without a socket is loaded first (certificates, users); then the ports are bound, all or none.
+        // What can fail without a socket is loaded first (certificates, users, the access log); then the ports are bound, all or none.
         // Every failure the operator can fix is a StartupException naming the part; anything else is a bug and passes.
         foreach (ListenerConfig listener in _config.Listeners)
         {
@@ -87,6 +87,17 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             throw new StartupException(StartupFailure.UsersFile, e.Message, e);
         }
 
+        AccessLog accessLog;
+        try
+        {
+            accessLog = new AccessLog(_config.Log, _options.AccessLogOutput);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            authenticator?.Dispose();
+            throw new StartupException(StartupFailure.AccessLog, $"cannot open the access log {_config.Log.Access}: {e.Message}", e);
+        }
+
         var bound = new List<IPEndPoint>();
         try
         {
@@ -101,6 +112,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         {
             CloseListeners();
             authenticator?.Dispose(); // its timer would outlive a server that never started
+            await accessLog.DisposeAsync().ConfigureAwait(false);
             throw new StartupException(StartupFailure.ListenerBind, $"cannot bind the listener {ConfigEndpoints.Format(_config.Listeners[bound.Count].Address)}: {e.Message}", e);
         }
 
@@ -112,7 +124,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         {
             Dialer = new UpstreamDialer(_options.Resolver, metrics),
             Pool = new UpstreamPool(_config.Limits.MaxIdleUpstreamPerHost, _config.Timeouts.UpstreamIdle),
-            AccessLog = new AccessLog(_config.Log, _options.AccessLogOutput),
+            AccessLog = accessLog,
             Logger = _logger,
             Draining = _draining.Token,
             Metrics = metrics,

@@ -124,6 +124,18 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task An_access_log_file_that_cannot_be_opened_is_one_line_naming_it_and_a_startup_exit_code_not_a_bug()
+    {
+        string log = Path.Combine(_dir, "no-such-folder", "access.log");
+        string config = Path.Combine(_dir, "bad-log.yaml");
+        await File.WriteAllTextAsync(config, $"listeners:\n  - address: 127.0.0.1:0\nadmin: off\nlog:\n  access: {log}\n");
+        (int exit, _, string stderr) = await SluiceProcess.RunAsync("run", "--config", config);
+        Assert.True(exit == 3, $"exit {exit}: {stderr}");
+        string line = Assert.Single(NonEmptyLines(stderr));
+        Assert.StartsWith($"sluice: cannot open the access log {log}: ", line);
+    }
+
+    [Fact]
     public void A_startup_failure_is_the_operators_to_fix_and_any_other_exception_is_reported_as_a_bug()
     {
         var output = new StringWriter();
