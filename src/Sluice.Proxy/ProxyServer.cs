@@ -183,9 +183,9 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         var budget = Limits.DescriptorBudget.For(limit, inUse);
         _refusalBudget = budget.Refusals;
         _pressure = OperatingSystem.IsWindows() ? null : new Listening.DescriptorPressure(Limits.OpenFiles.SoftLimit, (int)Math.Min(budget.Headroom / 2, 1024));
+        _connectionCap = budget.ClientConnections; // kept for reloads, even when this configuration is under it
         if (_config.Limits.MaxConnections > budget.ClientConnections)
         {
-            _connectionCap = budget.ClientConnections;
             ProxyLog.ConnectionsCapped(_logger, limit, inUse, budget.Headroom, _config.Limits.MaxConnections, budget.ClientConnections);
         }
     }
@@ -265,6 +265,11 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         if (config.Log != current.Config.Log)
         {
             notes.Add("access-log changes take effect after a restart");
+        }
+
+        if (config.Limits.MaxConnections > _connectionCap)
+        {
+            notes.Add($"limits.maxConnections {config.Limits.MaxConnections} capped to {_connectionCap}, what the open-file limit leaves room for");
         }
 
         var effective = config with { Listeners = current.Config.Listeners, Log = current.Config.Log };
