@@ -182,7 +182,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
 
         var budget = Limits.DescriptorBudget.For(limit, inUse);
         _refusalBudget = budget.Refusals;
-        _pressure = OperatingSystem.IsWindows() ? null : new Listening.DescriptorPressure(Limits.OpenFiles.SoftLimit, (int)Math.Min(budget.Headroom / 2, 1024));
+        _pressure = OperatingSystem.IsWindows() ? null : new Listening.DescriptorPressure(Limits.OpenFiles.SoftLimit);
         _connectionCap = budget.ClientConnections; // kept for reloads, even when this configuration is under it
         if (_config.Limits.MaxConnections > budget.ClientConnections)
         {
@@ -502,7 +502,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
                 }
 
                 socket.Dispose(); // at once: what is left below the limit is for the runtime and the open connections
-                failure = $"fewer than {_pressure.Margin} file descriptors left below the open-file limit {limit}";
+                failure = $"fewer than {Listening.DescriptorPressure.MarginFor(limit)} file descriptors left below the open-file limit {limit}";
             }
             else
             {

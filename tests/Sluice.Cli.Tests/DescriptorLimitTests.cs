@@ -239,6 +239,61 @@ public sealed class DescriptorLimitTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Accepting_resumes_once_connections_close_when_the_limit_was_lowered_to_less_than_the_margins_kept_at_start()
+    {
+        if (!File.Exists("/usr/bin/prlimit"))
+        {
+            return;
+        }
+
+        int proxyPort = FreePort();
+        string config = Path.Combine(_dir, "lowered.yaml");
+        await File.WriteAllLinesAsync(config,
+        [
+            "listeners:",
+            $"  - address: 127.0.0.1:{proxyPort}",
+            "admin: off",
+            "timeouts:",
+            "  requestHeaders: 5m",
+            "default: deny",
+            "log:",
+            "  access: off",
+        ]);
+        using SluiceProcess sluice = SluiceProcess.Start("run", "--config", config);
+        await sluice.WaitForStderrAsync(l => l.StartsWith("config: ", StringComparison.Ordinal), "the config line");
+        const string denied = "GET http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+
+        // Lowered for good (no raising it back), to a limit that still leaves room for a few hundred connections:
+        // the margins kept near the limit must fit the limit in force, not the one the process started with.
+        string hard = File.ReadAllLines($"/proc/{sluice.Id}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[4];
+        int open = Directory.GetFileSystemEntries($"/proc/{sluice.Id}/fd").Length;
+        await PrlimitAsync(sluice.Id, $"{open + 300}:{hard}");
+        var flood = new List<TcpClient>();
+        try
+        {
+            for (int i = 0; i < 300; i++)
+            {
+                var idle = new TcpClient();
+                flood.Add(idle);
+                await idle.ConnectAsync(IPAddress.Loopback, proxyPort);
+            }
+
+            await sluice.WaitForStderrAsync(l => l.Contains($"Not accepting on 127.0.0.1:{proxyPort}: ", StringComparison.Ordinal), "the line saying it stopped accepting");
+        }
+        finally
+        {
+            foreach (TcpClient idle in flood)
+            {
+                idle.Dispose();
+            }
+        }
+
+        await EventuallyAsync(async () => (await TryExchangeAsync(proxyPort, denied)).StartsWith("HTTP/1.1 403", StringComparison.Ordinal),
+            $"accepting never resumed after the connections closed, with the soft limit at {open + 300} and about {open} descriptors open", sluice);
+    }
+
     private static async Task PrlimitAsync(int pid, string nofile)
     {
         using var prlimit = System.Diagnostics.Process.Start("prlimit", ["--pid", pid.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--nofile={nofile}"]);
