@@ -71,7 +71,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             {
                 _tls.Add(listener.Tls is null ? null : new ListenerTls(listener.Tls, message => ProxyLog.FileWarning(_logger, message)));
             }
-            catch (Exception e) when (e is InvalidOperationException or IOException or System.Security.Cryptography.CryptographicException)
+            catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
             {
                 throw new StartupException(StartupFailure.Certificate, $"the TLS listener {ConfigEndpoints.Format(listener.Address)}: {e.Message}", e);
             }
