@@ -63,7 +63,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     {
         long? openFileLimit = Limits.OpenFiles.RaiseSoftLimit();
 
-        // What can fail without a socket is loaded first (certificates, users); then the ports are bound, all or none.
+        // What can fail without a socket is loaded first (certificates, users, the access log); then the ports are bound, all or none.
         // Every failure the operator can fix is a StartupException naming the part; anything else is a bug and passes.
         foreach (ListenerConfig listener in _config.Listeners)
         {
@@ -71,7 +71,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             {
                 _tls.Add(listener.Tls is null ? null : new ListenerTls(listener.Tls, message => ProxyLog.FileWarning(_logger, message)));
             }
-            catch (Exception e) when (e is InvalidOperationException or IOException or System.Security.Cryptography.CryptographicException)
+            catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
             {
                 throw new StartupException(StartupFailure.Certificate, $"the TLS listener {ConfigEndpoints.Format(listener.Address)}: {e.Message}", e);
             }
@@ -85,6 +85,17 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         catch (Exception e) when (e is UsersFileException or InvalidOperationException or IOException)
         {
             throw new StartupException(StartupFailure.UsersFile, e.Message, e);
+        }
+
+        AccessLog accessLog;
+        try
+        {
+            accessLog = new AccessLog(_config.Log, _options.AccessLogOutput);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            authenticator?.Dispose();
+            throw new StartupException(StartupFailure.AccessLog, $"cannot open the access log {_config.Log.Access}: {e.Message}", e);
         }
 
         var bound = new List<IPEndPoint>();
@@ -101,6 +112,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         {
             CloseListeners();
             authenticator?.Dispose(); // its timer would outlive a server that never started
+            await accessLog.DisposeAsync().ConfigureAwait(false);
             throw new StartupException(StartupFailure.ListenerBind, $"cannot bind the listener {ConfigEndpoints.Format(_config.Listeners[bound.Count].Address)}: {e.Message}", e);
         }
 
@@ -112,7 +124,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         {
             Dialer = new UpstreamDialer(_options.Resolver, metrics),
             Pool = new UpstreamPool(_config.Limits.MaxIdleUpstreamPerHost, _config.Timeouts.UpstreamIdle),
-            AccessLog = new AccessLog(_config.Log, _options.AccessLogOutput),
+            AccessLog = accessLog,
             Logger = _logger,
             Draining = _draining.Token,
             Metrics = metrics,
@@ -170,10 +182,10 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
 
         var budget = Limits.DescriptorBudget.For(limit, inUse);
         _refusalBudget = budget.Refusals;
-        _pressure = OperatingSystem.IsWindows() ? null : new Listening.DescriptorPressure(Limits.OpenFiles.SoftLimit, (int)Math.Min(budget.Headroom / 2, 1024));
+        _pressure = OperatingSystem.IsWindows() ? null : new Listening.DescriptorPressure(Limits.OpenFiles.SoftLimit);
+        _connectionCap = budget.ClientConnections; // kept for reloads, even when this configuration is under it
         if (_config.Limits.MaxConnections > budget.ClientConnections)
         {
-            _connectionCap = budget.ClientConnections;
             ProxyLog.ConnectionsCapped(_logger, limit, inUse, budget.Headroom, _config.Limits.MaxConnections, budget.ClientConnections);
         }
     }
@@ -253,6 +265,11 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         if (config.Log != current.Config.Log)
         {
             notes.Add("access-log changes take effect after a restart");
+        }
+
+        if (config.Limits.MaxConnections > _connectionCap)
+        {
+            notes.Add($"limits.maxConnections {config.Limits.MaxConnections} capped to {_connectionCap}, what the open-file limit leaves room for");
         }
 
         var effective = config with { Listeners = current.Config.Listeners, Log = current.Config.Log };
@@ -485,7 +502,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
                 }
 
                 socket.Dispose(); // at once: what is left below the limit is for the runtime and the open connections
-                failure = $"fewer than {_pressure.Margin} file descriptors left below the open-file limit {limit}";
+                failure = $"fewer than {Listening.DescriptorPressure.MarginFor(limit)} file descriptors left below the open-file limit {limit}";
             }
             else
             {

@@ -14,6 +14,9 @@ public enum StartupFailure
 
     /// <summary>The users (or groups) file for proxy authentication could not be read or used.</summary>
     UsersFile,
+
+    /// <summary>The access-log file could not be opened for writing (no such folder, no permission).</summary>
+    AccessLog,
 }
 
 /// <summary>

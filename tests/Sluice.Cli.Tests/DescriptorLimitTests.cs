@@ -187,6 +187,113 @@ public sealed class DescriptorLimitTests : IDisposable
         Assert.Single(sluice.Stderr, l => l.Contains($"Not accepting on 127.0.0.1:{proxyPort}", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_reload_that_raises_max_connections_is_still_capped_to_the_open_file_limit()
+    {
+        int proxyPort = Ports.Free();
+        string config = Path.Combine(_dir, "reload-cap.yaml");
+        string[] Config(int maxConnections) =>
+        [
+            "listeners:",
+            $"  - address: 127.0.0.1:{proxyPort}",
+            "admin: off",
+            "limits:",
+            $"  maxConnections: {maxConnections}",
+            "timeouts:",
+            "  requestHeaders: 5m",
+            "default: deny",
+            "log:",
+            "  access: off",
+        ];
+
+        // Under the cap at start: nothing to cap, no line.
+        await File.WriteAllLinesAsync(config, Config(50));
+        using SluiceProcess sluice = SluiceProcess.StartWithOpenFileLimit(OpenFileLimit, "run", "--config", config);
+        await sluice.WaitForStderrAsync(l => l.StartsWith("config: ", StringComparison.Ordinal), "the config line");
+        Assert.DoesNotContain(sluice.Stderr, l => l.Contains("capped", StringComparison.Ordinal));
+
+        await File.WriteAllLinesAsync(config, Config(20000));
+        string reloaded = await sluice.WaitForStderrAsync(l => l.Contains("config reloaded", StringComparison.Ordinal), "the reload line");
+        Assert.Contains("limits.maxConnections 20000 capped to", reloaded);
+
+        const string denied = "GET http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+        var flood = new List<TcpClient>();
+        try
+        {
+            for (int i = 0; i < 200; i++) // more than the 512 descriptors leave room for, less than the limit itself
+            {
+                var idle = new TcpClient();
+                flood.Add(idle);
+                await idle.ConnectAsync(IPAddress.Loopback, proxyPort);
+            }
+
+            await EventuallyAsync(async () => (await TryExchangeAsync(proxyPort, denied)).StartsWith("HTTP/1.1 503", StringComparison.Ordinal),
+                "a new connection was never refused with 503 after the reload raised maxConnections above what the descriptors allow", sluice);
+        }
+        finally
+        {
+            foreach (TcpClient idle in flood)
+            {
+                idle.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Accepting_resumes_once_connections_close_when_the_limit_was_lowered_to_less_than_the_margins_kept_at_start()
+    {
+        if (!File.Exists("/usr/bin/prlimit"))
+        {
+            return;
+        }
+
+        int proxyPort = Ports.Free();
+        string config = Path.Combine(_dir, "lowered.yaml");
+        await File.WriteAllLinesAsync(config,
+        [
+            "listeners:",
+            $"  - address: 127.0.0.1:{proxyPort}",
+            "admin: off",
+            "timeouts:",
+            "  requestHeaders: 5m",
+            "default: deny",
+            "log:",
+            "  access: off",
+        ]);
+        using SluiceProcess sluice = SluiceProcess.Start("run", "--config", config);
+        await sluice.WaitForStderrAsync(l => l.StartsWith("config: ", StringComparison.Ordinal), "the config line");
+        const string denied = "GET http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+
+        // Lowered for good (no raising it back), to a limit that still leaves room for a few hundred connections:
+        // the margins kept near the limit must fit the limit in force, not the one the process started with.
+        string hard = File.ReadAllLines($"/proc/{sluice.Id}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[4];
+        int open = Directory.GetFileSystemEntries($"/proc/{sluice.Id}/fd").Length;
+        await PrlimitAsync(sluice.Id, $"{open + 300}:{hard}");
+        var flood = new List<TcpClient>();
+        try
+        {
+            for (int i = 0; i < 300; i++)
+            {
+                var idle = new TcpClient();
+                flood.Add(idle);
+                await idle.ConnectAsync(IPAddress.Loopback, proxyPort);
+            }
+
+            await sluice.WaitForStderrAsync(l => l.Contains($"Not accepting on 127.0.0.1:{proxyPort}: ", StringComparison.Ordinal), "the line saying it stopped accepting");
+        }
+        finally
+        {
+            foreach (TcpClient idle in flood)
+            {
+                idle.Dispose();
+            }
+        }
+
+        await EventuallyAsync(async () => (await TryExchangeAsync(proxyPort, denied)).StartsWith("HTTP/1.1 403", StringComparison.Ordinal),
+            $"accepting never resumed after the connections closed, with the soft limit at {open + 300} and about {open} descriptors open", sluice);
+    }
+
     private static async Task PrlimitAsync(int pid, string nofile)
     {
         using var prlimit = System.Diagnostics.Process.Start("prlimit", ["--pid", pid.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--nofile={nofile}"]);

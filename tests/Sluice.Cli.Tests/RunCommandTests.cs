@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using Sluice.Proxy.Tests.Infrastructure;
 
 namespace Sluice.Cli.Tests;
@@ -122,6 +123,51 @@ public sealed class RunCommandTests : IDisposable
         string line = Assert.Single(NonEmptyLines(stderr));
         Assert.StartsWith($"sluice: cannot bind the admin endpoint 127.0.0.1:{port}: ", line);
         Assert.True(line.Length < 200, $"one short line, not a stack trace: {line}");
+    }
+
+    [Fact]
+    public async Task An_access_log_file_that_cannot_be_opened_is_one_line_naming_it_and_a_startup_exit_code_not_a_bug()
+    {
+        string log = Path.Combine(_dir, "no-such-folder", "access.log");
+        string config = Path.Combine(_dir, "bad-log.yaml");
+        await File.WriteAllTextAsync(config, $"listeners:\n  - address: 127.0.0.1:0\nadmin: off\nlog:\n  access: {log}\n");
+        (int exit, _, string stderr) = await SluiceProcess.RunAsync("run", "--config", config);
+        Assert.True(exit == 3, $"exit {exit}: {stderr}");
+        string line = Assert.Single(NonEmptyLines(stderr));
+        Assert.StartsWith($"sluice: cannot open the access log {log}: ", line);
+    }
+
+    [Fact]
+    public async Task A_tls_key_the_process_may_not_read_is_one_line_naming_the_listener_and_a_startup_exit_code_not_a_bug()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        File.SetUnixFileMode(_dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        using X509Certificate2 certificate = Proxy.Tests.Infrastructure.TestCertificates.SelfSigned("proxy.test");
+        string cert = Path.Combine(_dir, "proxy.crt");
+        string key = Path.Combine(_dir, "proxy.key");
+        await File.WriteAllTextAsync(cert, certificate.ExportCertificatePem());
+        await File.WriteAllTextAsync(key, certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        File.SetUnixFileMode(key, UnixFileMode.None); // as a key owned by another account, mode 0600, is to the service
+        string config = Path.Combine(_dir, "tls.yaml");
+        await File.WriteAllTextAsync(config, $"listeners:\n  - address: 127.0.0.1:0\n    tls:\n      certificate: {cert}\n      key: {key}\nadmin: off\nlog:\n  access: off\n");
+        File.SetUnixFileMode(config, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        File.SetUnixFileMode(cert, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        using SluiceProcess? sluice = SluiceProcess.StartUnprivileged("run", "--config", config);
+        if (sluice is null)
+        {
+            return; // root without a way to drop privileges: every file is readable
+        }
+
+        int exit = await sluice.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        string stderr = string.Join("\n", sluice.Stderr);
+        Assert.True(exit == 3, $"exit {exit}: {stderr}");
+        string line = Assert.Single(NonEmptyLines(stderr));
+        Assert.StartsWith("sluice: the TLS listener 127.0.0.1:0: ", line);
+        Assert.Contains(key, line);
     }
 
     [Fact]

@@ -53,6 +53,34 @@ public sealed class SluiceProcess : IDisposable
         return new SluiceProcess(Process.Start(info)!);
     }
 
+    /// <summary>
+    /// Starts sluice as the unprivileged user 65534 (nobody) when the tests run as root, so that file permissions
+    /// apply to it as they do to a service account; as any other user, as that user. Null when root cannot drop
+    /// privileges here (no setpriv).
+    /// </summary>
+    public static SluiceProcess? StartUnprivileged(params string[] args)
+    {
+        if (Environment.UserName != "root")
+        {
+            return Start(args);
+        }
+
+        if (!File.Exists("/usr/bin/setpriv"))
+        {
+            return null;
+        }
+
+        var info = new ProcessStartInfo("setpriv") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        info.Environment["HOME"] = Path.GetTempPath();
+        info.Environment["DOTNET_CLI_HOME"] = Path.GetTempPath();
+        foreach (string arg in (string[])["--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", CliAssembly(), .. args])
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return new SluiceProcess(Process.Start(info)!);
+    }
+
     public bool HasExited => _process.HasExited;
 
     /// <summary>

@@ -14,12 +14,15 @@ internal readonly record struct DescriptorBudget(long Limit, int InUse, long Hea
     /// <param name="inUse">Descriptors open once the listeners and the admin endpoint are up.</param>
     public static DescriptorBudget For(long limit, int inUse)
     {
-        long headroom = Math.Max(64, limit / 16);
+        long headroom = HeadroomFor(limit);
         long free = limit - inUse - headroom;
         int clients = (int)Math.Clamp(free / 2, 1, int.MaxValue); // the other half is for the upstream side
         int refusals = (int)Math.Clamp(headroom / 4, 4, 1024); // over-limit connections being answered 503, from the headroom
         return new DescriptorBudget(limit, inUse, headroom, clients, refusals);
     }
+
+    /// <summary>Descriptors kept for files, the runtime and assemblies loaded later: 64, or 1/16 of the limit if more.</summary>
+    public static long HeadroomFor(long limit) => Math.Max(64, limit / 16);
 }
 
 /// <summary>The process's open-file limit (RLIMIT_NOFILE) and the descriptors it has open, on Linux and macOS.</summary>

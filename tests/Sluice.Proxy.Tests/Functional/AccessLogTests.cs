@@ -166,6 +166,41 @@ public sealed class AccessLogTests : IAsyncLifetime
         Assert.False(e.TryGetProperty("proxyStatus", out _), "a tunnel that ended cleanly has no Proxy-Status error");
     }
 
+    [Fact]
+    public async Task An_access_log_file_that_cannot_be_opened_refuses_to_start_as_the_operators_to_fix_with_nothing_left_bound()
+    {
+        string folder = Directory.CreateTempSubdirectory("sluice-log-").FullName;
+        try
+        {
+            int port;
+            using (var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+            {
+                probe.Start();
+                port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            }
+
+            string path = Path.Combine(folder, "missing", "access.log");
+            var server = new ProxyServer(new SluiceConfig
+            {
+                Listeners = [new ListenerConfig { Address = new IPEndPoint(IPAddress.Loopback, port) }],
+                Log = new LogConfig { Access = path },
+                Admin = null,
+            });
+            StartupException error = await Assert.ThrowsAsync<StartupException>(server.StartAsync);
+            Assert.Equal(StartupFailure.AccessLog, error.Kind);
+            Assert.StartsWith($"cannot open the access log {path}: ", error.Message);
+
+            // Refused before anything was bound: the port is free again without disposing the server.
+            using var again = new System.Net.Sockets.TcpListener(IPAddress.Loopback, port);
+            again.Start();
+            await server.DisposeAsync();
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static async Task<TestProxy> StartProxyAsync(Func<SluiceConfig, SluiceConfig>? configure = null, AccessLogFormat format = AccessLogFormat.Squid)
     {
         TestProxy proxy = await TestProxy.StartAsync(configure, format: format);

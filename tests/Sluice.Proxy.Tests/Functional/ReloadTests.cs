@@ -271,6 +271,44 @@ public sealed class ReloadTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_configmap_update_that_swaps_the_data_symlink_is_applied()
+    {
+        // The layout the kubelet writes: sluice.yaml -> ..data/sluice.yaml, ..data -> ..<timestamp>; an update writes
+        // a new timestamped folder and renames a new ..data symlink over the old one, then removes the old folder.
+        string first = Path.Combine(_dir, "..2026_01_01_00_00_00.1");
+        Directory.CreateDirectory(first);
+        await File.WriteAllTextAsync(Path.Combine(first, "sluice.yaml"), Guarded(["echo.test"]));
+        File.CreateSymbolicLink(Path.Combine(_dir, "..data"), Path.GetFileName(first));
+        File.CreateSymbolicLink(ConfigPath, Path.Combine("..data", "sluice.yaml"));
+        RawOrigin echo = RawOrigin.Echo();
+        await using TestProxy proxy = await TestProxy.StartAsync(_ => ConfigLoader.LoadFile(ConfigPath));
+        await using (echo)
+        {
+            proxy.Resolver.Map("echo.test", IPAddress.Loopback).Map("other.test", IPAddress.Loopback);
+            using var reloader = new ConfigReloader(proxy.Server, ConfigPath, NullLoggerFactory.Instance);
+            var outcomes = new System.Collections.Concurrent.BlockingCollection<(bool, string)>();
+            reloader.Reloaded += (applied, message) => outcomes.Add((applied, message));
+            Assert.Equal("403", await ConnectStatusAsync(proxy, echo.Port, "other.test", Alice));
+
+            string second = Path.Combine(_dir, "..2026_01_01_00_05_00.2");
+            Directory.CreateDirectory(second);
+            await File.WriteAllTextAsync(Path.Combine(second, "sluice.yaml"), Guarded(["echo.test", "other.test"]));
+            File.CreateSymbolicLink(Path.Combine(_dir, "..data_tmp"), Path.GetFileName(second));
+            using (var rename = System.Diagnostics.Process.Start("mv", ["-T", Path.Combine(_dir, "..data_tmp"), Path.Combine(_dir, "..data")])) // rename(2), as the kubelet does
+            {
+                await rename.WaitForExitAsync();
+                Assert.Equal(0, rename.ExitCode);
+            }
+
+            Directory.Delete(first, recursive: true);
+
+            (bool applied, string message) = Next(outcomes);
+            Assert.True(applied, message);
+            Assert.Equal("200", await ConnectStatusAsync(proxy, echo.Port, "other.test", Alice));
+        }
+    }
+
     private static (bool, string) Next(System.Collections.Concurrent.BlockingCollection<(bool, string)> outcomes) =>
         outcomes.TryTake(out (bool, string) item, TimeSpan.FromSeconds(20))
             ? item
