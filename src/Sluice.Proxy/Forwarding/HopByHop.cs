@@ -15,9 +15,11 @@ internal static class HopByHop
         "TE", "Trailer", "Transfer-Encoding", "Upgrade",
     ];
 
-    // Framing and routing fields a sender must not put in trailers (RFC 9110 §6.5.1): a recipient that merges
-    // trailers into the header section downstream would re-frame or re-route by them.
-    private static readonly string[] NeverTrailers = ["Content-Length", "Host"];
+    // Trailer fields never passed on: the hop-by-hop list, and the framing and routing fields a sender must not put
+    // in trailers (RFC 9110 §6.5.1), since a recipient that merges trailers downstream would re-frame or re-route by them.
+    private static readonly HashSet<string> NeverInTrailers = new([.. Always, "Content-Length", "Host"], StringComparer.OrdinalIgnoreCase);
+
+    private static readonly Func<string, bool> DropFixedTrailers = NeverInTrailers.Contains;
 
     private static readonly HashSet<string> Protected = new(StringComparer.OrdinalIgnoreCase) { "Host", "Content-Length" };
 
@@ -28,10 +30,13 @@ internal static class HopByHop
     /// </summary>
     public static Func<string, bool> TrailerFilter(HttpFields head)
     {
-        var names = new HashSet<string>(Always, StringComparer.OrdinalIgnoreCase);
-        names.UnionWith(NeverTrailers);
-        names.UnionWith(head.Tokens("Connection"));
-        return names.Contains;
+        if (!head.Contains("Connection"))
+        {
+            return DropFixedTrailers; // the usual case: nothing allocated per message
+        }
+
+        string[] listed = head.Tokens("Connection").ToArray();
+        return name => NeverInTrailers.Contains(name) || listed.Contains(name, StringComparer.OrdinalIgnoreCase);
     }
 
     /// <summary>Removes hop-by-hop fields; the caller adds its own Connection, Upgrade and Transfer-Encoding.</summary>

@@ -85,16 +85,10 @@ internal sealed record RequestTarget(string Host, IPAddress? Address, int Port, 
         bool hasPort = colon >= 0 && !authority[colon..].Contains(']');
         string host = hasPort ? authority[..colon] : authority;
         string port = hasPort ? authority[(colon + 1)..] : "80";
-        if (!TryParseHostPort(host, port.Length == 0 ? "80" : port, path, out parsed, out problem))
-        {
-            return false;
-        }
-
-        parsed = parsed! with { PathWasEmpty = pathStart < 0 };
-        return true;
+        return TryParseHostPort(host, port.Length == 0 ? "80" : port, path, out parsed, out problem, pathWasEmpty: pathStart < 0);
     }
 
-    private static bool TryParseHostPort(string host, string portText, string path, out RequestTarget? parsed, out string problem)
+    private static bool TryParseHostPort(string host, string portText, string path, out RequestTarget? parsed, out string problem, bool pathWasEmpty = false)
     {
         parsed = null;
         if (portText.Length is 0 or > 5 || !portText.All(char.IsAsciiDigit)
@@ -109,7 +103,7 @@ internal sealed record RequestTarget(string Host, IPAddress? Address, int Port, 
             return false;
         }
 
-        parsed = new RequestTarget(normalized, address, port, path);
+        parsed = new RequestTarget(normalized, address, port, path) { PathWasEmpty = pathWasEmpty };
         return true;
     }
 

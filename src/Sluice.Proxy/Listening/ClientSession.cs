@@ -76,23 +76,17 @@ internal sealed class ClientSession
                     // A tunnel can last for hours: it keeps no per-request timers (they come back if a 407 lets
                     // the connection carry another request).
                     ReleaseTimers();
-                    exchanging = true;
-                    if (!await ConnectTunnel.RunAsync(exchange, _stopping).ConfigureAwait(false))
-                    {
-                        return;
-                    }
-
-                    exchanging = false;
-                    continue;
                 }
 
                 exchanging = true;
-                if (!await ForwardExchange.RunAsync(exchange, _stopping).ConfigureAwait(false))
+                bool another = head.IsConnect
+                    ? await ConnectTunnel.RunAsync(exchange, _stopping).ConfigureAwait(false)
+                    : await ForwardExchange.RunAsync(exchange, _stopping).ConfigureAwait(false);
+                exchanging = false;
+                if (!another)
                 {
                     return;
                 }
-
-                exchanging = false;
             }
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)

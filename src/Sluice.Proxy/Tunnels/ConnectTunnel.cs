@@ -24,9 +24,10 @@ internal static class ConnectTunnel
         exchange.Url = target!.AuthorityWithPort;
         // RFC 9110 §9.3.6: a CONNECT request has no content. A framing field would make the bytes after the head
         // ambiguous (a body for one reader, the first tunnel bytes for another), so it is refused, even a zero length.
-        if (exchange.Head.Fields.Contains("Transfer-Encoding") || exchange.Head.Fields.Contains("Content-Length"))
+        string? field = exchange.Head.Fields.Contains("Transfer-Encoding") ? "Transfer-Encoding"
+            : exchange.Head.Fields.Contains("Content-Length") ? "Content-Length" : null;
+        if (field is not null)
         {
-            string field = exchange.Head.Fields.Contains("Transfer-Encoding") ? "Transfer-Encoding" : "Content-Length";
             await exchange.FailAsync(ProxyErrorKind.MalformedRequest, $"a CONNECT request has no content; {field} is not allowed", null, keepAlive: false, stopping).ConfigureAwait(false);
             return false;
         }
