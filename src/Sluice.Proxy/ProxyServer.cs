@@ -41,7 +41,6 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     private int _connectionCap = int.MaxValue; // what the open-file limit leaves room for
     private int _refusalBudget = 64;
     private int _refusing;
-    private volatile CappedLimits? _capped;
     private Listening.DescriptorPressure? _pressure;
 
     public ProxyServer(SluiceConfig config, ProxyServerOptions? options = null)
@@ -118,7 +117,6 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
 
         Endpoints = bound;
         _ownEndpoints = new OwnEndpoints(Expand(bound), []);
-        _snapshot = new ProxySnapshot(_config, _ownEndpoints, authenticator);
         var metrics = new Metrics.ProxyMetrics();
         _services = new ProxyServices
         {
@@ -141,7 +139,6 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             {
                 _admin = await Admin.AdminServer.StartAsync(admin, this, _options.LoggerFactory).ConfigureAwait(false);
                 _ownEndpoints = _ownEndpoints with { Admin = Expand([_admin.Endpoint]) };
-                _snapshot = new ProxySnapshot(_config, _ownEndpoints, authenticator);
             }
             catch (Exception e) when (e is IOException or SocketException) // in use: IOException; not an address here: SocketException
             {
@@ -158,6 +155,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
 
         FitToOpenFileLimit(openFileLimit);
+        _snapshot = new ProxySnapshot(Fitted(_config), _ownEndpoints, authenticator); // once every own endpoint is known
         _ = metrics.AcceptFailures; // exported from the start, at 0
         for (int i = 0; i < _listeners.Count; i++)
         {
@@ -190,25 +188,10 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
     }
 
-    /// <summary>The configured limits, with maxConnections capped to fit the open-file limit (one copy per configuration).</summary>
-    private LimitsConfig EffectiveLimits()
-    {
-        LimitsConfig configured = CurrentConfig.Limits;
-        if (configured.MaxConnections <= _connectionCap)
-        {
-            return configured;
-        }
-
-        CappedLimits? capped = _capped;
-        if (capped is null || !ReferenceEquals(capped.Configured, configured))
-        {
-            _capped = capped = new CappedLimits(configured, configured with { MaxConnections = _connectionCap });
-        }
-
-        return capped.Effective;
-    }
-
-    private sealed record CappedLimits(LimitsConfig Configured, LimitsConfig Effective);
+    /// <summary>The configuration as served: maxConnections capped to what the open-file limit leaves room for.</summary>
+    private SluiceConfig Fitted(SluiceConfig config) => config.Limits.MaxConnections <= _connectionCap
+        ? config
+        : config with { Limits = config.Limits with { MaxConnections = _connectionCap } };
 
     private void CloseListeners()
     {
@@ -272,7 +255,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             notes.Add($"limits.maxConnections {config.Limits.MaxConnections} capped to {_connectionCap}, what the open-file limit leaves room for");
         }
 
-        var effective = config with { Listeners = current.Config.Listeners, Log = current.Config.Log };
+        SluiceConfig effective = Fitted(config with { Listeners = current.Config.Listeners, Log = current.Config.Log });
         BasicAuthenticator? authenticator = CreateAuthenticator(effective.Auth, current.Authenticator); // throws: nothing applied
         _services!.Pool.Configure(effective.Limits.MaxIdleUpstreamPerHost, effective.Timeouts.UpstreamIdle);
         _snapshot = new ProxySnapshot(effective, _ownEndpoints, authenticator);
@@ -422,7 +405,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         {
             socket.NoDelay = true;
             IPAddress client = ((IPEndPoint)socket.RemoteEndPoint!).Address;
-            if (_services!.Limits.TryOpenConnection(client, EffectiveLimits()) is { } refused)
+            if (_services!.Limits.TryOpenConnection(client, CurrentConfig.Limits) is { } refused)
             {
                 if (Interlocked.Increment(ref _refusing) > _refusalBudget)
                 {
@@ -589,7 +572,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
 
         (Errors.ProxyErrorKind kind, string detail) = limit == Limits.LimitKind.Connections
-            ? (Errors.ProxyErrorKind.ProxyFull, $"the proxy has {EffectiveLimits().MaxConnections} connections open, its limit; try again shortly")
+            ? (Errors.ProxyErrorKind.ProxyFull, $"the proxy has {CurrentConfig.Limits.MaxConnections} connections open, its limit; try again shortly")
             : (Errors.ProxyErrorKind.ClientLimitReached, $"{client} has {CurrentConfig.Limits.MaxConnectionsPerClient} connections open, its limit; close some or reuse them");
         try
         {
