@@ -37,20 +37,7 @@ public sealed class DescriptorLimitTests : IDisposable
         int proxyPort = Ports.Free();
         int adminPort = Ports.Free();
         string config = Path.Combine(_dir, "fd.yaml");
-        await File.WriteAllLinesAsync(config,
-        [
-            "listeners:",
-            $"  - address: 127.0.0.1:{proxyPort}",
-            "admin:",
-            $"  address: 127.0.0.1:{adminPort}",
-            "addresses:",
-            "  allow: [127.0.0.1/32]",
-            "timeouts:",
-            "  requestHeaders: 5m",
-            "default: allow",
-            "log:",
-            "  access: off",
-        ]);
+        await File.WriteAllLinesAsync(config, LoopbackConfig.Lines(proxyPort, adminPort, "127.0.0.1/32", "timeouts:", "  requestHeaders: 5m", "default: allow"));
         using SluiceProcess sluice = SluiceProcess.StartWithOpenFileLimit(OpenFileLimit, "run", "--config", config);
         await sluice.WaitForStderrAsync(l => l.StartsWith("admin on http://", StringComparison.Ordinal), "the admin line");
         string get = $"GET http://127.0.0.1:{origin.Port}/ HTTP/1.1\r\nHost: 127.0.0.1:{origin.Port}\r\n\r\n";
@@ -120,18 +107,7 @@ public sealed class DescriptorLimitTests : IDisposable
         int proxyPort = Ports.Free();
         int adminPort = Ports.Free();
         string config = Path.Combine(_dir, "emfile.yaml");
-        await File.WriteAllLinesAsync(config,
-        [
-            "listeners:",
-            $"  - address: 127.0.0.1:{proxyPort}",
-            "admin:",
-            $"  address: 127.0.0.1:{adminPort}",
-            "timeouts:",
-            "  requestHeaders: 5m",
-            "default: deny",
-            "log:",
-            "  access: off",
-        ]);
+        await File.WriteAllLinesAsync(config, LoopbackConfig.Lines(proxyPort, adminPort, allow: null, "timeouts:", "  requestHeaders: 5m", "default: deny"));
         using SluiceProcess sluice = SluiceProcess.Start("run", "--config", config);
         await sluice.WaitForStderrAsync(l => l.StartsWith("admin on http://", StringComparison.Ordinal), "the admin line");
         // Denied before any lookup or connection: answered with no new descriptor, and the connection stays open.
@@ -193,18 +169,7 @@ public sealed class DescriptorLimitTests : IDisposable
         int proxyPort = Ports.Free();
         string config = Path.Combine(_dir, "reload-cap.yaml");
         string[] Config(int maxConnections) =>
-        [
-            "listeners:",
-            $"  - address: 127.0.0.1:{proxyPort}",
-            "admin: off",
-            "limits:",
-            $"  maxConnections: {maxConnections}",
-            "timeouts:",
-            "  requestHeaders: 5m",
-            "default: deny",
-            "log:",
-            "  access: off",
-        ];
+            LoopbackConfig.Lines(proxyPort, adminPort: null, allow: null, "limits:", $"  maxConnections: {maxConnections}", "timeouts:", "  requestHeaders: 5m", "default: deny");
 
         // Under the cap at start: nothing to cap, no line.
         await File.WriteAllLinesAsync(config, Config(50));
@@ -249,17 +214,7 @@ public sealed class DescriptorLimitTests : IDisposable
 
         int proxyPort = Ports.Free();
         string config = Path.Combine(_dir, "lowered.yaml");
-        await File.WriteAllLinesAsync(config,
-        [
-            "listeners:",
-            $"  - address: 127.0.0.1:{proxyPort}",
-            "admin: off",
-            "timeouts:",
-            "  requestHeaders: 5m",
-            "default: deny",
-            "log:",
-            "  access: off",
-        ]);
+        await File.WriteAllLinesAsync(config, LoopbackConfig.Lines(proxyPort, adminPort: null, allow: null, "timeouts:", "  requestHeaders: 5m", "default: deny"));
         using SluiceProcess sluice = SluiceProcess.Start("run", "--config", config);
         await sluice.WaitForStderrAsync(l => l.StartsWith("config: ", StringComparison.Ordinal), "the config line");
         const string denied = "GET http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\n\r\n";

@@ -19,20 +19,7 @@ public sealed class DrainTests : IDisposable
         int proxyPort = Ports.Free();
         int adminPort = Ports.Free();
         string config = Path.Combine(_dir, "drain.yaml");
-        await File.WriteAllLinesAsync(config,
-        [
-            "listeners:",
-            $"  - address: 127.0.0.1:{proxyPort}",
-            "admin:",
-            $"  address: 127.0.0.1:{adminPort}",
-            "addresses:",
-            "  allow: [127.0.0.0/8]",
-            "timeouts:",
-            "  drain: 60s",
-            "default: allow",
-            "log:",
-            "  access: off",
-        ]);
+        await File.WriteAllLinesAsync(config, LoopbackConfig.Lines(proxyPort, adminPort, "127.0.0.0/8", "timeouts:", "  drain: 60s", "default: allow"));
         using SluiceProcess sluice = SluiceProcess.Start("run", "--config", config);
         await sluice.WaitForStderrAsync(l => l.StartsWith("admin on http://127.0.0.1:", StringComparison.Ordinal), "the admin line");
         using var admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}") };
@@ -74,19 +61,7 @@ public sealed class DrainTests : IDisposable
         });
         int proxyPort = Ports.Free();
         string config = Path.Combine(_dir, "cut.yaml");
-        await File.WriteAllLinesAsync(config,
-        [
-            "listeners:",
-            $"  - address: 127.0.0.1:{proxyPort}",
-            "admin: off",
-            "addresses:",
-            "  allow: [127.0.0.1/32]",
-            "timeouts:",
-            "  drain: 2s",
-            "default: allow",
-            "log:",
-            "  access: off",
-        ]);
+        await File.WriteAllLinesAsync(config, LoopbackConfig.Lines(proxyPort, adminPort: null, "127.0.0.1/32", "timeouts:", "  drain: 2s", "default: allow"));
         using SluiceProcess sluice = SluiceProcess.Start("run", "--config", config);
         await sluice.WaitForStderrAsync(l => l.StartsWith("listening on", StringComparison.Ordinal), "the ready line");
 

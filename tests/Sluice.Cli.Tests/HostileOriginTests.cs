@@ -21,18 +21,8 @@ public sealed class HostileOriginTests : IAsyncLifetime
         _proxyPort = Ports.Free();
         _adminPort = Ports.Free();
         string config = Path.Combine(_dir, "sluice.yaml");
-        await File.WriteAllLinesAsync(config,
-        [
-            "listeners:",
-            $"  - address: 127.0.0.1:{_proxyPort}",
-            "admin:",
-            $"  address: 127.0.0.1:{_adminPort}",
-            "addresses:",
-            "  allow: [127.0.0.0/8]   # origins live on loopback; the proxy's own endpoints stay refused all the same",
-            "default: allow",
-            "log:",
-            "  access: off",
-        ]);
+        // Origins live on loopback; the proxy's own endpoints there stay refused all the same.
+        await File.WriteAllLinesAsync(config, LoopbackConfig.Lines(_proxyPort, _adminPort, "127.0.0.0/8", "default: allow"));
         _sluice = SluiceProcess.Start("run", "--config", config);
         await _sluice.WaitForStderrAsync(l => l.StartsWith("admin on http://127.0.0.1:", StringComparison.Ordinal), "the admin line");
     }
