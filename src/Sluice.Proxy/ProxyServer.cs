@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.NetworkInformation;
 using System.ComponentModel;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -13,6 +12,7 @@ using ConfigEndpoints = Sluice.Policy.Config.Endpoints;
 using Sluice.Policy.Decisions;
 using Sluice.Proxy.Listening;
 using Sluice.Proxy.Logging;
+using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Upstream;
 
 namespace Sluice.Proxy;
@@ -36,7 +36,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     private volatile ProxySnapshot? _snapshot;
     private Admin.AdminServer? _admin;
     private long _generation;
-    private OwnEndpoints _ownEndpoints = new([], []);
+    private OwnEndpoints _ownEndpoints = OwnEndpoints.None;
     private bool _stopped;
     private int _connectionCap = int.MaxValue; // what the open-file limit leaves room for
     private int _refusalBudget = 64;
@@ -116,7 +116,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
 
         Endpoints = bound;
-        _ownEndpoints = new OwnEndpoints(Expand(bound), []);
+        _ownEndpoints = new OwnEndpoints(OwnEndpoints.Expand(bound), []);
         var metrics = new Metrics.ProxyMetrics();
         _services = new ProxyServices
         {
@@ -138,7 +138,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             try
             {
                 _admin = await Admin.AdminServer.StartAsync(admin, this, _options.LoggerFactory).ConfigureAwait(false);
-                _ownEndpoints = _ownEndpoints with { Admin = Expand([_admin.Endpoint]) };
+                _ownEndpoints = _ownEndpoints with { Admin = OwnEndpoints.Expand([_admin.Endpoint]) };
             }
             catch (Exception e) when (e is IOException or SocketException) // in use: IOException; not an address here: SocketException
             {
@@ -348,31 +348,6 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         DisposeReplaced(_snapshot?.Authenticator, null);
         _stopping.Dispose();
         _draining.Dispose();
-    }
-
-    /// <summary>The listeners as concrete addresses: a wildcard listener is every address of this machine on its port.</summary>
-    private static List<IPEndPoint> Expand(List<IPEndPoint> bound)
-    {
-        var own = new List<IPEndPoint>();
-        IPAddress[]? local = null;
-        foreach (IPEndPoint endpoint in bound)
-        {
-            if (!endpoint.Address.Equals(IPAddress.Any) && !endpoint.Address.Equals(IPAddress.IPv6Any))
-            {
-                own.Add(endpoint);
-                continue;
-            }
-
-            local ??= NetworkInterface.GetAllNetworkInterfaces()
-                .SelectMany(i => i.GetIPProperties().UnicastAddresses)
-                .Select(a => a.Address)
-                .Append(IPAddress.Any).Append(IPAddress.IPv6Any)
-                .ToArray();
-            bool dual = endpoint.Address.Equals(IPAddress.IPv6Any);
-            own.AddRange(local.Where(a => dual || a.AddressFamily == endpoint.AddressFamily).Select(a => new IPEndPoint(a, endpoint.Port)));
-        }
-
-        return own;
     }
 
     private static Socket Bind(IPEndPoint address)

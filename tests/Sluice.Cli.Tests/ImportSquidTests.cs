@@ -78,7 +78,8 @@ public sealed class ImportSquidTests : IDisposable
     [Fact]
     public async Task Domains_sources_methods_users_and_timeouts_translate()
     {
-        string users = Write("passwd", "alice:$2y$05$abcdefghijklmnopqrstuu5N7tWqkEWdXpHpdgHq2P1GJPkqJq0z6\n");
+        // explain takes --user as authenticated only when the users file has the user, as the proxy would.
+        string users = Write("passwd", "alice:$2y$05$abcdefghijklmnopqrstuu5N7tWqkEWdXpHpdgHq2P1GJPkqJq0z6\nbob:$2y$05$abcdefghijklmnopqrstuu5N7tWqkEWdXpHpdgHq2P1GJPkqJq0z6\n");
         string conf = Write("corp.conf", $"""
             http_port 127.0.0.1:3128
             auth_param basic program /usr/lib/squid/basic_ncsa_auth {users}

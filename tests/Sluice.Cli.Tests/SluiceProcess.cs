@@ -21,6 +21,9 @@ public sealed class SluiceProcess : IDisposable
 
     public int Id => _process.Id;
 
+    /// <summary>The child's standard input (e.g. a password for --password-stdin).</summary>
+    public StreamWriter Stdin => _process.StandardInput;
+
     public IReadOnlyList<string> Stdout => Snapshot(_stdout);
 
     public IReadOnlyList<string> Stderr => Snapshot(_stderr);

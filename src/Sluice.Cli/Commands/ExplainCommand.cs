@@ -1,19 +1,20 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
-using System.Text.Json;
-using Sluice.Policy.Addresses;
+using System.Text;
 using Sluice.Policy.Config;
 using Sluice.Policy.Decisions;
 using Sluice.Policy.Names;
-using Sluice.Policy.Rules;
-using Sluice.Proxy.Errors;
+using Sluice.Proxy.Auth;
+using Sluice.Proxy.Pipeline;
+using Sluice.Proxy.Upstream;
 
 namespace Sluice.Cli.Commands;
 
 /// <summary>
-/// <c>sluice explain</c>: what the proxy would do with one request, and why: every rule tried, the addresses the
-/// name resolves to and how the guard classifies them, and the status a client would get.
+/// <c>sluice explain</c>: what the proxy would do with one request, and why. The answer is the proxy's own
+/// <see cref="RequestPipeline"/> (identity, rules, resolution through an <see cref="IResolver"/>, address guard),
+/// so it cannot differ from what a client gets; this file only turns options into request facts.
 /// </summary>
 internal static class ExplainCommand
 {
@@ -22,27 +23,37 @@ internal static class ExplainCommand
         var config = ConfigOption.Create();
         var target = new Argument<string>("target") { Description = "A URL (http://host/path is forwarded, https://host is a CONNECT tunnel) or host:port (a CONNECT tunnel)." };
         var client = new Option<string>("--client") { Description = "Client address the request comes from.", DefaultValueFactory = _ => "127.0.0.1" };
-        var user = new Option<string?>("--user") { Description = "Authenticated user name, for rules with users:." };
+        var user = new Option<string?>("--user") { Description = "The user the request authenticates as (with auth.basic: taken as the right password unless --password-stdin gives one; without it: the client certificate's name)." };
+        var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password for --user from the first line of standard input and check it against the users file, as the proxy would." };
         var method = new Option<string?>("--method", "-X") { Description = "HTTP method of a forwarded request (default GET; tunnels are CONNECT)." };
         var resolve = new Option<string[]>("--resolve") { Description = "NAME=IP: use this address for NAME instead of asking DNS (repeatable).", AllowMultipleArgumentsPerToken = false };
         var noResolve = new Option<bool>("--no-resolve") { Description = "Do not resolve the name: stop after the policy decision." };
         var json = new Option<bool>("--json") { Description = "Print the explanation as one JSON object, for scripts." };
-        var command = new Command("explain", "Explain the decision for one request: the rule that matched and why each earlier rule did not, the resolved addresses and their classification, and the status code a client would get. Exit code 0 when the request would be let through, 1 when refused, 2 on a usage or configuration error.")
+        var command = new Command("explain", "Explain the decision for one request: who the client is taken to be, the rule that matched and why each earlier rule did not, the resolved addresses and their classification, and the status code a client would get. Exit code 0 when the request would be let through, 1 when refused, 2 on a usage or configuration error.")
         {
-            config, target, client, user, method, resolve, noResolve, json,
+            config, target, client, user, passwordStdin, method, resolve, noResolve, json,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
+            string? password = result.GetValue(passwordStdin) ? Console.In.ReadLine() ?? "" : null;
             var request = new ExplainRequest(result.GetValue(target)!, result.GetValue(client)!, result.GetValue(user), result.GetValue(method),
-                result.GetValue(resolve) ?? [], result.GetValue(noResolve));
+                result.GetValue(resolve) ?? [], result.GetValue(noResolve)) { Password = password };
             return await RunAsync(result.GetValue(config), request, result.GetValue(json), Console.Out, Console.Error, cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
 
-    internal sealed record ExplainRequest(string Target, string Client, string? User, string? Method, string[] Resolve, bool NoResolve);
+    internal sealed record ExplainRequest(string Target, string Client, string? User, string? Method, string[] Resolve, bool NoResolve)
+    {
+        /// <summary>The password to check for <see cref="User"/>; null: the user is taken to have sent the right one.</summary>
+        public string? Password { get; init; }
+    }
 
-    internal static async Task<int> RunAsync(FileInfo? file, ExplainRequest input, bool json, TextWriter output, TextWriter errors, CancellationToken cancellationToken)
+    internal static Task<int> RunAsync(FileInfo? file, ExplainRequest input, bool json, TextWriter output, TextWriter errors, CancellationToken cancellationToken) =>
+        RunAsync(file, input, json, output, errors, new SystemResolver(), cancellationToken);
+
+    /// <param name="resolver">Where names not given with --resolve are looked up: the system's, as in the proxy, or a test's.</param>
+    internal static async Task<int> RunAsync(FileInfo? file, ExplainRequest input, bool json, TextWriter output, TextWriter errors, IResolver resolver, CancellationToken cancellationToken)
     {
         if (!ConfigOption.TryLoad(file, errors, out SluiceConfig config))
         {
@@ -55,18 +66,30 @@ internal static class ExplainCommand
             return 2;
         }
 
-        var policy = new RulePolicy(config.Rules, config.Default);
-        Explanation explanation = policy.Explain(facts!);
-        var report = new Report(facts!, explanation);
-        if (explanation.Decision.Allowed)
+        if (input.Password is not null && input.User is null)
         {
-            await CheckAddressesAsync(config, facts!, overrides, input.NoResolve, report, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            report.Fail(ProxyErrorKind.PolicyDenied);
+            errors.WriteLine("sluice explain: --password-stdin needs --user");
+            return 2;
         }
 
+        AuthResult? identity = await IdentityAsync(config, input, facts!.Client, errors).ConfigureAwait(false);
+        if (identity is { } known)
+        {
+            facts = facts with { User = known.Outcome == AuthOutcome.Authenticated ? known.User : null, Groups = known.Groups };
+        }
+
+        var pipeline = new RequestPipeline(config, OwnEndpoints.Of(config));
+        Verdict verdict = pipeline.Decide(facts, identity);
+        bool resolved = !verdict.Refused && (facts.Address is not null || !input.NoResolve);
+        if (resolved)
+        {
+            verdict = await pipeline.ResolveAsync(verdict, new OverridingResolver(overrides, resolver), cancellationToken).ConfigureAwait(false);
+        }
+
+        var report = new ExplainReport(verdict, pipeline.Policy.Explain(facts), identity, input.User)
+        {
+            Note = !verdict.Refused && !resolved ? "not resolved (--no-resolve): the address guard decides after resolution" : null,
+        };
         if (json)
         {
             report.WriteJson(output);
@@ -76,49 +99,47 @@ internal static class ExplainCommand
             report.WriteText(output);
         }
 
-        return report.Refused ? 1 : 0;
+        return verdict.Refused ? 1 : 0;
     }
 
-    private static async Task CheckAddressesAsync(SluiceConfig config, RequestFacts facts, Dictionary<string, IPAddress[]> overrides, bool noResolve, Report report, CancellationToken cancellationToken)
+    /// <summary>
+    /// What the proxy's Basic authentication would find for --user: its groups from the users files (or a check of the
+    /// password from --password-stdin, by the proxy's own authenticator). Null when auth.basic is not configured: then
+    /// --user names the client certificate's identity, which has no groups.
+    /// </summary>
+    private static async Task<AuthResult?> IdentityAsync(SluiceConfig config, ExplainRequest input, IPAddress client, TextWriter errors)
     {
-        IPAddress[] addresses;
-        if (facts.Address is not null)
+        if (config.Auth is not { } auth)
         {
-            addresses = [facts.Address];
-        }
-        else if (overrides.TryGetValue(facts.Host, out IPAddress[]? given))
-        {
-            addresses = given;
-        }
-        else if (noResolve)
-        {
-            report.Note = "not resolved (--no-resolve): the address guard decides after resolution";
-            return;
-        }
-        else
-        {
-            try
-            {
-                addresses = await Dns.GetHostAddressesAsync(facts.Host, cancellationToken).ConfigureAwait(false);
-            }
-            catch (System.Net.Sockets.SocketException e)
-            {
-                report.Note = $"{facts.Host} does not resolve: {e.Message}";
-                report.Fail(ProxyErrorKind.DnsError);
-                return;
-            }
+            return null;
         }
 
-        // Own listeners are not known here (no server is running); the guard checks them in the proxy.
-        var guard = new AddressGuard(config.Addresses, []);
-        foreach (IPAddress address in addresses)
+        if (input.User is null)
         {
-            report.Addresses.Add((address, guard.Check(address, facts.Port)));
+            return AuthResult.Anonymous;
         }
 
-        if (!report.Addresses.Any(a => a.Decision.Allowed))
+        BasicAuthenticator authenticator;
+        try
         {
-            report.Fail(ProxyErrorKind.DestinationProhibited);
+            authenticator = new BasicAuthenticator(auth.Basic, message => errors.WriteLine($"sluice explain: {message}"));
+        }
+        catch (Exception e) when (e is UsersFileException or IOException or UnauthorizedAccessException)
+        {
+            // A config prepared for another machine: its users file is not here. Say so and go on with the name alone.
+            errors.WriteLine($"sluice explain: note: {e.Message}; taking {input.User} as authenticated, with no groups");
+            return new AuthResult(AuthOutcome.Authenticated, input.User, []);
+        }
+
+        using (authenticator)
+        {
+            if (input.Password is null)
+            {
+                return authenticator.Assume(input.User);
+            }
+
+            string credentials = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{input.User}:{input.Password}"));
+            return await authenticator.AuthenticateAsync($"Basic {credentials}", client).ConfigureAwait(false);
         }
     }
 
@@ -200,112 +221,5 @@ internal static class ExplainCommand
         }
 
         return true;
-    }
-
-    /// <summary>What explain found, printed as text or JSON.</summary>
-    private sealed class Report(RequestFacts facts, Explanation explanation)
-    {
-        public List<(IPAddress Address, Decision Decision)> Addresses { get; } = [];
-
-        public string? Note { get; set; }
-
-        public ProxyErrorKind? Error { get; private set; }
-
-        public bool Refused => Error is not null;
-
-        public void Fail(ProxyErrorKind kind) => Error = kind;
-
-        private string Request => $"{facts.Method} {(facts.Address is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ? $"[{facts.Host}]" : facts.Host)}:{facts.Port} ({(facts.Scheme == RequestScheme.Tunnel ? "tunnel" : "http")}) from {facts.Client}{(facts.User is null ? "" : $" as {facts.User}")}";
-
-        private string Outcome => Error is { } kind
-            ? $"{ProxyErrors.Describe(kind).Status} {ProxyErrors.Describe(kind).Reason} (Proxy-Status error={ProxyErrors.Describe(kind).ProxyStatusError})"
-            : facts.Scheme == RequestScheme.Tunnel ? "200 Connection established: the proxy opens the tunnel" : "forwarded: the client gets the origin's response";
-
-        public void WriteText(TextWriter output)
-        {
-            output.WriteLine($"request:  {Request}");
-            for (int i = 0; i < explanation.Evaluated.Length; i++)
-            {
-                RuleEvaluation e = explanation.Evaluated[i];
-                output.WriteLine($"rule {i + 1}:   {e.Rule.Name} ({e.Rule.Action.ToString().ToLowerInvariant()}, line {e.Rule.Line}): {e.Mismatch ?? "MATCHES"}");
-            }
-
-            output.WriteLine($"decision: {(explanation.Decision.Allowed ? "allow" : "deny")}: {explanation.Decision.Detail}");
-            foreach ((IPAddress address, Decision decision) in Addresses)
-            {
-                output.WriteLine($"address:  {address}: {(decision.Allowed ? "permitted" : "refused")}: {decision.Detail}");
-            }
-
-            if (Note is not null)
-            {
-                output.WriteLine($"address:  {Note}");
-            }
-
-            output.WriteLine($"result:   {Outcome}");
-        }
-
-        public void WriteJson(TextWriter output)
-        {
-            using var stream = new MemoryStream();
-            using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
-            {
-                w.WriteStartObject();
-                w.WriteString("method", facts.Method);
-                w.WriteString("host", facts.Host);
-                w.WriteNumber("port", facts.Port);
-                w.WriteString("scheme", facts.Scheme == RequestScheme.Tunnel ? "tunnel" : "http");
-                w.WriteString("client", facts.Client.ToString());
-                w.WriteStartArray("rules");
-                foreach (RuleEvaluation e in explanation.Evaluated)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("name", e.Rule.Name);
-                    w.WriteString("action", e.Rule.Action.ToString().ToLowerInvariant());
-                    w.WriteNumber("line", e.Rule.Line);
-                    w.WriteBoolean("matched", e.Mismatch is null);
-                    if (e.Mismatch is not null)
-                    {
-                        w.WriteString("reason", e.Mismatch);
-                    }
-
-                    w.WriteEndObject();
-                }
-
-                w.WriteEndArray();
-                w.WriteBoolean("allowedByPolicy", explanation.Decision.Allowed);
-                if (explanation.Decision.Rule is not null)
-                {
-                    w.WriteString("rule", explanation.Decision.Rule);
-                }
-
-                w.WriteString("decision", explanation.Decision.Detail);
-                w.WriteStartArray("addresses");
-                foreach ((IPAddress address, Decision decision) in Addresses)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("address", address.ToString());
-                    w.WriteBoolean("permitted", decision.Allowed);
-                    w.WriteString("detail", decision.Detail);
-                    w.WriteEndObject();
-                }
-
-                w.WriteEndArray();
-                if (Note is not null)
-                {
-                    w.WriteString("note", Note);
-                }
-
-                w.WriteBoolean("refused", Refused);
-                if (Error is { } kind)
-                {
-                    w.WriteNumber("status", ProxyErrors.Describe(kind).Status);
-                    w.WriteString("proxyStatus", ProxyErrors.Describe(kind).ProxyStatusError);
-                }
-
-                w.WriteEndObject();
-            }
-
-            output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
-        }
     }
 }

@@ -74,7 +74,10 @@ public sealed class BasicAuthenticator : IDisposable
     public BasicAuthConfig Config => _config;
 
     /// <summary>The Proxy-Authenticate challenge (RFC 7617, with the UTF-8 charset parameter).</summary>
-    public string Challenge => $"Basic realm=\"{_config.Realm}\", charset=\"UTF-8\"";
+    public string Challenge => ChallengeFor(_config);
+
+    /// <summary>The Proxy-Authenticate challenge for these settings (RFC 7617, with the UTF-8 charset parameter).</summary>
+    public static string ChallengeFor(BasicAuthConfig config) => $"Basic realm=\"{config.Realm}\", charset=\"UTF-8\"";
 
     public int UserCount => _files.Current().Hashes.Count;
 
@@ -141,6 +144,16 @@ public sealed class BasicAuthenticator : IDisposable
                     continue; // whoever verified for us was throttled: our own address decides
             }
         }
+    }
+
+    /// <summary>
+    /// The result for a user taken to have sent the right password, for answers given without one (<c>sluice
+    /// explain --user</c>): authenticated with the user's groups when the users file has the user, failed when not.
+    /// </summary>
+    public AuthResult Assume(string user)
+    {
+        UserDirectory directory = _files.Current();
+        return directory.Hashes.ContainsKey(user) ? Authenticated(directory, user) : new AuthResult(AuthOutcome.Failed, null, []);
     }
 
     /// <summary>Stops the housekeeping timer. Authentication through this instance keeps working (see the remarks).</summary>

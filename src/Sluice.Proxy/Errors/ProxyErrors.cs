@@ -78,7 +78,11 @@ internal sealed class ProxyErrorException : Exception
 
     /// <summary>A refusal the client may retry after <paramref name="wait"/>: Retry-After in whole seconds, at least 1.</summary>
     public static ProxyErrorException RetryLater(ProxyErrorKind kind, string detail, TimeSpan wait) =>
-        new(kind, detail, fields: [new("Retry-After", RetryAfterSeconds(wait).ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+        new(kind, detail, fields: RetryAfterField(wait));
+
+    /// <summary>The Retry-After field for a wait: whole seconds, at least 1.</summary>
+    public static KeyValuePair<string, string>[] RetryAfterField(TimeSpan wait) =>
+        [new("Retry-After", RetryAfterSeconds(wait).ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
     public static int RetryAfterSeconds(TimeSpan wait) => Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
 

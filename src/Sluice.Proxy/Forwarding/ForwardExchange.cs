@@ -4,6 +4,7 @@ using Sluice.Policy.Decisions;
 using Sluice.Proxy.Errors;
 using Sluice.Proxy.Http1;
 using Sluice.Proxy.Listening;
+using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Tunnels;
 using Sluice.Proxy.Upstream;
 
@@ -18,6 +19,7 @@ internal sealed class ForwardExchange
     private readonly Exchange _x;
     private readonly CancellationToken _stopping;
     private RequestTarget _target = null!;
+    private Verdict _allowed = null!;
     private BodyFraming _requestFraming;
     private bool _upgrade;
     private bool _clientWantsClose;
@@ -73,7 +75,7 @@ internal sealed class ForwardExchange
 
             _x.CheckRate();
             await _x.AuthenticateAsync().ConfigureAwait(false); // before anything is answered on the client's behalf, TRACE included
-            _x.Authorize(_target, RequestScheme.Http); // and the policy too: a denied destination gets no answer from us either
+            _allowed = _x.Decide(_target, RequestScheme.Http); // and the policy too: a denied destination gets no answer from us either
             if (await AnswerMaxForwardsAsync(canContinue).ConfigureAwait(false) is { } answered)
             {
                 return answered && canContinue;
@@ -113,7 +115,7 @@ internal sealed class ForwardExchange
         {
             Connection? upstream = attempt == 0 ? TakePooled(key) : null;
             bool reused = upstream is not null;
-            upstream ??= await _x.DialAsync(_target, _stopping).ConfigureAwait(false);
+            upstream ??= await _x.DialAsync(_allowed, _stopping).ConfigureAwait(false);
             Outcome outcome;
             try
             {
@@ -166,7 +168,7 @@ internal sealed class ForwardExchange
     private Connection? TakePooled(string key)
     {
         Connection? pooled = _x.Services.Pool.TryTake(key);
-        if (pooled is not null && !_x.Snapshot.Guard.Check(pooled.Remote.Address, pooled.Remote.Port).Allowed)
+        if (pooled is not null && !_x.Snapshot.Pipeline.Guard.Check(pooled.Remote.Address, pooled.Remote.Port).Allowed)
         {
             pooled.Dispose(); // the address guard changed since the connection was made
             return null;

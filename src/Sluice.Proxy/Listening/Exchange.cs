@@ -5,6 +5,7 @@ using Sluice.Proxy.Errors;
 using Sluice.Proxy.Forwarding;
 using Sluice.Proxy.Http1;
 using Sluice.Proxy.Logging;
+using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Upstream;
 
 namespace Sluice.Proxy.Listening;
@@ -78,10 +79,9 @@ internal sealed class Exchange
 
     public IReadOnlyCollection<string> Groups { get; private set; } = [];
 
-    /// <summary>
-    /// Proxy authentication, before the policy. Throws the 407 challenge (or 429 after repeated failures) when
-    /// credentials are missing but required, or wrong.
-    /// </summary>
+    // What Basic authentication found; null when it is not configured.
+    private AuthResult? _identity;
+
     /// <summary>Marks this connection as a tunnel from now until the returned value is disposed: gauges, status page, limits.</summary>
     public Tunnels.TunnelTracking TrackTunnel(bool countedAgainstLimit = true) => new(this, countedAgainstLimit);
 
@@ -97,6 +97,10 @@ internal sealed class Exchange
         }
     }
 
+    /// <summary>
+    /// Proxy authentication, before the policy: checks the Basic credentials, if any, and counts failures. What a
+    /// missing or wrong identity costs the request is the pipeline's to say (<see cref="DecideAsync"/>).
+    /// </summary>
     public async ValueTask AuthenticateAsync()
     {
         User = Client.CertificateUser;
@@ -106,49 +110,37 @@ internal sealed class Exchange
         }
 
         AuthResult result = await basic.AuthenticateAsync(Head.Fields.Get("Proxy-Authorization"), Client.Remote.Address).ConfigureAwait(false);
+        _identity = result;
         if (result.Outcome is AuthOutcome.Failed or AuthOutcome.Throttled || (result.Outcome == AuthOutcome.Anonymous && Snapshot.Config.Auth!.Required))
         {
             Services.Metrics.AuthFailures.WithLabels(result.Outcome == AuthOutcome.Anonymous ? "missing" : result.Outcome.ToString().ToLowerInvariant()).Inc();
         }
 
-        switch (result.Outcome)
+        if (result.Outcome == AuthOutcome.Authenticated)
         {
-            case AuthOutcome.Authenticated:
-                User = result.User;
-                Groups = result.Groups;
-                return;
-            case AuthOutcome.Anonymous when !Snapshot.Config.Auth!.Required:
-                return;
-            case AuthOutcome.Throttled:
-                throw ProxyErrorException.RetryLater(ProxyErrorKind.TooManyAuthenticationFailures,
-                    $"too many failed proxy authentication attempts from {Client.Remote.Address}; try again in {ProxyErrorException.RetryAfterSeconds(result.RetryAfter)}s", result.RetryAfter);
-            default:
-                throw ProxyErrorException.Challenge(basic.Challenge,
-                    result.Outcome == AuthOutcome.Anonymous ? "proxy authentication required" : "proxy authentication failed: unknown user or wrong password");
+            User = result.User;
+            Groups = result.Groups;
         }
     }
 
-    /// <summary>Applies the policy before any upstream connection is made; throws the 403 if it says no.</summary>
-    public void Authorize(RequestTarget target, RequestScheme scheme)
+    /// <summary>
+    /// Identity and rules, before any upstream connection or lookup (<see cref="RequestPipeline.Decide"/>); throws the
+    /// refusal (407, 429, 403) if there is one.
+    /// </summary>
+    public Verdict Decide(RequestTarget target, RequestScheme scheme)
     {
         var facts = new RequestFacts(Head.Method, scheme, target.Host, target.Address, target.Port, Client.Remote.Address) { User = User, Groups = Groups };
         Live.User = User;
         Live.Destination = target.AuthorityWithPort;
-        Decision = Snapshot.Policy.Decide(facts);
-        Live.Rule = Decision.Rule;
-        if (!Decision.Allowed && User is null && Snapshot.Authenticator is { } basic && Snapshot.Policy.IdentityWouldMatter(facts))
-        {
-            throw ProxyErrorException.Challenge(basic.Challenge, "proxy authentication required: a rule for this destination names users or groups");
-        }
-
-        if (!Decision.Allowed)
-        {
-            throw new ProxyErrorException(ProxyErrorKind.PolicyDenied, Decision.Detail, Decision.Rule);
-        }
+        Verdict verdict = Snapshot.Pipeline.Decide(facts, _identity);
+        Decision = verdict.Rules;
+        Live.Rule = Decision?.Rule;
+        return verdict.Refused ? throw verdict.ToException() : verdict;
     }
 
-    public Task<Connection> DialAsync(RequestTarget target, CancellationToken cancellationToken) =>
-        Services.Dialer.DialAsync(target.Host, target.Address, target.Port, Snapshot.Guard, Snapshot.Config.Timeouts.Connect, cancellationToken);
+    /// <summary>Resolves, checks every address and connects to a permitted one; throws the refusal or the failure.</summary>
+    public Task<Connection> DialAsync(Verdict allowed, CancellationToken cancellationToken) =>
+        Services.Dialer.DialAsync(Snapshot.Pipeline, allowed, cancellationToken);
 
     /// <summary>Answers with the error's status and Proxy-Status and logs it. Returns false if the client is gone.</summary>
     public Task<bool> FailAsync(ProxyErrorException error, bool keepAlive, CancellationToken cancellationToken) =>

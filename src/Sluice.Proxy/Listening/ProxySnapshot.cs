@@ -1,12 +1,10 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
-using Sluice.Policy.Addresses;
 using Sluice.Proxy.Auth;
 using Sluice.Policy.Config;
-using Sluice.Policy.Decisions;
-using Sluice.Policy.Rules;
 using Sluice.Proxy.Http1;
 using Sluice.Proxy.Logging;
+using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Upstream;
 
 namespace Sluice.Proxy.Listening;
@@ -17,21 +15,19 @@ namespace Sluice.Proxy.Listening;
 /// </summary>
 internal sealed class ProxySnapshot
 {
-    /// <param name="ownEndpoints">The listeners, and the admin endpoint: never destinations (see <see cref="AddressGuard"/>).</param>
+    /// <param name="ownEndpoints">The listeners, and the admin endpoint: never destinations (see <see cref="Policy.Addresses.AddressGuard"/>).</param>
     public ProxySnapshot(SluiceConfig config, OwnEndpoints ownEndpoints, BasicAuthenticator? authenticator)
     {
         Config = config;
         Authenticator = authenticator;
-        Policy = new RulePolicy(config.Rules, config.Default);
-        Guard = new AddressGuard(config.Addresses, ownEndpoints.Listeners, ownEndpoints.Admin);
+        Pipeline = new RequestPipeline(config, ownEndpoints);
         Limits = new HeadLimits(config.Limits.MaxRequestLineBytes, config.Limits.MaxHeaderBytes, config.Limits.MaxHeaderCount);
     }
 
     public SluiceConfig Config { get; }
 
-    public RulePolicy Policy { get; }
-
-    public AddressGuard Guard { get; }
+    /// <summary>The rules, the address guard and every other step that decides what a request gets.</summary>
+    public RequestPipeline Pipeline { get; }
 
     public HeadLimits Limits { get; }
 
@@ -66,6 +62,3 @@ internal sealed class ProxyServices
     /// <summary>Cancelled when the server starts to stop: idle connections close, responses say Connection: close.</summary>
     public required CancellationToken Draining { get; init; }
 }
-
-/// <summary>The proxy's own addresses as concrete endpoints (a wildcard bind expanded to the machine's addresses).</summary>
-internal sealed record OwnEndpoints(IReadOnlyCollection<IPEndPoint> Listeners, IReadOnlyCollection<IPEndPoint> Admin);

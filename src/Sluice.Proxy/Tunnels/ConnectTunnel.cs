@@ -2,6 +2,7 @@ using Sluice.Policy.Decisions;
 using Sluice.Proxy.Errors;
 using Sluice.Proxy.Forwarding;
 using Sluice.Proxy.Listening;
+using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Upstream;
 
 namespace Sluice.Proxy.Tunnels;
@@ -37,7 +38,7 @@ internal static class ConnectTunnel
         {
             exchange.CheckRate();
             await exchange.AuthenticateAsync().ConfigureAwait(false);
-            exchange.Authorize(target, RequestScheme.Tunnel);
+            Verdict allowed = exchange.Decide(target, RequestScheme.Tunnel);
             if (!exchange.Services.Limits.TryOpenTunnel(client.Remote.Address, exchange.Snapshot.Config.Limits))
             {
                 exchange.Services.Metrics.LimitRejections.WithLabels("tunnelsPerClient").Inc();
@@ -47,7 +48,7 @@ internal static class ConnectTunnel
 
             try
             {
-                upstream = await exchange.DialAsync(target, stopping).ConfigureAwait(false);
+                upstream = await exchange.DialAsync(allowed, stopping).ConfigureAwait(false);
             }
             catch
             {

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using Sluice.Policy.Addresses;
 using Sluice.Policy.Decisions;
 using Sluice.Proxy.Errors;
+using Sluice.Proxy.Pipeline;
 
 namespace Sluice.Proxy.Upstream;
 
@@ -21,39 +21,33 @@ internal sealed class UpstreamDialer
         _metrics = metrics;
     }
 
-    public async Task<Connection> DialAsync(string host, IPAddress? literal, int port, AddressGuard guard, TimeSpan connectTimeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// Resolves and checks through the pipeline (one lookup, every address judged by the guard), then connects to the
+    /// first permitted address that answers. The connect timeout bounds the lookup and the connection together.
+    /// </summary>
+    public async Task<Connection> DialAsync(RequestPipeline pipeline, Verdict allowed, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(connectTimeout);
+        RequestFacts request = allowed.Facts;
+        string host = request.Host;
+        int port = request.Port;
+        TimeSpan connectTimeout = pipeline.ResolveTimeout;
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        IPAddress[] addresses = literal is not null ? [literal] : await ResolveAsync(host, timeout, connectTimeout).ConfigureAwait(false);
-        if (literal is null)
+        Verdict resolved = await pipeline.ResolveAsync(allowed, _resolver, cancellationToken).ConfigureAwait(false);
+        TimeSpan elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        if (request.Address is null && resolved.Step != VerdictStep.Resolution)
         {
-            _metrics.Dns.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            _metrics.Dns.Observe(elapsed.TotalSeconds);
         }
 
-        var permitted = new List<IPAddress>(addresses.Length);
-        Decision? firstRefusal = null;
-        foreach (IPAddress address in addresses)
+        if (resolved.Refused)
         {
-            Decision decision = guard.Check(address, port);
-            if (decision.Allowed)
-            {
-                permitted.Add(address);
-            }
-            else
-            {
-                firstRefusal ??= decision;
-            }
+            throw resolved.ToException();
         }
 
-        if (permitted.Count == 0)
-        {
-            throw new ProxyErrorException(ProxyErrorKind.DestinationProhibited, $"{host}:{port} refused: {firstRefusal!.Detail}");
-        }
-
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(connectTimeout > elapsed ? connectTimeout - elapsed : TimeSpan.Zero);
         ProxyErrorException? last = null;
-        foreach (IPAddress address in permitted)
+        foreach (IPAddress address in resolved.Permitted)
         {
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
@@ -81,21 +75,5 @@ internal sealed class UpstreamDialer
         }
 
         throw last!;
-    }
-
-    private async Task<IPAddress[]> ResolveAsync(string host, CancellationTokenSource timeout, TimeSpan connectTimeout)
-    {
-        try
-        {
-            return await _resolver.ResolveAsync(host, timeout.Token).ConfigureAwait(false);
-        }
-        catch (ResolveException e)
-        {
-            throw new ProxyErrorException(ProxyErrorKind.DnsError, e.NotFound ? $"{host} not found (DNS)" : e.Message);
-        }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-        {
-            throw new ProxyErrorException(ProxyErrorKind.DnsTimeout, $"no DNS answer for {host} within {Policy.Config.Durations.Format(connectTimeout)}");
-        }
     }
 }

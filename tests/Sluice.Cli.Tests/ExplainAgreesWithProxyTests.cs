@@ -1,0 +1,341 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Sluice.Cli.Commands;
+using Sluice.Policy.Config;
+using Sluice.Proxy;
+using Sluice.Proxy.Auth;
+using Sluice.Proxy.Tests.Infrastructure;
+using Sluice.Proxy.Upstream;
+
+namespace Sluice.Cli.Tests;
+
+/// <summary>
+/// The differential test: for every row, the status <c>sluice explain --json</c> predicts, and its Proxy-Status error
+/// type, are what the running proxy answers over a real socket, with the same config file and the same resolver.
+/// Rows cover identities (none, right, wrong, unknown user, groups), rules with and without users, methods,
+/// client addresses, ports, CONNECT and forwarded requests, IP literals, names that resolve to private, link-local,
+/// public and own addresses, names that do not resolve and lookups that never answer.
+/// </summary>
+/// <remarks>
+/// Only loopback is ever connected to: the one public address the resolver hands out is in addresses.deny, private
+/// and link-local ones are refused by class, and a row whose prediction would connect anywhere else fails before its
+/// request is sent.
+/// </remarks>
+public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWithProxyTests.Proxies>
+{
+    // {o}: the origin's port (a real HTTP origin on 127.0.0.1); {p}: the proxy's own port.
+    // Identity: "-" none; "user:password". Client: the address the request comes from (all on loopback).
+    public sealed record Row(string Config, string Target, string Identity = "-", string Method = "GET", string Client = "127.0.0.1");
+
+    private static readonly Row[] Table = [.. BuildTable()];
+
+    private readonly Proxies _proxies;
+
+    public ExplainAgreesWithProxyTests(Proxies proxies) => _proxies = proxies;
+
+    public static TheoryData<int> Rows()
+    {
+        var rows = new TheoryData<int>();
+        for (int i = 0; i < Table.Length; i++)
+        {
+            rows.Add(i);
+        }
+
+        return rows;
+    }
+
+    [Fact]
+    public void The_table_has_at_least_a_hundred_requests_and_no_duplicates()
+    {
+        Assert.True(Table.Length >= 100, $"{Table.Length} rows");
+        Assert.Equal(Table.Length, Table.Distinct().Count());
+    }
+
+    [Theory]
+    [MemberData(nameof(Rows))]
+    public async Task Explain_predicts_what_the_proxy_answers(int index)
+    {
+        Row row = Table[index];
+        Proxies.Instance proxy = _proxies.For(row.Config);
+        string target = row.Target.Replace("{o}", _proxies.OriginPort.ToString(), StringComparison.Ordinal)
+            .Replace("{p}", proxy.Port.ToString(), StringComparison.Ordinal);
+        bool tunnel = !target.StartsWith("http://", StringComparison.Ordinal);
+        (string? user, string? password) = row.Identity == "-" ? (null, null) : (row.Identity.Split(':')[0], row.Identity.Split(':')[1]);
+
+        var output = new StringWriter();
+        var errors = new StringWriter();
+        var request = new ExplainCommand.ExplainRequest(target, row.Client, user, tunnel ? null : row.Method, [], NoResolve: false) { Password = password };
+        int exit = await ExplainCommand.RunAsync(new FileInfo(proxy.ConfigFile), request, json: true, output, errors, _proxies.Resolver, CancellationToken.None);
+        Assert.True(exit is 0 or 1, $"explain failed ({exit}): {errors}");
+        using JsonDocument predicted = JsonDocument.Parse(output.ToString());
+        JsonElement root = predicted.RootElement;
+        bool refused = root.GetProperty("refused").GetBoolean();
+        foreach (JsonElement address in root.GetProperty("addresses").EnumerateArray())
+        {
+            // The safety net: a prediction that would connect off loopback fails here, before the proxy is asked.
+            Assert.False(address.GetProperty("permitted").GetBoolean() && !IPAddress.IsLoopback(IPAddress.Parse(address.GetProperty("address").GetString()!)),
+                $"explain would let the proxy connect to {address}");
+        }
+
+        (int status, string? error) = await proxy.AskAsync(target, tunnel, row.Method, user, password, IPAddress.Parse(row.Client));
+        string what = $"{row} -> explain: {output}";
+        if (refused)
+        {
+            Assert.True(root.GetProperty("status").GetInt32() == status, $"proxy answered {status} ({error}); {what}");
+            Assert.True(root.GetProperty("proxyStatus").GetString() == error, $"proxy's Proxy-Status error was {error}; {what}");
+        }
+        else
+        {
+            Assert.True(status == 200 && error is null, $"explain let it through; the proxy answered {status} ({error}); {what}");
+        }
+    }
+
+    [Theory]
+    [InlineData("wonderland", 0, 200)]
+    [InlineData("not-the-password", 1, 407)]
+    public async Task The_executable_checks_a_password_from_stdin_and_resolves_with_resolve(string password, int expectedExit, int expectedStatus)
+    {
+        Proxies.Instance proxy = _proxies.For("required");
+        using SluiceProcess explain = SluiceProcess.Start("explain", "--json", "--config", proxy.ConfigFile, "--user", "alice", "--password-stdin",
+            "--resolve", "staff.loop.test=127.0.0.1", $"staff.loop.test:{_proxies.OriginPort}");
+        await explain.Stdin.WriteLineAsync(password);
+        explain.Stdin.Close();
+        Assert.Equal(expectedExit, await explain.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        using JsonDocument predicted = JsonDocument.Parse(string.Join("\n", explain.Stdout));
+        Assert.Equal(expectedStatus, predicted.RootElement.GetProperty("status").GetInt32());
+        (int status, _) = await proxy.AskAsync($"staff.loop.test:{_proxies.OriginPort}", tunnel: true, "CONNECT", "alice", password, IPAddress.Loopback);
+        Assert.Equal(expectedStatus, status);
+        Assert.DoesNotContain(password, string.Join("\n", explain.Stdout.Concat(explain.Stderr)), StringComparison.Ordinal);
+    }
+
+    private static IEnumerable<Row> BuildTable()
+    {
+        const string alice = "alice:wonderland", carol = "carol:ops-pass", bobWrong = "bob:not-his-password", dave = "dave:nobody";
+
+        // Every destination, anonymous and as alice, forwarded and tunnelled (optional authentication).
+        string[] destinations =
+        [
+            "loop.test:{o}", "a.open.test:{o}", "b.open.test:{o}", "open.test:{o}", "deep.a.open.test:{o}", "LOOP.TEST.:{o}",
+            "secret.loop.test:{o}", "staff.loop.test:{o}", "ops.loop.test:{o}", "unlisted.test:{o}",
+            "dual.loop.test:{o}", "v6.loop.test:{o}", "public.test:{o}", "private.test:{o}", "metadata.test:{o}",
+            "mixed.test:{o}", "own.test:{p}", "missing.test:{o}", "broken.test:{o}", "empty.test:{o}",
+            "127.0.0.1:{o}", "127.0.0.1:{p}", "8.8.8.8:{o}", "10.0.0.5:{o}", "[::1]:{o}", "loop.test:22",
+        ];
+        foreach (string destination in destinations)
+        {
+            foreach (string identity in new[] { "-", alice })
+            {
+                yield return new Row("optional", destination, identity);
+                yield return new Row("optional", $"http://{destination}/status/200", identity);
+            }
+        }
+
+        // Identities against rules with and without users and groups.
+        foreach (string identity in new[] { carol, dave, bobWrong })
+        {
+            yield return new Row("optional", "staff.loop.test:{o}", identity);
+            yield return new Row("optional", "ops.loop.test:{o}", identity);
+            yield return new Row("optional", "http://loop.test:{o}/status/200", identity);
+        }
+
+        yield return new Row("optional", "http://ops.loop.test:{o}/status/200", carol);
+        yield return new Row("optional", "secret.loop.test:{o}", bobWrong);
+        yield return new Row("optional", "secret.loop.test:{o}", carol);
+
+        // Methods: a rule for reads only.
+        foreach (string method in new[] { "GET", "HEAD", "POST", "DELETE", "OPTIONS" })
+        {
+            yield return new Row("optional", "http://get.loop.test:{o}/status/200", Method: method);
+        }
+
+        yield return new Row("optional", "get.loop.test:{o}");
+
+        // Clients: a rule for one client address.
+        foreach (string client in new[] { "127.0.0.1", "127.0.0.2", "127.0.0.3" })
+        {
+            yield return new Row("optional", "lab.loop.test:{o}", Client: client);
+            yield return new Row("optional", "http://lab.loop.test:{o}/status/200", Client: client);
+        }
+
+        // A lookup that never answers (the connect timeout is 1s).
+        yield return new Row("optional", "slow.test:{o}");
+        yield return new Row("optional", "http://slow.test:{o}/status/200");
+
+        // Authentication required: no identity is a 407 wherever it goes; a good one goes on to the rules.
+        foreach (string destination in new[] { "loop.test:{o}", "secret.loop.test:{o}", "staff.loop.test:{o}", "public.test:{o}", "missing.test:{o}", "127.0.0.1:{p}" })
+        {
+            foreach (string identity in new[] { "-", alice, carol, bobWrong })
+            {
+                yield return new Row("required", destination, identity);
+            }
+        }
+
+        yield return new Row("required", "http://ops.loop.test:{o}/status/200", carol);
+        yield return new Row("required", "http://ops.loop.test:{o}/status/200");
+    }
+
+    /// <summary>The origin, the resolver and one proxy per config (authentication optional, required), shared by every row.</summary>
+    public sealed class Proxies : IAsyncLifetime
+    {
+        private readonly string _dir = Directory.CreateTempSubdirectory("sluice-explain-diff-").FullName;
+        private readonly Dictionary<string, Instance> _instances = [];
+        private TestOrigin _origin = null!;
+
+        public TableResolver Resolver { get; } = new();
+
+        public int OriginPort => _origin.Port;
+
+        public Instance For(string config) => _instances[config];
+
+        public async Task InitializeAsync()
+        {
+            _origin = await TestOrigin.StartAsync();
+            string users = Path.Combine(_dir, "users");
+            File.WriteAllText(users, string.Join("\n",
+                $"alice:{PasswordHashes.HashBcrypt("wonderland", 4)}",
+                $"bob:{PasswordHashes.HashBcrypt("his-password", 4)}",
+                $"carol:{PasswordHashes.HashBcrypt("ops-pass", 4)}") + "\n");
+            string groups = Path.Combine(_dir, "groups");
+            File.WriteAllText(groups, "ops: carol\n");
+            foreach ((string name, bool required) in new[] { ("optional", false), ("required", true) })
+            {
+                int port = Ports.Free();
+                string file = Path.Combine(_dir, $"{name}.yaml");
+                File.WriteAllLines(file, Config(port, users, groups, required));
+                var server = new ProxyServer(ConfigLoader.LoadFile(file), new ProxyServerOptions
+                {
+                    Resolver = Resolver,
+                    AccessLogOutput = new LogCapture(),
+                    LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+                });
+                await server.StartAsync();
+                _instances[name] = new Instance(server, file, port);
+            }
+
+            Resolver.Map("loop.test", "127.0.0.1").Map("open.test", "127.0.0.1").Map("a.open.test", "127.0.0.1").Map("b.open.test", "127.0.0.1")
+                .Map("deep.a.open.test", "127.0.0.1").Map("secret.loop.test", "127.0.0.1").Map("staff.loop.test", "127.0.0.1")
+                .Map("ops.loop.test", "127.0.0.1").Map("get.loop.test", "127.0.0.1").Map("lab.loop.test", "127.0.0.1")
+                .Map("unlisted.test", "127.0.0.1").Map("own.test", "127.0.0.1")
+                .Map("dual.loop.test", "::1", "127.0.0.1").Map("v6.loop.test", "::1")
+                .Map("public.test", "8.8.8.8").Map("private.test", "10.0.0.5").Map("metadata.test", "169.254.169.254")
+                .Map("mixed.test", "10.0.0.5", "8.8.8.8").Map("empty.test");
+        }
+
+        private static string[] Config(int port, string users, string groups, bool required) =>
+        [
+            "name: sluice-diff",
+            "listeners:",
+            $"  - address: 127.0.0.1:{port}",
+            "admin: off",
+            "log:",
+            "  access: off",
+            "addresses:",
+            "  allow: [127.0.0.0/8]",
+            "  deny: [8.8.8.0/24]", // the only public address handed out: never connected to
+            "timeouts:",
+            "  connect: 1s",
+            "auth:",
+            $"  basic: {{ realm: diff, usersFile: {users}, groupsFile: {groups} }}",
+            $"  required: {(required ? "true" : "false")}",
+            "rules:",
+            "  - { name: no-secret, action: deny, destinations: [secret.loop.test] }",
+            "  - { name: staff, action: allow, destinations: [staff.loop.test], users: [alice] }",
+            "  - { name: ops, action: allow, destinations: [ops.loop.test], groups: [ops] }",
+            "  - { name: reads, action: allow, destinations: [get.loop.test], methods: [GET, HEAD] }",
+            "  - { name: lab, action: allow, destinations: [lab.loop.test], clients: [127.0.0.2/32] }",
+            "  - name: open",
+            "    action: allow",
+            "    destinations: [loop.test, .open.test, dual.loop.test, v6.loop.test, public.test, private.test, metadata.test, mixed.test, own.test, slow.test, empty.test, missing.test, broken.test]",
+            "    ports: [1024-65535]",
+            "  - { name: literals, action: allow, destinations: [127.0.0.0/8, 8.8.8.8, 10.0.0.5], ports: [1024-65535] }",
+            "default: deny",
+        ];
+
+        public async Task DisposeAsync()
+        {
+            foreach (Instance instance in _instances.Values)
+            {
+                await instance.Server.DisposeAsync();
+            }
+
+            await _origin.DisposeAsync();
+            Directory.Delete(_dir, recursive: true);
+        }
+
+        public sealed record Instance(ProxyServer Server, string ConfigFile, int Port)
+        {
+            /// <summary>One request on a new connection from <paramref name="client"/>: the status and the Proxy-Status error type, if any.</summary>
+            public async Task<(int Status, string? Error)> AskAsync(string target, bool tunnel, string method, string? user, string? password, IPAddress client)
+            {
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                socket.Bind(new IPEndPoint(client, 0));
+                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port));
+                using var stream = new NetworkStream(socket, ownsSocket: false);
+                string authority = tunnel ? target : new Uri(target).Authority;
+                var head = new StringBuilder($"{(tunnel ? "CONNECT" : method)} {target} HTTP/1.1\r\nHost: {authority}\r\n");
+                if (user is not null)
+                {
+                    head.Append($"Proxy-Authorization: Basic {Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}"))}\r\n");
+                }
+
+                head.Append(method == "POST" && !tunnel ? "Content-Length: 0\r\n\r\n" : "\r\n");
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()));
+                string response = await ReadHeadAsync(stream);
+                int status = int.Parse(response.AsSpan(9, 3), System.Globalization.CultureInfo.InvariantCulture);
+                Match error = Regex.Match(response, @"(?im)^Proxy-Status:.*?;\s*error=([a-z_]+)");
+                return (status, error.Success ? error.Groups[1].Value : null);
+            }
+
+            private static async Task<string> ReadHeadAsync(NetworkStream stream)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                var head = new StringBuilder();
+                byte[] one = new byte[1];
+                while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+                {
+                    if (await stream.ReadAsync(one, timeout.Token) == 0)
+                    {
+                        throw new Xunit.Sdk.XunitException($"the proxy closed the connection before a response head; got: {head}");
+                    }
+
+                    head.Append((char)one[0]);
+                }
+
+                return head.ToString();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The proxy's resolver interface with the table's answers, any address family or class (the guard decides what
+    /// is connected to): <c>slow.test</c> never answers, <c>broken.test</c> fails, every other unmapped name does not exist.
+    /// </summary>
+    public sealed class TableResolver : IResolver
+    {
+        private readonly ConcurrentDictionary<string, IPAddress[]> _names = new(StringComparer.Ordinal);
+
+        public TableResolver Map(string name, params string[] addresses)
+        {
+            _names[name] = addresses.Select(IPAddress.Parse).ToArray();
+            return this;
+        }
+
+        public async Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken)
+        {
+            switch (host)
+            {
+                case "slow.test":
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                    break;
+                case "broken.test":
+                    throw new ResolveException(host, notFound: false, $"lookup of {host} failed: the server answered SERVFAIL");
+            }
+
+            return _names.TryGetValue(host, out IPAddress[]? addresses) ? addresses : throw new ResolveException(host, notFound: true, $"{host} does not exist");
+        }
+    }
+}
