@@ -270,10 +270,37 @@ public sealed class DoctorCommandTests : IDisposable
         Assert.Contains(notes, n => n.Contains("skipped .suffix.test", StringComparison.Ordinal));
         Assert.DoesNotContain(notes, n => n.Contains("secret.test", StringComparison.Ordinal));
         Assert.Contains("note: rule local: skipped *.wild.test", errors);
+        // What the policy expects, said before probing, from the same pipeline as the proxy's: both answers agree.
+        Assert.Contains(notes, n => n.Contains($"expects localhost:{origin.Port}: 200 (rule local allows CONNECT localhost:{origin.Port})", StringComparison.Ordinal));
+        Assert.Contains(notes, n => n.Contains("expects denied.test:443: 403 http_request_denied (no rule matched", StringComparison.Ordinal));
+        Assert.DoesNotContain("unexpected:", errors, StringComparison.Ordinal);
 
         (int policyExit, string policyOutput, _) = await Doctor(new([]) { Proxy = proxy.Uri.ToString(), Ca = _pki.CaPath, FromPolicy = policy });
         Assert.Equal(0, policyExit);
         Assert.Contains("1 target: 1 passed, 0 failed", policyOutput);
+    }
+
+    [Fact]
+    public async Task An_answer_the_policy_does_not_expect_is_named_after_the_probe()
+    {
+        await using var origin = PkiOrigin.Start(_pki);
+        string policy = File("expect.yaml", $"""
+            rules:
+              - name: local
+                action: allow
+                destinations: ["localhost"]
+                ports: [{origin.Port}]
+            """);
+        // The running proxy has another policy: it denies what the file allows.
+        await using var proxy = await TestProxy.StartAsync(c => c with { Default = RuleAction.Deny });
+        proxy.Resolver.Map("localhost", IPAddress.Loopback);
+
+        (int exit, string output, string errors) = await Doctor(new([]) { Proxy = proxy.Uri.ToString(), Ca = _pki.CaPath, FromPolicy = policy, Json = true });
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"unexpected: localhost:{origin.Port}: the proxy answered 403 (http_request_denied) where {policy} expects 200 (rule local allows", errors, StringComparison.Ordinal);
+        string[] notes = [.. JsonDocument.Parse(output).RootElement.GetProperty("notes").EnumerateArray().Select(n => n.GetString()!)];
+        Assert.Contains(notes, n => n.Contains("the proxy answered 403", StringComparison.Ordinal));
     }
 
     [Theory]

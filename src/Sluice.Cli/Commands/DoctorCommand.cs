@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Sluice.Client;
 using Sluice.Client.Diagnostics;
+using Sluice.Policy.Config;
 using Spectre.Console;
 
 namespace Sluice.Cli.Commands;
@@ -30,12 +31,13 @@ internal static class DoctorCommand
         var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the proxy password from the first line of standard input." };
         var targetsFile = new Option<string?>("--targets") { Description = "File with one target per line ('#' starts a comment)." };
         var fromPolicy = new Option<string?>("--from-policy") { Description = "Sluice config file: check the exact host names its allow rules let through (wildcards are skipped with a note)." };
+        var client = new Option<string>("--client") { Description = "With --from-policy: the address the proxy sees this machine as, for rules with clients:.", DefaultValueFactory = _ => "127.0.0.1" };
         var json = new Option<bool>("--json") { Description = "Print the results as one JSON document, for scripts." };
         var parallel = new Option<int>("--parallel") { Description = "How many targets to check at once.", DefaultValueFactory = _ => 8 };
         var timeout = new Option<double>("--timeout") { Description = "Seconds each network phase may take.", DefaultValueFactory = _ => 10 };
         var command = new Command("doctor", "Check destinations through the proxy: proxy reachable, TLS to the proxy, authentication, CONNECT status (with the proxy's Proxy-Status), the origin's TLS handshake and certificate issuer (flagging TLS interception), with timings per phase and a hint for each failure. Exit code 0 when every check passes, 1 when any fails, 2 on a usage error.")
         {
-            targets, proxy, ca, user, passwordStdin, targetsFile, fromPolicy, json, parallel, timeout,
+            targets, proxy, ca, user, passwordStdin, targetsFile, fromPolicy, client, json, parallel, timeout,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -47,6 +49,7 @@ internal static class DoctorCommand
                 PasswordStdin = result.GetValue(passwordStdin),
                 TargetsFile = result.GetValue(targetsFile),
                 FromPolicy = result.GetValue(fromPolicy),
+                Client = result.GetValue(client)!,
                 Json = result.GetValue(json),
                 Parallel = result.GetValue(parallel),
                 Timeout = result.GetValue(timeout),
@@ -76,6 +79,9 @@ internal static class DoctorCommand
 
         public string? FromPolicy { get; init; }
 
+        /// <summary>The address the proxy sees this machine as, for the policy's expectations.</summary>
+        public string Client { get; init; } = "127.0.0.1";
+
         public bool Json { get; init; }
 
         public int Parallel { get; init; } = 8;
@@ -100,11 +106,14 @@ internal static class DoctorCommand
     internal static async Task<int> RunAsync(DoctorRequest request, DoctorIo io, CancellationToken cancellationToken)
     {
         var notes = new List<string>();
-        if (!TryBuild(request, io, notes, out ProbeOptions? options, out List<ProbeTarget> targets, out string problem))
+        if (!TryBuild(request, io, notes, out ProbeOptions? options, out List<ProbeTarget> targets, out SluiceConfig? policy, out string problem))
         {
             io.Errors.WriteLine($"sluice doctor: {problem}");
             return 2;
         }
+
+        DoctorExpectations? expectations = policy is null ? null : await DoctorExpectations.DecideAsync(request.FromPolicy!, policy, targets,
+            options!.Proxy.Credentials?.UserName, options.Proxy.Credentials?.Password, IPAddress.Parse(request.Client), notes).ConfigureAwait(false);
 
         foreach (string note in notes)
         {
@@ -117,10 +126,12 @@ internal static class DoctorCommand
         {
             results = await ProbeWithProgressAsync(probe, targets, io.Output, cancellationToken).ConfigureAwait(false);
             DoctorReport.WriteTable(io.Output, options!.Proxy, results);
+            _ = Surprises(expectations, results, io).ToList();
         }
         else
         {
             results = await probe.ProbeAllAsync(targets, null, cancellationToken).ConfigureAwait(false);
+            notes.AddRange(Surprises(expectations, results, io));
             if (request.Json)
             {
                 DoctorReport.WriteJson(io.Output, options!.Proxy, results, notes);
@@ -132,6 +143,16 @@ internal static class DoctorCommand
         }
 
         return results.All(r => r.Passed) ? 0 : 1;
+    }
+
+    /// <summary>Answers the policy did not expect, each also said on standard error.</summary>
+    private static IEnumerable<string> Surprises(DoctorExpectations? expectations, ImmutableArray<ProbeResult> results, DoctorIo io)
+    {
+        foreach (string surprise in expectations?.Surprises(results) ?? [])
+        {
+            io.Errors.WriteLine($"sluice doctor: unexpected: {surprise}");
+            yield return surprise;
+        }
     }
 
     private static async Task<ImmutableArray<ProbeResult>> ProbeWithProgressAsync(ProxyProbe probe, List<ProbeTarget> targets, TextWriter output, CancellationToken cancellationToken)
@@ -148,9 +169,10 @@ internal static class DoctorCommand
         return results;
     }
 
-    private static bool TryBuild(DoctorRequest request, DoctorIo io, List<string> notes, out ProbeOptions? options, out List<ProbeTarget> targets, out string problem)
+    private static bool TryBuild(DoctorRequest request, DoctorIo io, List<string> notes, out ProbeOptions? options, out List<ProbeTarget> targets, out SluiceConfig? policy, out string problem)
     {
         options = null;
+        policy = null;
         targets = [];
         foreach (string text in request.Targets)
         {
@@ -167,9 +189,20 @@ internal static class DoctorCommand
             return false;
         }
 
-        if (request.FromPolicy is not null && !DoctorTargets.TryFromPolicy(request.FromPolicy, targets, notes, out problem))
+        if (request.FromPolicy is not null)
         {
-            return false;
+            if (!DoctorTargets.TryFromPolicy(request.FromPolicy, targets, notes, out SluiceConfig config, out problem))
+            {
+                return false;
+            }
+
+            if (!IPAddress.TryParse(request.Client, out _))
+            {
+                problem = $"--client '{request.Client}' is not an IP address";
+                return false;
+            }
+
+            policy = config;
         }
 
         targets = targets.DistinctBy(t => (t.Host, t.Port)).ToList();

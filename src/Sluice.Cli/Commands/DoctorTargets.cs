@@ -50,10 +50,10 @@ internal static class DoctorTargets
     /// or when a range includes it). Wildcards, address patterns and port ranges cannot be probed as such: each is
     /// skipped with a note.
     /// </summary>
-    public static bool TryFromPolicy(string path, List<ProbeTarget> targets, List<string> notes, out string problem)
+    public static bool TryFromPolicy(string path, List<ProbeTarget> targets, List<string> notes, out SluiceConfig config, out string problem)
     {
         problem = "";
-        SluiceConfig config;
+        config = null!;
         try
         {
             config = ConfigLoader.LoadFile(path);

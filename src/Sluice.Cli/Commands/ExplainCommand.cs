@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
-using System.Text;
 using Sluice.Policy.Config;
 using Sluice.Policy.Decisions;
 using Sluice.Policy.Names;
@@ -72,7 +71,7 @@ internal static class ExplainCommand
             return 2;
         }
 
-        AuthResult? identity = await IdentityAsync(config, input, facts!.Client, errors).ConfigureAwait(false);
+        AuthResult? identity = await SupposedIdentity.FindAsync(config, input.User, input.Password, facts!.Client, message => errors.WriteLine($"sluice explain: {message}")).ConfigureAwait(false);
         if (identity is { } known)
         {
             facts = facts with { User = known.Outcome == AuthOutcome.Authenticated ? known.User : null, Groups = known.Groups };
@@ -100,47 +99,6 @@ internal static class ExplainCommand
         }
 
         return verdict.Refused ? 1 : 0;
-    }
-
-    /// <summary>
-    /// What the proxy's Basic authentication would find for --user: its groups from the users files (or a check of the
-    /// password from --password-stdin, by the proxy's own authenticator). Null when auth.basic is not configured: then
-    /// --user names the client certificate's identity, which has no groups.
-    /// </summary>
-    private static async Task<AuthResult?> IdentityAsync(SluiceConfig config, ExplainRequest input, IPAddress client, TextWriter errors)
-    {
-        if (config.Auth is not { } auth)
-        {
-            return null;
-        }
-
-        if (input.User is null)
-        {
-            return AuthResult.Anonymous;
-        }
-
-        BasicAuthenticator authenticator;
-        try
-        {
-            authenticator = new BasicAuthenticator(auth.Basic, message => errors.WriteLine($"sluice explain: {message}"));
-        }
-        catch (Exception e) when (e is UsersFileException or IOException or UnauthorizedAccessException)
-        {
-            // A config prepared for another machine: its users file is not here. Say so and go on with the name alone.
-            errors.WriteLine($"sluice explain: note: {e.Message}; taking {input.User} as authenticated, with no groups");
-            return new AuthResult(AuthOutcome.Authenticated, input.User, []);
-        }
-
-        using (authenticator)
-        {
-            if (input.Password is null)
-            {
-                return authenticator.Assume(input.User);
-            }
-
-            string credentials = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{input.User}:{input.Password}"));
-            return await authenticator.AuthenticateAsync($"Basic {credentials}", client).ConfigureAwait(false);
-        }
     }
 
     private static bool TryBuildFacts(ExplainRequest input, out RequestFacts? facts, out string problem)

@@ -1,0 +1,80 @@
+using System.Net;
+using Sluice.Client.Diagnostics;
+using Sluice.Policy.Config;
+using Sluice.Policy.Decisions;
+using Sluice.Policy.Names;
+using Sluice.Proxy.Auth;
+using Sluice.Proxy.Pipeline;
+using Sluice.Proxy.Upstream;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary>
+/// <c>sluice doctor --from-policy</c>: what the policy's own pipeline (<see cref="RequestPipeline"/>) expects the proxy
+/// to answer for each target's CONNECT, said before probing, and any answer that turns out different, said after.
+/// Names are not resolved here (the proxy resolves with its own DNS), so an allowed name may still be refused there.
+/// </summary>
+internal sealed class DoctorExpectations
+{
+    private readonly Dictionary<ProbeTarget, Verdict> _expected = [];
+    private readonly string _policy;
+
+    private DoctorExpectations(string policy) => _policy = policy;
+
+    public static async Task<DoctorExpectations> DecideAsync(string policy, SluiceConfig config, IEnumerable<ProbeTarget> targets, string? user, string? password, IPAddress client, List<string> notes)
+    {
+        var expectations = new DoctorExpectations(policy);
+        var pipeline = new RequestPipeline(config, OwnEndpoints.None); // the proxy's own addresses are not known from here
+        AuthResult? identity = await SupposedIdentity.FindAsync(config, user, password, client, notes.Add).ConfigureAwait(false);
+        foreach (ProbeTarget target in targets)
+        {
+            if (!HostNames.TryNormalize(target.Host, out string host, out IPAddress? literal, out _))
+            {
+                continue;
+            }
+
+            var facts = new RequestFacts("CONNECT", RequestScheme.Tunnel, host, literal, target.Port, client)
+            {
+                User = identity is { Outcome: AuthOutcome.Authenticated } known ? known.User : user,
+                Groups = identity?.Groups ?? [],
+            };
+            Verdict verdict = pipeline.Decide(facts, identity);
+            if (!verdict.Refused && literal is not null)
+            {
+                verdict = await pipeline.ResolveAsync(verdict, new SystemResolver(), CancellationToken.None).ConfigureAwait(false); // a literal is not looked up
+            }
+
+            expectations._expected[target] = verdict;
+            notes.Add($"{policy} expects {target}: {Describe(verdict)}");
+        }
+
+        return expectations;
+    }
+
+    /// <summary>One note per target whose CONNECT status is not the one the policy expects.</summary>
+    public IEnumerable<string> Surprises(IEnumerable<ProbeResult> results)
+    {
+        foreach (ProbeResult result in results)
+        {
+            if (result.Connect is not { } answer || !_expected.TryGetValue(result.Target, out Verdict? verdict))
+            {
+                continue;
+            }
+
+            int expected = verdict.Error?.Status ?? 200;
+            if (answer.Status == expected && (verdict.Error is null || verdict.Error.ProxyStatusError == answer.ProxyStatusError))
+            {
+                continue;
+            }
+
+            string why = verdict.Refused
+                ? "the proxy is not running this policy, or not with these users"
+                : "the proxy refused what the policy allows: its DNS or address guard decided (see the Proxy-Status), or it runs another policy";
+            yield return $"{result.Target}: the proxy answered {answer.Status}{(answer.ProxyStatusError is { } e ? $" ({e})" : "")} where {_policy} expects {Describe(verdict)}; {why}";
+        }
+    }
+
+    private static string Describe(Verdict verdict) => verdict.Error is { } error
+        ? $"{error.Status} {error.ProxyStatusError} ({verdict.Detail})"
+        : $"200 ({verdict.Detail})";
+}
