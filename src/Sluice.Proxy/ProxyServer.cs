@@ -224,7 +224,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     /// <summary>A reload that was refused before reaching the server (the file did not validate): counted and shown.</summary>
     public void RecordRefusedReload(string message)
     {
-        _services?.Metrics.Reloads.WithLabels("failure").Inc();
+        _services?.Metrics.CountReload(applied: false);
         _services?.Stats.Event("reload refused", message);
     }
 
@@ -260,7 +260,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         _services!.Pool.Configure(effective.Limits.MaxIdleUpstreamPerHost, effective.Timeouts.UpstreamIdle);
         _snapshot = new ProxySnapshot(effective, _ownEndpoints, authenticator);
         DisposeReplaced(current.Authenticator, authenticator);
-        _services.Metrics.Reloads.WithLabels("success").Inc();
+        _services.Metrics.CountReload(applied: true);
         _services.Metrics.ConfigGeneration.Set(Interlocked.Increment(ref _generation));
         _services.Stats.Event("reload", $"config reloaded: {effective.Rules.Length} rules, default {effective.Default.ToString().ToLowerInvariant()}{(notes.Count == 0 ? "" : $" ({string.Join("; ", notes)})")}");
         return notes;
@@ -386,7 +386,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
                 {
                     // Answering takes a descriptor for a while; with many refusals already under way, close at once.
                     Interlocked.Decrement(ref _refusing);
-                    _services.Metrics.LimitRejections.WithLabels(refused == Limits.LimitKind.Connections ? "connections" : "connectionsPerClient").Inc();
+                    _services.Metrics.CountRejection(refused);
                     socket.Dispose();
                     continue;
                 }
@@ -538,7 +538,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     private async Task AnswerRefusedAsync(Socket socket, IPAddress client, Limits.LimitKind limit, bool plain)
     {
         ProxyServices services = _services!;
-        services.Metrics.LimitRejections.WithLabels(limit == Limits.LimitKind.Connections ? "connections" : "connectionsPerClient").Inc();
+        services.Metrics.CountRejection(limit);
         ProxyLog.LimitRefused(_logger, client.ToString(), limit.ToString());
         using Connection? connection = TryWrap(socket);
         if (connection is null || !plain)

@@ -1,3 +1,5 @@
+using System.Collections.Frozen;
+
 namespace Sluice.Proxy.Errors;
 
 /// <summary>Every way an exchange can fail that the client is told about. Each maps to one row of <see cref="ProxyErrors"/>.</summary>
@@ -26,43 +28,55 @@ public enum ProxyErrorKind
     UpstreamProtocolError,
     UpstreamClosed,
     UpstreamTimeout,
+
+    /// <summary>After the response or tunnel had started, a connection ended early or was reset: logged, never answered.</summary>
+    ConnectionTerminated,
     InternalError,
 }
 
 /// <summary>The client-facing shape of an error: status, RFC 9209 Proxy-Status error type, Squid log code.</summary>
-public sealed record ProxyErrorInfo(int Status, string Reason, string ProxyStatusError, string SquidCode);
+public sealed record ProxyErrorInfo(int Status, string Reason, string ProxyStatusError, SquidResult Squid);
 
-/// <summary>The one place where an error kind becomes a status code and an RFC 9209 error type.</summary>
+/// <summary>
+/// The one place where an error kind becomes a status code, an RFC 9209 error type and a Squid result code: error
+/// responses, the access log, the metrics' error label and <c>sluice explain</c> all read it.
+/// </summary>
 public static class ProxyErrors
 {
-    public static ProxyErrorInfo Describe(ProxyErrorKind kind) => kind switch
+    private static readonly FrozenDictionary<ProxyErrorKind, ProxyErrorInfo> Table = new Dictionary<ProxyErrorKind, ProxyErrorInfo>
     {
-        ProxyErrorKind.MalformedRequest => new(400, "Bad Request", "http_request_error", "NONE_NONE"),
-        ProxyErrorKind.NotAProxyRequest => new(400, "Bad Request", "http_request_error", "NONE_NONE"),
-        ProxyErrorKind.RequestLineTooLong => new(414, "URI Too Long", "http_request_error", "NONE_NONE"),
-        ProxyErrorKind.HeaderSectionTooLarge => new(431, "Request Header Fields Too Large", "http_request_error", "NONE_NONE"),
-        ProxyErrorKind.HeaderTimeout => new(408, "Request Timeout", "http_request_error", "NONE_NONE"),
-        ProxyErrorKind.VersionNotSupported => new(505, "HTTP Version Not Supported", "http_request_error", "NONE_NONE"),
-        ProxyErrorKind.UnsupportedScheme => new(400, "Bad Request", "http_request_error", "NONE_NONE"),
-        ProxyErrorKind.UnsupportedTransferCoding => new(501, "Not Implemented", "http_request_error", "NONE_NONE"),
-        ProxyErrorKind.AuthenticationRequired => new(407, "Proxy Authentication Required", "http_request_denied", "TCP_DENIED"),
-        ProxyErrorKind.TooManyAuthenticationFailures => new(429, "Too Many Requests", "http_request_denied", "TCP_DENIED"),
-        ProxyErrorKind.ClientLimitReached => new(429, "Too Many Requests", "connection_limit_reached", "TCP_DENIED"),
-        ProxyErrorKind.ProxyFull => new(503, "Service Unavailable", "connection_limit_reached", "TCP_DENIED"),
-        ProxyErrorKind.PolicyDenied => new(403, "Forbidden", "http_request_denied", "TCP_DENIED"),
-        ProxyErrorKind.DestinationProhibited => new(403, "Forbidden", "destination_ip_prohibited", "TCP_DENIED"),
-        ProxyErrorKind.LoopDetected => new(508, "Loop Detected", "proxy_loop_detected", "NONE_NONE"),
-        ProxyErrorKind.DnsError => new(502, "Bad Gateway", "dns_error", "TCP_MISS"),
-        ProxyErrorKind.DnsTimeout => new(504, "Gateway Timeout", "dns_timeout", "TCP_MISS"),
-        ProxyErrorKind.ConnectionRefused => new(502, "Bad Gateway", "connection_refused", "TCP_MISS"),
-        ProxyErrorKind.ConnectionTimeout => new(504, "Gateway Timeout", "connection_timeout", "TCP_MISS"),
-        ProxyErrorKind.DestinationUnreachable => new(502, "Bad Gateway", "destination_unavailable", "TCP_MISS"),
-        ProxyErrorKind.UpstreamProtocolError => new(502, "Bad Gateway", "http_protocol_error", "TCP_MISS"),
-        ProxyErrorKind.UpstreamClosed => new(502, "Bad Gateway", "http_response_incomplete", "TCP_MISS"),
-        ProxyErrorKind.UpstreamTimeout => new(504, "Gateway Timeout", "http_response_timeout", "TCP_MISS"),
-        ProxyErrorKind.InternalError => new(500, "Internal Server Error", "proxy_internal_error", "NONE_NONE"),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
-    };
+        [ProxyErrorKind.MalformedRequest] = new(400, "Bad Request", "http_request_error", SquidResult.None),
+        [ProxyErrorKind.NotAProxyRequest] = new(400, "Bad Request", "http_request_error", SquidResult.None),
+        [ProxyErrorKind.RequestLineTooLong] = new(414, "URI Too Long", "http_request_error", SquidResult.None),
+        [ProxyErrorKind.HeaderSectionTooLarge] = new(431, "Request Header Fields Too Large", "http_request_error", SquidResult.None),
+        [ProxyErrorKind.HeaderTimeout] = new(408, "Request Timeout", "http_request_error", SquidResult.None),
+        [ProxyErrorKind.VersionNotSupported] = new(505, "HTTP Version Not Supported", "http_request_error", SquidResult.None),
+        [ProxyErrorKind.UnsupportedScheme] = new(400, "Bad Request", "http_request_error", SquidResult.None),
+        [ProxyErrorKind.UnsupportedTransferCoding] = new(501, "Not Implemented", "http_request_error", SquidResult.None),
+        [ProxyErrorKind.AuthenticationRequired] = new(407, "Proxy Authentication Required", "http_request_denied", SquidResult.Denied),
+        [ProxyErrorKind.TooManyAuthenticationFailures] = new(429, "Too Many Requests", "http_request_denied", SquidResult.Denied),
+        [ProxyErrorKind.ClientLimitReached] = new(429, "Too Many Requests", "connection_limit_reached", SquidResult.Denied),
+        [ProxyErrorKind.ProxyFull] = new(503, "Service Unavailable", "connection_limit_reached", SquidResult.Denied),
+        [ProxyErrorKind.PolicyDenied] = new(403, "Forbidden", "http_request_denied", SquidResult.Denied),
+        [ProxyErrorKind.DestinationProhibited] = new(403, "Forbidden", "destination_ip_prohibited", SquidResult.Denied),
+        [ProxyErrorKind.LoopDetected] = new(508, "Loop Detected", "proxy_loop_detected", SquidResult.None),
+        [ProxyErrorKind.DnsError] = new(502, "Bad Gateway", "dns_error", SquidResult.Miss),
+        [ProxyErrorKind.DnsTimeout] = new(504, "Gateway Timeout", "dns_timeout", SquidResult.Miss),
+        [ProxyErrorKind.ConnectionRefused] = new(502, "Bad Gateway", "connection_refused", SquidResult.Miss),
+        [ProxyErrorKind.ConnectionTimeout] = new(504, "Gateway Timeout", "connection_timeout", SquidResult.Miss),
+        [ProxyErrorKind.DestinationUnreachable] = new(502, "Bad Gateway", "destination_unavailable", SquidResult.Miss),
+        [ProxyErrorKind.UpstreamProtocolError] = new(502, "Bad Gateway", "http_protocol_error", SquidResult.Miss),
+        [ProxyErrorKind.UpstreamClosed] = new(502, "Bad Gateway", "http_response_incomplete", SquidResult.Miss),
+        [ProxyErrorKind.UpstreamTimeout] = new(504, "Gateway Timeout", "http_response_timeout", SquidResult.Miss),
+        [ProxyErrorKind.ConnectionTerminated] = new(502, "Bad Gateway", "connection_terminated", SquidResult.Miss),
+        [ProxyErrorKind.InternalError] = new(500, "Internal Server Error", "proxy_internal_error", SquidResult.None),
+    }.ToFrozenDictionary();
+
+    public static ProxyErrorInfo Describe(ProxyErrorKind kind) =>
+        Table.TryGetValue(kind, out ProxyErrorInfo? info) ? info : throw new ArgumentOutOfRangeException(nameof(kind));
+
+    /// <summary>The RFC 9209 error type of a kind, or null for none: the access log's and the metrics' error field.</summary>
+    public static string? ProxyStatusError(ProxyErrorKind? kind) => kind is { } k ? Describe(k).ProxyStatusError : null;
 }
 
 /// <summary>Thrown inside an exchange to answer the client with an error; caught in one place that writes the response.</summary>

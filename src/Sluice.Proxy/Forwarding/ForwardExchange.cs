@@ -274,13 +274,13 @@ internal sealed class ForwardExchange
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
             // The client left while the origin was answering.
-            _x.Log("TCP_MISS", response.Status, upstream.Remote.Address, response.Fields.Get("Content-Type"), proxyStatusError: "connection_terminated");
+            _x.Log(SquidResult.Miss, response.Status, upstream.Remote.Address, response.Fields.Get("Content-Type"), ProxyErrorKind.ConnectionTerminated);
             await FinishUploadAsync(upload, uploadCancel).ConfigureAwait(false);
             return Outcome.Close;
         }
 
 
-        string? failure = null;
+        ProxyErrorKind? failure = null;
         try
         {
             await BodyCopier.CopyAsync(upstream.Input, Client.Stream, framing, chunkedOut, _x.Snapshot.Limits.MaxHeaderBytes, progress, ct, trailerFilter).ConfigureAwait(false);
@@ -288,15 +288,15 @@ internal sealed class ForwardExchange
         catch (BodyException e)
         {
             // The response has started: the only honest signal left is to cut the client connection.
-            failure = e.Side == BodySide.Source ? "http_response_incomplete" : "connection_terminated";
+            failure = e.Side == BodySide.Source ? ProxyErrorKind.UpstreamClosed : ProxyErrorKind.ConnectionTerminated;
         }
         catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
         {
-            failure = "http_response_timeout";
+            failure = ProxyErrorKind.UpstreamTimeout;
         }
 
         bool uploaded = await FinishUploadAsync(upload, uploadCancel).ConfigureAwait(false);
-        _x.Log("TCP_MISS", response.Status, upstream.Remote.Address, response.Fields.Get("Content-Type"), proxyStatusError: failure);
+        _x.Log(SquidResult.Miss, response.Status, upstream.Remote.Address, response.Fields.Get("Content-Type"), failure);
         if (failure is not null)
         {
             Client.Abort();
@@ -409,7 +409,7 @@ internal sealed class ForwardExchange
 
         using TunnelTracking tracking = _x.TrackTunnel(countedAgainstLimit: false);
         RelayResult relay = await Relay.RunAsync(Client, upstream, _x.Snapshot.Config.Timeouts.Idle, _x.Services.Splice, _stopping).ConfigureAwait(false);
-        _x.Log("TCP_MISS", 101, upstream.Remote.Address, null, proxyStatusError: relay.Clean ? null : "connection_terminated");
+        _x.Log(SquidResult.Miss, 101, upstream.Remote.Address, null, relay.Clean ? null : ProxyErrorKind.ConnectionTerminated);
     }
 
     private HeadWriter BuildRequestHead()
@@ -537,7 +537,7 @@ internal sealed class ForwardExchange
         head.End();
         await head.WriteToAsync(Client.Stream, _stopping).ConfigureAwait(false);
         await Client.Stream.WriteAsync(body, _stopping).ConfigureAwait(false);
-        _x.Log("NONE_NONE", 200, null, contentType);
+        _x.Log(SquidResult.None, 200, null, contentType);
         return true;
     }
 

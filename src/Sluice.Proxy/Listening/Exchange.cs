@@ -54,25 +54,15 @@ internal sealed class Exchange
     public Decision? Decision { get; private set; }
 
     /// <summary>One exchange or tunnel ended: the counters and the status page's traffic figures move.</summary>
-    private void Count(int status, string? rule, string? error)
+    private void Count(int status, string? rule, ProxyErrorKind? error)
     {
-        Metrics.ProxyMetrics metrics = Services.Metrics;
-        string decision = Decision is null ? "none" : Decision.Allowed ? "allow" : "deny";
-        metrics.Requests.WithLabels(Head.IsConnect ? "tunnel" : "http", decision, rule ?? "", StatusLabel(status), error ?? "").Inc();
-        metrics.Bytes.WithLabels("in").Inc(Client.Input.Consumed - _clientReadAtStart);
-        metrics.Bytes.WithLabels("out").Inc(Client.Stream.BytesWritten - _clientWrittenAtStart);
+        Services.Metrics.CountRequest(Head.IsConnect, Decision?.Allowed, rule, status, error);
+        Services.Metrics.CountBytes(Client.Input.Consumed - _clientReadAtStart, Client.Stream.BytesWritten - _clientWrittenAtStart);
         if (Live.Destination is { } destination)
         {
             Services.Stats.Count(destination, denied: status is 403 or 407);
         }
     }
-
-    private static string StatusLabel(int status) => status switch
-    {
-        200 => "200", 101 => "101", 204 => "204", 301 => "301", 302 => "302", 304 => "304", 400 => "400", 403 => "403",
-        404 => "404", 407 => "407", 429 => "429", 500 => "500", 502 => "502", 503 => "503", 504 => "504",
-        _ => status.ToString(System.Globalization.CultureInfo.InvariantCulture),
-    };
 
     /// <summary>The authenticated user: from Basic credentials, else from a verified client certificate.</summary>
     public string? User { get; private set; }
@@ -91,7 +81,7 @@ internal sealed class Exchange
         TimeSpan wait = Services.Limits.TryTakeRequest(Client.Remote.Address, Snapshot.Config.Limits);
         if (wait > TimeSpan.Zero)
         {
-            Services.Metrics.LimitRejections.WithLabels("requestRate").Inc();
+            Services.Metrics.CountRejection(Limits.LimitKind.RequestRate);
             throw ProxyErrorException.RetryLater(ProxyErrorKind.ClientLimitReached,
                 $"{Client.Remote.Address} is over its request rate ({Snapshot.Config.Limits.RequestsPerSecondPerClient}/s); try again in {ProxyErrorException.RetryAfterSeconds(wait)}s", wait);
         }
@@ -113,7 +103,7 @@ internal sealed class Exchange
         _identity = result;
         if (result.Outcome is AuthOutcome.Failed or AuthOutcome.Throttled || (result.Outcome == AuthOutcome.Anonymous && Snapshot.Config.Auth!.Required))
         {
-            Services.Metrics.AuthFailures.WithLabels(result.Outcome == AuthOutcome.Anonymous ? "missing" : result.Outcome.ToString().ToLowerInvariant()).Inc();
+            Services.Metrics.CountAuthFailure(result.Outcome);
         }
 
         if (result.Outcome == AuthOutcome.Authenticated)
@@ -159,13 +149,14 @@ internal sealed class Exchange
             written = false;
         }
 
-        Log(info.SquidCode, info.Status, peer: null, contentType: "text/plain", rule ?? Decision?.Rule, detail, info.ProxyStatusError);
+        Log(info.Squid, info.Status, peer: null, contentType: "text/plain", kind, rule ?? Decision?.Rule, detail);
         return written;
     }
 
-    public void Log(string code, int status, System.Net.IPAddress? peer, string? contentType, string? rule = null, string? reason = null, string? proxyStatusError = null)
+    /// <summary>The exchange's access-log line and counters; <paramref name="error"/> is what went wrong, before or after the response started.</summary>
+    public void Log(SquidResult code, int status, System.Net.IPAddress? peer, string? contentType, ProxyErrorKind? error = null, string? rule = null, string? reason = null)
     {
-        Count(status, rule ?? Decision?.Rule, proxyStatusError);
+        Count(status, rule ?? Decision?.Rule, error);
         if (!Services.AccessLog.Enabled)
         {
             return; // log.access: off — build nothing
@@ -187,7 +178,7 @@ internal sealed class Exchange
             ContentType = contentType,
             Rule = rule ?? Decision?.Rule,
             Reason = reason ?? Decision?.Detail,
-            ProxyStatusError = proxyStatusError,
+            ProxyStatusError = ProxyErrors.ProxyStatusError(error),
         });
     }
 }

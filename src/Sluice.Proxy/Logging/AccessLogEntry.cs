@@ -12,7 +12,7 @@ public sealed record AccessLogEntry
     public required IPAddress Client { get; init; }
 
     /// <summary>Squid result code: TCP_MISS, TCP_TUNNEL, TCP_DENIED, NONE_NONE.</summary>
-    public required string Code { get; init; }
+    public required Errors.SquidResult Code { get; init; }
 
     /// <summary>Status sent to the client; 0 when none was sent.</summary>
     public required int Status { get; init; }

@@ -15,7 +15,7 @@ public static class AccessLogFormats
         long ms = end.ToUnixTimeMilliseconds();
         string hierarchy = e.Peer is null ? "HIER_NONE/-" : $"HIER_DIRECT/{e.Peer}";
         return string.Create(CultureInfo.InvariantCulture,
-            $"{ms / 1000}.{ms % 1000:000} {(long)e.Elapsed.TotalMilliseconds,6} {e.Client} {e.Code}/{e.Status:000} {e.BytesToClient} {e.Method} {Field(e.Url)} {Field(e.User)} {hierarchy} {Field(e.ContentType)}");
+            $"{ms / 1000}.{ms % 1000:000} {(long)e.Elapsed.TotalMilliseconds,6} {e.Client} {Errors.SquidResults.Code(e.Code)}/{e.Status:000} {e.BytesToClient} {e.Method} {Field(e.Url)} {Field(e.User)} {hierarchy} {Field(e.ContentType)}");
     }
 
     /// <summary>One JSON object per line with the Squid facts plus rule, reason and Proxy-Status error.</summary>
@@ -28,7 +28,7 @@ public static class AccessLogFormats
             w.WriteString("time", (e.Started + e.Elapsed).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
             w.WriteNumber("elapsedMs", (long)e.Elapsed.TotalMilliseconds);
             w.WriteString("client", e.Client.ToString());
-            w.WriteString("code", e.Code);
+            w.WriteString("code", Errors.SquidResults.Code(e.Code));
             w.WriteNumber("status", e.Status);
             w.WriteString("method", e.Method);
             w.WriteString("url", e.Url);

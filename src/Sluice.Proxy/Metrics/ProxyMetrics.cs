@@ -63,6 +63,43 @@ public sealed class ProxyMetrics
     /// <summary>Follows the access log's own count (read when scraped, so it is exact and costs nothing per line).</summary>
     public Counter AccessLogDropped { get; }
 
+    /// <summary>One forwarded request or tunnel ended: its kind, the rules' decision (null: not decided), rule, status and error.</summary>
+    public void CountRequest(bool tunnel, bool? allowed, string? rule, int status, Errors.ProxyErrorKind? error) =>
+        Requests.WithLabels(tunnel ? "tunnel" : "http", allowed switch { null => "none", true => "allow", false => "deny" }, rule ?? "",
+            StatusLabel(status), Errors.ProxyErrors.ProxyStatusError(error) ?? "").Inc();
+
+    public void CountBytes(long fromClients, long toClients)
+    {
+        Bytes.WithLabels("in").Inc(fromClients);
+        Bytes.WithLabels("out").Inc(toClients);
+    }
+
+    public void CountRejection(Limits.LimitKind limit) => LimitRejections.WithLabels(limit switch
+    {
+        Limits.LimitKind.Connections => "connections",
+        Limits.LimitKind.ConnectionsPerClient => "connectionsPerClient",
+        Limits.LimitKind.TunnelsPerClient => "tunnelsPerClient",
+        Limits.LimitKind.RequestRate => "requestRate",
+        _ => throw new ArgumentOutOfRangeException(nameof(limit)),
+    }).Inc();
+
+    public void CountAuthFailure(Auth.AuthOutcome outcome) => AuthFailures.WithLabels(outcome switch
+    {
+        Auth.AuthOutcome.Anonymous => "missing",
+        Auth.AuthOutcome.Failed => "failed",
+        Auth.AuthOutcome.Throttled => "throttled",
+        _ => throw new ArgumentOutOfRangeException(nameof(outcome)),
+    }).Inc();
+
+    public void CountReload(bool applied) => Reloads.WithLabels(applied ? "success" : "failure").Inc();
+
+    private static string StatusLabel(int status) => status switch
+    {
+        200 => "200", 101 => "101", 204 => "204", 301 => "301", 302 => "302", 304 => "304", 400 => "400", 403 => "403",
+        404 => "404", 407 => "407", 429 => "429", 500 => "500", 502 => "502", 503 => "503", 504 => "504",
+        _ => status.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     public void CountAccessLogDrops(Func<long> dropped) => Registry.AddBeforeCollectCallback(() => AccessLogDropped.IncTo(dropped()));
 
     public Task WriteAsync(Stream output, CancellationToken cancellationToken) => Registry.CollectAndExportAsTextAsync(output, cancellationToken);

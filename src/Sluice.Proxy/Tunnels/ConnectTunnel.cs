@@ -41,7 +41,7 @@ internal static class ConnectTunnel
             Verdict allowed = exchange.Decide(target, RequestScheme.Tunnel);
             if (!exchange.Services.Limits.TryOpenTunnel(client.Remote.Address, exchange.Snapshot.Config.Limits))
             {
-                exchange.Services.Metrics.LimitRejections.WithLabels("tunnelsPerClient").Inc();
+                exchange.Services.Metrics.CountRejection(Limits.LimitKind.TunnelsPerClient);
                 throw ProxyErrorException.RetryLater(ProxyErrorKind.ClientLimitReached,
                     $"{client.Remote.Address} has {exchange.Snapshot.Config.Limits.MaxTunnelsPerClient} tunnels open, its limit; close some first", TimeSpan.FromSeconds(1));
             }
@@ -73,13 +73,12 @@ internal static class ConnectTunnel
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
-                exchange.Log("TCP_TUNNEL", 200, upstream.Remote.Address, contentType: null, proxyStatusError: "connection_terminated");
+                exchange.Log(SquidResult.Tunnel, 200, upstream.Remote.Address, contentType: null, ProxyErrorKind.ConnectionTerminated);
                 return false; // the client left before the tunnel opened
             }
 
             RelayResult result = await Relay.RunAsync(client, upstream, exchange.Snapshot.Config.Timeouts.Idle, exchange.Services.Splice, stopping).ConfigureAwait(false);
-            exchange.Log("TCP_TUNNEL", 200, upstream.Remote.Address, contentType: null,
-                proxyStatusError: result.Clean ? null : "connection_terminated");
+            exchange.Log(SquidResult.Tunnel, 200, upstream.Remote.Address, contentType: null, result.Clean ? null : ProxyErrorKind.ConnectionTerminated);
         }
 
         return false;

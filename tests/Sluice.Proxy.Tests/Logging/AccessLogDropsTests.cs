@@ -19,7 +19,7 @@ public sealed class AccessLogDropsTests
         Started = DateTimeOffset.UnixEpoch,
         Elapsed = TimeSpan.FromMilliseconds(1),
         Client = IPAddress.Loopback,
-        Code = "TCP_MISS",
+        Code = Sluice.Proxy.Errors.SquidResult.Miss,
         Status = 200,
         Method = "GET",
         Url = "http://origin.test/",
