@@ -14,6 +14,9 @@ using Sluice.Proxy.Listening;
 using Sluice.Proxy.Logging;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Upstream;
+using Sluice.Proxy.Requests;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy;
 

@@ -10,6 +10,8 @@ using Sluice.Proxy;
 using Sluice.Proxy.Auth;
 using Sluice.Proxy.Tests.Infrastructure;
 using Sluice.Proxy.Upstream;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Cli.Tests;
 

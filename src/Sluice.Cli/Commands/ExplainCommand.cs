@@ -7,6 +7,8 @@ using Sluice.Policy.Names;
 using Sluice.Proxy.Auth;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Upstream;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Cli.Commands;
 

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Admin;
 

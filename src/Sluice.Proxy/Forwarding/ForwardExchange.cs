@@ -7,6 +7,9 @@ using Sluice.Proxy.Listening;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Tunnels;
 using Sluice.Proxy.Upstream;
+using Sluice.Proxy.Requests;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Forwarding;
 
@@ -16,7 +19,7 @@ namespace Sluice.Proxy.Forwarding;
 /// </summary>
 internal sealed class ForwardExchange
 {
-    private readonly Exchange _x;
+    private readonly RequestContext _x;
     private readonly CancellationToken _stopping;
     private RequestTarget _target = null!;
     private Verdict _allowed = null!;
@@ -29,7 +32,7 @@ internal sealed class ForwardExchange
     // Set by the upload before it resets the upstream connection because the client's body was broken.
     private volatile BodyException? _clientBodyFailure;
 
-    private ForwardExchange(Exchange exchange, CancellationToken stopping)
+    private ForwardExchange(RequestContext exchange, CancellationToken stopping)
     {
         _x = exchange;
         _stopping = stopping;
@@ -42,7 +45,7 @@ internal sealed class ForwardExchange
     private string Name => _x.Snapshot.Name;
 
     /// <summary>Runs the exchange; returns true when the client connection may carry another request.</summary>
-    public static Task<bool> RunAsync(Exchange exchange, CancellationToken stopping) => new ForwardExchange(exchange, stopping).RunAsync();
+    public static Task<bool> RunAsync(RequestContext exchange, CancellationToken stopping) => new ForwardExchange(exchange, stopping).RunAsync();
 
     private async Task<bool> RunAsync()
     {

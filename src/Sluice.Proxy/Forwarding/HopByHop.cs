@@ -1,4 +1,6 @@
 using Sluice.Proxy.Http1;
+using Sluice.Proxy.Requests;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Forwarding;
 

@@ -1,3 +1,6 @@
+using Sluice.Proxy.Requests;
+using Sluice.Proxy.Transport;
+
 namespace Sluice.Proxy.Listening;
 
 /// <summary>

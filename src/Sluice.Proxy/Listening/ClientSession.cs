@@ -4,6 +4,9 @@ using Sluice.Proxy.Forwarding;
 using Sluice.Proxy.Http1;
 using Sluice.Proxy.Tunnels;
 using Sluice.Proxy.Upstream;
+using Sluice.Proxy.Requests;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Listening;
 
@@ -57,14 +60,14 @@ internal sealed class ClientSession
                 {
                     if (error is { } kind)
                     {
-                        var failed = new Exchange(_client, _snapshot, _services, new RequestHead { Method = "NONE", Target = "-", MinorVersion = 1, Fields = new HttpFields() }, consumedBefore, _live);
+                        var failed = new RequestContext(_client, _snapshot, _services, new RequestHead { Method = "NONE", Target = "-", MinorVersion = 1, Fields = new HttpFields() }, consumedBefore, _live);
                         await failed.FailAsync(kind, problem, null, keepAlive: false, _stopping).ConfigureAwait(false);
                     }
 
                     return;
                 }
 
-                var exchange = new Exchange(_client, _snapshot, _services, head, consumedBefore, _live);
+                var exchange = new RequestContext(_client, _snapshot, _services, head, consumedBefore, _live);
                 if (!RequestChecks.TryCheckHost(head, out string hostProblem))
                 {
                     await exchange.FailAsync(ProxyErrorKind.MalformedRequest, hostProblem, null, keepAlive: false, _stopping).ConfigureAwait(false);

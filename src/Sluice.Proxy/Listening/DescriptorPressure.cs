@@ -1,4 +1,6 @@
 using Microsoft.Win32.SafeHandles;
+using Sluice.Proxy.Requests;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Listening;
 

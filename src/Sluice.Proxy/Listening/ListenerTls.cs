@@ -2,6 +2,8 @@ using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Sluice.Policy.Config;
+using Sluice.Proxy.Requests;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Listening;
 

@@ -8,6 +8,8 @@ using Sluice.Policy.Rules;
 using Sluice.Proxy.Auth;
 using Sluice.Proxy.Errors;
 using Sluice.Proxy.Upstream;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Pipeline;
 

@@ -2,6 +2,8 @@ using System.Collections.Immutable;
 using System.Net;
 using Sluice.Policy.Decisions;
 using Sluice.Proxy.Errors;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Pipeline;
 

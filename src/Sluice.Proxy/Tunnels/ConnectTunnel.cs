@@ -4,6 +4,9 @@ using Sluice.Proxy.Forwarding;
 using Sluice.Proxy.Listening;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Upstream;
+using Sluice.Proxy.Requests;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Tunnels;
 
@@ -13,7 +16,7 @@ internal static class ConnectTunnel
     private static readonly byte[] Established = "HTTP/1.1 200 Connection established\r\n\r\n"u8.ToArray();
 
     /// <returns>True when the connection may carry another request (the CONNECT was answered 407).</returns>
-    public static async Task<bool> RunAsync(Exchange exchange, CancellationToken stopping)
+    public static async Task<bool> RunAsync(RequestContext exchange, CancellationToken stopping)
     {
         Connection client = exchange.Client;
         if (!RequestTarget.TryParseAuthority(exchange.Head.Target, out RequestTarget? target, out string problem))

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using Sluice.Proxy.Requests;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Tunnels;
 

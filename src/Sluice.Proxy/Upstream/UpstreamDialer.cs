@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using Sluice.Policy.Decisions;
 using Sluice.Proxy.Errors;
 using Sluice.Proxy.Pipeline;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Upstream;
 

@@ -1,4 +1,6 @@
 using Sluice.Proxy.Listening;
+using Sluice.Proxy.Requests;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Tests.Listening;
 

@@ -1,5 +1,7 @@
 using Microsoft.Win32.SafeHandles;
 using Sluice.Proxy.Listening;
+using Sluice.Proxy.Requests;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Tests.Listening;
 

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using Sluice.Proxy.Listening;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
-namespace Sluice.Proxy.Tunnels;
+namespace Sluice.Proxy.Requests;
 
 /// <summary>
 /// The life of one tunnel in the numbers operators see: the active-tunnel gauge, the status page's kind column,
@@ -9,11 +11,11 @@ namespace Sluice.Proxy.Tunnels;
 /// </summary>
 internal readonly struct TunnelTracking : IDisposable
 {
-    private readonly Exchange _exchange;
+    private readonly RequestContext _exchange;
     private readonly bool _counted;
     private readonly long _started;
 
-    public TunnelTracking(Exchange exchange, bool countedAgainstLimit)
+    public TunnelTracking(RequestContext exchange, bool countedAgainstLimit)
     {
         _exchange = exchange;
         _counted = countedAgainstLimit;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Sluice.Proxy.Upstream;
+namespace Sluice.Proxy.Resolution;
 
 /// <summary>Turns a destination name into addresses. The proxy resolves once per request and dials what it checked.</summary>
 public interface IResolver

@@ -1,4 +1,4 @@
-namespace Sluice.Proxy.Upstream;
+namespace Sluice.Proxy.Transport;
 
 /// <summary>Counts bytes written, for the access log; reads are counted by <see cref="Http1.BufferedInput"/>.</summary>
 internal sealed class CountingStream : Stream

@@ -6,8 +6,10 @@ using Sluice.Proxy.Http1;
 using Sluice.Proxy.Logging;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Upstream;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
-namespace Sluice.Proxy.Listening;
+namespace Sluice.Proxy.Requests;
 
 /// <summary>
 /// Everything a connection decides with, built once per configuration. A connection takes the current snapshot

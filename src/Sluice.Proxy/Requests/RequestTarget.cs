@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Net;
 using Sluice.Policy.Names;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
-namespace Sluice.Proxy.Forwarding;
+namespace Sluice.Proxy.Requests;
 
 /// <summary>Where a request goes: normalised host (or IP literal), port, and for forwarded requests the origin-form path.</summary>
 internal sealed record RequestTarget(string Host, IPAddress? Address, int Port, string PathAndQuery)

@@ -7,20 +7,22 @@ using Sluice.Proxy.Http1;
 using Sluice.Proxy.Logging;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Upstream;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
 
-namespace Sluice.Proxy.Listening;
+namespace Sluice.Proxy.Requests;
 
 /// <summary>
 /// One request from a client, from its head to its access-log line: what was asked, what was decided, and the
 /// numbers the log needs. CONNECT tunnels and forwarded requests share it.
 /// </summary>
-internal sealed class Exchange
+internal sealed class RequestContext
 {
     private readonly long _startTimestamp = Stopwatch.GetTimestamp();
     private readonly long _clientReadAtStart;
     private readonly long _clientWrittenAtStart;
 
-    public Exchange(Connection client, ProxySnapshot snapshot, ProxyServices services, RequestHead head, long consumedBeforeHead, Admin.LiveConnection live)
+    public RequestContext(Connection client, ProxySnapshot snapshot, ProxyServices services, RequestHead head, long consumedBeforeHead, Admin.LiveConnection live)
     {
         Client = client;
         Live = live;
@@ -73,7 +75,7 @@ internal sealed class Exchange
     private AuthResult? _identity;
 
     /// <summary>Marks this connection as a tunnel from now until the returned value is disposed: gauges, status page, limits.</summary>
-    public Tunnels.TunnelTracking TrackTunnel(bool countedAgainstLimit = true) => new(this, countedAgainstLimit);
+    public TunnelTracking TrackTunnel(bool countedAgainstLimit = true) => new(this, countedAgainstLimit);
 
     /// <summary>The per-client request rate (token bucket): 429 with Retry-After when it is exhausted.</summary>
     public void CheckRate()

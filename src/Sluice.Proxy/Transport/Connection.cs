@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Sluice.Proxy.Http1;
 
-namespace Sluice.Proxy.Upstream;
+namespace Sluice.Proxy.Transport;
 
 /// <summary>
 /// One TCP connection, client side or upstream side: the socket, the stream bytes move over (plain now, TLS later),

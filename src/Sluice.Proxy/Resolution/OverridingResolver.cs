@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Sluice.Proxy.Upstream;
+namespace Sluice.Proxy.Resolution;
 
 /// <summary>
 /// Fixed answers for some names, another resolver for the rest: <c>sluice explain --resolve NAME=IP</c>, as curl's
