@@ -1,5 +1,5 @@
 using System.Net;
-using Sluice.Policy.Config;
+using System.Collections.Immutable;
 using Sluice.Policy.Decisions;
 
 namespace Sluice.Policy.Addresses;
@@ -11,7 +11,8 @@ namespace Sluice.Policy.Addresses;
 /// </summary>
 public sealed class AddressGuard
 {
-    private readonly AddressesConfig _config;
+    private readonly ImmutableArray<IPNetwork> _allow;
+    private readonly ImmutableArray<IPNetwork> _deny;
     private readonly IReadOnlyCollection<IPEndPoint> _ownEndpoints;
     private readonly IReadOnlyCollection<IPEndPoint> _adminEndpoints;
 
@@ -20,9 +21,12 @@ public sealed class AddressGuard
     /// machine's own addresses, so that public destinations on the same port stay reachable.
     /// </param>
     /// <param name="adminEndpoints">The admin endpoint's addresses, expanded the same way.</param>
-    public AddressGuard(AddressesConfig config, IReadOnlyCollection<IPEndPoint> ownEndpoints, IReadOnlyCollection<IPEndPoint>? adminEndpoints = null)
+    /// <param name="allow"><c>addresses.allow</c>: ranges reached although their class would be refused.</param>
+    /// <param name="deny"><c>addresses.deny</c>: ranges always refused.</param>
+    public AddressGuard(ImmutableArray<IPNetwork> allow, ImmutableArray<IPNetwork> deny, IReadOnlyCollection<IPEndPoint> ownEndpoints, IReadOnlyCollection<IPEndPoint>? adminEndpoints = null)
     {
-        _config = config;
+        _allow = allow;
+        _deny = deny;
         _ownEndpoints = ownEndpoints;
         _adminEndpoints = adminEndpoints ?? [];
     }
@@ -30,7 +34,7 @@ public sealed class AddressGuard
     public Decision Check(IPAddress address, int port)
     {
         IPAddress plain = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
-        foreach (IPNetwork network in _config.Deny)
+        foreach (IPNetwork network in _deny)
         {
             if (network.Contains(plain))
             {
@@ -51,15 +55,15 @@ public sealed class AddressGuard
         // (a loop through a listener, or a client reading /metrics and the status page through the proxy).
         if (IsOneOf(_ownEndpoints, plain, port))
         {
-            return Decision.Deny(DenyReason.DestinationAddress, $"{Endpoints.Format(new IPEndPoint(plain, port))} is this proxy's own listener");
+            return Decision.Deny(DenyReason.DestinationAddress, $"{Format(plain, port)} is this proxy's own listener");
         }
 
         if (IsOneOf(_adminEndpoints, plain, port))
         {
-            return Decision.Deny(DenyReason.DestinationAddress, $"{Endpoints.Format(new IPEndPoint(plain, port))} is this proxy's admin endpoint");
+            return Decision.Deny(DenyReason.DestinationAddress, $"{Format(plain, port)} is this proxy's admin endpoint");
         }
 
-        foreach (IPNetwork network in _config.Allow)
+        foreach (IPNetwork network in _allow)
         {
             if (network.Contains(plain))
             {
@@ -72,6 +76,9 @@ public sealed class AddressGuard
             ? Decision.Allow($"{plain} is public")
             : Decision.Deny(DenyReason.DestinationAddress, $"{plain} is {c}");
     }
+
+    private static string Format(IPAddress address, int port) =>
+        address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]:{port}" : $"{address}:{port}";
 
     private static bool IsOneOf(IReadOnlyCollection<IPEndPoint> endpoints, IPAddress address, int port)
     {

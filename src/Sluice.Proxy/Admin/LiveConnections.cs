@@ -7,7 +7,7 @@ using Sluice.Proxy.Transport;
 namespace Sluice.Proxy.Admin;
 
 /// <summary>One open client connection as the status page shows it. Fields change as requests pass through it.</summary>
-public sealed class LiveConnection
+internal sealed class LiveConnection
 {
     private readonly Connection _connection;
 
@@ -40,7 +40,7 @@ public sealed class LiveConnection
 }
 
 /// <summary>The connections open now, for the status page and /api/connections.</summary>
-public sealed class LiveConnections
+internal sealed class LiveConnections
 {
     private readonly ConcurrentDictionary<long, LiveConnection> _open = new();
     private long _nextId;

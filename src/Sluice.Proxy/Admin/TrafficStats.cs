@@ -5,13 +5,13 @@ using Sluice.Proxy.Transport;
 namespace Sluice.Proxy.Admin;
 
 /// <summary>A notable moment for operators: a reload, a refused reload, an error.</summary>
-public sealed record OperatorEvent(DateTimeOffset Time, string Kind, string Message);
+internal sealed record OperatorEvent(DateTimeOffset Time, string Kind, string Message);
 
 /// <summary>
 /// Recent traffic for the status page: requests per destination and denials per destination over the last few
 /// minutes (one bucket a minute, bounded in size), and the last events. Nothing here leaves the machine.
 /// </summary>
-public sealed class TrafficStats
+internal sealed class TrafficStats
 {
     public const int Minutes = 10;
     private const int MaxKeysPerBucket = 2_000;

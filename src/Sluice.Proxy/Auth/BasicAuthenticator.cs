@@ -38,7 +38,7 @@ public readonly record struct AuthResult(AuthOutcome Outcome, string? User, IRea
 /// disposing only stops the timer and leaves the shared state (pruned by the successor's timer) untouched. So no
 /// reference counting is needed, and at any time exactly one timer per server is alive.
 /// </remarks>
-public sealed class BasicAuthenticator : IDisposable
+internal sealed class BasicAuthenticator : IDisposable
 {
     private static readonly TimeSpan HousekeepingEvery = TimeSpan.FromSeconds(15);
     private static int _live;

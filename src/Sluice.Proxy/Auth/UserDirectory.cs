@@ -3,7 +3,7 @@ using System.Collections.Frozen;
 namespace Sluice.Proxy.Auth;
 
 /// <summary>A users file that cannot be used, with the line that is wrong. Passwords are never part of the message.</summary>
-public sealed class UsersFileException(string message) : Exception(message);
+internal sealed class UsersFileException(string message) : Exception(message);
 
 /// <summary>
 /// The users (htpasswd) and groups (htgroup) files, parsed and checked as a whole: a plain-text or weak entry

@@ -16,7 +16,7 @@ public enum SquidResult
     Denied,
 }
 
-public static class SquidResults
+internal static class SquidResults
 {
     public static string Code(SquidResult result) => result switch
     {

@@ -42,7 +42,7 @@ internal sealed class ForwardExchange
 
     private Connection Client => _x.Client;
 
-    private string Name => _x.Snapshot.Name;
+    private string Name => _x.ProxyName;
 
     /// <summary>Runs the exchange; returns true when the client connection may carry another request.</summary>
     public static Task<bool> RunAsync(RequestContext exchange, CancellationToken stopping) => new ForwardExchange(exchange, stopping).RunAsync();
@@ -99,7 +99,7 @@ internal sealed class ForwardExchange
     {
         string key = UpstreamPool.Key(_target.Host, _target.Port);
         using var exchangeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
-        TimeSpan idle = _x.Snapshot.Config.Timeouts.Idle;
+        TimeSpan idle = _x.Timeouts.Idle;
         exchangeTimeout.CancelAfter(idle);
         CancellationToken ct = exchangeTimeout.Token;
         void Progress() => exchangeTimeout.CancelAfter(idle);
@@ -141,7 +141,7 @@ internal sealed class ForwardExchange
                     upstream.Dispose();
                     continue;
                 case Outcome.Reusable:
-                    _x.Services.Pool.Return(key, upstream);
+                    _x.Pool.Return(key, upstream);
                     return true;
                 case Outcome.ReusableClientOnly:
                     upstream.Dispose();
@@ -170,7 +170,7 @@ internal sealed class ForwardExchange
 
     private Connection? TakePooled(string key)
     {
-        Connection? pooled = _x.Services.Pool.TryTake(key);
+        Connection? pooled = _x.Pool.TryTake(key);
         if (pooled is not null && !_x.Snapshot.Pipeline.Guard.Check(pooled.Remote.Address, pooled.Remote.Port).Allowed)
         {
             pooled.Dispose(); // the address guard changed since the connection was made
@@ -255,7 +255,7 @@ internal sealed class ForwardExchange
             }
         }
 
-        _x.Services.Metrics.TimeToFirstByte.Observe(_x.Elapsed.TotalSeconds);
+        _x.Metrics.TimeToFirstByte.Observe(_x.Elapsed.TotalSeconds);
         if (!Framing.TryForResponse(Head.Method, response, out BodyFraming framing, out string problem))
         {
             throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, problem);
@@ -264,7 +264,7 @@ internal sealed class ForwardExchange
         // Close-delimited or chunked bodies reach an HTTP/1.1 client chunked, so its connection can stay open;
         // an HTTP/1.0 client gets the raw bytes and the end of the connection marks the end of the body.
         bool chunkedOut = !Head.IsHttp10 && framing.Kind is BodyKind.Chunked or BodyKind.UntilClose;
-        bool closeClient = _clientWantsClose || _x.Services.Draining.IsCancellationRequested;
+        bool closeClient = _clientWantsClose || _x.Draining.IsCancellationRequested;
         bool originCloses = response.MinorVersion == 0 ? !response.Fields.HasToken("Connection", "keep-alive") : response.Fields.HasToken("Connection", "close");
         Func<string, bool>? trailerFilter = framing.Kind == BodyKind.Chunked ? HopByHop.TrailerFilter(response.Fields) : null;
         try
@@ -286,7 +286,7 @@ internal sealed class ForwardExchange
         ProxyErrorKind? failure = null;
         try
         {
-            await BodyCopier.CopyAsync(upstream.Input, Client.Stream, framing, chunkedOut, _x.Snapshot.Limits.MaxHeaderBytes, progress, ct, trailerFilter).ConfigureAwait(false);
+            await BodyCopier.CopyAsync(upstream.Input, Client.Stream, framing, chunkedOut, _x.HeadLimits.MaxHeaderBytes, progress, ct, trailerFilter).ConfigureAwait(false);
         }
         catch (BodyException e)
         {
@@ -319,7 +319,7 @@ internal sealed class ForwardExchange
     {
         try
         {
-            return await BodyCopier.CopyAsync(Client.Input, upstream.Stream, _requestFraming, _requestFraming.Kind == BodyKind.Chunked, _x.Snapshot.Limits.MaxHeaderBytes, progress, ct, _requestTrailerFilter).ConfigureAwait(false);
+            return await BodyCopier.CopyAsync(Client.Input, upstream.Stream, _requestFraming, _requestFraming.Kind == BodyKind.Chunked, _x.HeadLimits.MaxHeaderBytes, progress, ct, _requestTrailerFilter).ConfigureAwait(false);
         }
         catch (BodyException e) when (e.Side == BodySide.Source)
         {
@@ -360,7 +360,7 @@ internal sealed class ForwardExchange
     /// <summary>The response head, or null when the connection ended before any byte of this response.</summary>
     private async Task<ResponseHead?> ReadResponseHeadAsync(Connection upstream, long readBefore, CancellationToken ct)
     {
-        HeadLimits limits = _x.Snapshot.Limits;
+        HeadLimits limits = _x.HeadLimits;
         while (true)
         {
             ParseResult result = HeadParser.ParseResponse(upstream.Input.Buffered, limits, out ResponseHead? head);
@@ -411,7 +411,7 @@ internal sealed class ForwardExchange
         }
 
         using TunnelTracking tracking = _x.TrackTunnel(countedAgainstLimit: false);
-        RelayResult relay = await Relay.RunAsync(Client, upstream, _x.Snapshot.Config.Timeouts.Idle, _x.Services.Splice, _stopping).ConfigureAwait(false);
+        RelayResult relay = await Relay.RunAsync(Client, upstream, _x.Timeouts.Idle, _x.Splice, _stopping).ConfigureAwait(false);
         _x.Log(SquidResult.Miss, 101, upstream.Remote.Address, null, relay.Clean ? null : ProxyErrorKind.ConnectionTerminated);
     }
 

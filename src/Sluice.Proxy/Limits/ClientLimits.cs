@@ -5,7 +5,7 @@ using Sluice.Policy.Config;
 namespace Sluice.Proxy.Limits;
 
 /// <summary>Which limit refused a client: the label in metrics and the word in the 429/503 body.</summary>
-public enum LimitKind
+internal enum LimitKind
 {
     Connections,
     ConnectionsPerClient,

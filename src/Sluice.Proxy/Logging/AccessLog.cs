@@ -10,7 +10,7 @@ namespace Sluice.Proxy.Logging;
 /// Lines are flushed whenever the queue runs empty. When the output cannot keep up and the queue is full, new lines
 /// are dropped: every one is counted, and the count is reported at most once per interval, never once per line.
 /// </summary>
-public sealed class AccessLog : IAsyncDisposable
+internal sealed class AccessLog : IAsyncDisposable
 {
     private readonly Channel<AccessLogEntry> _queue;
     private readonly TextWriter? _output;

@@ -3,7 +3,7 @@ using System.Net;
 namespace Sluice.Proxy.Logging;
 
 /// <summary>The facts of one forwarded exchange or tunnel, written when it ends.</summary>
-public sealed record AccessLogEntry
+internal sealed record AccessLogEntry
 {
     public required DateTimeOffset Started { get; init; }
 

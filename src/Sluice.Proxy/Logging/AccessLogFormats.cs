@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace Sluice.Proxy.Logging;
 
 /// <summary>The two access-log line formats: Squid's native one (default, so existing tooling reads it) and JSON lines.</summary>
-public static class AccessLogFormats
+internal static class AccessLogFormats
 {
     /// <summary><c>time elapsed client code/status bytes method url user hierarchy/peer type</c>, as Squid's logformat squid.</summary>
     public static string Squid(AccessLogEntry e)

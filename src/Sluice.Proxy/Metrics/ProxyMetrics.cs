@@ -6,7 +6,7 @@ namespace Sluice.Proxy.Metrics;
 /// The proxy's Prometheus metrics, in a registry of its own (one per server). Labels are bounded: decisions, rule
 /// names (from the config), status codes and RFC 9209 error types, never raw host names.
 /// </summary>
-public sealed class ProxyMetrics
+internal sealed class ProxyMetrics
 {
     private static readonly double[] Seconds = Histogram.ExponentialBuckets(0.0005, 2, 16); // 0.5 ms .. ~16 s
     private static readonly double[] LongSeconds = Histogram.ExponentialBuckets(0.1, 2, 16); // 0.1 s .. ~55 min

@@ -32,7 +32,7 @@ public sealed class RequestPipeline
     public RequestPipeline(SluiceConfig config, OwnEndpoints own)
     {
         Policy = new RulePolicy(config.Rules, config.Default);
-        Guard = new AddressGuard(config.Addresses, own.Listeners, own.Admin);
+        Guard = new AddressGuard(config.Addresses.Allow, config.Addresses.Deny, own.Listeners, own.Admin);
         _auth = config.Auth;
         _challenge = config.Auth is { } auth ? BasicAuthenticator.ChallengeFor(auth.Basic) : null;
         _resolveTimeout = config.Timeouts.Connect;

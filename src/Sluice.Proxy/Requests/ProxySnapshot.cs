@@ -12,8 +12,9 @@ using Sluice.Proxy.Transport;
 namespace Sluice.Proxy.Requests;
 
 /// <summary>
-/// Everything a connection decides with, built once per configuration. A connection takes the current snapshot
-/// when it is accepted and keeps it to the end, so a reload never changes the rules under an open exchange.
+/// Everything a request is decided with, built once per configuration. A client connection reads the current
+/// snapshot at the start of each request and that request keeps it to its end (a tunnel for its whole life), so a
+/// reload reaches keep-alive connections at their next request and never changes the rules under an open exchange.
 /// </summary>
 internal sealed class ProxySnapshot
 {

@@ -46,6 +46,23 @@ internal sealed class RequestContext
 
     public RequestHead Head { get; }
 
+    /// <summary>This proxy's name, as it goes into Via and Proxy-Status.</summary>
+    public string ProxyName => Snapshot.Name;
+
+    public Policy.Config.TimeoutsConfig Timeouts => Snapshot.Config.Timeouts;
+
+    public HeadLimits HeadLimits => Snapshot.Limits;
+
+    public Metrics.ProxyMetrics Metrics => Services.Metrics;
+
+    public Upstream.UpstreamPool Pool => Services.Pool;
+
+    /// <summary>Whether tunnels between two plain sockets use splice(2).</summary>
+    public bool Splice => Services.Splice;
+
+    /// <summary>Cancelled when the server starts to stop.</summary>
+    public CancellationToken Draining => Services.Draining;
+
     public DateTimeOffset Started { get; }
 
     /// <summary>Time since the request's head was read (monotonic).</summary>
@@ -93,6 +110,19 @@ internal sealed class RequestContext
     /// Proxy authentication, before the policy: checks the Basic credentials, if any, and counts failures. What a
     /// missing or wrong identity costs the request is the pipeline's to say (<see cref="DecideAsync"/>).
     /// </summary>
+    /// <summary>Counts a tunnel against the client's limit, or throws the 429 when it has as many open as it may.</summary>
+    public void TakeTunnelSlot()
+    {
+        if (!Services.Limits.TryOpenTunnel(Client.Remote.Address, Snapshot.Config.Limits))
+        {
+            Services.Metrics.CountRejection(Limits.LimitKind.TunnelsPerClient);
+            throw ProxyErrorException.RetryLater(ProxyErrorKind.ClientLimitReached,
+                $"{Client.Remote.Address} has {Snapshot.Config.Limits.MaxTunnelsPerClient} tunnels open, its limit; close some first", TimeSpan.FromSeconds(1));
+        }
+    }
+
+    public void ReleaseTunnelSlot() => Services.Limits.CloseTunnel(Client.Remote.Address);
+
     public async ValueTask AuthenticateAsync()
     {
         User = Client.CertificateUser;

@@ -21,16 +21,16 @@ internal readonly struct TunnelTracking : IDisposable
         _counted = countedAgainstLimit;
         _started = Stopwatch.GetTimestamp();
         exchange.Live.Kind = "tunnel";
-        exchange.Services.Metrics.ActiveTunnels.Inc();
+        exchange.Metrics.ActiveTunnels.Inc();
     }
 
     public void Dispose()
     {
-        _exchange.Services.Metrics.ActiveTunnels.Dec();
-        _exchange.Services.Metrics.TunnelDuration.Observe(Stopwatch.GetElapsedTime(_started).TotalSeconds);
+        _exchange.Metrics.ActiveTunnels.Dec();
+        _exchange.Metrics.TunnelDuration.Observe(Stopwatch.GetElapsedTime(_started).TotalSeconds);
         if (_counted)
         {
-            _exchange.Services.Limits.CloseTunnel(_exchange.Client.Remote.Address);
+            _exchange.ReleaseTunnelSlot();
         }
     }
 }

@@ -5,8 +5,8 @@ using Sluice.Proxy.Http1;
 namespace Sluice.Proxy.Transport;
 
 /// <summary>
-/// One TCP connection, client side or upstream side: the socket, the stream bytes move over (plain now, TLS later),
-/// and the buffered input. Owns all three; disposing closes the socket.
+/// One TCP connection, client side or upstream side: the socket, the stream bytes move over (the socket's, or TLS
+/// over it for a TLS listener), and the buffered input. Owns all three; disposing closes the socket.
 /// </summary>
 internal sealed class Connection : IDisposable
 {

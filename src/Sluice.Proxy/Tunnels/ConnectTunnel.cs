@@ -42,20 +42,14 @@ internal static class ConnectTunnel
             exchange.CheckRate();
             await exchange.AuthenticateAsync().ConfigureAwait(false);
             Verdict allowed = exchange.Decide(target, RequestScheme.Tunnel);
-            if (!exchange.Services.Limits.TryOpenTunnel(client.Remote.Address, exchange.Snapshot.Config.Limits))
-            {
-                exchange.Services.Metrics.CountRejection(Limits.LimitKind.TunnelsPerClient);
-                throw ProxyErrorException.RetryLater(ProxyErrorKind.ClientLimitReached,
-                    $"{client.Remote.Address} has {exchange.Snapshot.Config.Limits.MaxTunnelsPerClient} tunnels open, its limit; close some first", TimeSpan.FromSeconds(1));
-            }
-
+            exchange.TakeTunnelSlot();
             try
             {
                 upstream = await exchange.DialAsync(allowed, stopping).ConfigureAwait(false);
             }
             catch
             {
-                exchange.Services.Limits.CloseTunnel(client.Remote.Address);
+                exchange.ReleaseTunnelSlot();
                 throw;
             }
         }
@@ -80,7 +74,7 @@ internal static class ConnectTunnel
                 return false; // the client left before the tunnel opened
             }
 
-            RelayResult result = await Relay.RunAsync(client, upstream, exchange.Snapshot.Config.Timeouts.Idle, exchange.Services.Splice, stopping).ConfigureAwait(false);
+            RelayResult result = await Relay.RunAsync(client, upstream, exchange.Timeouts.Idle, exchange.Splice, stopping).ConfigureAwait(false);
             exchange.Log(SquidResult.Tunnel, 200, upstream.Remote.Address, contentType: null, result.Clean ? null : ProxyErrorKind.ConnectionTerminated);
         }
 

@@ -58,7 +58,7 @@ public sealed class AddressGuardTests
     [InlineData("", "8.8.8.0/24", "8.8.4.4", 53, true, "8.8.4.4 is public", "deny does not reach outside its range")]
     public void Deny_then_allow_then_class(string allow, string deny, string address, int port, bool allowed, string detail, string why)
     {
-        var guard = new AddressGuard(Config(allow, deny), []);
+        var guard = new AddressGuard(Networks(allow), Networks(deny), []);
         Decision decision = guard.Check(IPAddress.Parse(address), port);
         AssertDecision(decision, allowed, detail, why);
     }
@@ -85,7 +85,7 @@ public sealed class AddressGuardTests
     [InlineData("127.0.0.0/8", "127.0.0.1", 9091, true, "addresses.allow 127.0.0.0/8", "another port of the admin address is not the admin endpoint")]
     public void Own_listeners_and_the_admin_endpoint_are_refused_whatever_allow_says(string allow, string address, int port, bool allowed, string detail, string why)
     {
-        var guard = new AddressGuard(Config(allow, ""), OwnListeners, [new IPEndPoint(IPAddress.Loopback, 9090)]);
+        var guard = new AddressGuard(Networks(allow), [], OwnListeners, [new IPEndPoint(IPAddress.Loopback, 9090)]);
         Decision decision = guard.Check(IPAddress.Parse(address), port);
         AssertDecision(decision, allowed, detail, why);
     }
@@ -93,16 +93,10 @@ public sealed class AddressGuardTests
     [Fact]
     public void Deny_beats_the_own_listener_check_and_names_the_deny()
     {
-        var guard = new AddressGuard(Config("", "127.0.0.1/32"), OwnListeners);
+        var guard = new AddressGuard([], Networks("127.0.0.1/32"), OwnListeners);
         Decision decision = guard.Check(IPAddress.Loopback, 3128);
         AssertDecision(decision, false, "addresses.deny 127.0.0.1/32", "deny is checked first");
     }
-
-    private static AddressesConfig Config(string allow, string deny) => new()
-    {
-        Allow = Networks(allow),
-        Deny = Networks(deny),
-    };
 
     private static ImmutableArray<IPNetwork> Networks(string csv) =>
         [.. csv.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(Sluice.Policy.Addresses.Networks.Parse)];
