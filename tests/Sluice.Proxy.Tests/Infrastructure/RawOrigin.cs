@@ -45,7 +45,7 @@ public sealed class RawOrigin : IAsyncDisposable
             {
                 socket = await _listener.AcceptSocketAsync();
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException) // stopped between two accepts
             {
                 return;
             }
