@@ -1,5 +1,6 @@
-using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
+using Sluice.Policy.Names;
 
 namespace Sluice.Client;
 
@@ -43,14 +44,14 @@ public sealed record NoProxyEntry(NoProxyKind Kind, string Name, IPNetwork? Netw
 /// The destinations that bypass the proxy (NO_PROXY, excludedDomains), with one documented semantics:
 /// curl ≥ 7.87 for names (<c>example.com</c> and <c>.example.com</c> both match the name and its subdomains,
 /// <c>*</c> matches everything), plus <c>*.example.com</c> (subdomains only), IPv4/IPv6 addresses and CIDRs,
-/// <c>host:port</c>; names compare case-insensitively, trailing dots ignored, IDNs as punycode. Entries are
-/// separated by commas (and, as in many runtimes, whitespace); a list given as several items may have commas
-/// inside each item.
+/// <c>host:port</c>; names compare case-insensitively, trailing dots ignored, IDNs as punycode. Hosts and entries are
+/// read by the proxy's own rules (HostNames, HostPort, shared as source): a host in an odd IPv4 notation
+/// (<c>127.1</c>, <c>2130706433</c>) is the address it denotes, as .NET's <see cref="Uri"/> and curl read it, and an
+/// entry written that way is set aside. Entries are separated by commas (and, as in many runtimes, whitespace); a
+/// list given as several items may have commas inside each item.
 /// </summary>
 public sealed class NoProxyList
 {
-    private static readonly IdnMapping Idn = new();
-
     private NoProxyList(IReadOnlyList<NoProxyEntry> entries, IReadOnlyList<string> ignored)
     {
         Entries = entries;
@@ -103,7 +104,21 @@ public sealed class NoProxyList
             return false;
         }
 
-        (string name, IPAddress? address) = NormalizeHost(host);
+        // A host as runtimes hand it over: IPv6 literals with or without brackets (Uri.IdnHost has none), perhaps with
+        // the zone id of one of this machine's interfaces, which says nothing about which entry covers the address.
+        string h = host.Trim();
+        h = h.StartsWith('[') && h.EndsWith(']') ? h[1..^1] : h;
+        if (h.Contains(':'))
+        {
+            h = $"[{(h.IndexOf('%') is var zone and >= 0 ? h[..zone] : h)}]";
+        }
+
+        // A host the proxy would refuse goes to the proxy, which says why; only "*" sends it direct.
+        if (!HostNames.TryNormalize(h, out string name, out IPAddress? address, out _))
+        {
+            return Entries.Any(e => e.Kind == NoProxyKind.All);
+        }
+
         foreach (NoProxyEntry entry in Entries)
         {
             if (entry.Matches(name, address, port))
@@ -118,34 +133,6 @@ public sealed class NoProxyList
     /// <summary>The list as it would be written in NO_PROXY (the canonical spelling of every entry).</summary>
     public override string ToString() => string.Join(",", Entries.Select(e => e.Text));
 
-    internal static (string Name, IPAddress? Address) NormalizeHost(string host)
-    {
-        string h = host.Trim();
-        if (h.StartsWith('[') && h.EndsWith(']'))
-        {
-            h = h[1..^1];
-        }
-
-        if (IPAddress.TryParse(h, out IPAddress? address) && (h.Contains(':') || h.Count(c => c == '.') == 3))
-        {
-            return (address.ToString(), address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
-        }
-
-        h = h.TrimEnd('.').ToLowerInvariant();
-        if (h.Any(c => c > 127))
-        {
-            try
-            {
-                h = Idn.GetAscii(h);
-            }
-            catch (ArgumentException)
-            {
-            }
-        }
-
-        return (h, null);
-    }
-
     private static bool TryParseEntry(string raw, out NoProxyEntry? entry)
     {
         entry = null;
@@ -157,18 +144,15 @@ public sealed class NoProxyList
         }
 
         int? port = null;
-        string host = text;
-        int colon = text.LastIndexOf(':');
-        bool bracketed = text.StartsWith('[');
-        if (colon > 0 && (bracketed ? text[..colon].EndsWith(']') : text.IndexOf(':') == colon))
+        (string host, string? portText) = HostPort.SplitPort(text);
+        if (portText is not null)
         {
-            if (!int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int p) || p is < 1 or > 65535)
+            if (!HostPort.TryParsePort(portText, out int p))
             {
                 return false;
             }
 
             port = p;
-            host = text[..colon];
         }
 
         if (host.StartsWith('[') && host.EndsWith(']'))
@@ -176,9 +160,14 @@ public sealed class NoProxyList
             host = host[1..^1];
         }
 
-        if (host.Contains('/') || IPAddress.TryParse(host, out _) && (host.Contains(':') || host.Count(c => c == '.') == 3))
+        // Addresses and CIDRs as a configuration writes them (HostNames.IsCanonicalLiteral): "010.0.0.1" is 8.0.0.1 to
+        // inet_aton and 10.0.0.1 to a reader, so it is set aside rather than guessed at.
+        int slash = host.IndexOf('/');
+        string literal = slash < 0 ? host : host[..slash];
+        if (slash >= 0 || host.Contains(':') || HostNames.IsCanonicalLiteral(host))
         {
-            if (!IPNetwork.TryParse(host.Contains('/') ? host : host + (host.Contains(':') ? "/128" : "/32"), out IPNetwork network))
+            if (!HostNames.IsCanonicalLiteral(literal) || literal.Contains('%') || !IPAddress.TryParse(literal, out IPAddress? address)
+                || !IPNetwork.TryParse(slash >= 0 ? host : $"{literal}/{(address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128)}", out IPNetwork network))
             {
                 return false;
             }
@@ -198,8 +187,8 @@ public sealed class NoProxyList
             host = host[1..];
         }
 
-        (string name, IPAddress? literal) = NormalizeHost(host);
-        if (literal is not null || name.Length == 0 || name.Contains('*') || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_'))
+        // A name in an odd IPv4 notation ("127.1") is an address to every runtime's URL parser: no name entry matches it.
+        if (!HostNames.TryNormalize(host, out string name, out IPAddress? odd, out _) || odd is not null)
         {
             return false;
         }

@@ -35,6 +35,17 @@ public sealed class NoProxyListTests
     [InlineData("localhost", "localhost", 3000, true, "localhost")]
     [InlineData("localhost", "127.0.0.1", 3000, false, "localhost is a name: it does not cover the address")]
     [InlineData(".svc.cluster.local", "api.default.svc.cluster.local", 443, true, "the Kubernetes service suffix")]
+    // Hosts are read as the proxy reads them (HostNames): an odd IPv4 notation is the address the runtime connects to.
+    [InlineData("127.0.0.0/8", "127.1", 80, true, "a short IPv4 notation is 127.0.0.1, as .NET's Uri and curl read it")]
+    [InlineData("127.0.0.1", "2130706433", 80, true, "an integer host is the address")]
+    [InlineData("127.0.0.1", "0x7f.1", 80, true, "a hex host is the address")]
+    [InlineData("example.com", "example.com..", 443, false, "a host the proxy would refuse goes to the proxy, which says why")]
+    [InlineData("*", "example.com..", 443, true, "* still sends everything direct")]
+    [InlineData("fe80::/10", "fe80::1%eth0", 80, true, "a zone id names this machine's interface; the address is what is matched")]
+    [InlineData("fe80::/10", "[fe80::1%25eth0]", 80, true, "a zone id in URI form")]
+    [InlineData("::1", "[::1", 80, false, "an unclosed bracket is no address")]
+    [InlineData("10.0.0.0/8:443", "10.1.2.3", 443, true, "a CIDR with a port")]
+    [InlineData("10.0.0.0/8:443", "10.1.2.3", 80, false, "a CIDR with a port, other port")]
     public void Bypasses(string entry, string host, int port, bool expected, string why)
     {
         Assert.True(NoProxyList.Parse(entry).Bypasses(host, port) == expected, why);
@@ -57,10 +68,22 @@ public sealed class NoProxyListTests
     [InlineData("10.0.0.0/33")]
     [InlineData("host:0")]
     [InlineData("host:99999")]
+    [InlineData("host:000443")]
+    [InlineData("127.1")]
+    [InlineData("2130706433")]
+    [InlineData("0x7f.1")]
+    [InlineData("0177.0.0.1")]
+    [InlineData("010.0.0.1")]
+    [InlineData("010.0.0.0/8")]
+    [InlineData("*.34")]
+    [InlineData("example..com")]
+    [InlineData("[fe80::1%2]")]
     public void Entries_that_mean_nothing_are_set_aside_not_guessed(string entry)
     {
+        // Odd IPv4 notations are refused as the policy refuses them: "010.0.0.1" is 8.0.0.1 to inet_aton and 10.0.0.1 to
+        // a reader, and "127.1" is an address to every URL parser, so no name entry could ever match it.
         NoProxyList list = NoProxyList.Parse(entry);
-        Assert.True(list.IsEmpty || list.Ignored.Count > 0);
+        Assert.True(list.IsEmpty && list.Ignored.Count > 0, $"'{entry}' kept as {string.Join(",", list.Entries)}");
         Assert.False(list.Bypasses("a.x.b", 443));
     }
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Net;
+using Sluice.Policy.Names;
 
 namespace Sluice.Client.Diagnostics;
 
@@ -21,110 +21,40 @@ public sealed record ProbeTarget(string Host, int Port, bool Tls)
     public static bool TryParse(string text, out ProbeTarget? target, out string problem)
     {
         target = null;
-        problem = "";
-        string authority = text.Trim();
-        int defaultPort = 0;
-        bool? tls = null;
-        int schemeEnd = authority.IndexOf("://", StringComparison.Ordinal);
-        if (schemeEnd > 0)
+        string trimmed = text.Trim();
+        if (trimmed.Contains("://", StringComparison.Ordinal))
         {
-            string scheme = authority[..schemeEnd].ToLowerInvariant();
-            (defaultPort, tls) = scheme switch
+            bool parsed = HostPort.TryParseUri(trimmed, out UriTarget uri, out problem);
+            if (uri.Scheme is not ("https" or "wss" or "http" or "ws"))
             {
-                "https" or "wss" => (443, (bool?)true),
-                "http" or "ws" => (80, false),
-                _ => (-1, null),
-            };
-            if (defaultPort < 0)
-            {
-                problem = $"'{text}': '{scheme}://' is not a scheme doctor checks (https, http, wss, ws)";
+                problem = string.IsNullOrEmpty(uri.Scheme) ? problem : $"'{text}': '{uri.Scheme}://' is not a scheme doctor checks (https, http, wss, ws)";
                 return false;
             }
 
-            authority = authority[(schemeEnd + 3)..];
-            int end = authority.IndexOfAny(['/', '?', '#']);
-            authority = end < 0 ? authority : authority[..end];
-            int at = authority.LastIndexOf('@');
-            authority = at < 0 ? authority : authority[(at + 1)..];
-        }
-
-        string host;
-        string? portText = null;
-        if (authority.StartsWith('['))
-        {
-            int close = authority.IndexOf(']', StringComparison.Ordinal);
-            if (close < 0)
+            if (!parsed)
             {
-                problem = $"'{text}': unclosed '[' in an IPv6 address";
+                problem = $"'{text}': {problem}";
                 return false;
             }
 
-            host = authority[1..close];
-            string rest = authority[(close + 1)..];
-            if (rest.Length > 0)
-            {
-                if (rest[0] != ':')
-                {
-                    problem = $"'{text}' is not host:port";
-                    return false;
-                }
-
-                portText = rest[1..];
-            }
-        }
-        else
-        {
-            int colon = authority.LastIndexOf(':');
-            if (colon >= 0 && authority.IndexOf(':', StringComparison.Ordinal) != colon)
-            {
-                problem = $"'{text}': write an IPv6 address in brackets, [2001:db8::1]:443";
-                return false;
-            }
-
-            host = colon < 0 ? authority : authority[..colon];
-            portText = colon < 0 ? null : authority[(colon + 1)..];
+            // Userinfo, path and fragment say nothing about where the probe goes.
+            target = new ProbeTarget(uri.Authority.Host, uri.Authority.Port, uri.Scheme is "https" or "wss");
+            return true;
         }
 
-        int port = defaultPort;
-        if (portText is not null && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
-        {
-            problem = $"'{text}' has an invalid port";
-            return false;
-        }
-
-        if (port == 0)
+        if (!trimmed.Contains(':'))
         {
             problem = $"'{text}' needs a port (host:port) or a URL scheme (https://host)";
             return false;
         }
 
-        host = host.TrimEnd('.').ToLowerInvariant();
-        if (host.Length == 0 || host.Any(c => c <= ' ' || c is '/' or '\\' or '@' or '[' or ']'))
+        if (!HostPort.TryParseAuthority(trimmed, 0, out HostPort destination, out problem))
         {
-            problem = $"'{text}' has no valid host name";
+            problem = $"'{text}': {problem}";
             return false;
         }
 
-        if (host.Contains(':') && !IPAddress.TryParse(host, out _))
-        {
-            problem = $"'{text}': '{host}' is not an IPv6 address";
-            return false;
-        }
-
-        if (!host.All(char.IsAscii))
-        {
-            try
-            {
-                host = new IdnMapping().GetAscii(host);
-            }
-            catch (ArgumentException)
-            {
-                problem = $"'{text}': '{host}' is not a valid international domain name";
-                return false;
-            }
-        }
-
-        target = new ProbeTarget(host, port, tls ?? port != 80);
+        target = new ProbeTarget(destination.Host, destination.Port, destination.Port != 80);
         return true;
     }
 }

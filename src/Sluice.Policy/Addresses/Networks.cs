@@ -1,4 +1,5 @@
 using System.Net;
+using Sluice.Policy.Names;
 
 namespace Sluice.Policy.Addresses;
 
@@ -14,7 +15,7 @@ public static class Networks
         text = text.Trim();
         int slash = text.IndexOf('/');
         string addressText = slash < 0 ? text : text[..slash];
-        if (!IsCanonicalLiteral(addressText) || !IPAddress.TryParse(addressText, out IPAddress? address))
+        if (!HostNames.IsCanonicalLiteral(addressText) || !IPAddress.TryParse(addressText, out IPAddress? address))
         {
             return false;
         }
@@ -27,23 +28,6 @@ public static class Networks
 
         // IPNetwork.TryParse on .NET 10 silently clears host bits ("10.1.2.3/8" becomes 10.0.0.0/8), so compare.
         return IPNetwork.TryParse(text, out network) && network.BaseAddress.Equals(address);
-    }
-
-    /// <summary>
-    /// True for the two forms a policy file should use: four plain decimal octets without leading zeros, or an
-    /// IPv6 literal. <see cref="IPAddress.TryParse(string, out IPAddress)"/> also accepts inet_aton forms
-    /// ("10", "10.1", "0x0a.1") and reads "010" as octal 8, so "010.0.0.0/8" would silently mean 8.0.0.0/8.
-    /// </summary>
-    internal static bool IsCanonicalLiteral(string text)
-    {
-        if (text.Contains(':'))
-        {
-            return true;
-        }
-
-        string[] octets = text.Split('.');
-        return octets.Length == 4
-            && octets.All(o => o.Length is > 0 and <= 3 && o.All(char.IsAsciiDigit) && (o.Length == 1 || o[0] != '0'));
     }
 
     public static IPNetwork Parse(string text) => TryParse(text, out IPNetwork network)

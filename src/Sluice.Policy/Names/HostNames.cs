@@ -3,8 +3,20 @@ using System.Net;
 
 namespace Sluice.Policy.Names;
 
-/// <summary>Destination hosts as the policy compares them: lower-case, no trailing dot, IDNs as punycode.</summary>
-public static class HostNames
+/// <summary>
+/// Destination hosts as the policy compares them: lower-case, no trailing dot, IDNs as punycode, IP literals as the
+/// address they denote. One rule for odd IPv4 notations: where a host is <em>read</em> (a request, a probe target, a
+/// host the client library is about to reach) any form inet_aton accepts (<c>127.1</c>, <c>2130706433</c>,
+/// <c>0x7f.1</c>, <c>0177.0.0.1</c>) is that address, never a name a domain rule could match; where an address is
+/// <em>written down</em> (destinations, listeners, NO_PROXY entries) only <see cref="IsCanonicalLiteral"/> forms are
+/// accepted, and the rest refused, since the writer may not have meant what inet_aton reads.
+/// </summary>
+/// <remarks>
+/// Compiled into Sluice.Client too (a linked file), where it stays internal: the declaration here has no
+/// accessibility, and <c>PublicNames.cs</c>, which only Sluice.Policy compiles, makes it public. Keep this file
+/// self-contained: nothing from the rest of Sluice.Policy.
+/// </remarks>
+static partial class HostNames
 {
     private static readonly IdnMapping Idn = new() { AllowUnassigned = false, UseStd3AsciiRules = false };
 
@@ -20,6 +32,13 @@ public static class HostNames
         string text = raw;
         if (text.StartsWith('['))
         {
+            // A zone id names an interface of whoever wrote it; the host that is reached never has one.
+            if (text.Contains('%'))
+            {
+                problem = $"'{raw}' has an IPv6 zone id (%...); write the address without one";
+                return false;
+            }
+
             if (!text.EndsWith(']') || !IPAddress.TryParse(text[1..^1], out address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
             {
                 // "[127.0.0.1]" parses as IPv4 before it is refused: do not hand that address back with the refusal.
@@ -28,7 +47,6 @@ public static class HostNames
                 return false;
             }
 
-            address.ScopeId = 0;
             host = address.ToString();
             return true;
         }
@@ -95,6 +113,24 @@ public static class HostNames
 
         host = text.ToLowerInvariant();
         return true;
+    }
+
+    /// <summary>
+    /// True for the two forms a configuration should write an address in: four plain decimal octets without leading
+    /// zeros, or an IPv6 literal (any text with a colon; <see cref="IPAddress.TryParse(string, out IPAddress)"/>
+    /// decides the rest). inet_aton's other forms (<c>10</c>, <c>10.1</c>, <c>0x0a.1</c>) are refused there, and
+    /// <c>010</c> above all, which it reads as octal 8: <c>010.0.0.0/8</c> would silently mean 8.0.0.0/8.
+    /// </summary>
+    public static bool IsCanonicalLiteral(string text)
+    {
+        if (text.Contains(':'))
+        {
+            return true;
+        }
+
+        string[] octets = text.Split('.');
+        return octets.Length == 4
+            && octets.All(o => o.Length is > 0 and <= 3 && o.All(char.IsAsciiDigit) && (o.Length == 1 || o[0] != '0'));
     }
 
     // Digits, dots and hex/octal prefixes only: something inet_aton might read as an address.

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Sluice.Policy.Addresses;
 using Sluice.Policy.Names;
@@ -35,17 +34,17 @@ public sealed record DestinationPattern(PatternKind Kind, string Name, IPNetwork
         problem = "";
         string body = text.Trim();
         int? port = null;
-        if (TrySplitPort(body, out string hostPart, out int parsedPort, out bool hadPort, out problem))
+        (string hostPart, string? portText) = HostPort.SplitPort(body);
+        if (portText is not null)
         {
-            if (hadPort)
+            if (!HostPort.TryParsePort(portText, out int parsedPort))
             {
-                body = hostPart;
-                port = parsedPort;
+                problem = $"'{body}': '{portText}' is not a port from 1 to 65535";
+                return false;
             }
-        }
-        else
-        {
-            return false;
+
+            body = hostPart;
+            port = parsedPort;
         }
 
         if (body == "*")
@@ -134,34 +133,4 @@ public sealed record DestinationPattern(PatternKind Kind, string Name, IPNetwork
         host.Length > parent.Length + 1 && host.EndsWith(parent, StringComparison.Ordinal) && host[host.Length - parent.Length - 1] == '.';
 
     private static bool IsDottedQuad(string text) => text.Length > 0 && text.All(c => char.IsAsciiDigit(c) || c == '.');
-
-    // host:port with the port last; IPv6 only in brackets when a port is given ("[::1]:443").
-    private static bool TrySplitPort(string text, out string host, out int port, out bool hadPort, out string problem)
-    {
-        host = text;
-        port = 0;
-        hadPort = false;
-        problem = "";
-        int colon = text.LastIndexOf(':');
-        if (colon < 0 || (text.Contains('/') && text.IndexOf('/') < colon) || (!text.StartsWith('[') && text.IndexOf(':') != colon))
-        {
-            return true; // no port, or an unbracketed IPv6 address / CIDR
-        }
-
-        if (text.StartsWith('[') && !text[..colon].EndsWith(']'))
-        {
-            return true; // "[v6]" without a port
-        }
-
-        string portText = text[(colon + 1)..];
-        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535)
-        {
-            problem = $"'{text}': '{portText}' is not a port from 1 to 65535";
-            return false;
-        }
-
-        host = text[..colon];
-        hadPort = true;
-        return true;
-    }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Sluice.Policy.Names;
 using Sluice.Proxy.Resolution;
@@ -9,13 +8,18 @@ namespace Sluice.Proxy.Requests;
 /// <summary>Where a request goes: normalised host (or IP literal), port, and for forwarded requests the origin-form path.</summary>
 internal sealed record RequestTarget(string Host, IPAddress? Address, int Port, string PathAndQuery)
 {
+    private RequestTarget(HostPort destination, string pathAndQuery)
+        : this(destination.Host, destination.Address, destination.Port, pathAndQuery)
+    {
+    }
+
     /// <summary>Host as it goes on the wire and in logs: IPv6 literals bracketed.</summary>
-    public string HostForUri => Address is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ? $"[{Host}]" : Host;
+    public string HostForUri => Destination.HostForUri;
 
     /// <summary>The Host field value: the port only when it is not the scheme default (RFC 9110 §7.2).</summary>
     public string Authority => Port == 80 ? HostForUri : $"{HostForUri}:{Port}";
 
-    public string AuthorityWithPort => $"{HostForUri}:{Port}";
+    public string AuthorityWithPort => Destination.ToString();
 
     public string AbsoluteUri => $"http://{Authority}{PathAndQuery}";
 
@@ -23,18 +27,25 @@ internal sealed record RequestTarget(string Host, IPAddress? Address, int Port, 
     /// server as a whole, and goes to the origin as <c>OPTIONS *</c> (RFC 9112 §3.2.4).</summary>
     public bool PathWasEmpty { get; init; }
 
+    private HostPort Destination => new(Host, Address, Port);
+
     /// <summary>Parses a CONNECT target: authority-form only, <c>host:port</c> or <c>[v6]:port</c>, port required.</summary>
     public static bool TryParseAuthority(string target, out RequestTarget? parsed, out string problem)
     {
         parsed = null;
-        int colon = target.LastIndexOf(':');
-        if (colon <= 0 || target.Contains('/') || target.Contains('@'))
+        if (target.LastIndexOf(':') <= 0 || target.Contains('/') || target.Contains('@'))
         {
             problem = $"CONNECT needs an authority-form target such as example.com:443 or [2001:db8::1]:443, not '{target}'";
             return false;
         }
 
-        return TryParseHostPort(target[..colon], target[(colon + 1)..], "", out parsed, out problem);
+        if (!HostPort.TryParseAuthority(target, 0, out HostPort destination, out problem))
+        {
+            return false;
+        }
+
+        parsed = new RequestTarget(destination, "");
+        return true;
     }
 
     /// <summary>Parses an absolute-form target <c>http://host[:port][/path][?query]</c>.</summary>
@@ -55,57 +66,32 @@ internal sealed record RequestTarget(string Host, IPAddress? Address, int Port, 
             return false;
         }
 
-        const string scheme = "http://";
-        if (!target.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+        if (!target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
         {
             problem = $"unsupported request target '{Shorten(target)}': only http:// URLs are forwarded";
             return false;
         }
 
-        string rest = target[scheme.Length..];
-        if (rest.Contains('#'))
+        // The fragment and the credentials are named before anything else wrong with the authority.
+        bool parsedUri = HostPort.TryParseUri(target, out UriTarget uri, out problem);
+        if (uri.HasFragment)
         {
             problem = "a request target must not contain a fragment (#)";
             return false;
         }
 
-        int pathStart = rest.IndexOfAny(['/', '?']);
-        string authority = pathStart < 0 ? rest : rest[..pathStart];
-        string path = pathStart < 0 ? "/" : rest[pathStart..];
-        if (path.StartsWith('?'))
-        {
-            path = "/" + path;
-        }
-
-        if (authority.Contains('@'))
+        if (uri.HasUserInfo)
         {
             problem = "credentials in the URL (user@host) are not forwarded; remove them";
             return false;
         }
 
-        int colon = authority.LastIndexOf(':');
-        bool hasPort = colon >= 0 && !authority[colon..].Contains(']');
-        string host = hasPort ? authority[..colon] : authority;
-        string port = hasPort ? authority[(colon + 1)..] : "80";
-        return TryParseHostPort(host, port.Length == 0 ? "80" : port, path, out parsed, out problem, pathWasEmpty: pathStart < 0);
-    }
-
-    private static bool TryParseHostPort(string host, string portText, string path, out RequestTarget? parsed, out string problem, bool pathWasEmpty = false)
-    {
-        parsed = null;
-        if (portText.Length is 0 or > 5 || !portText.All(char.IsAsciiDigit)
-            || !int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
-        {
-            problem = $"invalid port '{portText}'";
-            return false;
-        }
-
-        if (!HostNames.TryNormalize(host, out string normalized, out IPAddress? address, out problem))
+        if (!parsedUri)
         {
             return false;
         }
 
-        parsed = new RequestTarget(normalized, address, port, path) { PathWasEmpty = pathWasEmpty };
+        parsed = new RequestTarget(uri.Authority, uri.PathAndQuery) { PathWasEmpty = uri.PathWasEmpty };
         return true;
     }
 

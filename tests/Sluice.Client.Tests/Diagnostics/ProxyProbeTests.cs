@@ -277,6 +277,10 @@ public sealed class ProxyProbeTests : IDisposable
     [InlineData("[2001:db8::1]:443", "2001:db8::1", 443, true)]
     [InlineData("https://[2001:db8::1]", "2001:db8::1", 443, true)]
     [InlineData("bücher.example:443", "xn--bcher-kva.example", 443, true)]
+    [InlineData("127.1:8443", "127.0.0.1", 8443, true)]
+    [InlineData("[2001:DB8:0::1]:443", "2001:db8::1", 443, true)]
+    [InlineData("https://example.com:/", "example.com", 443, true)]
+    [InlineData("  ws://example.com/chat#x  ", "example.com", 80, false)]
     public void Targets_parse_from_host_port_or_urls(string text, string host, int port, bool tls)
     {
         ProbeTarget target = ProbeTarget.Parse(text);
@@ -292,6 +296,14 @@ public sealed class ProxyProbeTests : IDisposable
     [InlineData("2001:db8::1:443")]
     [InlineData("[2001:db8::1")]
     [InlineData(":443")]
+    [InlineData("example.com..:443")]
+    [InlineData("*.example.com:443")]
+    [InlineData("[fe80::1%2]:443")]
+    [InlineData("[127.0.0.1]:443")]
+    [InlineData("256.0.0.1:443")]
+    [InlineData("example.com:000443")]
+    [InlineData("https://example.com:99999/")]
+    [InlineData("https://exa mple.com/")]
     public void Targets_without_a_port_or_with_a_bad_one_are_refused(string text) =>
         Assert.False(ProbeTarget.TryParse(text, out _, out _));
 

@@ -51,7 +51,6 @@ public sealed class HostNamesTests
     [InlineData("[::1]", "::1", "bracketed IPv6 loopback")]
     [InlineData("[2001:DB8::1]", "2001:db8::1", "bracketed IPv6 lower-cased")]
     [InlineData("[::ffff:127.0.0.1]", "::ffff:127.0.0.1", "bracketed IPv4-mapped")]
-    [InlineData("[fe80::1%2]", "fe80::1", "scope id dropped")]
     public void Turns_ip_literals_in_any_notation_into_addresses(string raw, string expected, string why)
     {
         Assert.True(HostNames.TryNormalize(raw, out string host, out IPAddress? address, out string problem), $"{why}: '{raw}' refused: {problem}");
@@ -86,6 +85,8 @@ public sealed class HostNamesTests
     [InlineData("１２７.０.０.１", "looks like an IP address", "full-width digits become 127.0.0.1 only after IDN mapping")]
     [InlineData("127。0。0。1", "looks like an IP address", "ideographic full stops become 127.0.0.1 only after IDN mapping")]
     [InlineData("a\u200Db.example", "not a valid internationalised domain name", "zero-width joiner")]
+    [InlineData("[fe80::1%2]", "zone id", "a zone id names an interface of the client, never of the destination")]
+    [InlineData("[fe80::1%25eth0]", "zone id", "a zone id in URI form (RFC 6874)")]
     public void Refuses_with_a_problem(string raw, string problemContains, string why)
     {
         Assert.False(HostNames.TryNormalize(raw, out string host, out IPAddress? address, out string problem), $"{why}: '{raw}' accepted as '{host}'");

@@ -244,6 +244,11 @@ public sealed class DestinationPatternTests
     [InlineData("[2001:db8::1]:8443", "2001-db8--1.example", 8443, false, "[v6]:port never matches a name")]
     [InlineData("2001:db8::1:443", "[2001:db8::1:443]", 80, true, "an unbracketed IPv6 address ending in :443 is the address, not a port")]
     [InlineData("2001:db8::1:443", "[2001:db8::1]", 443, false, "an unbracketed IPv6 address does not take a port")]
+    // CIDRs with a port: one lexical rule for every host:port (HostPort.SplitPort), as NO_PROXY reads them too.
+    [InlineData("10.0.0.0/8:443", "10.1.2.3", 443, true, "an IPv4 CIDR with its port")]
+    [InlineData("10.0.0.0/8:443", "10.1.2.3", 80, false, "an IPv4 CIDR with a port, other port")]
+    [InlineData("[fd00::/8]:443", "[fd00::1]", 443, true, "a bracketed IPv6 CIDR with its port")]
+    [InlineData("[fd00::/8]:443", "[fd00::1]", 80, false, "a bracketed IPv6 CIDR with a port, other port")]
     public void Matches_as_documented(string pattern, string host, int port, bool expected, string why)
     {
         DestinationPattern p = RuleKit.Pattern(pattern);
@@ -312,6 +317,8 @@ public sealed class DestinationPatternTests
     [InlineData("example.com:+443", "is not a port from 1 to 65535", "a signed port")]
     [InlineData("example.com: 443", "is not a port from 1 to 65535", "a space before the port")]
     [InlineData("example.com:99999999999", "is not a port from 1 to 65535", "an overflowing port")]
+    [InlineData("example.com:000443", "is not a port from 1 to 65535", "more than five digits, as everywhere a port is read")]
+    [InlineData("10.0.0.0/8:0", "is not a port from 1 to 65535", "a CIDR with port 0")]
     [InlineData("*:0", "is not a port from 1 to 65535", "star with port 0")]
     [InlineData("[::1]:0", "is not a port from 1 to 65535", "[v6] with port 0")]
     [InlineData("[::1]:70000", "is not a port from 1 to 65535", "[v6] with port 70000")]
@@ -346,6 +353,8 @@ public sealed class DestinationPatternTests
     [InlineData("2001:DB8::1", PatternKind.Address, "", "2001:db8::1/128", null, "IPv6 address is a /128")]
     [InlineData("[2001:db8::1]", PatternKind.Address, "", "2001:db8::1/128", null, "bracketed IPv6 address")]
     [InlineData("[2001:db8::1]:443", PatternKind.Address, "", "2001:db8::1/128", 443, "bracketed IPv6 address with a port")]
+    [InlineData("10.0.0.0/8:443", PatternKind.Address, "", "10.0.0.0/8", 443, "IPv4 CIDR with a port")]
+    [InlineData("[fd00::/8]:8443", PatternKind.Address, "", "fd00::/8", 8443, "bracketed IPv6 CIDR with a port")]
     [InlineData("::", PatternKind.Address, "", "::/128", null, "the unspecified IPv6 address")]
     [InlineData("::/0", PatternKind.Address, "", "::/0", null, "all of IPv6")]
     [InlineData("0.0.0.0/0", PatternKind.Address, "", "0.0.0.0/0", null, "all of IPv4")]
