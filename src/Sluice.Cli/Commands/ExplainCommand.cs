@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Net;
 using Sluice.Policy.Config;
 using Sluice.Policy.Decisions;
@@ -103,6 +102,7 @@ internal static class ExplainCommand
         return verdict.Refused ? 1 : 0;
     }
 
+    /// <summary>The request a target stands for: an http:// or ws:// URL is forwarded, anything else is a CONNECT.</summary>
     private static bool TryBuildFacts(ExplainRequest input, out RequestFacts? facts, out string problem)
     {
         facts = null;
@@ -112,54 +112,33 @@ internal static class ExplainCommand
             return false;
         }
 
-        string target = input.Target;
+        HostPort destination;
         RequestScheme scheme = RequestScheme.Tunnel;
-        string authority = target;
-        int defaultPort = 0;
-        int schemeEnd = target.IndexOf("://", StringComparison.Ordinal);
-        if (schemeEnd > 0)
+        if (input.Target.Contains("://", StringComparison.Ordinal))
         {
-            string name = target[..schemeEnd].ToLowerInvariant();
-            (scheme, defaultPort) = name switch
+            if (!HostPort.TryParseUri(input.Target, out UriTarget uri, out problem))
             {
-                "http" or "ws" => (RequestScheme.Http, 80),
-                "https" or "wss" => (RequestScheme.Tunnel, 443),
-                _ => (RequestScheme.Http, -1),
-            };
-            if (defaultPort < 0)
-            {
-                problem = $"'{name}://' is not a scheme the proxy handles (http, https, ws, wss)";
                 return false;
             }
 
-            authority = target[(schemeEnd + 3)..];
-            int end = authority.IndexOfAny(['/', '?', '#']);
-            authority = end < 0 ? authority : authority[..end];
-        }
+            if (uri.Scheme is not ("http" or "ws" or "https" or "wss"))
+            {
+                problem = $"'{uri.Scheme}://' is not a scheme the proxy handles (http, https, ws, wss)";
+                return false;
+            }
 
-        int colon = authority.LastIndexOf(':');
-        bool hasPort = colon > 0 && !authority[colon..].Contains(']');
-        string host = hasPort ? authority[..colon] : authority;
-        int port = defaultPort;
-        if (hasPort && (!int.TryParse(authority[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
-        {
-            problem = $"'{authority}' has an invalid port";
-            return false;
+            scheme = uri.Scheme is "http" or "ws" ? RequestScheme.Http : RequestScheme.Tunnel;
+            destination = uri.Authority;
         }
-
-        if (port == 0)
+        else if (!HostPort.TryParseAuthority(input.Target, 0, out destination, out problem))
         {
-            problem = $"'{target}' needs a port (host:port) or a URL scheme";
-            return false;
-        }
-
-        if (!HostNames.TryNormalize(host, out string normalized, out IPAddress? literal, out problem))
-        {
+            problem = $"'{input.Target}': {problem} (a CONNECT target is host:port; or give a URL)";
             return false;
         }
 
         string method = scheme == RequestScheme.Tunnel ? "CONNECT" : (input.Method ?? "GET").ToUpperInvariant();
-        facts = new RequestFacts(method, scheme, normalized, literal, port, client) { User = input.User };
+        facts = new RequestFacts(method, scheme, destination.Host, destination.Address, destination.Port, client) { User = input.User };
+        problem = "";
         return true;
     }
 

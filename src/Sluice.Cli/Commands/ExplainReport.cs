@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Text.Json;
 using Sluice.Policy.Decisions;
 using Sluice.Policy.Rules;
@@ -18,11 +17,9 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
 
     private RequestFacts Facts => verdict.Facts;
 
-    private string Host => Facts.Address is { AddressFamily: AddressFamily.InterNetworkV6 } ? $"[{Facts.Host}]" : Facts.Host;
-
     private string Scheme => Facts.Scheme == RequestScheme.Tunnel ? "tunnel" : "http";
 
-    private string Request => $"{Facts.Method} {Host}:{Facts.Port} ({Scheme}) from {Facts.Client}{(user is null ? "" : $" as {user}")}";
+    private string Request => $"{Facts.Method} {Facts.Destination} ({Scheme}) from {Facts.Client}{(user is null ? "" : $" as {user}")}";
 
     /// <summary>The identity step in words; null when Basic authentication is not configured.</summary>
     private string? Identity => identity?.Outcome switch

@@ -19,6 +19,9 @@ public sealed record RequestFacts(string Method, RequestScheme Scheme, string Ho
     /// <summary>The authenticated user name, when the client authenticated.</summary>
     public string? User { get; init; }
 
+    /// <summary>The destination as an authority: <c>host:port</c>, an IPv6 literal bracketed.</summary>
+    public Names.HostPort Destination => new(Host, Address, Port);
+
     /// <summary>The groups of <see cref="User"/>.</summary>
     public IReadOnlyCollection<string> Groups { get; init; } = [];
 }

@@ -130,7 +130,7 @@ public sealed class RequestPipeline
         if (permitted.Count == 0)
         {
             return new Verdict(request, VerdictStep.AddressGuard, allowed.Rules, ProxyErrorKind.DestinationProhibited,
-                $"{HostForUri(request)}:{request.Port} refused: {firstRefusal!.Detail}") { Addresses = checks.MoveToImmutable() };
+                $"{request.Destination} refused: {firstRefusal!.Detail}") { Addresses = checks.MoveToImmutable() };
         }
 
         return new Verdict(request, VerdictStep.Ready, allowed.Rules, null, allowed.Detail)
@@ -177,7 +177,4 @@ public sealed class RequestPipeline
 
     private static Verdict Refuse(Verdict allowed, VerdictStep step, ProxyErrorKind kind, string detail) =>
         new(allowed.Facts, step, allowed.Rules, kind, detail);
-
-    private static string HostForUri(RequestFacts request) =>
-        request.Address is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ? $"[{request.Host}]" : request.Host;
 }

@@ -1,6 +1,6 @@
-using Sluice.Proxy.Forwarding;
+using Sluice.Proxy.Requests;
 
-namespace Sluice.Proxy.Tests.Forwarding;
+namespace Sluice.Proxy.Tests.Requests;
 
 /// <summary>The proxy's own words for a bad request target: what a client sees in the 400 body.</summary>
 public sealed class RequestTargetTests
