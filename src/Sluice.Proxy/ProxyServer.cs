@@ -1,21 +1,17 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.ComponentModel;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Sluice.Policy.Config;
 using Sluice.Proxy.Auth;
 using ConfigEndpoints = Sluice.Policy.Config.Endpoints;
-using Sluice.Policy.Decisions;
 using Sluice.Proxy.Listening;
 using Sluice.Proxy.Logging;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Upstream;
 using Sluice.Proxy.Requests;
-using Sluice.Proxy.Resolution;
 using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy;

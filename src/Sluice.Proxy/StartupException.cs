@@ -1,7 +1,3 @@
-using Sluice.Proxy.Requests;
-using Sluice.Proxy.Resolution;
-using Sluice.Proxy.Transport;
-
 namespace Sluice.Proxy;
 
 /// <summary>Which part of starting failed: what the operator has to look at.</summary>

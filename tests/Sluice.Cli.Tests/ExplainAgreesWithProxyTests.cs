@@ -9,9 +9,7 @@ using Sluice.Policy.Config;
 using Sluice.Proxy;
 using Sluice.Proxy.Auth;
 using Sluice.Proxy.Tests.Infrastructure;
-using Sluice.Proxy.Upstream;
 using Sluice.Proxy.Resolution;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Cli.Tests;
 

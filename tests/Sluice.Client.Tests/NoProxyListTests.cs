@@ -1,5 +1,3 @@
-using Sluice.Client;
-
 namespace Sluice.Client.Tests;
 
 /// <summary>The one NO_PROXY semantics Sluice documents (curl ≥ 7.87 for names, plus wildcards, CIDRs and ports).</summary>

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using Sluice.Client;
 using Sluice.Policy.Config;
 using Sluice.Proxy.Auth;
 using Sluice.Proxy.Tests.Infrastructure;

@@ -1,5 +1,3 @@
-using Sluice.Client;
-
 namespace Sluice.Client.Tests;
 
 public sealed class ProxySettingsTests

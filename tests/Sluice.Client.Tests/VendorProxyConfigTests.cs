@@ -1,5 +1,4 @@
 using System.Net;
-using Sluice.Client;
 using Sluice.Policy.Config;
 using Sluice.Proxy.Tests.Infrastructure;
 

@@ -5,9 +5,7 @@ using Sluice.Policy.Decisions;
 using Sluice.Policy.Names;
 using Sluice.Proxy.Auth;
 using Sluice.Proxy.Pipeline;
-using Sluice.Proxy.Upstream;
 using Sluice.Proxy.Resolution;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Cli.Commands;
 

@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using Sluice.Policy.Config;
 using Sluice.Policy.Rules;
 using YamlDotNet.RepresentationModel;
-using YamlDotNet.Serialization;
 
 namespace Sluice.Cli.Commands;
 

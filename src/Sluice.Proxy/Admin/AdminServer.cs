@@ -9,8 +9,6 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sluice.Policy.Config;
-using Sluice.Proxy.Resolution;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Admin;
 

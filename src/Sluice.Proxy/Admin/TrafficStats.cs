@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using Sluice.Proxy.Resolution;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Admin;
 

@@ -3,12 +3,10 @@ using System.Text;
 using Sluice.Policy.Decisions;
 using Sluice.Proxy.Errors;
 using Sluice.Proxy.Http1;
-using Sluice.Proxy.Listening;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Tunnels;
 using Sluice.Proxy.Upstream;
 using Sluice.Proxy.Requests;
-using Sluice.Proxy.Resolution;
 using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Forwarding;

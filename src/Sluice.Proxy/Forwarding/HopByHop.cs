@@ -1,6 +1,4 @@
 using Sluice.Proxy.Http1;
-using Sluice.Proxy.Requests;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Forwarding;
 

@@ -1,6 +1,3 @@
-using Sluice.Proxy.Requests;
-using Sluice.Proxy.Transport;
-
 namespace Sluice.Proxy.Listening;
 
 /// <summary>

@@ -1,7 +1,5 @@
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
-using Sluice.Proxy.Requests;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Listening;
 

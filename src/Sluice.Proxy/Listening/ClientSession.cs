@@ -3,9 +3,7 @@ using Sluice.Proxy.Errors;
 using Sluice.Proxy.Forwarding;
 using Sluice.Proxy.Http1;
 using Sluice.Proxy.Tunnels;
-using Sluice.Proxy.Upstream;
 using Sluice.Proxy.Requests;
-using Sluice.Proxy.Resolution;
 using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Listening;

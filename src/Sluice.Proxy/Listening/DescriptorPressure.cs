@@ -1,6 +1,4 @@
 using Microsoft.Win32.SafeHandles;
-using Sluice.Proxy.Requests;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Listening;
 

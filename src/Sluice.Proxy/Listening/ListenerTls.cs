@@ -2,8 +2,6 @@ using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Sluice.Policy.Config;
-using Sluice.Proxy.Requests;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Listening;
 

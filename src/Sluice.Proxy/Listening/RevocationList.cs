@@ -2,8 +2,6 @@ using System.Formats.Asn1;
 using System.Numerics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Sluice.Proxy.Requests;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Listening;
 

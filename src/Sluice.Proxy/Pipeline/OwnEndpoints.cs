@@ -1,8 +1,6 @@
 using System.Net;
 using System.Net.NetworkInformation;
 using Sluice.Policy.Config;
-using Sluice.Proxy.Resolution;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Pipeline;
 

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Diagnostics;
 using System.Net;
 using Sluice.Policy.Addresses;
 using Sluice.Policy.Config;
@@ -7,9 +6,7 @@ using Sluice.Policy.Decisions;
 using Sluice.Policy.Rules;
 using Sluice.Proxy.Auth;
 using Sluice.Proxy.Errors;
-using Sluice.Proxy.Upstream;
 using Sluice.Proxy.Resolution;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Pipeline;
 

@@ -2,8 +2,6 @@ using System.Net;
 using System.Text;
 using Sluice.Policy.Config;
 using Sluice.Proxy.Auth;
-using Sluice.Proxy.Resolution;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Pipeline;
 

@@ -2,8 +2,6 @@ using System.Collections.Immutable;
 using System.Net;
 using Sluice.Policy.Decisions;
 using Sluice.Proxy.Errors;
-using Sluice.Proxy.Resolution;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Pipeline;
 

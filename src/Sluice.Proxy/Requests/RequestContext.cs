@@ -2,12 +2,9 @@ using System.Diagnostics;
 using Sluice.Policy.Decisions;
 using Sluice.Proxy.Auth;
 using Sluice.Proxy.Errors;
-using Sluice.Proxy.Forwarding;
 using Sluice.Proxy.Http1;
 using Sluice.Proxy.Logging;
 using Sluice.Proxy.Pipeline;
-using Sluice.Proxy.Upstream;
-using Sluice.Proxy.Resolution;
 using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Requests;

@@ -1,7 +1,5 @@
 using System.Net;
 using Sluice.Policy.Names;
-using Sluice.Proxy.Resolution;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Requests;
 

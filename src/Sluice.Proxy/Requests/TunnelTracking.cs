@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using Sluice.Proxy.Listening;
-using Sluice.Proxy.Resolution;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Requests;
 

@@ -1,11 +1,7 @@
 using Sluice.Policy.Decisions;
 using Sluice.Proxy.Errors;
-using Sluice.Proxy.Forwarding;
-using Sluice.Proxy.Listening;
 using Sluice.Proxy.Pipeline;
-using Sluice.Proxy.Upstream;
 using Sluice.Proxy.Requests;
-using Sluice.Proxy.Resolution;
 using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Tunnels;

@@ -1,7 +1,4 @@
 using System.Buffers;
-using Sluice.Proxy.Upstream;
-using Sluice.Proxy.Requests;
-using Sluice.Proxy.Resolution;
 using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Tunnels;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
-using Sluice.Proxy.Resolution;
 using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Upstream;

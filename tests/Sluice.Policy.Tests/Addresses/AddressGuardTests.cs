@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Net;
 using Sluice.Policy.Addresses;
-using Sluice.Policy.Config;
 using Sluice.Policy.Decisions;
 
 namespace Sluice.Policy.Tests.Addresses;

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Diagnostics;
 using Sluice.Policy.Decisions;
 using Sluice.Policy.Rules;
 

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Sluice.Policy.Rules;
 
 namespace Sluice.Policy.Tests.Rules;

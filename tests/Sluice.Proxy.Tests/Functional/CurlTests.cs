@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text;
 using Sluice.Policy.Config;
 using Sluice.Proxy.Tests.Infrastructure;
 

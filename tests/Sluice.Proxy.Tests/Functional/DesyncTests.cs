@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Sluice.Policy.Config;
 using Sluice.Policy.Rules;
 using Sluice.Proxy.Tests.Infrastructure;
 

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Text;
 using Sluice.Proxy.Tests.Infrastructure;
 
 namespace Sluice.Proxy.Tests.Functional;

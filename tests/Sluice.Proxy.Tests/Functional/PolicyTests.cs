@@ -1,7 +1,5 @@
-using System.Collections.Immutable;
 using System.Net;
 using Sluice.Policy.Config;
-using Sluice.Policy.Rules;
 using Sluice.Proxy.Tests.Infrastructure;
 
 namespace Sluice.Proxy.Tests.Functional;

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using Sluice.Proxy.Tests.Infrastructure;
 
 namespace Sluice.Proxy.Tests.Functional;

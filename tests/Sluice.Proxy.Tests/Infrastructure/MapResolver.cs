@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Sluice.Proxy.Upstream;
 using Sluice.Proxy.Resolution;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Tests.Infrastructure;
 

@@ -1,6 +1,4 @@
 using Sluice.Proxy.Listening;
-using Sluice.Proxy.Requests;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Tests.Listening;
 

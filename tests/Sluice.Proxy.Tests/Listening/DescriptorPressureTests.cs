@@ -1,7 +1,5 @@
 using Microsoft.Win32.SafeHandles;
 using Sluice.Proxy.Listening;
-using Sluice.Proxy.Requests;
-using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Tests.Listening;
 
