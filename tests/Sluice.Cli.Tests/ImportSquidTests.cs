@@ -159,6 +159,26 @@ public sealed class ImportSquidTests : IDisposable
     }
 
     [Fact]
+    public async Task A_dstdomain_acl_without_a_name_sluice_can_match_never_matches_as_an_empty_dst_acl_does()
+    {
+        string conf = Write("empty.conf", """
+            http_port 127.0.0.1:3128
+            acl literal dstdomain 192.0.2.1
+            acl nowhere dst 999.1.1.1
+            http_access allow literal
+            http_access deny nowhere
+            http_access allow all
+            """);
+        (int exit, string config, string errors) = Convert(conf);
+        Assert.Equal(0, exit);
+        Assert.Contains("line 2: acl: not translated: literal: '192.0.2.1' is not a domain name", errors, StringComparison.Ordinal);
+        Assert.Contains("line 4: http_access: never matches in Sluice", errors, StringComparison.Ordinal);
+        Assert.Contains("line 5: http_access: never matches in Sluice", errors, StringComparison.Ordinal);
+        Assert.DoesNotContain("destinations:", File.ReadAllText(config), StringComparison.Ordinal);
+        Assert.True(await Allowed(config, "example.com:443"));
+    }
+
+    [Fact]
     public void A_missing_users_file_is_reported_and_the_exit_code_says_so()
     {
         string conf = Write("auth.conf", "http_port 3128\nauth_param basic program /usr/lib/squid/basic_ncsa_auth /nonexistent/passwd\nacl a proxy_auth REQUIRED\nhttp_access allow a\n");

@@ -553,7 +553,7 @@ internal sealed class SquidConverter
                 continue; // an allow line Sluice cannot express exactly is left out: it allows less
             }
 
-            if (c.Never || c.Ports is { Count: 0 } || c.Methods is { Count: 0 } || c.Clients is { Count: 0 } || c.Destinations is { Count: 0 } || c.Users is { Count: 0 })
+            if (c.Never || c.Ports is { Count: 0 } || c.Methods is { Count: 0 } || c.Clients is { Count: 0 } || c.Domains is { Count: 0 } || c.Destinations is { Count: 0 } || c.Users is { Count: 0 })
             {
                 Remark(line, "http_access", $"never matches in Sluice ({c.NeverWhy ?? "its acls have nothing in common"}); left out");
                 continue;
