@@ -46,6 +46,14 @@ public static class Networks
             && octets.All(o => o.Length is > 0 and <= 3 && o.All(char.IsAsciiDigit) && (o.Length == 1 || o[0] != '0'));
     }
 
+    /// <summary>
+    /// Every address of <paramref name="inner"/> is in <paramref name="outer"/>: the same family, a prefix at
+    /// least as long, and a base address inside it.
+    /// </summary>
+    public static bool Contains(IPNetwork outer, IPNetwork inner) =>
+        outer.BaseAddress.AddressFamily == inner.BaseAddress.AddressFamily
+        && outer.PrefixLength <= inner.PrefixLength && outer.Contains(inner.BaseAddress);
+
     public static IPNetwork Parse(string text) => TryParse(text, out IPNetwork network)
         ? network
         : throw new FormatException($"not an address or CIDR: {text}");
