@@ -15,6 +15,7 @@ public sealed class ArchitectureTests
         { "Sluice.Policy", [] },
         { "Sluice.Client", [] },
         { "Sluice.Proxy", ["Sluice.Policy"] },
+        { "Sluice.Deploy", ["Sluice.Policy"] },
         { "sluice", ["Sluice.Policy", "Sluice.Proxy", "Sluice.Client", "Sluice.Deploy"] },
     };
 
@@ -31,6 +32,7 @@ public sealed class ArchitectureTests
     [InlineData("Sluice.Policy", "System.Net.Sockets")]
     [InlineData("Sluice.Policy", "Microsoft.AspNetCore.Server.Kestrel.Core")]
     [InlineData("Sluice.Client", "Microsoft.AspNetCore.Server.Kestrel.Core")]
+    [InlineData("Sluice.Deploy", "System.Net.Sockets")]
     public void The_policy_knows_no_sockets_and_the_client_no_server(string assembly, string forbidden)
     {
         using AssemblyDefinition definition = Load(assembly);
@@ -41,6 +43,7 @@ public sealed class ArchitectureTests
     [InlineData("Sluice.Proxy")]
     [InlineData("Sluice.Policy")]
     [InlineData("Sluice.Client")]
+    [InlineData("Sluice.Deploy")]
     [InlineData("sluice")]
     public void No_two_namespaces_of_a_project_depend_on_each_other(string assembly)
     {

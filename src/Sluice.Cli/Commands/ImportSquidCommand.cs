@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Sluice.Deploy.Squid;
 using Sluice.Policy.Config;
 
 namespace Sluice.Cli.Commands;
@@ -34,9 +35,9 @@ internal static class ImportSquidCommand
             return 2;
         }
 
-        var converter = new SquidConverter(file.Name);
-        string yaml = converter.Convert(text);
-        foreach (SquidConverter.Note note in converter.Notes.OrderBy(n => n.Line))
+        SquidTranslation translation = SquidTranslator.Translate(SquidReader.Read(text));
+        string yaml = SquidWriter.Write(translation, file.Name);
+        foreach (SquidNote note in translation.Notes)
         {
             errors.WriteLine($"{file.Name}:{note}");
         }

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Text.RegularExpressions;
+using Sluice.Deploy.Kubernetes;
 using Sluice.Policy.Config;
 
 namespace Sluice.Cli.Commands;
@@ -9,12 +9,8 @@ namespace Sluice.Cli.Commands;
 /// ConfigMap, PodDisruptionBudget, HorizontalPodAutoscaler), the NetworkPolicies that make it the only way out for
 /// its clients, and with <c>--istio</c> the ServiceEntry that lets mesh workloads reach it as a TCP service.
 /// </summary>
-internal static partial class K8sCommand
+internal static class K8sCommand
 {
-    internal sealed record Options(string Namespace, int Replicas, string Image, bool Istio, IReadOnlyDictionary<string, string> ClientsSelector);
-
-    public const string DefaultSelector = "egress.sluice.io/client=true";
-
     public static Command Create()
     {
         var config = ConfigOption.Create("Configuration file (YAML) to deploy.");
@@ -22,7 +18,7 @@ internal static partial class K8sCommand
         var replicas = new Option<int>("--replicas") { Description = "Replicas of the proxy (the autoscaler's minimum).", DefaultValueFactory = _ => 2 };
         var image = new Option<string>("--image") { Description = "Container image built from deploy/Dockerfile; pin a tag or digest.", DefaultValueFactory = _ => "sluice:latest" };
         var istio = new Option<bool>("--istio") { Description = "Also render an Istio ServiceEntry so mesh workloads reach the proxy as a TCP service." };
-        var selector = new Option<string>("--clients-selector") { Description = "Labels of the client pods whose egress is locked to the proxy: k=v[,k2=v2].", DefaultValueFactory = _ => DefaultSelector };
+        var selector = new Option<string>("--clients-selector") { Description = "Labels of the client pods whose egress is locked to the proxy: k=v[,k2=v2].", DefaultValueFactory = _ => KubernetesNames.DefaultClientsSelector };
         var command = new Command("k8s", "Print the Kubernetes objects for a configuration as multi-document YAML: Deployment, Service, ConfigMap, PodDisruptionBudget, HorizontalPodAutoscaler and NetworkPolicies for the proxy and its clients (plus an Istio ServiceEntry with --istio). Secrets are referenced by name, never rendered. Exit code 0 on success, 1 when the configuration is invalid, 2 on a usage error.")
         {
             config, ns, replicas, image, istio, selector,
@@ -34,7 +30,7 @@ internal static partial class K8sCommand
 
     internal static int Run(FileInfo? file, string ns, int replicas, string image, bool istio, string selector, TextWriter output, TextWriter errors)
     {
-        if (!IsDnsLabel(ns))
+        if (!KubernetesNames.IsDnsLabel(ns))
         {
             errors.WriteLine($"sluice k8s: --namespace '{ns}' is not a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)");
             return 2;
@@ -52,7 +48,7 @@ internal static partial class K8sCommand
             return 2;
         }
 
-        if (!TryParseSelector(selector, out Dictionary<string, string> labels, out string problem))
+        if (!KubernetesNames.TryParseSelector(selector, out Dictionary<string, string> labels, out string problem))
         {
             errors.WriteLine($"sluice k8s: --clients-selector: {problem}");
             return 2;
@@ -67,53 +63,13 @@ internal static partial class K8sCommand
         string source = file is null ? "the embedded default" : file.Name;
         try
         {
-            var renderer = new K8sRenderer(config, yaml, source, new Options(ns, replicas, image, istio, labels));
-            output.Write(renderer.Render());
+            output.Write(KubernetesManifests.Render(config, yaml, source, new KubernetesOptions(ns, replicas, image, istio, labels)));
             return 0;
         }
-        catch (K8sRenderException e)
+        catch (KubernetesRenderException e)
         {
             errors.WriteLine($"sluice k8s: {e.Message}");
             return 2;
         }
     }
-
-    internal static bool TryParseSelector(string text, out Dictionary<string, string> labels, out string problem)
-    {
-        labels = new Dictionary<string, string>(StringComparer.Ordinal);
-        problem = "";
-        foreach (string pair in text.Split(',', StringSplitOptions.TrimEntries))
-        {
-            int eq = pair.IndexOf('=');
-            string key = eq > 0 ? pair[..eq] : "";
-            string value = eq > 0 ? pair[(eq + 1)..] : "";
-            if (!LabelKey().IsMatch(key) || key.Split('/')[^1].Length > 63 || !LabelValue().IsMatch(value) || value.Length > 63)
-            {
-                problem = $"'{pair}' is not a label key=value (e.g. {DefaultSelector})";
-                return false;
-            }
-
-            if (!labels.TryAdd(key, value))
-            {
-                problem = $"the label {key} is given twice";
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    internal static bool IsDnsLabel(string text) => text.Length is > 0 and <= 63 && DnsLabel().IsMatch(text);
-
-    [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
-    private static partial Regex DnsLabel();
-
-    [GeneratedRegex(@"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")]
-    private static partial Regex LabelKey();
-
-    [GeneratedRegex(@"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")]
-    private static partial Regex LabelValue();
 }
-
-/// <summary>A configuration that cannot be deployed as it is (a secret that would land in a ConfigMap...).</summary>
-internal sealed class K8sRenderException(string message) : Exception(message);

@@ -30,6 +30,14 @@ public static class Networks
         return IPNetwork.TryParse(text, out network) && network.BaseAddress.Equals(address);
     }
 
+    /// <summary>
+    /// Every address of <paramref name="inner"/> is in <paramref name="outer"/>: the same family, a prefix at
+    /// least as long, and a base address inside it.
+    /// </summary>
+    public static bool Contains(IPNetwork outer, IPNetwork inner) =>
+        outer.BaseAddress.AddressFamily == inner.BaseAddress.AddressFamily
+        && outer.PrefixLength <= inner.PrefixLength && outer.Contains(inner.BaseAddress);
+
     public static IPNetwork Parse(string text) => TryParse(text, out IPNetwork network)
         ? network
         : throw new FormatException($"not an address or CIDR: {text}");

@@ -264,10 +264,14 @@ public static class ConfigLoader
         Enum.GetNames<AccessLogFormat>().Any(name => name.Equals(text, StringComparison.OrdinalIgnoreCase))
         & Enum.TryParse(text, ignoreCase: true, out format);
 
+    /// <summary>The rule for <c>name</c>: 1 to 64 letters, digits, '.', '-' or '_', starting with a letter.</summary>
+    public static bool IsValidName(string text) =>
+        text.Length is > 0 and <= 64 && char.IsAsciiLetter(text[0])
+        && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_');
+
     private static bool TryParseName(string text, out string name)
     {
         name = text;
-        return text.Length is > 0 and <= 64 && char.IsAsciiLetter(text[0])
-            && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_');
+        return IsValidName(text);
     }
 }

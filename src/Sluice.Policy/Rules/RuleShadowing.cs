@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using System.Net;
+using Sluice.Policy.Addresses;
 
 namespace Sluice.Policy.Rules;
 
@@ -14,7 +14,7 @@ public static class RuleShadowing
         && CoversAll(earlier.Ports, later.Ports, (a, b) => a.First <= b.First && a.Last >= b.Last)
         && CoversAll(earlier.Methods, later.Methods, (a, b) => a == b)
         && CoversAll(earlier.Schemes, later.Schemes, (a, b) => a == b)
-        && CoversAll(earlier.Clients, later.Clients, Contains)
+        && CoversAll(earlier.Clients, later.Clients, Networks.Contains)
         && CoversAll(earlier.Users, later.Users, (a, b) => a == b)
         && CoversAll(earlier.Groups, later.Groups, (a, b) => a == b);
 
@@ -28,7 +28,7 @@ public static class RuleShadowing
 
         return (a.Kind, b.Kind) switch
         {
-            (PatternKind.Address, PatternKind.Address) => Contains(a.Network!.Value, b.Network!.Value),
+            (PatternKind.Address, PatternKind.Address) => Networks.Contains(a.Network!.Value, b.Network!.Value),
             (PatternKind.Address, _) or (_, PatternKind.Address) => false,
             (PatternKind.AnyName, _) => true,
             (_, PatternKind.AnyName) => false,
@@ -48,9 +48,6 @@ public static class RuleShadowing
     private static bool CoversAll<T>(ImmutableArray<T> earlier, ImmutableArray<T> later, Func<T, T, bool> covers) =>
         earlier.IsEmpty || (!later.IsEmpty && later.All(b => earlier.Any(a => covers(a, b))));
 
-    private static bool Contains(IPNetwork outer, IPNetwork inner) =>
-        outer.BaseAddress.AddressFamily == inner.BaseAddress.AddressFamily
-        && outer.PrefixLength <= inner.PrefixLength && outer.Contains(inner.BaseAddress);
 }
 
 /// <summary>

@@ -1,0 +1,57 @@
+using System.Globalization;
+using Sluice.Deploy.Yaml;
+using Sluice.Policy.Config;
+
+namespace Sluice.Deploy.Kubernetes;
+
+/// <summary>
+/// The Kubernetes objects that run the proxy of one configuration (ConfigMap, Deployment, Service,
+/// PodDisruptionBudget, HorizontalPodAutoscaler), the NetworkPolicies that make it the only way out for its
+/// clients, and optionally Istio's ServiceEntry, as one multi-document YAML stream. Secrets are named, never rendered.
+/// </summary>
+public static class KubernetesManifests
+{
+    /// <param name="config">The validated configuration.</param>
+    /// <param name="yaml">The text it was read from: the ConfigMap keeps it, changed only where a pod needs it.</param>
+    /// <param name="source">Where it was read from, for the comments.</param>
+    /// <exception cref="KubernetesRenderException">The configuration or the options cannot be deployed as they are.</exception>
+    public static string Render(SluiceConfig config, string yaml, string source, KubernetesOptions options)
+    {
+        ProxyLayout layout = ProxyLayout.Create(config, options);
+        if (options.ClientsSelector.All(kv => layout.SelectorLabels.TryGetValue(kv.Key, out string? v) && v == kv.Value)
+            || options.ClientsSelector.All(kv => kv.Key == "app.kubernetes.io/component" && kv.Value == "proxy"))
+        {
+            throw new KubernetesRenderException("--clients-selector would select the proxy's own pods; the clients' policy would cut the proxy off");
+        }
+
+        string header = $"Rendered by `sluice k8s` from {source}. Apply with: kubectl apply -f FILE (namespace {options.Namespace} must exist).";
+        var documents = new List<YamlDocument>
+        {
+            new(ConfigMapRenderer.Render(layout, yaml, source), [header, "The configuration, as the pods read it (the proxy reloads it when the ConfigMap changes).", .. Secrets.Notes(layout)]),
+            new(DeploymentRenderer.Render(layout), ["The proxy: stateless replicas; each has its own limits, status page and failed-login throttle."]),
+            new(ServiceRenderer.Render(layout), ["Clients use http://" + layout.ServiceHost + ":" + layout.Listeners[0].Port.ToString(CultureInfo.InvariantCulture) + " as their proxy (HTTPS_PROXY / HTTP_PROXY)."]),
+            new(PodDisruptionBudgetRenderer.Render(layout), ["Voluntary disruptions (node drains) take one replica at a time."]),
+            new(HorizontalPodAutoscalerRenderer.Render(layout), ["Scale on CPU; scaling down drains tunnels (timeouts.drain), so it is slowed down."]),
+            new(ClientsNetworkPolicyRenderer.Render(layout), [
+                "The clients' way out: the proxy, DNS, their own namespace and the bypass: entries of the configuration.",
+                "Every other egress of pods with these labels is dropped.",
+            ]),
+            new(ProxyNetworkPolicyRenderer.Render(layout), [
+                "The proxy pods: reached by the clients on the listener ports (and by the namespace on the admin port);",
+                "they reach DNS and the internet on the ports the rules allow, never cluster-internal or metadata ranges",
+                "unless addresses.allow lists them.",
+            ]),
+        };
+        if (options.Istio)
+        {
+            documents.Add(new YamlDocument(ServiceEntryRenderer.Render(layout), [
+                "Istio: mesh workloads reach the proxy as a plain TCP service (CONNECT is opaque to the sidecar).",
+                "MESH_INTERNAL because the proxy runs in this cluster. A proxy outside the mesh (another cluster, a VM,",
+                "a company proxy) is MESH_EXTERNAL, with its address in `addresses`, as in Istio's external-proxy example.",
+                "Destinations behind the proxy need no ServiceEntry of their own: the mesh only ever sees connections to the proxy.",
+            ]));
+        }
+
+        return YamlWriter.Write(documents);
+    }
+}

@@ -1,0 +1,168 @@
+using System.Net;
+using Sluice.Policy.Rules;
+
+namespace Sluice.Deploy.Squid;
+
+internal enum AclKind
+{
+    Src,
+    Dst,
+    DstDomain,
+    Port,
+    Method,
+    ProxyAuth,
+    All,
+    CacheManager,
+    Unsupported,
+}
+
+/// <summary>
+/// One acl as Sluice understands it. Line 0 is one of Squid's predefined acls. <see cref="Why"/> says why an
+/// <see cref="AclKind.Unsupported"/> acl has no Sluice equivalent.
+/// </summary>
+internal sealed record Acl(string Name, AclKind Kind, int Line)
+{
+    /// <summary>Domain names (lower case), methods (upper case) or users.</summary>
+    public IReadOnlyList<string> Values { get; init; } = [];
+
+    public IReadOnlyList<IPNetwork> Networks { get; init; } = [];
+
+    public IReadOnlyList<PortRange> Ports { get; init; } = [];
+
+    public string? Why { get; init; }
+}
+
+/// <summary>
+/// The acls of a squid.conf by name: Squid's predefined ones, then every <c>acl</c> line in order (lines naming the
+/// same acl add values to it; a second type makes it unsupported). Values Sluice cannot use are reported.
+/// </summary>
+internal sealed class AclTable
+{
+    private readonly Dictionary<string, Acl> _acls = new(StringComparer.Ordinal);
+
+    private AclTable()
+    {
+        Define("all", AclKind.All);
+        Define("manager", AclKind.CacheManager);
+        Define("localhost", AclKind.Src, "127.0.0.1/32", "::1/128");
+        Define("to_localhost", AclKind.Dst, "127.0.0.0/8", "0.0.0.0/32", "::1/128", "::/128");
+        Define("to_linklocal", AclKind.Dst, "169.254.0.0/16", "fe80::/10");
+        // Predefined since Squid 4; Debian's default file relies on it.
+        _acls["CONNECT"] = new Acl("CONNECT", AclKind.Method, 0) { Values = ["CONNECT"] };
+    }
+
+    public static AclTable Build(IEnumerable<SquidAcl> lines, SquidNotes notes)
+    {
+        var table = new AclTable();
+        foreach (SquidAcl line in lines)
+        {
+            table.Add(line, notes);
+        }
+
+        return table;
+    }
+
+    public bool TryGet(string name, out Acl acl) => _acls.TryGetValue(name, out acl!);
+
+    public bool IsProxyAuth(string name) => TryGet(name, out Acl acl) && acl.Kind == AclKind.ProxyAuth;
+
+    private void Define(string name, AclKind kind, params string[] networks) =>
+        _acls[name] = new Acl(name, kind, 0) { Networks = [.. networks.Select(IPNetwork.Parse)] };
+
+    private static AclKind KindOf(string type) => type switch
+    {
+        "src" => AclKind.Src,
+        "dst" => AclKind.Dst,
+        "dstdomain" => AclKind.DstDomain,
+        "port" => AclKind.Port,
+        "method" => AclKind.Method,
+        "proxy_auth" => AclKind.ProxyAuth,
+        _ => AclKind.Unsupported,
+    };
+
+    private void Add(SquidAcl line, SquidNotes notes)
+    {
+        string name = line.Name;
+        AclKind kind = KindOf(line.Type);
+        if (!_acls.TryGetValue(name, out Acl? acl) || acl.Line == 0)
+        {
+            acl = new Acl(name, kind, line.Line);
+        }
+        else if (acl.Kind != kind && acl.Kind != AclKind.Unsupported)
+        {
+            acl = acl with { Kind = AclKind.Unsupported, Why = $"acl {name} is defined with two types" };
+        }
+
+        if (kind == AclKind.Unsupported)
+        {
+            _acls[name] = acl with { Kind = AclKind.Unsupported, Why = acl.Why ?? $"acl type {line.Type} has no Sluice equivalent" };
+            notes.Untranslated(line.Line, "acl", $"{name}: type {line.Type} has no Sluice equivalent (http_access lines using it are narrowed or widened, see below)");
+            return;
+        }
+
+        if (line.UnreadFile is { } path)
+        {
+            _acls[name] = acl with { Kind = AclKind.Unsupported, Why = $"its values are in {path}, which could not be read" };
+            notes.Untranslated(line.Line, "acl", $"{name}: the file {path} is not here to read its values");
+            return;
+        }
+
+        _acls[name] = WithValues(acl, kind, line, notes);
+    }
+
+    /// <summary>The values of one line, read as <paramref name="kind"/> (that line's type), added to the acl.</summary>
+    private static Acl WithValues(Acl acl, AclKind kind, SquidAcl line, SquidNotes notes)
+    {
+        var values = new List<string>(acl.Values);
+        var networks = new List<IPNetwork>(acl.Networks);
+        var ports = new List<PortRange>(acl.Ports);
+        foreach (string value in line.Values)
+        {
+            switch (kind)
+            {
+                case AclKind.Src:
+                case AclKind.Dst:
+                    if (SquidAddresses.TryParse(value, out List<IPNetwork> parsed))
+                    {
+                        networks.AddRange(parsed);
+                    }
+                    else
+                    {
+                        notes.Untranslated(line.Line, "acl", $"{line.Name}: '{value}' is not an address, CIDR, netmask or IPv4 range (Sluice never resolves names in acls)");
+                    }
+
+                    break;
+                case AclKind.Port:
+                    if (PortRange.TryParse(value, out PortRange range, out _))
+                    {
+                        ports.Add(range);
+                    }
+                    else
+                    {
+                        notes.Untranslated(line.Line, "acl", $"{line.Name}: '{value}' is not a port or range");
+                    }
+
+                    break;
+                case AclKind.DstDomain:
+                    if (DestinationPattern.TryParse(value, out DestinationPattern pattern, out string problem) && pattern.Kind is PatternKind.ExactName or PatternKind.NameAndSubdomains)
+                    {
+                        values.Add(value.ToLowerInvariant());
+                    }
+                    else
+                    {
+                        notes.Untranslated(line.Line, "acl", $"{line.Name}: '{value}' is not a domain name ({(problem.Length > 0 ? problem : "dstdomain takes names")})");
+                    }
+
+                    break;
+                case AclKind.Method:
+                    values.Add(value.ToUpperInvariant());
+                    break;
+                case AclKind.ProxyAuth:
+                    values.Add(value);
+                    break;
+            }
+        }
+
+        return acl with { Values = values, Networks = networks, Ports = ports };
+    }
+}

@@ -1,0 +1,86 @@
+namespace Sluice.Deploy.Squid;
+
+/// <summary>
+/// <c>http_port</c> and <c>https_port</c> as Sluice listeners. Interception and reverse-proxy ports are left out;
+/// options without an equivalent are reported and the listener is kept without them.
+/// </summary>
+internal static class SquidListeners
+{
+    private static readonly string[] Modes = ["intercept", "transparent", "tproxy", "accel", "ssl-bump", "vhost", "vport"];
+
+    private static readonly string[] TlsOptions = ["cert", "tls-cert", "key", "tls-key", "clientca", "tls-clientca"];
+
+    public static List<SquidListener> Translate(IEnumerable<SquidPort> ports, SquidNotes notes)
+    {
+        var listeners = new List<SquidListener>();
+        foreach (SquidPort port in ports)
+        {
+            if (Listener(port, notes) is not { } listener)
+            {
+                continue;
+            }
+
+            if (listeners.Any(l => l.Address == listener.Address))
+            {
+                notes.Untranslated(port.Line, port.Directive, $"{listener.Address} is already a listener");
+                continue;
+            }
+
+            listeners.Add(listener);
+        }
+
+        return listeners;
+    }
+
+    private static SquidListener? Listener(SquidPort port, SquidNotes notes)
+    {
+        (int line, string directive) = (port.Line, port.Directive);
+        if (port.Options.FirstOrDefault(o => Modes.Contains(o.Key)) is { } mode)
+        {
+            notes.Untranslated(line, directive, $"'{mode.Text}': Sluice is an explicit forward proxy only (no interception or reverse-proxy mode)");
+            return null;
+        }
+
+        if (port.BarePort is { } bare)
+        {
+            notes.Remark(line, directive, $"port {bare} alone listens on every address, as Squid does: [::]:{bare} (IPv6 and IPv4)");
+        }
+
+        if (port.Address is not { } address)
+        {
+            notes.Untranslated(line, directive, $"'{port.Spec}' is not IP:port (Sluice listens on addresses, not host names)");
+            return null;
+        }
+
+        SquidListenerTls? tls = null;
+        if (directive == "https_port")
+        {
+            string? cert = Option(port, "cert", "tls-cert");
+            string? key = Option(port, "key", "tls-key");
+            string? clientCa = Option(port, "clientca", "tls-clientca");
+            if (string.IsNullOrEmpty(cert))
+            {
+                notes.Untranslated(line, directive, "no cert= given: an HTTPS listener needs a certificate");
+                return null;
+            }
+
+            if (string.IsNullOrEmpty(key))
+            {
+                key = cert;
+                notes.Remark(line, directive, "no key= given: Squid reads the key from the cert= file, so key is the same file");
+            }
+
+            tls = new SquidListenerTls(cert, key, string.IsNullOrEmpty(clientCa) ? null : clientCa);
+        }
+
+        foreach (SquidOption option in port.Options.Where(o => !TlsOptions.Contains(o.Key)))
+        {
+            notes.Untranslated(line, directive, $"option '{option.Key}' has no Sluice equivalent; the listener is translated without it");
+        }
+
+        return new SquidListener(address, tls);
+    }
+
+    private static string? Option(SquidPort port, string name, string tlsName) =>
+        port.Options.FirstOrDefault(o => o.Key == name || o.Key == tlsName)?.Value;
+}
