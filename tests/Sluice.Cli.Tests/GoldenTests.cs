@@ -1,5 +1,5 @@
-using System.Runtime.CompilerServices;
 using Sluice.Cli.Commands;
+using Sluice.Proxy.Tests.Infrastructure;
 
 namespace Sluice.Cli.Tests;
 
@@ -47,17 +47,5 @@ public sealed class GoldenTests
 
     private static string ExamplePath(string example) => Path.Combine(AppContext.BaseDirectory, "examples", $"{example}.yaml");
 
-    private static void AssertGolden(string name, string actual, [CallerFilePath] string source = "")
-    {
-        string file = Path.Combine(Path.GetDirectoryName(source)!, "Golden", $"{name}.txt");
-        actual = actual.Replace("\r\n", "\n", StringComparison.Ordinal);
-        if (Environment.GetEnvironmentVariable("SLUICE_UPDATE_GOLDEN") == "1")
-        {
-            File.WriteAllText(file, actual);
-            return;
-        }
-
-        Assert.True(File.Exists(file), $"golden file {file} is missing; run with SLUICE_UPDATE_GOLDEN=1 and review it");
-        Assert.Equal(File.ReadAllText(file), actual);
-    }
+    private static void AssertGolden(string name, string actual) => GoldenFile.AssertMatches(name, actual);
 }

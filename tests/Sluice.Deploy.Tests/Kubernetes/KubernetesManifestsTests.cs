@@ -1,4 +1,5 @@
 using Sluice.Deploy.Kubernetes;
+using Sluice.Proxy.Tests.Infrastructure;
 
 namespace Sluice.Deploy.Tests.Kubernetes;
 

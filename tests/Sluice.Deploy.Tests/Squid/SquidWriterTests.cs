@@ -2,6 +2,7 @@ using System.Net;
 using Sluice.Deploy.Squid;
 using Sluice.Policy.Decisions;
 using Sluice.Policy.Rules;
+using Sluice.Proxy.Tests.Infrastructure;
 
 namespace Sluice.Deploy.Tests.Squid;
 
