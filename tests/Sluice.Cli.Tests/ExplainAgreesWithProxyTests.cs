@@ -18,7 +18,10 @@ namespace Sluice.Cli.Tests;
 /// type, are what the running proxy answers over a real socket, with the same config file and the same resolver.
 /// Rows cover identities (none, right, wrong, unknown user, groups), rules with and without users, methods,
 /// client addresses, ports, CONNECT and forwarded requests, IP literals, names that resolve to private, link-local,
-/// public and own addresses, names that do not resolve and lookups that never answer.
+/// public and own addresses, names that do not resolve and lookups that never answer or fail oddly; then hostile
+/// rows: inet_aton notations, IPv4-mapped and NAT64 forms, zone ids, odd ports, case, IDN, userinfo and fragments,
+/// ws:// and wss://, methods in odd case, users with a colon or outside the users file, rules with users and clients.
+/// A target explain refuses outright (exit 2) must be one the proxy answers 400.
 /// </summary>
 /// <remarks>
 /// Only loopback is ever connected to: the one public address the resolver hands out is in addresses.deny, private
@@ -28,8 +31,10 @@ namespace Sluice.Cli.Tests;
 public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWithProxyTests.Proxies>
 {
     // {o}: the origin's port (a real HTTP origin on 127.0.0.1); {p}: the proxy's own port.
-    // Identity: "-" none; "user:password". Client: the address the request comes from (all on loopback).
-    public sealed record Row(string Config, string Target, string Identity = "-", string Method = "GET", string Client = "127.0.0.1");
+    // Identity: "-" none; "user:password" (split at the last colon). Client: the address the request comes from (all on
+    // loopback). Wire: the request target a client sends for Target when it differs (ws:// goes as a CONNECT, a
+    // Unicode name as punycode); an absolute-form target when it starts with http://, else a CONNECT.
+    public sealed record Row(string Config, string Target, string Identity = "-", string Method = "GET", string Client = "127.0.0.1", string? Wire = null);
 
     private static readonly Row[] Table = [.. BuildTable()];
 
@@ -61,15 +66,27 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
     {
         Row row = Table[index];
         Proxies.Instance proxy = _proxies.For(row.Config);
-        string target = row.Target.Replace("{o}", _proxies.OriginPort.ToString(), StringComparison.Ordinal)
+        string Ports(string text) => text.Replace("{o}", _proxies.OriginPort.ToString(), StringComparison.Ordinal)
             .Replace("{p}", proxy.Port.ToString(), StringComparison.Ordinal);
-        bool tunnel = !target.StartsWith("http://", StringComparison.Ordinal);
-        (string? user, string? password) = row.Identity == "-" ? (null, null) : (row.Identity.Split(':')[0], row.Identity.Split(':')[1]);
+        string target = Ports(row.Target);
+        string wire = Ports(row.Wire ?? row.Target);
+        bool tunnel = !wire.StartsWith("http://", StringComparison.OrdinalIgnoreCase);
+        int colon = row.Identity.LastIndexOf(':');
+        (string? user, string? password) = row.Identity == "-" ? (null, null) : (row.Identity[..colon], row.Identity[(colon + 1)..]);
 
         var output = new StringWriter();
         var errors = new StringWriter();
         var request = new ExplainCommand.ExplainRequest(target, row.Client, user, tunnel ? null : row.Method, [], NoResolve: false) { Password = password };
         int exit = await ExplainCommand.RunAsync(new FileInfo(proxy.ConfigFile), request, json: true, output, errors, _proxies.Resolver, CancellationToken.None);
+        if (exit == 2)
+        {
+            // Explain refused the target itself: the proxy must refuse that request as malformed, before any decision.
+            (int refusedStatus, string? refusedError) = await proxy.AskAsync(wire, tunnel, row.Method, user, password, IPAddress.Parse(row.Client));
+            Assert.True(refusedStatus == 400 && refusedError == "http_request_error",
+                $"explain refused the target ({errors.ToString().Trim()}); the proxy answered {refusedStatus} ({refusedError}); {row}");
+            return;
+        }
+
         Assert.True(exit is 0 or 1, $"explain failed ({exit}): {errors}");
         using JsonDocument predicted = JsonDocument.Parse(output.ToString());
         JsonElement root = predicted.RootElement;
@@ -77,11 +94,13 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
         foreach (JsonElement address in root.GetProperty("addresses").EnumerateArray())
         {
             // The safety net: a prediction that would connect off loopback fails here, before the proxy is asked.
-            Assert.False(address.GetProperty("permitted").GetBoolean() && !IPAddress.IsLoopback(IPAddress.Parse(address.GetProperty("address").GetString()!)),
+            IPAddress permitted = IPAddress.Parse(address.GetProperty("address").GetString()!);
+            permitted = permitted.IsIPv4MappedToIPv6 ? permitted.MapToIPv4() : permitted;
+            Assert.False(address.GetProperty("permitted").GetBoolean() && !IPAddress.IsLoopback(permitted),
                 $"explain would let the proxy connect to {address}");
         }
 
-        (int status, string? error) = await proxy.AskAsync(target, tunnel, row.Method, user, password, IPAddress.Parse(row.Client));
+        (int status, string? error) = await proxy.AskAsync(wire, tunnel, row.Method, user, password, IPAddress.Parse(row.Client));
         string what = $"{row} -> explain: {output}";
         if (refused)
         {
@@ -110,6 +129,38 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
         (int status, _) = await proxy.AskAsync($"staff.loop.test:{_proxies.OriginPort}", tunnel: true, "CONNECT", "alice", password, IPAddress.Loopback);
         Assert.Equal(expectedStatus, status);
         Assert.DoesNotContain(password, string.Join("\n", explain.Stdout.Concat(explain.Stderr)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Explain_never_prints_a_password_while_the_proxy_throttles_wrong_ones()
+    {
+        // Wrong passwords in parallel from one client address (its own, so the table's rows are not throttled), until
+        // the proxy answers 429; explain runs alongside with passwords right and wrong, as JSON and as text.
+        Proxies.Instance proxy = _proxies.For("required");
+        var client = IPAddress.Parse("127.0.0.9");
+        Task<(int Status, string? Error)>[] flood = Enumerable.Range(0, 24)
+            .Select(i => proxy.AskAsync($"loop.test:{_proxies.OriginPort}", tunnel: true, "CONNECT", "alice", $"guess-{i}-Zq9", client))
+            .ToArray();
+        var outputs = new List<string>();
+        foreach ((string password, bool json) in new[] { ("wonderland", true), ("wonderland", false), ("s3cret-but-wrong", true), ("s3cret-but-wrong", false), ("", true) })
+        {
+            var output = new StringWriter();
+            var errors = new StringWriter();
+            var request = new ExplainCommand.ExplainRequest($"loop.test:{_proxies.OriginPort}", client.ToString(), "alice", null, [], NoResolve: false) { Password = password };
+            int exit = await ExplainCommand.RunAsync(new FileInfo(proxy.ConfigFile), request, json, output, errors, _proxies.Resolver, CancellationToken.None);
+            Assert.True(exit == (password == "wonderland" ? 0 : 1), $"exit {exit} for {(json ? "json" : "text")}: {output}{errors}");
+            if (password.Length > 0)
+            {
+                Assert.DoesNotContain(password, output + errors.ToString(), StringComparison.Ordinal);
+            }
+
+            outputs.Add(output + errors.ToString());
+        }
+
+        (int Status, string? Error)[] answers = await Task.WhenAll(flood);
+        Assert.All(answers, a => Assert.True(a.Status is 407 or 429, $"a wrong password got {a.Status} ({a.Error})"));
+        Assert.Contains(answers, a => a.Status == 429);
+        Assert.All(outputs, text => Assert.DoesNotContain("Zq9", text, StringComparison.Ordinal));
     }
 
     private static IEnumerable<Row> BuildTable()
@@ -176,6 +227,92 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
 
         yield return new Row("required", "http://ops.loop.test:{o}/status/200", carol);
         yield return new Row("required", "http://ops.loop.test:{o}/status/200");
+
+        foreach (Row row in HostileRows())
+        {
+            yield return row;
+        }
+    }
+
+    /// <summary>Odd notations, odd identities and odd methods: where the target reader, the rules and the guard meet.</summary>
+    private static IEnumerable<Row> HostileRows()
+    {
+        // IPv4 in inet_aton's other notations, IPv4-mapped and NAT64 forms, zone ids, unbracketed IPv6.
+        string[] literals =
+        [
+            "127.1:{o}", "0x7f.0.0.1:{o}", "2130706433:{o}", "0177.0.0.1:{o}", "127.0.0.1.:{o}", "012.0.0.5:{o}", "0x7f.1:{p}",
+            "2130706433:{p}", "[::ffff:127.0.0.1]:{o}", "[::ffff:127.0.0.1]:{p}", "[::FFFF:7F00:1]:{o}", "[::ffff:10.0.0.5]:{o}",
+            "[::ffff:8.8.8.8]:{o}", "[64:ff9b::808:808]:{o}", "[64:ff9b::a00:5]:{o}", "[64:ff9b::7f00:1]:{o}", "[::127.0.0.1]:{o}",
+            "[::1]:{p}", "[fe80::1%25eth0]:{o}", "[fe80::1%eth0]:{o}", "::1:{o}", "[::1:{o}", "[127.0.0.1]:{o}", "127.0.0.256:{o}",
+            "1.2.3.4.5:{o}", "0x7g.0.0.1:{o}",
+        ];
+        foreach (string literal in literals)
+        {
+            yield return new Row("optional", literal);
+            yield return new Row("optional", $"http://{literal}/status/200");
+        }
+
+        // Names: case, dots, IDN, odd characters, a name with a private and a loopback address, a mapped answer.
+        string[] names =
+        [
+            "LoOp.TeSt:{o}", "loop.test..:{o}", ".loop.test:{o}", "loop..test:{o}", "xn--bcher-kva.test:{o}", "under_score.test:{o}",
+            "half.test:{o}", "mapped.test:{o}", "mapped.test:{p}", "nat64.test:{o}", "weird.test:{o}", "sock.test:{o}",
+            "loop.test:0", "loop.test:65536", "loop.test:00080", "loop.test:+{o}", "loop.test:", "loop.test", "loop.test: {o}",
+            "secret.loop.test:65535", "secret.loop.test:01", "loop.test:{o}:{o}", "a b.test:{o}", "loop.test%2e:{o}",
+        ];
+        foreach (string name in names)
+        {
+            yield return new Row("optional", name);
+            yield return new Row("optional", $"http://{name}/status/200");
+        }
+
+        yield return new Row("optional", "bücher.test:{o}", Wire: "xn--bcher-kva.test:{o}");
+        yield return new Row("optional", "http://bücher.test:{o}/status/200", Wire: "http://xn--bcher-kva.test:{o}/status/200");
+
+        // URL forms: scheme case, no path, a query, userinfo, a fragment, an empty port, ws:// and wss:// (which
+        // clients send as a CONNECT, RFC 6455 §4.1), https:// as a CONNECT.
+        foreach (string url in new[]
+        {
+            "HTTP://loop.test:{o}/status/200", "Http://LOOP.test:{o}/status/200", "http://loop.test:{o}/status/200?x=1",
+            "http://secret.loop.test/status/200", "http://loop.test:{o}/status/200#top",
+            "http://alice:wonderland@loop.test:{o}/status/200", "http://@loop.test:{o}/status/200", "http://loop.test:{o}\\@secret.loop.test/",
+        })
+        {
+            yield return new Row("optional", url);
+        }
+
+        yield return new Row("optional", "ws://loop.test:{o}/chat", Wire: "loop.test:{o}");
+        yield return new Row("optional", "ws://tunnels.loop.test:{o}/chat", Wire: "tunnels.loop.test:{o}");
+        yield return new Row("optional", "wss://loop.test:{o}/chat", Wire: "loop.test:{o}");
+        yield return new Row("optional", "https://loop.test:{o}/status/200", Wire: "loop.test:{o}");
+        yield return new Row("optional", "https://tunnels.loop.test:{o}/", Wire: "tunnels.loop.test:{o}");
+        yield return new Row("optional", "http://tunnels.loop.test:{o}/status/200");
+
+        // Methods are case-sensitive (RFC 9110 §9.1): "get" is not GET.
+        foreach (string method in new[] { "get", "Get", "head", "PATCH", "M-SEARCH", "TRACE" })
+        {
+            yield return new Row("optional", "http://get.loop.test:{o}/status/200", Method: method);
+        }
+
+        // Identities: an empty password, a user with a colon, a Unicode user, a user only the groups file knows.
+        foreach (string identity in new[] { "alice:", "a:b:wonderland", "zoë:umlaut", "zoë:wrong", "eve:anything", ":wonderland", "ALICE:wonderland" })
+        {
+            yield return new Row("optional", "staff.loop.test:{o}", identity);
+            yield return new Row("optional", "ops.loop.test:{o}", identity);
+            yield return new Row("required", "loop.test:{o}", identity);
+        }
+
+        yield return new Row("optional", "zoe.loop.test:{o}", "zoë:umlaut");
+
+        // A rule with users and clients: both must match; an anonymous request from the right client is challenged.
+        foreach (string client in new[] { "127.0.0.1", "127.0.0.2" })
+        {
+            foreach (string identity in new[] { "-", "alice:wonderland", "carol:ops-pass" })
+            {
+                yield return new Row("optional", "both.loop.test:{o}", identity, Client: client);
+                yield return new Row("required", "http://both.loop.test:{o}/status/200", identity, Client: client);
+            }
+        }
     }
 
     /// <summary>The origin, the resolver and one proxy per config (authentication optional, required), shared by every row.</summary>
@@ -198,9 +335,10 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
             File.WriteAllText(users, string.Join("\n",
                 $"alice:{PasswordHashes.HashBcrypt("wonderland", 4)}",
                 $"bob:{PasswordHashes.HashBcrypt("his-password", 4)}",
-                $"carol:{PasswordHashes.HashBcrypt("ops-pass", 4)}") + "\n");
+                $"carol:{PasswordHashes.HashBcrypt("ops-pass", 4)}",
+                $"zoë:{PasswordHashes.HashBcrypt("umlaut", 4)}") + "\n");
             string groups = Path.Combine(_dir, "groups");
-            File.WriteAllText(groups, "ops: carol\n");
+            File.WriteAllText(groups, "ops: carol, eve\n"); // eve is in no users file
             foreach ((string name, bool required) in new[] { ("optional", false), ("required", true) })
             {
                 int port = Ports.Free();
@@ -222,7 +360,10 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 .Map("unlisted.test", "127.0.0.1").Map("own.test", "127.0.0.1")
                 .Map("dual.loop.test", "::1", "127.0.0.1").Map("v6.loop.test", "::1")
                 .Map("public.test", "8.8.8.8").Map("private.test", "10.0.0.5").Map("metadata.test", "169.254.169.254")
-                .Map("mixed.test", "10.0.0.5", "8.8.8.8").Map("empty.test");
+                .Map("mixed.test", "10.0.0.5", "8.8.8.8").Map("empty.test")
+                .Map("half.test", "10.0.0.5", "127.0.0.1").Map("mapped.test", "::ffff:127.0.0.1").Map("nat64.test", "64:ff9b::808:808")
+                .Map("xn--bcher-kva.test", "127.0.0.1").Map("under_score.test", "127.0.0.1").Map("tunnels.loop.test", "127.0.0.1")
+                .Map("both.loop.test", "127.0.0.1").Map("zoe.loop.test", "127.0.0.1");
         }
 
         private static string[] Config(int port, string users, string groups, bool required) =>
@@ -247,11 +388,14 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
             "  - { name: ops, action: allow, destinations: [ops.loop.test], groups: [ops] }",
             "  - { name: reads, action: allow, destinations: [get.loop.test], methods: [GET, HEAD] }",
             "  - { name: lab, action: allow, destinations: [lab.loop.test], clients: [127.0.0.2/32] }",
+            "  - { name: both, action: allow, destinations: [both.loop.test], users: [alice], clients: [127.0.0.2/32] }",
+            "  - { name: tunnels-only, action: allow, destinations: [tunnels.loop.test], methods: [CONNECT] }",
+            "  - { name: zoe, action: allow, destinations: [zoe.loop.test], users: [zoë] }",
             "  - name: open",
             "    action: allow",
-            "    destinations: [loop.test, .open.test, dual.loop.test, v6.loop.test, public.test, private.test, metadata.test, mixed.test, own.test, slow.test, empty.test, missing.test, broken.test]",
+            "    destinations: [loop.test, .open.test, dual.loop.test, v6.loop.test, public.test, private.test, metadata.test, mixed.test, own.test, slow.test, empty.test, missing.test, broken.test, half.test, mapped.test, nat64.test, weird.test, sock.test, xn--bcher-kva.test, under_score.test]",
             "    ports: [1024-65535]",
-            "  - { name: literals, action: allow, destinations: [127.0.0.0/8, 8.8.8.8, 10.0.0.5], ports: [1024-65535] }",
+            "  - { name: literals, action: allow, destinations: [127.0.0.0/8, 8.8.8.8, 10.0.0.5, '64:ff9b::/96', '::/96', '::1', 'fe80::/10'], ports: [1024-65535] }",
             "default: deny",
         ];
 
@@ -275,7 +419,7 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 socket.Bind(new IPEndPoint(client, 0));
                 await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port));
                 using var stream = new NetworkStream(socket, ownsSocket: false);
-                string authority = tunnel ? target : new Uri(target).Authority;
+                string authority = tunnel ? target : AuthorityOf(target);
                 var head = new StringBuilder($"{(tunnel ? "CONNECT" : method)} {target} HTTP/1.1\r\nHost: {authority}\r\n");
                 if (user is not null)
                 {
@@ -288,6 +432,15 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 int status = int.Parse(response.AsSpan(9, 3), System.Globalization.CultureInfo.InvariantCulture);
                 Match error = Regex.Match(response, @"(?im)^Proxy-Status:.*?;\s*error=([a-z_]+)");
                 return (status, error.Success ? error.Groups[1].Value : null);
+            }
+
+            // The authority of an absolute-form target as a client puts it in Host: without userinfo, path or fragment.
+            private static string AuthorityOf(string url)
+            {
+                string rest = url[(url.IndexOf("://", StringComparison.Ordinal) + 3)..];
+                int end = rest.IndexOfAny(['/', '?', '#']);
+                string authority = end < 0 ? rest : rest[..end];
+                return authority[(authority.LastIndexOf('@') + 1)..];
             }
 
             private static async Task<string> ReadHeadAsync(NetworkStream stream)
@@ -333,6 +486,10 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                     break;
                 case "broken.test":
                     throw new ResolveException(host, notFound: false, $"lookup of {host} failed: the server answered SERVFAIL");
+                case "weird.test":
+                    throw new InvalidOperationException($"the resolver for {host} is broken");
+                case "sock.test":
+                    throw new SocketException((int)SocketError.NetworkUnreachable);
             }
 
             return _names.TryGetValue(host, out IPAddress[]? addresses) ? addresses : throw new ResolveException(host, notFound: true, $"{host} does not exist");

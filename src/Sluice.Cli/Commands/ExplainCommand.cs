@@ -19,11 +19,11 @@ internal static class ExplainCommand
     public static Command Create()
     {
         var config = ConfigOption.Create();
-        var target = new Argument<string>("target") { Description = "A URL (http://host/path is forwarded, https://host is a CONNECT tunnel) or host:port (a CONNECT tunnel)." };
+        var target = new Argument<string>("target") { Description = "A URL (http://host/path is forwarded; https://, ws:// and wss:// URLs are the CONNECT tunnel a client opens for them) or host:port (a CONNECT tunnel)." };
         var client = new Option<string>("--client") { Description = "Client address the request comes from.", DefaultValueFactory = _ => "127.0.0.1" };
         var user = new Option<string?>("--user") { Description = "The user the request authenticates as (with auth.basic: taken as the right password unless --password-stdin gives one; without it: the client certificate's name)." };
         var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password for --user from the first line of standard input and check it against the users file, as the proxy would." };
-        var method = new Option<string?>("--method", "-X") { Description = "HTTP method of a forwarded request (default GET; tunnels are CONNECT)." };
+        var method = new Option<string?>("--method", "-X") { Description = "HTTP method of a forwarded request, case-sensitive as in HTTP (default GET; tunnels are CONNECT)." };
         var resolve = new Option<string[]>("--resolve") { Description = "NAME=IP: use this address for NAME instead of asking DNS (repeatable).", AllowMultipleArgumentsPerToken = false };
         var noResolve = new Option<bool>("--no-resolve") { Description = "Do not resolve the name: stop after the policy decision." };
         var json = new Option<bool>("--json") { Description = "Print the explanation as one JSON object, for scripts." };
@@ -100,7 +100,12 @@ internal static class ExplainCommand
         return verdict.Refused ? 1 : 0;
     }
 
-    /// <summary>The request a target stands for: an http:// or ws:// URL is forwarded, anything else is a CONNECT.</summary>
+    /// <summary>
+    /// The request a target stands for: an http:// URL is forwarded as it is written, read by the proxy's own target
+    /// reader (so a URL the proxy refuses, with userinfo or a fragment, is refused here too); an https://, ws:// or
+    /// wss:// URL is the CONNECT a client sends for it (RFC 6455 §4.1: WebSocket clients tunnel through a proxy, plain
+    /// ws:// too), and so is host:port.
+    /// </summary>
     private static bool TryBuildFacts(ExplainRequest input, out RequestFacts? facts, out string problem)
     {
         facts = null;
@@ -112,33 +117,60 @@ internal static class ExplainCommand
 
         HostPort destination;
         RequestScheme scheme = RequestScheme.Tunnel;
-        if (input.Target.Contains("://", StringComparison.Ordinal))
+        if (input.Target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!RequestTargets.TryReadAbsolute(input.Target, out UriTarget forwarded, out _, out problem))
+            {
+                problem = $"the proxy answers 400 to this URL: {problem}";
+                return false;
+            }
+
+            scheme = RequestScheme.Http;
+            destination = forwarded.Authority;
+        }
+        else if (input.Target.Contains("://", StringComparison.Ordinal))
         {
             if (!HostPort.TryParseUri(input.Target, out UriTarget uri, out problem))
             {
                 return false;
             }
 
-            if (uri.Scheme is not ("http" or "ws" or "https" or "wss"))
+            if (uri.Scheme is not ("https" or "ws" or "wss"))
             {
                 problem = $"'{uri.Scheme}://' is not a scheme the proxy handles (http, https, ws, wss)";
                 return false;
             }
 
-            scheme = uri.Scheme is "http" or "ws" ? RequestScheme.Http : RequestScheme.Tunnel;
             destination = uri.Authority;
         }
         else if (!HostPort.TryParseAuthority(input.Target, 0, out destination, out problem))
         {
-            problem = $"'{input.Target}': {problem} (a CONNECT target is host:port; or give a URL)";
+            problem = $"'{HostPort.Redact(input.Target)}': {problem} (a CONNECT target is host:port; or give a URL)";
             return false;
         }
 
-        string method = scheme == RequestScheme.Tunnel ? "CONNECT" : (input.Method ?? "GET").ToUpperInvariant();
+        // Methods are case-sensitive (RFC 9110 §9.1): "get" is another method than GET, and the proxy decides it so.
+        string method = scheme == RequestScheme.Tunnel ? "CONNECT" : input.Method ?? "GET";
+        if (method.Length == 0 || method.AsSpan().ContainsAnyExcept(TokenCharacters))
+        {
+            problem = $"--method '{method}' is not an HTTP method (a token, RFC 9110 §5.6.2)";
+            return false;
+        }
+
+        if (scheme == RequestScheme.Http && method == "CONNECT")
+        {
+            problem = "a CONNECT names host:port, not a URL: give the target as host:port";
+            return false;
+        }
+
         facts = new RequestFacts(method, scheme, destination.Host, destination.Address, destination.Port, client) { User = input.User };
         problem = "";
         return true;
     }
+
+    // RFC 9110 §5.6.2: tchar.
+    private static readonly System.Buffers.SearchValues<char> TokenCharacters =
+        System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
 
     private static bool TryParseOverrides(string[] entries, out Dictionary<string, IPAddress[]> overrides, out string problem)
     {

@@ -26,6 +26,11 @@ readonly partial record struct HostPort(string Host, IPAddress? Address, int Por
     private static readonly System.Buffers.SearchValues<char> SchemeCharacters =
         System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
 
+    // RFC 3986 §3.2.1: userinfo = *( unreserved / pct-encoded / sub-delims / ":" ), and '@', which WHATWG URL readers
+    // take into the userinfo too (the last '@' ends it, as here).
+    private static readonly System.Buffers.SearchValues<char> UserInfoCharacters =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:@");
+
     /// <summary>The host as a URI or a request line carries it: IPv6 literals in brackets.</summary>
     public string HostForUri => Address is { AddressFamily: AddressFamily.InterNetworkV6 } ? $"[{Host}]" : Host;
 
@@ -53,7 +58,7 @@ readonly partial record struct HostPort(string Host, IPAddress? Address, int Por
         value = default;
         if (text.Contains('@'))
         {
-            problem = $"'{Shorten(text)}' has userinfo (user@): only host and port belong here";
+            problem = $"'{Shorten(Redact(text))}' has userinfo (user@): only host and port belong here";
             return false;
         }
 
@@ -81,7 +86,7 @@ readonly partial record struct HostPort(string Host, IPAddress? Address, int Por
         int schemeEnd = text.IndexOf("://", StringComparison.Ordinal);
         if (schemeEnd <= 0 || !char.IsAsciiLetter(text[0]) || text.AsSpan(0, schemeEnd).ContainsAnyExcept(SchemeCharacters))
         {
-            problem = $"'{Shorten(text)}' is not a URL (scheme://host[:port][/path])";
+            problem = $"'{Shorten(Redact(text))}' is not a URL (scheme://host[:port][/path])";
             return false;
         }
 
@@ -99,6 +104,14 @@ readonly partial record struct HostPort(string Host, IPAddress? Address, int Por
             HasFragment = hasFragment,
             PathWasEmpty = pathStart < 0,
         };
+        // RFC 3986 §3.2.1: userinfo is unreserved, pct-encoded, sub-delims and ':'. Anything else, a backslash above
+        // all, is where readers part ways: a browser takes "http://a\@b/" for host a, this parser would take host b.
+        if (at >= 0 && authority.AsSpan(0, at).ContainsAnyExcept(UserInfoCharacters))
+        {
+            problem = "the userinfo (before the host's '@') has a character a URL does not allow there";
+            return false;
+        }
+
         authority = authority[(at + 1)..];
         (string host, string? port) = SplitPort(authority);
         if (!TryRead(authority, host, port is "" ? null : port, DefaultPort(value.Scheme), out HostPort target, out problem))
@@ -180,6 +193,24 @@ readonly partial record struct HostPort(string Host, IPAddress? Address, int Por
 
         value = new HostPort(name, address, port);
         return true;
+    }
+
+    /// <summary>
+    /// The text with any userinfo (<c>user:password@</c> in its authority) replaced by <c>***@</c>: for messages and logs,
+    /// which must never repeat a password a client or an operator put in a URL.
+    /// </summary>
+    public static string Redact(string text)
+    {
+        if (!text.Contains('@'))
+        {
+            return text;
+        }
+
+        int schemeEnd = text.IndexOf("://", StringComparison.Ordinal);
+        int start = schemeEnd < 0 ? 0 : schemeEnd + 3;
+        int end = text.IndexOfAny(['/', '?', '#'], start);
+        int at = text[start..(end < 0 ? text.Length : end)].LastIndexOf('@');
+        return at < 0 ? text : $"{text[..start]}***{text[(start + at)..]}";
     }
 
     private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "...";

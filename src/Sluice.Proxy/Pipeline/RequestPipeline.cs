@@ -100,6 +100,12 @@ public sealed class RequestPipeline
             {
                 return Refuse(allowed, VerdictStep.Resolution, ProxyErrorKind.DnsTimeout, $"no DNS answer for {request.Host} within {Durations.Format(_resolveTimeout)}");
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A resolver that fails some other way (a SocketException getaddrinfo did not map, a bug in a plug-in
+                // resolver) is a failed lookup too: the client gets the 502 and the reason, not a dropped connection.
+                return Refuse(allowed, VerdictStep.Resolution, ProxyErrorKind.DnsError, $"lookup of {request.Host} failed: {e.Message}");
+            }
 
             if (addresses.Length == 0)
             {
@@ -116,7 +122,9 @@ public sealed class RequestPipeline
             checks.Add(new AddressCheck(address, decision));
             if (decision.Allowed)
             {
-                permitted.Add(address);
+                // The guard judged an IPv4-mapped address (::ffff:a.b.c.d) as the IPv4 address it stands for; that is
+                // the one connected to (an IPv6 socket cannot reach it where IPv6-only sockets are the rule).
+                permitted.Add(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
             }
             else
             {

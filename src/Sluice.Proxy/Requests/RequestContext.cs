@@ -29,7 +29,7 @@ internal sealed class RequestContext
         Started = DateTimeOffset.UtcNow;
         _clientReadAtStart = consumedBeforeHead;
         _clientWrittenAtStart = client.Stream.BytesWritten;
-        Url = head.Target;
+        Url = Policy.Names.HostPort.Redact(head.Target); // a target refused for its userinfo is logged without it
     }
 
     public Connection Client { get; }

@@ -1,5 +1,7 @@
 using System.Net;
 using Sluice.Policy.Names;
+using Sluice.Proxy.Errors;
+using Sluice.Proxy.Pipeline;
 
 namespace Sluice.Proxy.Requests;
 
@@ -30,68 +32,17 @@ internal sealed record RequestTarget(string Host, IPAddress? Address, int Port, 
     /// <summary>Parses a CONNECT target: authority-form only, <c>host:port</c> or <c>[v6]:port</c>, port required.</summary>
     public static bool TryParseAuthority(string target, out RequestTarget? parsed, out string problem)
     {
-        parsed = null;
-        if (target.LastIndexOf(':') <= 0 || target.Contains('/') || target.Contains('@'))
-        {
-            problem = $"CONNECT needs an authority-form target such as example.com:443 or [2001:db8::1]:443, not '{target}'";
-            return false;
-        }
-
-        if (!HostPort.TryParseAuthority(target, 0, out HostPort destination, out problem))
-        {
-            return false;
-        }
-
-        parsed = new RequestTarget(destination, "");
-        return true;
+        parsed = RequestTargets.TryReadConnect(target, out HostPort destination, out problem) ? new RequestTarget(destination, "") : null;
+        return parsed is not null;
     }
 
     /// <summary>Parses an absolute-form target <c>http://host[:port][/path][?query]</c>.</summary>
     public static bool TryParseAbsolute(string target, out RequestTarget? parsed, out string problem, out bool isOriginForm, out bool isHttps)
     {
-        parsed = null;
-        isOriginForm = target.StartsWith('/') || target == "*";
-        isHttps = target.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
-        if (isOriginForm)
-        {
-            problem = "Sluice is a forward proxy, not a web server: send absolute-form requests (GET http://host/path) or CONNECT host:port";
-            return false;
-        }
-
-        if (isHttps)
-        {
-            problem = "https:// URLs go through a CONNECT tunnel (curl -p, or HTTPS_PROXY); Sluice does not originate TLS for forwarded requests";
-            return false;
-        }
-
-        if (!target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
-        {
-            problem = $"unsupported request target '{Shorten(target)}': only http:// URLs are forwarded";
-            return false;
-        }
-
-        // The fragment and the credentials are named before anything else wrong with the authority.
-        bool parsedUri = HostPort.TryParseUri(target, out UriTarget uri, out problem);
-        if (uri.HasFragment)
-        {
-            problem = "a request target must not contain a fragment (#)";
-            return false;
-        }
-
-        if (uri.HasUserInfo)
-        {
-            problem = "credentials in the URL (user@host) are not forwarded; remove them";
-            return false;
-        }
-
-        if (!parsedUri)
-        {
-            return false;
-        }
-
-        parsed = new RequestTarget(uri.Authority, uri.PathAndQuery) { PathWasEmpty = uri.PathWasEmpty };
-        return true;
+        bool read = RequestTargets.TryReadAbsolute(target, out UriTarget uri, out ProxyErrorKind refusal, out problem);
+        isOriginForm = !read && refusal == ProxyErrorKind.NotAProxyRequest;
+        isHttps = !read && refusal == ProxyErrorKind.UnsupportedScheme;
+        parsed = read ? new RequestTarget(uri.Authority, uri.PathAndQuery) { PathWasEmpty = uri.PathWasEmpty } : null;
+        return read;
     }
-
-    private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "...";
 }

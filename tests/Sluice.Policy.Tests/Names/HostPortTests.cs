@@ -157,10 +157,30 @@ public sealed class HostPortTests
     [InlineData("http://[::1/", "not a valid IPv6 literal", "unclosed bracket")]
     [InlineData("http://[fe80::1%25eth0]/", "zone id", "zone id")]
     [InlineData("http://exa mple.com/", "character not allowed", "space in the host")]
+    [InlineData("http://evil.test\\@good.test/", "userinfo", "a backslash, which a browser reads as the end of the host: not userinfo for good.test")]
+    [InlineData("http://us er@good.test/", "userinfo", "a space in the userinfo")]
     public void Refuses_uris_with_a_problem(string text, string problemContains, string why)
     {
         Assert.False(HostPort.TryParseUri(text, out _, out string problem), $"{why}: '{text}' accepted");
         Assert.True(problem.Contains(problemContains, StringComparison.Ordinal), $"{why}: problem '{problem}' should contain '{problemContains}'");
+    }
+
+    [Theory]
+    [InlineData("http://alice:s3cret@example.com/p@q", "http://***@example.com/p@q")]
+    [InlineData("alice:s3cret@example.com:443", "***@example.com:443")]
+    [InlineData("ftp://a@b:s3cret@example.com", "ftp://***@example.com")]
+    [InlineData("http://example.com/p@q", "http://example.com/p@q")]
+    [InlineData("http://example.com", "http://example.com")]
+    [InlineData("", "")]
+    public void Redact_hides_userinfo_and_nothing_else(string text, string redacted) => Assert.Equal(redacted, HostPort.Redact(text));
+
+    [Fact]
+    public void A_problem_never_repeats_the_password_of_a_url()
+    {
+        Assert.False(HostPort.TryParseUri("ht!tp://alice:s3cret@example.com/", out _, out string notUrl));
+        Assert.False(HostPort.TryParseUri("http://alice:s3cret\\@example.com/", out _, out string badUserInfo));
+        Assert.False(HostPort.TryParseAuthority("alice:s3cret@example.com:443", 0, out _, out string authority));
+        Assert.All(new[] { notUrl, badUserInfo, authority }, problem => Assert.DoesNotContain("s3cret", problem, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -21,7 +21,7 @@ public sealed class RequestTargetTests
     [InlineData("example.com", "CONNECT needs an authority-form target such as example.com:443 or [2001:db8::1]:443, not 'example.com'")]
     [InlineData(":443", "CONNECT needs an authority-form target such as example.com:443 or [2001:db8::1]:443, not ':443'")]
     [InlineData("http://example.com:443/", "CONNECT needs an authority-form target such as example.com:443 or [2001:db8::1]:443, not 'http://example.com:443/'")]
-    [InlineData("user@example.com:443", "CONNECT needs an authority-form target such as example.com:443 or [2001:db8::1]:443, not 'user@example.com:443'")]
+    [InlineData("user@example.com:443", "CONNECT needs an authority-form target such as example.com:443 or [2001:db8::1]:443, not '***@example.com:443'")]
     [InlineData("example.com:", "invalid port ''")]
     [InlineData("example.com:99999", "invalid port '99999'")]
     [InlineData("example.com:0", "invalid port '0'")]
