@@ -279,6 +279,21 @@ public sealed class DoctorCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task The_policy_expects_its_own_listener_to_be_refused_as_a_destination()
+    {
+        string policy = File("own.yaml", """
+            listeners: [{ address: "127.0.0.1:3128" }]
+            addresses: { allow: [127.0.0.0/8] }
+            rules: [{ name: any, action: allow }]
+            """);
+        var notes = new List<string>();
+        await DoctorExpectations.DecideAsync(policy, ConfigLoader.LoadFile(policy), [new Sluice.Client.Diagnostics.ProbeTarget("127.0.0.1", 3128, true), new Sluice.Client.Diagnostics.ProbeTarget("127.0.0.1", 3129, true)],
+            null, null, IPAddress.Loopback, notes);
+        Assert.Contains(notes, n => n.Contains("expects 127.0.0.1:3128: 403 destination_ip_prohibited (127.0.0.1:3128 refused: 127.0.0.1:3128 is this proxy's own listener)", StringComparison.Ordinal));
+        Assert.Contains(notes, n => n.Contains("expects 127.0.0.1:3129: 200", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task An_answer_the_policy_does_not_expect_is_named_after_the_probe()
     {
         await using var origin = PkiOrigin.Start(_pki);

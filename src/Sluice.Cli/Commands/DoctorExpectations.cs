@@ -24,7 +24,10 @@ internal sealed class DoctorExpectations
     public static async Task<DoctorExpectations> DecideAsync(string policy, SluiceConfig config, IEnumerable<ProbeTarget> targets, string? user, string? password, IPAddress client, List<string> notes)
     {
         var expectations = new DoctorExpectations(policy);
-        var pipeline = new RequestPipeline(config, OwnEndpoints.None); // the proxy's own addresses are not known from here
+        // The proxy's listeners as written: this machine's interfaces are not the proxy's, so a wildcard listener is
+        // not expanded (the guard still takes it for every loopback address on its port).
+        var own = new OwnEndpoints([.. config.Listeners.Select(l => l.Address)], config.Admin is { } admin ? [admin.Address] : []);
+        var pipeline = new RequestPipeline(config, own);
         AuthResult? identity = await SupposedIdentity.FindAsync(config, user, password, client, notes.Add).ConfigureAwait(false);
         foreach (ProbeTarget target in targets)
         {

@@ -100,12 +100,6 @@ internal static class ExplainCommand
         return verdict.Refused ? 1 : 0;
     }
 
-    /// <summary>
-    /// The request a target stands for: an http:// URL is forwarded as it is written, read by the proxy's own target
-    /// reader (so a URL the proxy refuses, with userinfo or a fragment, is refused here too); an https://, ws:// or
-    /// wss:// URL is the CONNECT a client sends for it (RFC 6455 §4.1: WebSocket clients tunnel through a proxy, plain
-    /// ws:// too), and so is host:port.
-    /// </summary>
     private static bool TryBuildFacts(ExplainRequest input, out RequestFacts? facts, out string problem)
     {
         facts = null;
@@ -115,62 +109,14 @@ internal static class ExplainCommand
             return false;
         }
 
-        HostPort destination;
-        RequestScheme scheme = RequestScheme.Tunnel;
-        if (input.Target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        if (!RequestTargets.TryReadRequest(input.Target, input.Method, client, out RequestFacts request, out problem))
         {
-            if (!RequestTargets.TryReadAbsolute(input.Target, out UriTarget forwarded, out _, out problem))
-            {
-                problem = $"the proxy answers 400 to this URL: {problem}";
-                return false;
-            }
-
-            scheme = RequestScheme.Http;
-            destination = forwarded.Authority;
-        }
-        else if (input.Target.Contains("://", StringComparison.Ordinal))
-        {
-            if (!HostPort.TryParseUri(input.Target, out UriTarget uri, out problem))
-            {
-                return false;
-            }
-
-            if (uri.Scheme is not ("https" or "ws" or "wss"))
-            {
-                problem = $"'{uri.Scheme}://' is not a scheme the proxy handles (http, https, ws, wss)";
-                return false;
-            }
-
-            destination = uri.Authority;
-        }
-        else if (!HostPort.TryParseAuthority(input.Target, 0, out destination, out problem))
-        {
-            problem = $"'{HostPort.Redact(input.Target)}': {problem} (a CONNECT target is host:port; or give a URL)";
             return false;
         }
 
-        // Methods are case-sensitive (RFC 9110 §9.1): "get" is another method than GET, and the proxy decides it so.
-        string method = scheme == RequestScheme.Tunnel ? "CONNECT" : input.Method ?? "GET";
-        if (method.Length == 0 || method.AsSpan().ContainsAnyExcept(TokenCharacters))
-        {
-            problem = $"--method '{method}' is not an HTTP method (a token, RFC 9110 §5.6.2)";
-            return false;
-        }
-
-        if (scheme == RequestScheme.Http && method == "CONNECT")
-        {
-            problem = "a CONNECT names host:port, not a URL: give the target as host:port";
-            return false;
-        }
-
-        facts = new RequestFacts(method, scheme, destination.Host, destination.Address, destination.Port, client) { User = input.User };
-        problem = "";
+        facts = request with { User = input.User };
         return true;
     }
-
-    // RFC 9110 §5.6.2: tchar.
-    private static readonly System.Buffers.SearchValues<char> TokenCharacters =
-        System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
 
     private static bool TryParseOverrides(string[] entries, out Dictionary<string, IPAddress[]> overrides, out string problem)
     {

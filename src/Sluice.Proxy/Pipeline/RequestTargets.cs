@@ -1,3 +1,5 @@
+using System.Net;
+using Sluice.Policy.Decisions;
 using Sluice.Policy.Names;
 using Sluice.Proxy.Errors;
 
@@ -67,5 +69,69 @@ public static class RequestTargets
         }
 
         return parsed;
+    }
+
+    /// <summary>
+    /// The request a target written by an operator stands for (<c>sluice explain</c>): an http:// URL is forwarded as
+    /// it is written, read by <see cref="TryReadAbsolute"/> (so a URL the proxy refuses, with userinfo or a fragment,
+    /// is refused here too); an https://, ws:// or wss:// URL is the CONNECT a client sends for it (RFC 6455 §4.1:
+    /// WebSocket clients tunnel through a proxy, plain ws:// too), and so is host:port. Methods keep their case
+    /// (RFC 9110 §9.1: "get" is another method than GET).
+    /// </summary>
+    /// <param name="method">A forwarded request's method (GET when null); a tunnel's is CONNECT.</param>
+    public static bool TryReadRequest(string target, string? method, IPAddress client, out RequestFacts facts, out string problem)
+    {
+        facts = null!;
+        HostPort destination;
+        RequestScheme scheme = RequestScheme.Tunnel;
+        if (target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!TryReadAbsolute(target, out UriTarget forwarded, out _, out problem))
+            {
+                problem = $"the proxy answers 400 to this URL: {problem}";
+                return false;
+            }
+
+            scheme = RequestScheme.Http;
+            destination = forwarded.Authority;
+        }
+        else if (target.Contains("://", StringComparison.Ordinal))
+        {
+            if (!HostPort.TryParseUri(target, out UriTarget uri, out problem))
+            {
+                return false;
+            }
+
+            if (uri.Scheme is not ("https" or "ws" or "wss"))
+            {
+                problem = $"'{uri.Scheme}://' is not a scheme the proxy handles (http, https, ws, wss)";
+                return false;
+            }
+
+            destination = uri.Authority;
+        }
+        else if (!HostPort.TryParseAuthority(target, 0, out destination, out problem))
+        {
+            problem = $"'{HostPort.Redact(target)}': {problem} (a CONNECT target is host:port; or give a URL)";
+            return false;
+        }
+
+        // Methods are case-sensitive (RFC 9110 §9.1): "get" is another method than GET, and the proxy decides it so.
+        string verb = scheme == RequestScheme.Tunnel ? "CONNECT" : method ?? "GET";
+        if (verb.Length == 0 || !verb.All(c => c < 0x80 && Http1.HeadParser.IsTokenByte((byte)c)))
+        {
+            problem = $"'{verb}' is not an HTTP method (a token, RFC 9110 §5.6.2)";
+            return false;
+        }
+
+        if (scheme == RequestScheme.Http && verb == "CONNECT")
+        {
+            problem = "a CONNECT names host:port, not a URL: give the target as host:port";
+            return false;
+        }
+
+        facts = new RequestFacts(verb, scheme, destination.Host, destination.Address, destination.Port, client);
+        problem = "";
+        return true;
     }
 }
