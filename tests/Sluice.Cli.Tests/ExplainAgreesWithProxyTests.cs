@@ -34,7 +34,7 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
     // Identity: "-" none; "user:password" (split at the last colon). Client: the address the request comes from (all on
     // loopback). Wire: the request target a client sends for Target when it differs (ws:// goes as a CONNECT, a
     // Unicode name as punycode); an absolute-form target when it starts with http://, else a CONNECT.
-    public sealed record Row(string Config, string Target, string Identity = "-", string Method = "GET", string Client = "127.0.0.1", string? Wire = null);
+    public sealed record Row(string Config, string Target, string Identity = "-", string Method = "GET", string Client = "127.0.0.1", string? Wire = null, int? MaxForwards = null);
 
     private static readonly Row[] Table = [.. BuildTable()];
 
@@ -76,12 +76,12 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
 
         var output = new StringWriter();
         var errors = new StringWriter();
-        var request = new ExplainCommand.ExplainRequest(target, row.Client, user, tunnel ? null : row.Method, [], NoResolve: false) { Password = password };
+        var request = new ExplainCommand.ExplainRequest(target, row.Client, user, tunnel ? null : row.Method, [], NoResolve: false) { Password = password, MaxForwards = row.MaxForwards };
         int exit = await ExplainCommand.RunAsync(new FileInfo(proxy.ConfigFile), request, json: true, output, errors, _proxies.Resolver, CancellationToken.None);
         if (exit == 2)
         {
             // Explain refused the target itself: the proxy must refuse that request as malformed, before any decision.
-            (int refusedStatus, string? refusedError) = await proxy.AskAsync(wire, tunnel, row.Method, user, password, IPAddress.Parse(row.Client));
+            (int refusedStatus, string? refusedError) = await proxy.AskAsync(wire, tunnel, row.Method, user, password, IPAddress.Parse(row.Client), row.MaxForwards);
             Assert.True(refusedStatus == 400 && refusedError == "http_request_error",
                 $"explain refused the target ({errors.ToString().Trim()}); the proxy answered {refusedStatus} ({refusedError}); {row}");
             return;
@@ -100,7 +100,7 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 $"explain would let the proxy connect to {address}");
         }
 
-        (int status, string? error) = await proxy.AskAsync(wire, tunnel, row.Method, user, password, IPAddress.Parse(row.Client));
+        (int status, string? error) = await proxy.AskAsync(wire, tunnel, row.Method, user, password, IPAddress.Parse(row.Client), row.MaxForwards);
         string what = $"{row} -> explain: {output}";
         if (refused)
         {
@@ -204,6 +204,20 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
         }
 
         yield return new Row("optional", "get.loop.test:{o}");
+
+        // Max-Forwards 0: once the rules allow it, the proxy answers a TRACE or OPTIONS itself, without resolving,
+        // so a name the guard would refuse, or that does not resolve, still gets 200; a denied one gets no answer.
+        foreach (string method in new[] { "TRACE", "OPTIONS" })
+        {
+            foreach (string destination in new[] { "loop.test:{o}", "private.test:{o}", "missing.test:{o}", "slow.test:{o}", "secret.loop.test:{o}", "unlisted.test:{o}", "127.0.0.1:{p}" })
+            {
+                yield return new Row("optional", $"http://{destination}/", Method: method, MaxForwards: 0);
+            }
+
+            yield return new Row("optional", "http://private.test:{o}/", Method: method, MaxForwards: 1);
+            yield return new Row("optional", "http://staff.loop.test:{o}/", Method: method, MaxForwards: 0);
+            yield return new Row("required", "http://loop.test:{o}/", Method: method, MaxForwards: 0);
+        }
 
         // Clients: a rule for one client address.
         foreach (string client in new[] { "127.0.0.1", "127.0.0.2", "127.0.0.3" })
@@ -413,7 +427,7 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
         public sealed record Instance(ProxyServer Server, string ConfigFile, int Port)
         {
             /// <summary>One request on a new connection from <paramref name="client"/>: the status and the Proxy-Status error type, if any.</summary>
-            public async Task<(int Status, string? Error)> AskAsync(string target, bool tunnel, string method, string? user, string? password, IPAddress client)
+            public async Task<(int Status, string? Error)> AskAsync(string target, bool tunnel, string method, string? user, string? password, IPAddress client, int? maxForwards = null)
             {
                 using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                 socket.Bind(new IPEndPoint(client, 0));
@@ -424,6 +438,11 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 if (user is not null)
                 {
                     head.Append($"Proxy-Authorization: Basic {Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}"))}\r\n");
+                }
+
+                if (maxForwards is { } hops)
+                {
+                    head.Append($"Max-Forwards: {hops}\r\n");
                 }
 
                 head.Append(method == "POST" && !tunnel ? "Content-Length: 0\r\n\r\n" : "\r\n");

@@ -25,17 +25,18 @@ internal static class ExplainCommand
         var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password for --user from the first line of standard input and check it against the users file, as the proxy would." };
         var method = new Option<string?>("--method", "-X") { Description = "HTTP method of a forwarded request, case-sensitive as in HTTP (default GET; tunnels are CONNECT)." };
         var resolve = new Option<string[]>("--resolve") { Description = "NAME=IP: use this address for NAME instead of asking DNS (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var maxForwards = new Option<int?>("--max-forwards") { Description = "Max-Forwards of a TRACE or OPTIONS request: at 0 the proxy answers it itself." };
         var noResolve = new Option<bool>("--no-resolve") { Description = "Do not resolve the name: stop after the policy decision." };
         var json = new Option<bool>("--json") { Description = "Print the explanation as one JSON object, for scripts." };
         var command = new Command("explain", "Explain the decision for one request: who the client is taken to be, the rule that matched and why each earlier rule did not, the resolved addresses and their classification, and the status code a client would get. Exit code 0 when the request would be let through, 1 when refused, 2 on a usage or configuration error.")
         {
-            config, target, client, user, passwordStdin, method, resolve, noResolve, json,
+            config, target, client, user, passwordStdin, method, maxForwards, resolve, noResolve, json,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
             string? password = result.GetValue(passwordStdin) ? Console.In.ReadLine() ?? "" : null;
             var request = new ExplainRequest(result.GetValue(target)!, result.GetValue(client)!, result.GetValue(user), result.GetValue(method),
-                result.GetValue(resolve) ?? [], result.GetValue(noResolve)) { Password = password };
+                result.GetValue(resolve) ?? [], result.GetValue(noResolve)) { Password = password, MaxForwards = result.GetValue(maxForwards) };
             return await RunAsync(result.GetValue(config), request, result.GetValue(json), Console.Out, Console.Error, cancellationToken).ConfigureAwait(false);
         });
         return command;
@@ -45,6 +46,9 @@ internal static class ExplainCommand
     {
         /// <summary>The password to check for <see cref="User"/>; null: the user is taken to have sent the right one.</summary>
         public string? Password { get; init; }
+
+        /// <summary>A TRACE or OPTIONS request's Max-Forwards, as the request would carry it.</summary>
+        public int? MaxForwards { get; init; }
     }
 
     internal static Task<int> RunAsync(FileInfo? file, ExplainRequest input, bool json, TextWriter output, TextWriter errors, CancellationToken cancellationToken) =>
@@ -114,7 +118,13 @@ internal static class ExplainCommand
             return false;
         }
 
-        facts = request with { User = input.User };
+        if (input.MaxForwards is < 0)
+        {
+            problem = "--max-forwards must be 0 or more";
+            return false;
+        }
+
+        facts = request with { User = input.User, MaxForwards = request.Method is "TRACE" or "OPTIONS" ? input.MaxForwards : null };
         return true;
     }
 

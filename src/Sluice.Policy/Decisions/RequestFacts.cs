@@ -19,6 +19,12 @@ public sealed record RequestFacts(string Method, RequestScheme Scheme, string Ho
     /// <summary>The authenticated user name, when the client authenticated.</summary>
     public string? User { get; init; }
 
+    /// <summary>
+    /// A TRACE or OPTIONS request's Max-Forwards count (RFC 9110 §7.6.2); null when it has none. At 0 the request goes
+    /// no further than the proxy, which answers it itself.
+    /// </summary>
+    public int? MaxForwards { get; init; }
+
     /// <summary>The destination as an authority: <c>host:port</c>, an IPv6 literal bracketed.</summary>
     public Names.HostPort Destination => new(Host, Address, Port);
 

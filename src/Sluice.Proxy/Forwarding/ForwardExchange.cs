@@ -76,10 +76,21 @@ internal sealed class ForwardExchange
 
             _x.CheckRate();
             await _x.AuthenticateAsync().ConfigureAwait(false); // before anything is answered on the client's behalf, TRACE included
-            _allowed = _x.Decide(_target, RequestScheme.Http); // and the policy too: a denied destination gets no answer from us either
-            if (await AnswerMaxForwardsAsync(canContinue).ConfigureAwait(false) is { } answered)
+            int? maxForwards = ReadMaxForwards(out string? unreadable);
+            _allowed = _x.Decide(_target, RequestScheme.Http, maxForwards); // and the policy too: a denied destination gets no answer from us either
+            if (unreadable is not null)
             {
-                return answered && canContinue;
+                throw new ProxyErrorException(ProxyErrorKind.MalformedRequest, $"Max-Forwards '{unreadable}' is not a number");
+            }
+
+            if (_allowed.Route == Route.Self)
+            {
+                return await AnswerItselfAsync(canContinue).ConfigureAwait(false) && canContinue;
+            }
+
+            if (maxForwards > 0)
+            {
+                Head.Fields.Set("Max-Forwards", (maxForwards.Value - 1).ToString(CultureInfo.InvariantCulture));
             }
 
             // A request with content is never an upgrade (a WebSocket handshake is a bodiless GET, RFC 6455 §4.1):
@@ -493,27 +504,28 @@ internal sealed class ForwardExchange
     /// Max-Forwards on TRACE and OPTIONS (RFC 9110 §7.6.2): at zero this proxy is the final recipient and answers;
     /// otherwise the value is decremented. Returns null when the request goes on.
     /// </summary>
-    private async Task<bool?> AnswerMaxForwardsAsync(bool keepAlive)
+    /// <summary>A TRACE or OPTIONS request's Max-Forwards (RFC 9110 §7.6.2); <paramref name="unreadable"/> when it is not 1*DIGIT.</summary>
+    private int? ReadMaxForwards(out string? unreadable)
     {
+        unreadable = null;
         if (Head.Method is not ("TRACE" or "OPTIONS") || Head.Fields.Get("Max-Forwards") is not { } value)
         {
             return null;
         }
 
-        // Max-Forwards = 1*DIGIT; a value larger than we can count is as good as our largest (§7.6.2: "the lesser of").
         if (value.Length == 0 || !value.All(char.IsAsciiDigit))
         {
-            throw new ProxyErrorException(ProxyErrorKind.MalformedRequest, $"Max-Forwards '{value}' is not a number");
-        }
-
-        int remaining = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int parsed) ? parsed : int.MaxValue;
-
-        if (remaining > 0)
-        {
-            Head.Fields.Set("Max-Forwards", (remaining - 1).ToString(CultureInfo.InvariantCulture));
+            unreadable = value;
             return null;
         }
 
+        // A value larger than we can count is as good as our largest (§7.6.2: "the lesser of").
+        return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int parsed) ? parsed : int.MaxValue;
+    }
+
+    /// <summary>The proxy is the last hop (Max-Forwards 0): TRACE is echoed, OPTIONS answered with what the proxy allows.</summary>
+    private async Task<bool> AnswerItselfAsync(bool keepAlive)
+    {
         byte[] body = [];
         string contentType = "text/plain";
         using var head = new HeadWriter();

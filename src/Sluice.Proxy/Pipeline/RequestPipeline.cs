@@ -54,7 +54,7 @@ public sealed class RequestPipeline
         Decision decision = Policy.Decide(request);
         if (decision.Allowed)
         {
-            return new Verdict(request, VerdictStep.Rules, decision, null, decision.Detail);
+            return new Verdict(request, VerdictStep.Rules, decision, null, decision.Detail) { Route = RouteFor(request) };
         }
 
         // Many clients (.NET, browsers) send proxy credentials only once challenged: an anonymous request that a rule
@@ -79,6 +79,11 @@ public sealed class RequestPipeline
         }
 
         RequestFacts request = allowed.Facts;
+        if (allowed.Route == Route.Self)
+        {
+            return new Verdict(request, VerdictStep.Ready, allowed.Rules, null, allowed.Detail) { Route = Route.Self, Tls = allowed.Tls };
+        }
+
         IPAddress[] addresses;
         if (request.Address is { } literal)
         {
@@ -153,6 +158,10 @@ public sealed class RequestPipeline
         Verdict decided = Decide(request, identity);
         return decided.Refused ? decided : await ResolveAsync(decided, resolver, cancellationToken).ConfigureAwait(false);
     }
+
+    // Where an allowed request goes. Parent proxies will add routes here.
+    private static Route RouteFor(RequestFacts request) =>
+        request.MaxForwards == 0 && request.Method is "TRACE" or "OPTIONS" ? Route.Self : Route.Direct;
 
     private Verdict? Identity(RequestFacts request, AuthResult? identity)
     {

@@ -10,6 +10,12 @@ public enum Route
 {
     /// <summary>The proxy connects to the destination itself.</summary>
     Direct,
+
+    /// <summary>
+    /// Nowhere: the proxy answers itself, for a TRACE or OPTIONS whose Max-Forwards is 0 (RFC 9110 §7.6.2). Nothing is
+    /// resolved or connected to; the rules still decide first, so a denied destination gets no answer from the proxy.
+    /// </summary>
+    Self,
 }
 
 /// <summary>What happens to the bytes of an allowed tunnel. Only relayed untouched today; inspection adds a way here.</summary>

@@ -146,9 +146,15 @@ internal sealed class RequestContext
     /// Identity and rules, before any upstream connection or lookup (<see cref="RequestPipeline.Decide"/>); throws the
     /// refusal (407, 429, 403) if there is one.
     /// </summary>
-    public Verdict Decide(RequestTarget target, RequestScheme scheme)
+    /// <param name="maxForwards">A TRACE or OPTIONS request's Max-Forwards count, if it has one.</param>
+    public Verdict Decide(RequestTarget target, RequestScheme scheme, int? maxForwards = null)
     {
-        var facts = new RequestFacts(Head.Method, scheme, target.Host, target.Address, target.Port, Client.Remote.Address) { User = User, Groups = Groups };
+        var facts = new RequestFacts(Head.Method, scheme, target.Host, target.Address, target.Port, Client.Remote.Address)
+        {
+            User = User,
+            Groups = Groups,
+            MaxForwards = maxForwards,
+        };
         Live.User = User;
         Live.Destination = target.AuthorityWithPort;
         Verdict verdict = Snapshot.Pipeline.Decide(facts, _identity);
