@@ -100,10 +100,6 @@ internal sealed class ProxyErrorException : Exception
 
     public static int RetryAfterSeconds(TimeSpan wait) => Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
 
-    /// <summary>The 407 with the scheme's challenge, so the client knows to send credentials.</summary>
-    public static ProxyErrorException Challenge(string challenge, string detail) =>
-        new(ProxyErrorKind.AuthenticationRequired, detail, fields: [new("Proxy-Authenticate", challenge)]);
-
     /// <summary>Extra header fields the error response carries, e.g. Proxy-Authenticate or Retry-After.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Fields { get; }
 

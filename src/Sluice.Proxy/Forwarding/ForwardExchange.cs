@@ -500,10 +500,6 @@ internal sealed class ForwardExchange
         return withBody;
     }
 
-    /// <summary>
-    /// Max-Forwards on TRACE and OPTIONS (RFC 9110 §7.6.2): at zero this proxy is the final recipient and answers;
-    /// otherwise the value is decremented. Returns null when the request goes on.
-    /// </summary>
     /// <summary>A TRACE or OPTIONS request's Max-Forwards (RFC 9110 §7.6.2); <paramref name="unreadable"/> when it is not 1*DIGIT.</summary>
     private int? ReadMaxForwards(out string? unreadable)
     {

@@ -152,13 +152,6 @@ public sealed class RequestPipeline
         };
     }
 
-    /// <summary>Both steps: the verdict for a request that would be connected now.</summary>
-    public async ValueTask<Verdict> DecideAsync(RequestFacts request, AuthResult? identity, IResolver resolver, CancellationToken cancellationToken)
-    {
-        Verdict decided = Decide(request, identity);
-        return decided.Refused ? decided : await ResolveAsync(decided, resolver, cancellationToken).ConfigureAwait(false);
-    }
-
     // Where an allowed request goes. Parent proxies will add routes here.
     private static Route RouteFor(RequestFacts request) =>
         request.MaxForwards == 0 && request.Method is "TRACE" or "OPTIONS" ? Route.Self : Route.Direct;

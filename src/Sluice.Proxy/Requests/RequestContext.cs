@@ -103,10 +103,6 @@ internal sealed class RequestContext
         }
     }
 
-    /// <summary>
-    /// Proxy authentication, before the policy: checks the Basic credentials, if any, and counts failures. What a
-    /// missing or wrong identity costs the request is the pipeline's to say (<see cref="DecideAsync"/>).
-    /// </summary>
     /// <summary>Counts a tunnel against the client's limit, or throws the 429 when it has as many open as it may.</summary>
     public void TakeTunnelSlot()
     {
@@ -120,6 +116,10 @@ internal sealed class RequestContext
 
     public void ReleaseTunnelSlot() => Services.Limits.CloseTunnel(Client.Remote.Address);
 
+    /// <summary>
+    /// Proxy authentication, before the policy: checks the Basic credentials, if any, and counts failures. What a
+    /// missing or wrong identity costs the request is the pipeline's to say (<see cref="Decide"/>).
+    /// </summary>
     public async ValueTask AuthenticateAsync()
     {
         User = Client.CertificateUser;
