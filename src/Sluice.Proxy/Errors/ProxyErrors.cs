@@ -1,5 +1,3 @@
-using System.Collections.Frozen;
-
 namespace Sluice.Proxy.Errors;
 
 /// <summary>Every way an exchange can fail that the client is told about. Each maps to one row of <see cref="ProxyErrors"/>.</summary>
@@ -43,7 +41,8 @@ public sealed record ProxyErrorInfo(int Status, string Reason, string ProxyStatu
 /// </summary>
 public static class ProxyErrors
 {
-    private static readonly FrozenDictionary<ProxyErrorKind, ProxyErrorInfo> Table = new Dictionary<ProxyErrorKind, ProxyErrorInfo>
+    // Indexed by kind: every error response, access-log line and metrics label reads a row.
+    private static readonly ProxyErrorInfo?[] Table = ByKind(new Dictionary<ProxyErrorKind, ProxyErrorInfo>
     {
         [ProxyErrorKind.MalformedRequest] = new(400, "Bad Request", "http_request_error", SquidResult.None),
         [ProxyErrorKind.NotAProxyRequest] = new(400, "Bad Request", "http_request_error", SquidResult.None),
@@ -70,13 +69,24 @@ public static class ProxyErrors
         [ProxyErrorKind.UpstreamTimeout] = new(504, "Gateway Timeout", "http_response_timeout", SquidResult.Miss),
         [ProxyErrorKind.ConnectionTerminated] = new(502, "Bad Gateway", "connection_terminated", SquidResult.Miss),
         [ProxyErrorKind.InternalError] = new(500, "Internal Server Error", "proxy_internal_error", SquidResult.None),
-    }.ToFrozenDictionary();
+    });
 
     public static ProxyErrorInfo Describe(ProxyErrorKind kind) =>
-        Table.TryGetValue(kind, out ProxyErrorInfo? info) ? info : throw new ArgumentOutOfRangeException(nameof(kind));
+        (uint)kind < (uint)Table.Length && Table[(int)kind] is { } info ? info : throw new ArgumentOutOfRangeException(nameof(kind));
 
     /// <summary>The RFC 9209 error type of a kind, or null for none: the access log's and the metrics' error field.</summary>
     public static string? ProxyStatusError(ProxyErrorKind? kind) => kind is { } k ? Describe(k).ProxyStatusError : null;
+
+    private static ProxyErrorInfo?[] ByKind(Dictionary<ProxyErrorKind, ProxyErrorInfo> rows)
+    {
+        var table = new ProxyErrorInfo?[Enum.GetValues<ProxyErrorKind>().Length];
+        foreach ((ProxyErrorKind kind, ProxyErrorInfo info) in rows)
+        {
+            table[(int)kind] = info;
+        }
+
+        return table;
+    }
 }
 
 /// <summary>Thrown inside an exchange to answer the client with an error; caught in one place that writes the response.</summary>
