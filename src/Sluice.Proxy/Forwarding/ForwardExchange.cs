@@ -509,7 +509,7 @@ internal sealed class ForwardExchange
             return null;
         }
 
-        if (value.Length == 0 || !value.All(char.IsAsciiDigit))
+        if (value.Length == 0 || value.AsSpan().ContainsAnyExceptInRange('0', '9'))
         {
             unreadable = value;
             return null;

@@ -33,8 +33,8 @@ internal static class RequestChecks
     /// <summary>Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2); an empty value is allowed.</summary>
     internal static bool IsValidHost(string value)
     {
-        string host = value;
-        string port = "";
+        ReadOnlySpan<char> host = value;
+        ReadOnlySpan<char> port = [];
         if (value.StartsWith('['))
         {
             int close = value.IndexOf(']');
@@ -43,8 +43,8 @@ internal static class RequestChecks
                 return false;
             }
 
-            host = "";
-            string after = value[(close + 1)..];
+            host = [];
+            ReadOnlySpan<char> after = value.AsSpan(close + 1);
             if (after.Length > 0)
             {
                 if (after[0] != ':')
@@ -60,12 +60,12 @@ internal static class RequestChecks
             int colon = value.LastIndexOf(':');
             if (colon >= 0)
             {
-                host = value[..colon];
-                port = value[(colon + 1)..];
+                host = value.AsSpan(0, colon);
+                port = value.AsSpan(colon + 1);
             }
         }
 
-        return port.All(char.IsAsciiDigit) && port.Length <= 5 && IsRegName(host);
+        return !port.ContainsAnyExceptInRange('0', '9') && port.Length <= 5 && IsRegName(host);
     }
 
     // IPv6address or IPvFuture ("v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )).
@@ -76,7 +76,7 @@ internal static class RequestChecks
               && text[1..dot].All(char.IsAsciiHexDigit) && text[(dot + 1)..].All(c => IsUnreserved(c) || IsSubDelim(c) || c == ':');
 
     // reg-name = *( unreserved / pct-encoded / sub-delims ); covers IPv4address too.
-    private static bool IsRegName(string text)
+    private static bool IsRegName(ReadOnlySpan<char> text)
     {
         for (int i = 0; i < text.Length; i++)
         {
