@@ -1,5 +1,5 @@
-using System.Collections.Immutable;
 using System.Net;
+using System.Runtime.InteropServices;
 using Sluice.Policy.Addresses;
 using Sluice.Policy.Config;
 using Sluice.Policy.Decisions;
@@ -118,13 +118,15 @@ public sealed class RequestPipeline
             }
         }
 
-        var checks = ImmutableArray.CreateBuilder<AddressCheck>(addresses.Length);
+        // One array per request, handed to the verdict as it is (no builder to copy out of).
+        var checks = new AddressCheck[addresses.Length];
         var permitted = new List<IPAddress>(addresses.Length);
         Decision? firstRefusal = null;
-        foreach (IPAddress address in addresses)
+        for (int i = 0; i < addresses.Length; i++)
         {
+            IPAddress address = addresses[i];
             Decision decision = Guard.Check(address, request.Port);
-            checks.Add(new AddressCheck(address, decision));
+            checks[i] = new AddressCheck(address, decision);
             if (decision.Allowed)
             {
                 // The guard judged an IPv4-mapped address (::ffff:a.b.c.d) as the IPv4 address it stands for; that is
@@ -140,14 +142,14 @@ public sealed class RequestPipeline
         if (permitted.Count == 0)
         {
             return new Verdict(request, VerdictStep.AddressGuard, allowed.Rules, ProxyErrorKind.DestinationProhibited,
-                $"{request.Destination} refused: {firstRefusal!.Detail}") { Addresses = checks.MoveToImmutable() };
+                $"{request.Destination} refused: {firstRefusal!.Detail}") { Addresses = ImmutableCollectionsMarshal.AsImmutableArray(checks) };
         }
 
         return new Verdict(request, VerdictStep.Ready, allowed.Rules, null, allowed.Detail)
         {
             Route = allowed.Route,
             Tls = allowed.Tls,
-            Addresses = checks.MoveToImmutable(),
+            Addresses = ImmutableCollectionsMarshal.AsImmutableArray(checks),
             Permitted = permitted,
         };
     }
