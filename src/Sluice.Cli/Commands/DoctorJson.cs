@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Text;
 using System.Text.Json;
 using Sluice.Client;
 using Sluice.Client.Diagnostics;
@@ -22,8 +21,7 @@ internal static class DoctorJson
 
     public static void Write(TextWriter output, ProxySettings proxy, ImmutableArray<ProbeResult> results, IReadOnlyList<string> notes)
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        JsonOutput.Write(output, w =>
         {
             w.WriteStartObject();
             w.WriteString("proxy", proxy.ToUrl(includeCredentials: false));
@@ -43,9 +41,7 @@ internal static class DoctorJson
 
             w.WriteEndArray();
             w.WriteEndObject();
-        }
-
-        output.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
+        });
     }
 
     private static void WriteResult(Utf8JsonWriter w, ProbeResult r)

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Sluice.Policy.Decisions;
 using Sluice.Policy.Rules;
 using Sluice.Proxy.Auth;
@@ -96,8 +95,7 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
 
     public void WriteJson(TextWriter output)
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        JsonOutput.Write(output, w =>
         {
             w.WriteStartObject();
             w.WriteString("method", Facts.Method);
@@ -184,8 +182,6 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
             }
 
             w.WriteEndObject();
-        }
-
-        output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+        });
     }
 }

@@ -48,7 +48,7 @@ internal static class ConfigMapRenderer
             {
                 continue; // cannot happen: the file was validated before
             }
-            string wildcard = endpoint.AddressFamily == AddressFamily.InterNetworkV6 ? $"[::]:{endpoint.Port}" : $"0.0.0.0:{endpoint.Port}";
+            string wildcard = Endpoints.Format(new IPEndPoint(endpoint.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, endpoint.Port));
             if (!seen.Add(wildcard))
             {
                 continue;

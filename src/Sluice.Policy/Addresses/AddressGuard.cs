@@ -1,6 +1,7 @@
 using System.Net;
 using System.Collections.Immutable;
 using Sluice.Policy.Decisions;
+using Sluice.Policy.Names;
 
 namespace Sluice.Policy.Addresses;
 
@@ -55,12 +56,12 @@ public sealed class AddressGuard
         // (a loop through a listener, or a client reading /metrics and the status page through the proxy).
         if (IsOneOf(_ownEndpoints, plain, port))
         {
-            return Decision.Deny(DenyReason.DestinationAddress, $"{Format(plain, port)} is this proxy's own listener");
+            return Decision.Deny(DenyReason.DestinationAddress, $"{new HostPort(plain.ToString(), plain, port)} is this proxy's own listener");
         }
 
         if (IsOneOf(_adminEndpoints, plain, port))
         {
-            return Decision.Deny(DenyReason.DestinationAddress, $"{Format(plain, port)} is this proxy's admin endpoint");
+            return Decision.Deny(DenyReason.DestinationAddress, $"{new HostPort(plain.ToString(), plain, port)} is this proxy's admin endpoint");
         }
 
         foreach (IPNetwork network in _allow)
@@ -76,9 +77,6 @@ public sealed class AddressGuard
             ? Decision.Allow($"{plain} is public")
             : Decision.Deny(DenyReason.DestinationAddress, $"{plain} is {c}");
     }
-
-    private static string Format(IPAddress address, int port) =>
-        address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]:{port}" : $"{address}:{port}";
 
     private static bool IsOneOf(IReadOnlyCollection<IPEndPoint> endpoints, IPAddress address, int port)
     {
