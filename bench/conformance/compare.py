@@ -501,7 +501,24 @@ def jsonable(c, r, verdict, note):
 
 
 # ------------------------------------------------------------------ peers
-class Squid:
+class Peer:
+    """A proxy under test run as a child process in its own folder (self.dir), answering on self.port."""
+
+    def _launch(self, argv, what, timeout, cwd=None):
+        self.log = open(os.path.join(self.dir, 'stderr.log'), 'w')
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd)
+        if not wait_port(self.port, timeout):
+            raise RuntimeError(what + ' did not start; see ' + self.dir)
+
+    def stopp(self):
+        try:
+            self.proc.terminate()
+            self.proc.wait(10)
+        except Exception:
+            self.proc.kill()
+
+
+class Squid(Peer):
     name = 'squid'
 
     def __init__(self, root):
@@ -532,24 +549,14 @@ forwarded_for on
         self.conf = conf
 
     def start(self):
-        self.log = open(os.path.join(self.dir, 'stderr.log'), 'w')
-        self.proc = subprocess.Popen(['squid', '-N', '-f', self.conf], stdout=self.log, stderr=subprocess.STDOUT)
-        if not wait_port(self.port, 30):
-            raise RuntimeError('squid did not start; see ' + self.dir)
-
-    def stopp(self):
-        try:
-            self.proc.terminate()
-            self.proc.wait(10)
-        except Exception:
-            self.proc.kill()
+        self._launch(['squid', '-N', '-f', self.conf], 'squid', 30)
 
     @staticmethod
     def version():
         return subprocess.run(['squid', '-v'], capture_output=True, text=True).stdout.strip().split('\n')[0]
 
 
-class ATS:
+class ATS(Peer):
     name = 'ats'
 
     def __init__(self, root):
@@ -595,18 +602,8 @@ cachedir: {d}/cache
 """)
 
     def start(self):
-        self.log = open(os.path.join(self.dir, 'stderr.log'), 'w')
-        self.proc = subprocess.Popen(['traffic_server', '--run-root=' + self.runroot], stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
-        if not wait_port(self.port, 45):
-            raise RuntimeError('traffic_server did not start; see ' + self.dir)
+        self._launch(['traffic_server', '--run-root=' + self.runroot], 'traffic_server', 45, cwd=self.dir)
         time.sleep(1.0)
-
-    def stopp(self):
-        try:
-            self.proc.terminate()
-            self.proc.wait(10)
-        except Exception:
-            self.proc.kill()
 
     @staticmethod
     def version():

@@ -49,15 +49,9 @@ public sealed class DescriptorLimitTests : IDisposable
         using var waiting = new TcpClient();
         await waiting.ConnectAsync(IPAddress.Loopback, proxyPort);
 
-        var flood = new List<TcpClient>();
-        try
+        using (var flood = new IdleConnections())
         {
-            for (int i = 0; i < Flood; i++)
-            {
-                var idle = new TcpClient();
-                flood.Add(idle);
-                await idle.ConnectAsync(IPAddress.Loopback, proxyPort);
-            }
+            await flood.OpenAsync(proxyPort, Flood);
 
             // A new connection while full is refused with an answer (or, while many refusals are under way, closed).
             await EventuallyAsync(async () => (await TryExchangeAsync(proxyPort, get)).StartsWith("HTTP/1.1 503", StringComparison.Ordinal),
@@ -77,13 +71,6 @@ public sealed class DescriptorLimitTests : IDisposable
             using var admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}"), Timeout = TimeSpan.FromSeconds(30) };
             Assert.Equal("ok\n", await admin.GetStringAsync("/healthz"));
             Assert.False(sluice.HasExited, $"sluice exited; stderr:\n{Tail(sluice)}");
-        }
-        finally
-        {
-            foreach (TcpClient idle in flood)
-            {
-                idle.Dispose();
-            }
         }
 
         // Released: new connections are served again.
@@ -118,19 +105,11 @@ public sealed class DescriptorLimitTests : IDisposable
 
         // The limit drops below what the process needs (as when something else ate the descriptors the budget
         // counted on); only the soft limit, so that it can be raised again.
-        string hard = File.ReadAllLines($"/proc/{sluice.Id}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal))
-            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[4];
-        int open = Directory.GetFileSystemEntries($"/proc/{sluice.Id}/fd").Length;
-        await PrlimitAsync(sluice.Id, $"{open + 5}:{hard}");
-        var flood = new List<TcpClient>();
+        (string hard, _) = await LowerSoftLimitAsync(sluice.Id, headroom: 5);
+        var flood = new IdleConnections();
         try
         {
-            for (int i = 0; i < 100; i++)
-            {
-                var idle = new TcpClient();
-                flood.Add(idle);
-                await idle.ConnectAsync(IPAddress.Loopback, proxyPort);
-            }
+            await flood.OpenAsync(proxyPort, 100);
 
             await sluice.WaitForStderrAsync(l => l.Contains($"Not accepting on 127.0.0.1:{proxyPort}: ", StringComparison.Ordinal) && l.Contains("file descriptors", StringComparison.Ordinal), "the line saying it stopped accepting");
             await Task.Delay(TimeSpan.FromSeconds(2)); // time for more failed accepts, which must not happen (nor print a line each)
@@ -145,10 +124,7 @@ public sealed class DescriptorLimitTests : IDisposable
                 await PrlimitAsync(sluice.Id, $"{hard}:{hard}");
             }
 
-            foreach (TcpClient idle in flood)
-            {
-                idle.Dispose();
-            }
+            flood.Dispose();
         }
 
         await EventuallyAsync(async () => (await TryExchangeAsync(proxyPort, denied)).StartsWith("HTTP/1.1 403", StringComparison.Ordinal),
@@ -182,25 +158,12 @@ public sealed class DescriptorLimitTests : IDisposable
         Assert.Contains("limits.maxConnections 20000 capped to", reloaded);
 
         const string denied = "GET http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\n\r\n";
-        var flood = new List<TcpClient>();
-        try
+        using (var flood = new IdleConnections())
         {
-            for (int i = 0; i < 200; i++) // more than the 512 descriptors leave room for, less than the limit itself
-            {
-                var idle = new TcpClient();
-                flood.Add(idle);
-                await idle.ConnectAsync(IPAddress.Loopback, proxyPort);
-            }
+            await flood.OpenAsync(proxyPort, 200); // more than the 512 descriptors leave room for, less than the limit itself
 
             await EventuallyAsync(async () => (await TryExchangeAsync(proxyPort, denied)).StartsWith("HTTP/1.1 503", StringComparison.Ordinal),
                 "a new connection was never refused with 503 after the reload raised maxConnections above what the descriptors allow", sluice);
-        }
-        finally
-        {
-            foreach (TcpClient idle in flood)
-            {
-                idle.Dispose();
-            }
         }
     }
 
@@ -221,32 +184,50 @@ public sealed class DescriptorLimitTests : IDisposable
 
         // Lowered for good (no raising it back), to a limit that still leaves room for a few hundred connections:
         // the margins kept near the limit must fit the limit in force, not the one the process started with.
-        string hard = File.ReadAllLines($"/proc/{sluice.Id}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal))
-            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[4];
-        int open = Directory.GetFileSystemEntries($"/proc/{sluice.Id}/fd").Length;
-        await PrlimitAsync(sluice.Id, $"{open + 300}:{hard}");
-        var flood = new List<TcpClient>();
-        try
+        (_, int open) = await LowerSoftLimitAsync(sluice.Id, headroom: 300);
+        using (var flood = new IdleConnections())
         {
-            for (int i = 0; i < 300; i++)
-            {
-                var idle = new TcpClient();
-                flood.Add(idle);
-                await idle.ConnectAsync(IPAddress.Loopback, proxyPort);
-            }
+            await flood.OpenAsync(proxyPort, 300);
 
             await sluice.WaitForStderrAsync(l => l.Contains($"Not accepting on 127.0.0.1:{proxyPort}: ", StringComparison.Ordinal), "the line saying it stopped accepting");
-        }
-        finally
-        {
-            foreach (TcpClient idle in flood)
-            {
-                idle.Dispose();
-            }
         }
 
         await EventuallyAsync(async () => (await TryExchangeAsync(proxyPort, denied)).StartsWith("HTTP/1.1 403", StringComparison.Ordinal),
             $"accepting never resumed after the connections closed, with the soft limit at {open + 300} and about {open} descriptors open", sluice);
+    }
+
+    /// <summary>Lowers only the soft open-file limit, to what the process has open now plus headroom; the hard limit stays so it can be raised again.</summary>
+    private static async Task<(string Hard, int Open)> LowerSoftLimitAsync(int pid, int headroom)
+    {
+        string hard = File.ReadAllLines($"/proc/{pid}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[4];
+        int open = Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length;
+        await PrlimitAsync(pid, $"{open + headroom}:{hard}");
+        return (hard, open);
+    }
+
+    /// <summary>Connections a client opens and leaves idle, each holding a descriptor in the proxy until disposed.</summary>
+    private sealed class IdleConnections : IDisposable
+    {
+        private readonly List<TcpClient> _clients = [];
+
+        public async Task OpenAsync(int port, int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var idle = new TcpClient();
+                _clients.Add(idle);
+                await idle.ConnectAsync(IPAddress.Loopback, port);
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (TcpClient idle in _clients)
+            {
+                idle.Dispose();
+            }
+        }
     }
 
     private static async Task PrlimitAsync(int pid, string nofile)

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Sluice.Proxy.Tests.Infrastructure;
 
 namespace Sluice.Cli.Tests;
@@ -36,10 +35,9 @@ public sealed class HostileOriginTests : IAsyncLifetime
 
     private async Task<Outcome> SendAsync(string request, string method = "GET")
     {
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, _proxyPort);
-        await client.GetStream().WriteAsync(System.Text.Encoding.Latin1.GetBytes(request));
-        return await Outcome.ReadAsync(client.GetStream(), method, new Outcome());
+        using RawClient client = await RawClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, _proxyPort));
+        await client.SendAsync(request);
+        return await Outcome.ReadAsync(client.Stream, method);
     }
 
     [Fact]

@@ -53,7 +53,7 @@ public sealed class ConformanceTests
             await client.SendAsync((row.Side == Side.Request ? row.Send : row.Request).Replace("{o}", authority, StringComparison.Ordinal));
             for (int i = 0; i < row.Responses; i++)
             {
-                outcome = await Outcome.ReadAsync(client.Stream, row.Method, new Outcome());
+                outcome = await Outcome.ReadAsync(client.Stream, row.Method);
             }
         }
 
@@ -64,7 +64,7 @@ public sealed class ConformanceTests
             await Task.Delay(50);
             using RawClient next = await RawClient.ConnectAsync(proxy.Endpoint);
             await next.SendAsync($"GET http://{authority}/next HTTP/1.1\r\nHost: {authority}\r\n\r\n");
-            Outcome followUp = await Outcome.ReadAsync(next.Stream, "GET", new Outcome());
+            Outcome followUp = await Outcome.ReadAsync(next.Stream);
             outcome.FollowUp = followUp.Body;
         }
 

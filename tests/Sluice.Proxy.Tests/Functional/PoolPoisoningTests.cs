@@ -23,12 +23,12 @@ public sealed class PoolPoisoningTests
         using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
         string request = $"GET http://o.test:{origin.Port}/ HTTP/1.1\r\nHost: o.test:{origin.Port}\r\n\r\n";
         await client.SendAsync(request);
-        Outcome first = await Outcome.ReadAsync(client.Stream, "GET", new Outcome());
+        Outcome first = await Outcome.ReadAsync(client.Stream);
         Assert.Equal("ok", first.Body);
 
         await Task.Delay(nextMs);
         await client.SendAsync(request);
-        Outcome second = await Outcome.ReadAsync(client.Stream, "GET", new Outcome());
+        Outcome second = await Outcome.ReadAsync(client.Stream);
         Assert.True(second.Body == HostileOrigin.FreshBody, $"the second request got '{second.Body}' instead of its own response\n{second}");
     }
 
@@ -40,7 +40,7 @@ public sealed class PoolPoisoningTests
         proxy.Resolver.Map("o.test", IPAddress.Loopback);
         using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
         await client.SendAsync($"GET http://o.test:{origin.Port}/ HTTP/1.1\r\nHost: o.test:{origin.Port}\r\n\r\n");
-        Assert.Equal("ok", (await Outcome.ReadAsync(client.Stream, "GET", new Outcome())).Body);
+        Assert.Equal("ok", (await Outcome.ReadAsync(client.Stream)).Body);
 
         // Nothing else is sent: only the idle connection's own watch can notice the unsolicited bytes. (The pool's
         // periodic sweep runs every 5 s, after this wait has given up.)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -35,8 +36,7 @@ public sealed class ReloadTests : IDisposable
         await using TestProxy proxy = await TestProxy.StartAsync(_ => ConfigLoader.LoadFile(path));
         proxy.Resolver.Map("echo.test", IPAddress.Loopback);
         using var reloader = new ConfigReloader(proxy.Server, path, NullLoggerFactory.Instance);
-        var outcomes = new System.Collections.Concurrent.BlockingCollection<(bool Applied, string Message)>();
-        reloader.Reloaded += (applied, message) => outcomes.Add((applied, message));
+        BlockingCollection<(bool, string)> outcomes = Outcomes(reloader);
 
         using RawClient tunnel = await RawClient.ConnectAsync(proxy.Endpoint);
         await tunnel.SendAsync($"CONNECT echo.test:{echo.Port} HTTP/1.1\r\nHost: echo.test\r\n\r\n");
@@ -104,7 +104,7 @@ public sealed class ReloadTests : IDisposable
 
     private static string Alice => "Proxy-Authorization: Basic " + Convert.ToBase64String(Encoding.ASCII.GetBytes("alice:wonderland")) + "\r\n";
 
-    private async Task<(TestProxy Proxy, RawOrigin Echo, ConfigReloader Reloader, System.Collections.Concurrent.BlockingCollection<(bool, string)> Outcomes)> StartFromFileAsync(string text, TimeSpan? settle = null)
+    private async Task<(TestProxy Proxy, RawOrigin Echo, ConfigReloader Reloader, BlockingCollection<(bool, string)> Outcomes)> StartFromFileAsync(string text, TimeSpan? settle = null)
     {
         await File.WriteAllTextAsync(ConfigPath, text);
         RawOrigin echo = RawOrigin.Echo();
@@ -113,9 +113,30 @@ public sealed class ReloadTests : IDisposable
         var reloader = settle is { } pause
             ? new ConfigReloader(proxy.Server, ConfigPath, NullLoggerFactory.Instance, pause)
             : new ConfigReloader(proxy.Server, ConfigPath, NullLoggerFactory.Instance);
-        var outcomes = new System.Collections.Concurrent.BlockingCollection<(bool, string)>();
+        return (proxy, echo, reloader, Outcomes(reloader));
+    }
+
+    /// <summary>Every reload the reloader attempts, in order, for <see cref="Next"/> to wait on.</summary>
+    private static BlockingCollection<(bool, string)> Outcomes(ConfigReloader reloader)
+    {
+        var outcomes = new BlockingCollection<(bool, string)>();
         reloader.Reloaded += (applied, message) => outcomes.Add((applied, message));
-        return (proxy, echo, reloader, outcomes);
+        return outcomes;
+    }
+
+    /// <summary>
+    /// Rewrites the config file with <paramref name="complete"/> in two writes, cut before the echo.test rule so the
+    /// first half is a valid file that lacks it; <paramref name="between"/> runs after the first half is flushed.
+    /// </summary>
+    private async Task WriteInTwoHalvesAsync(string complete, Func<Task> between)
+    {
+        int cut = complete.IndexOf("  - name: to-echo-test", StringComparison.Ordinal);
+        await using var stream = new FileStream(ConfigPath, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite);
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(complete[..cut]));
+        await stream.FlushAsync();
+        await between();
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(complete[cut..]));
+        await stream.FlushAsync();
     }
 
     private static double RefusedReloads(TestProxy proxy) => ((Sluice.Proxy.Admin.IAdminSource)proxy.Server).Metrics.Reloads.WithLabels("failure").Value;
@@ -164,15 +185,7 @@ public sealed class ReloadTests : IDisposable
         using (reloader)
         {
             // The new file has two rules; cut after the first, its first half is a valid file that lacks the second.
-            string complete = Guarded(["other.test", "echo.test"]);
-            int cut = complete.IndexOf("  - name: to-echo-test", StringComparison.Ordinal);
-            await using (var stream = new FileStream(ConfigPath, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite))
-            {
-                await stream.WriteAsync(Encoding.UTF8.GetBytes(complete[..cut]));
-                await stream.FlushAsync();
-                await Task.Delay(700); // a writer that stalls between its two writes
-                await stream.WriteAsync(Encoding.UTF8.GetBytes(complete[cut..]));
-            }
+            await WriteInTwoHalvesAsync(Guarded(["other.test", "echo.test"]), () => Task.Delay(700)); // a writer that stalls between its two writes
 
             (bool applied, string message) = Next(outcomes);
             Assert.True(applied, message);
@@ -191,18 +204,13 @@ public sealed class ReloadTests : IDisposable
         await using (echo)
         using (reloader)
         {
-            string complete = Guarded(["other.test", "echo.test"]);
-            int cut = complete.IndexOf("  - name: to-echo-test", StringComparison.Ordinal);
-            await using (var stream = new FileStream(ConfigPath, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite))
+            Task sighup = Task.CompletedTask;
+            await WriteInTwoHalvesAsync(Guarded(["other.test", "echo.test"]), async () =>
             {
-                await stream.WriteAsync(Encoding.UTF8.GetBytes(complete[..cut]));
-                await stream.FlushAsync();
-                Task sighup = reloader.ReloadNowAsync(); // SIGHUP in the middle of the write
+                sighup = reloader.ReloadNowAsync(); // SIGHUP in the middle of the write
                 await Task.Delay(200);
-                await stream.WriteAsync(Encoding.UTF8.GetBytes(complete[cut..]));
-                await stream.FlushAsync();
-                GC.KeepAlive(sighup);
-            }
+            });
+            GC.KeepAlive(sighup);
 
             (bool applied, string message) = Next(outcomes);
             Assert.True(applied, message);
@@ -287,8 +295,7 @@ public sealed class ReloadTests : IDisposable
         {
             proxy.Resolver.Map("echo.test", IPAddress.Loopback).Map("other.test", IPAddress.Loopback);
             using var reloader = new ConfigReloader(proxy.Server, ConfigPath, NullLoggerFactory.Instance);
-            var outcomes = new System.Collections.Concurrent.BlockingCollection<(bool, string)>();
-            reloader.Reloaded += (applied, message) => outcomes.Add((applied, message));
+            BlockingCollection<(bool, string)> outcomes = Outcomes(reloader);
             Assert.Equal("403", await ConnectStatusAsync(proxy, echo.Port, "other.test", Alice));
 
             string second = Path.Combine(_dir, "..2026_01_01_00_05_00.2");
@@ -309,7 +316,7 @@ public sealed class ReloadTests : IDisposable
         }
     }
 
-    private static (bool, string) Next(System.Collections.Concurrent.BlockingCollection<(bool, string)> outcomes) =>
+    private static (bool, string) Next(BlockingCollection<(bool, string)> outcomes) =>
         outcomes.TryTake(out (bool, string) item, TimeSpan.FromSeconds(20))
             ? item
             : throw new Xunit.Sdk.XunitException("the config file changed but no reload was attempted within 20 s");

@@ -49,8 +49,9 @@ public sealed class Outcome
         $"--- origin ({OriginConnections} connections, {OriginRequests} requests) ---\n{Origin}\n--- follow-up ---\n{FollowUp}";
 
     /// <summary>Reads interim responses, then one final response and its body, the way a strict client would.</summary>
-    public static async Task<Outcome> ReadAsync(NetworkStream stream, string method, Outcome outcome)
+    public static async Task<Outcome> ReadAsync(NetworkStream stream, string method = "GET")
     {
+        var outcome = new Outcome();
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
