@@ -30,18 +30,17 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
         _ => $"{user}: too many failed attempts",
     };
 
-    private bool AnsweredBySelf => !verdict.Refused && verdict.Route == Proxy.Pipeline.Route.Self;
+    private bool AnsweredBySelf => !verdict.Refused && verdict.Route.Kind == RouteKind.Self;
 
     private string Outcome => verdict.Error is { } error
         ? $"{error.Status} {error.Reason} (Proxy-Status error={error.ProxyStatusError})"
         : AnsweredBySelf ? $"200 OK: Max-Forwards is 0, so the proxy answers the {Facts.Method} itself"
         : Facts.Scheme == RequestScheme.Tunnel ? "200 Connection established: the proxy opens the tunnel" : "forwarded: the client gets the origin's response";
 
-    private string Route => verdict.Route switch
+    private string Route => verdict.Route.Kind switch
     {
-        Proxy.Pipeline.Route.Direct => "direct",
-        Proxy.Pipeline.Route.Self => "self (Max-Forwards: 0: no further than this proxy, nothing resolved)",
-        _ => verdict.Route.ToString().ToLowerInvariant(),
+        RouteKind.Self => "self (Max-Forwards: 0: no further than this proxy, nothing resolved)",
+        _ => verdict.Route.ToString(),
     };
 
     public void WriteText(TextWriter output)
@@ -151,7 +150,7 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
             }
 
             w.WriteString("step", verdict.Step.ToString().ToLowerInvariant());
-            w.WriteString("route", verdict.Route.ToString().ToLowerInvariant());
+            w.WriteString("route", verdict.Route.Kind.ToString().ToLowerInvariant());
             w.WriteString("tls", verdict.Tls.ToString().ToLowerInvariant());
             w.WriteStartArray("addresses");
             foreach (AddressCheck check in verdict.Addresses)

@@ -71,6 +71,7 @@ public static class ConfigLoader
     private static SluiceConfig Read(YamlSection top, string source)
     {
         var defaults = new SluiceConfig();
+        ImmutableArray<UpstreamConfig> upstreams = UpstreamsReader.Read(top);
         var config = new SluiceConfig
         {
             Source = source,
@@ -82,7 +83,9 @@ public static class ConfigLoader
             Addresses = ReadAddresses(top.Section("addresses")),
             Auth = AuthReader.Read(top),
             Admin = ReadAdmin(top),
-            Rules = RulesReader.ReadRules(top),
+            Upstreams = upstreams,
+            Route = UpstreamsReader.ReadRoute(top, upstreams),
+            Rules = RulesReader.ReadRules(top, upstreams),
             Default = RulesReader.ReadDefault(top),
             Bypass = BypassReader.Read(top),
             Reload = ReadReload(top.Section("reload")),

@@ -16,7 +16,7 @@ internal static class RulesReader
     public static RuleAction ReadDefault(YamlSection top) =>
         top.Parse("default", RuleAction.Deny, TryParseAction, "allow or deny");
 
-    public static ImmutableArray<Rule> ReadRules(YamlSection top)
+    public static ImmutableArray<Rule> ReadRules(YamlSection top, ImmutableArray<UpstreamConfig> upstreams)
     {
         IReadOnlyList<YamlNode> items = top.List("rules");
         var rules = ImmutableArray.CreateBuilder<Rule>(items.Count);
@@ -25,7 +25,7 @@ internal static class RulesReader
         for (int i = 0; i < items.Count; i++)
         {
             YamlSection item = top.Item(items[i], i, "rules");
-            Rule rule = ReadRule(item, items[i], i, top);
+            Rule rule = ReadRule(item, items[i], i, top, upstreams);
             if (names.TryGetValue(rule.Name, out Rule? same))
             {
                 throw top.Error(items[i], $"rules[{i}]: the name '{rule.Name}' is already used by the rule on line {same.Line}");
@@ -45,7 +45,7 @@ internal static class RulesReader
         return rules.ToImmutable();
     }
 
-    private static Rule ReadRule(YamlSection item, YamlNode node, int index, YamlSection top)
+    private static Rule ReadRule(YamlSection item, YamlNode node, int index, YamlSection top, ImmutableArray<UpstreamConfig> upstreams)
     {
         string where = $"rules[{index}]";
         string name = item.String("name") ?? throw top.Error(node, $"{where}: 'name' is required (it appears in logs, 403 responses and sluice explain)");
@@ -70,7 +70,13 @@ internal static class RulesReader
             Clients = ReadList<IPNetwork>(item, "clients", where, TryParseClient),
             Users = ReadList<string>(item, "users", where, TryParseIdentity),
             Groups = ReadList<string>(item, "groups", where, TryParseIdentity),
+            Via = UpstreamsReader.CheckRoute(item, "via", $"{where}.via", upstreams),
         };
+        if (rule.Via is not null && action == RuleAction.Deny)
+        {
+            throw top.Error(item.Get("via")!, $"{where} '{name}': a deny rule sends nothing anywhere, so via: has no meaning here");
+        }
+
         item.RejectUnknownKeys();
         return rule;
     }

@@ -32,6 +32,12 @@ public sealed record SluiceConfig
     /// <summary>What happens when no rule matches; deny unless the file says otherwise.</summary>
     public RuleAction Default { get; init; } = RuleAction.Deny;
 
+    /// <summary>Parent proxies that rules send requests through (<c>via:</c>), by name.</summary>
+    public ImmutableArray<UpstreamConfig> Upstreams { get; init; } = [];
+
+    /// <summary>Where an allowed request goes when its rule names no <c>via:</c>: direct unless the file says otherwise.</summary>
+    public RouteConfig Route { get; init; } = new();
+
     /// <summary>The admin endpoint (metrics, health, status page); null turns it off.</summary>
     public AdminConfig? Admin { get; init; } = new();
 

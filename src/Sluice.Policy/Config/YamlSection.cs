@@ -22,6 +22,9 @@ internal sealed class YamlSection
 
     public ConfigException Error(YamlNode node, string problem) => Error(_source, node, problem);
 
+    /// <summary>The file (or other source) this section was read from, for messages that come later.</summary>
+    public string Source => _source;
+
     /// <summary>The folder relative paths in the file are resolved against: the file's own folder.</summary>
     public string BaseDirectory => Path.GetDirectoryName(Path.GetFullPath(_source)) ?? Directory.GetCurrentDirectory();
 

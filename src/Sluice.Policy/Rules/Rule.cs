@@ -35,6 +35,12 @@ public sealed record Rule
 
     public ImmutableArray<string> Groups { get; init; } = [];
 
+    /// <summary>
+    /// How an allowed request leaves: <c>direct</c>, an upstream's name, or null for <c>route.default</c>. It decides
+    /// nothing about who gets in, so matching and shadowing ignore it.
+    /// </summary>
+    public string? Via { get; init; }
+
     /// <summary>Line in the config file, for messages.</summary>
     public long Line { get; init; }
 

@@ -83,7 +83,7 @@ internal sealed class ForwardExchange
                 throw new ProxyErrorException(ProxyErrorKind.MalformedRequest, $"Max-Forwards '{unreadable}' is not a number");
             }
 
-            if (_allowed.Route == Route.Self)
+            if (_allowed.Route.Kind == RouteKind.Self)
             {
                 return await AnswerItselfAsync(canContinue).ConfigureAwait(false) && canContinue;
             }

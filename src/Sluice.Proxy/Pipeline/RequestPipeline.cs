@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Net;
 using System.Runtime.InteropServices;
 using Sluice.Policy.Addresses;
@@ -25,9 +26,19 @@ public sealed class RequestPipeline
     private readonly AuthConfig? _auth;
     private readonly string? _challenge;
     private readonly TimeSpan _resolveTimeout;
+    private readonly IParentHealth _health;
+    private readonly Dictionary<string, ParentUpstream> _upstreams;
+    private readonly Dictionary<string, string> _viaByRule;
+    private readonly string _defaultRoute;
 
-    public RequestPipeline(SluiceConfig config, OwnEndpoints own)
+    /// <param name="health">Which parent proxies are up, for the order a route tries them in; all up when not given.</param>
+    public RequestPipeline(SluiceConfig config, OwnEndpoints own, IParentHealth? health = null)
     {
+        _health = health ?? AllParentsUp.Instance;
+        Upstreams = [.. config.Upstreams.Select(u => new ParentUpstream(u))];
+        _upstreams = Upstreams.ToDictionary(u => u.Name, StringComparer.Ordinal);
+        _viaByRule = config.Rules.Where(r => r.Via is not null).ToDictionary(r => r.Name, r => r.Via!, StringComparer.Ordinal);
+        _defaultRoute = config.Route.Default;
         Policy = new RulePolicy(config.Rules, config.Default);
         Guard = new AddressGuard(config.Addresses.Allow, config.Addresses.Deny, own.Listeners, own.Admin);
         _auth = config.Auth;
@@ -36,6 +47,9 @@ public sealed class RequestPipeline
     }
 
     public RulePolicy Policy { get; }
+
+    /// <summary>The configured upstreams, in the file's order.</summary>
+    public IReadOnlyList<ParentUpstream> Upstreams { get; }
 
     public AddressGuard Guard { get; }
 
@@ -54,7 +68,7 @@ public sealed class RequestPipeline
         Decision decision = Policy.Decide(request);
         if (decision.Allowed)
         {
-            return new Verdict(request, VerdictStep.Rules, decision, null, decision.Detail) { Route = RouteFor(request) };
+            return new Verdict(request, VerdictStep.Rules, decision, null, decision.Detail) { Route = RouteFor(request, decision) };
         }
 
         // Many clients (.NET, browsers) send proxy credentials only once challenged: an anonymous request that a rule
@@ -79,13 +93,41 @@ public sealed class RequestPipeline
         }
 
         RequestFacts request = allowed.Facts;
-        if (allowed.Route == Route.Self)
+        if (allowed.Route.Kind == RouteKind.Self)
         {
             return new Verdict(request, VerdictStep.Ready, allowed.Rules, null, allowed.Detail) { Route = Route.Self, Tls = allowed.Tls };
         }
 
+        bool parent = allowed.Route.Kind == RouteKind.Parent;
+        if (parent && request.Address is null && allowed.Route.Upstream!.Config.CheckDestinations == DestinationCheck.Parent)
+        {
+            // The upstream is trusted with the name: its DNS, its guard. Only IP literals are checked here.
+            return Ready(allowed, [], []);
+        }
+
+        AddressLookup lookup = await LookUpAsync(request.Host, request.Address, request.Port, resolver, cancellationToken).ConfigureAwait(false);
+        if (lookup.Refusal is ProxyErrorKind.DnsError or ProxyErrorKind.DnsTimeout && parent)
+        {
+            // Split-horizon DNS: a name only the parent's side knows goes up by name, for the parent to resolve.
+            return Ready(allowed, [], []);
+        }
+
+        if (lookup.Refusal is { } kind)
+        {
+            return new Verdict(request, lookup.Step, allowed.Rules, kind, lookup.Detail) { Addresses = lookup.Checks };
+        }
+
+        return Ready(allowed, lookup.Checks, lookup.Permitted);
+    }
+
+    /// <summary>
+    /// Resolves a name (an IP literal is its own address) within the connect timeout and checks every address with the
+    /// guard: for a destination, and for a parent proxy before the proxy connects to it.
+    /// </summary>
+    internal async ValueTask<AddressLookup> LookUpAsync(string host, IPAddress? literal, int port, IResolver resolver, CancellationToken cancellationToken)
+    {
         IPAddress[] addresses;
-        if (request.Address is { } literal)
+        if (literal is not null)
         {
             addresses = [literal];
         }
@@ -95,26 +137,26 @@ public sealed class RequestPipeline
             timeout.CancelAfter(_resolveTimeout);
             try
             {
-                addresses = await resolver.ResolveAsync(request.Host, timeout.Token).ConfigureAwait(false);
+                addresses = await resolver.ResolveAsync(host, timeout.Token).ConfigureAwait(false);
             }
             catch (ResolveException e)
             {
-                return Refuse(allowed, VerdictStep.Resolution, ProxyErrorKind.DnsError, e.NotFound ? $"{request.Host} not found (DNS)" : e.Message);
+                return AddressLookup.Failed(ProxyErrorKind.DnsError, e.NotFound ? $"{host} not found (DNS)" : e.Message);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return Refuse(allowed, VerdictStep.Resolution, ProxyErrorKind.DnsTimeout, $"no DNS answer for {request.Host} within {Durations.Format(_resolveTimeout)}");
+                return AddressLookup.Failed(ProxyErrorKind.DnsTimeout, $"no DNS answer for {host} within {Durations.Format(_resolveTimeout)}");
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // A resolver that fails some other way (a SocketException getaddrinfo did not map, a bug in a plug-in
                 // resolver) is a failed lookup too: the client gets the 502 and the reason, not a dropped connection.
-                return Refuse(allowed, VerdictStep.Resolution, ProxyErrorKind.DnsError, $"lookup of {request.Host} failed: {e.Message}");
+                return AddressLookup.Failed(ProxyErrorKind.DnsError, $"lookup of {host} failed: {e.Message}");
             }
 
             if (addresses.Length == 0)
             {
-                return Refuse(allowed, VerdictStep.Resolution, ProxyErrorKind.DnsError, $"{request.Host} has no addresses");
+                return AddressLookup.Failed(ProxyErrorKind.DnsError, $"{host} has no addresses");
             }
         }
 
@@ -125,7 +167,7 @@ public sealed class RequestPipeline
         for (int i = 0; i < addresses.Length; i++)
         {
             IPAddress address = addresses[i];
-            Decision decision = Guard.Check(address, request.Port);
+            Decision decision = Guard.Check(address, port);
             checks[i] = new AddressCheck(address, decision);
             if (decision.Allowed)
             {
@@ -139,24 +181,38 @@ public sealed class RequestPipeline
             }
         }
 
-        if (permitted.Count == 0)
-        {
-            return new Verdict(request, VerdictStep.AddressGuard, allowed.Rules, ProxyErrorKind.DestinationProhibited,
-                $"{request.Destination} refused: {firstRefusal!.Detail}") { Addresses = ImmutableCollectionsMarshal.AsImmutableArray(checks) };
-        }
+        ImmutableArray<AddressCheck> all = ImmutableCollectionsMarshal.AsImmutableArray(checks);
+        return permitted.Count == 0
+            ? new AddressLookup(ProxyErrorKind.DestinationProhibited, VerdictStep.AddressGuard, $"{HostPort(host, literal, port)} refused: {firstRefusal!.Detail}", all, [])
+            : new AddressLookup(null, VerdictStep.Ready, "", all, permitted);
+    }
 
-        return new Verdict(request, VerdictStep.Ready, allowed.Rules, null, allowed.Detail)
+    private static string HostPort(string host, IPAddress? literal, int port) =>
+        new Policy.Names.HostPort(host, literal, port).ToString();
+
+    private static Verdict Ready(Verdict allowed, ImmutableArray<AddressCheck> checks, IReadOnlyList<IPAddress> permitted) =>
+        new(allowed.Facts, VerdictStep.Ready, allowed.Rules, null, allowed.Detail)
         {
             Route = allowed.Route,
             Tls = allowed.Tls,
-            Addresses = ImmutableCollectionsMarshal.AsImmutableArray(checks),
+            Addresses = checks,
             Permitted = permitted,
+            ResolvedByParent = allowed.Route.Kind == RouteKind.Parent && permitted.Count == 0,
         };
-    }
 
-    // Where an allowed request goes. Parent proxies will add routes here.
-    private static Route RouteFor(RequestFacts request) =>
-        request.MaxForwards == 0 && request.Method is "TRACE" or "OPTIONS" ? Route.Self : Route.Direct;
+    // Where an allowed request goes: the proxy itself at Max-Forwards 0, else the rule's via:, else route.default.
+    private Route RouteFor(RequestFacts request, Decision decision)
+    {
+        if (request.MaxForwards == 0 && request.Method is "TRACE" or "OPTIONS")
+        {
+            return Route.Self;
+        }
+
+        string via = (decision.Rule is { } rule && _viaByRule.TryGetValue(rule, out string? named) ? named : null) ?? _defaultRoute;
+        return via == RouteConfig.Direct || !_upstreams.TryGetValue(via, out ParentUpstream? upstream)
+            ? Route.Direct
+            : Route.Through(upstream, upstream.OrderFor(request, _health));
+    }
 
     private Verdict? Identity(RequestFacts request, AuthResult? identity)
     {
@@ -184,6 +240,10 @@ public sealed class RequestPipeline
             Fields = [new("Proxy-Authenticate", _challenge!)],
         };
 
-    private static Verdict Refuse(Verdict allowed, VerdictStep step, ProxyErrorKind kind, string detail) =>
-        new(allowed.Facts, step, allowed.Rules, kind, detail);
+}
+
+/// <summary>A name's addresses with the guard's decision on each, or why there are none to connect to.</summary>
+internal readonly record struct AddressLookup(ProxyErrorKind? Refusal, VerdictStep Step, string Detail, ImmutableArray<AddressCheck> Checks, IReadOnlyList<IPAddress> Permitted)
+{
+    public static AddressLookup Failed(ProxyErrorKind kind, string detail) => new(kind, VerdictStep.Resolution, detail, [], []);
 }

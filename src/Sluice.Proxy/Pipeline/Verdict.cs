@@ -5,19 +5,6 @@ using Sluice.Proxy.Errors;
 
 namespace Sluice.Proxy.Pipeline;
 
-/// <summary>How an allowed request leaves the proxy. Only direct today; parent proxies add routes here.</summary>
-public enum Route
-{
-    /// <summary>The proxy connects to the destination itself.</summary>
-    Direct,
-
-    /// <summary>
-    /// Nowhere: the proxy answers itself, for a TRACE or OPTIONS whose Max-Forwards is 0 (RFC 9110 §7.6.2). Nothing is
-    /// resolved or connected to; the rules still decide first, so a denied destination gets no answer from the proxy.
-    /// </summary>
-    Self,
-}
-
 /// <summary>What happens to the bytes of an allowed tunnel. Only relayed untouched today; inspection adds a way here.</summary>
 public enum TlsHandling
 {
@@ -93,6 +80,12 @@ public sealed class Verdict
 
     /// <summary>The addresses the guard permitted, in the resolver's order: the only ones the proxy may connect to.</summary>
     public IReadOnlyList<IPAddress> Permitted { get; init; } = [];
+
+    /// <summary>
+    /// True when the destination goes to a parent proxy by name without a local answer to check: the upstream says
+    /// <c>checkDestinations: parent</c>, or the name did not resolve here (split-horizon DNS) and the parent resolves it.
+    /// </summary>
+    public bool ResolvedByParent { get; init; }
 
     /// <summary>The client-facing shape of the refusal, or null when allowed.</summary>
     public ProxyErrorInfo? Error => Refusal is { } kind ? ProxyErrors.Describe(kind) : null;
