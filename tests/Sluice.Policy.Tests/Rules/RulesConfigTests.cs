@@ -104,7 +104,7 @@ public sealed class RulesConfigTests
     }
 
     [Theory]
-    [InlineData("rules:\n  - name: a\n    action: allow\n    destination: [a.test]\n", 4, 5, "unknown key 'destination' in rules[0] (known: action, clients, destinations, groups, methods, name, ports, schemes, users)", "unknown key in a rule")]
+    [InlineData("rules:\n  - name: a\n    action: allow\n    destination: [a.test]\n", 4, 5, "unknown key 'destination' in rules[0] (known: action, clients, destinations, groups, methods, name, ports, schemes, users, via)", "unknown key in a rule")]
     [InlineData("rules:\n  - name: a\n    action: allow\n    port: 443\n", 4, 5, "unknown key 'port' in rules[0]", "singular 'port'")]
     [InlineData("rules:\n  - action: allow\n    destinations: [a.test]\n", 2, 5, "rules[0]: 'name' is required", "missing name")]
     [InlineData("rules:\n  - name: ''\n    action: allow\n", 2, 11, "rules[0]: the name '' must be non-empty", "empty name")]
