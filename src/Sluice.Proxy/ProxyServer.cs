@@ -33,6 +33,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     private readonly List<Task> _acceptLoops = [];
     private ProxyServices? _services;
     private volatile ProxySnapshot? _snapshot;
+    private ParentHealth? _parentHealth;
     private Admin.AdminServer? _admin;
     private long _generation;
     private OwnEndpoints _ownEndpoints = OwnEndpoints.None;
@@ -73,6 +74,16 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             {
                 throw new StartupException(StartupFailure.Certificate, $"the TLS listener {ConfigEndpoints.Format(listener.Address)}: {e.Message}", e);
             }
+        }
+
+        IReadOnlyDictionary<string, ParentAccess> parentAccess;
+        try
+        {
+            parentAccess = ParentAccess.For(_config);
+        }
+        catch (ConfigException e)
+        {
+            throw new StartupException(StartupFailure.Upstream, e.Message, e);
         }
 
         BasicAuthenticator? authenticator;
@@ -117,16 +128,19 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         Endpoints = bound;
         _ownEndpoints = new OwnEndpoints(OwnEndpoints.Expand(bound), []);
         var metrics = new Metrics.ProxyMetrics();
+        var stats = new Admin.TrafficStats();
+        _parentHealth = new ParentHealth((parent, up, error) => ParentChanged(metrics, stats, parent, up, error));
         _services = new ProxyServices
         {
             Dialer = new UpstreamDialer(_options.Resolver, metrics),
+            Parents = new ParentDialer(_options.Resolver, metrics, _parentHealth),
             Pool = new UpstreamPool(_config.Limits.MaxIdleUpstreamPerHost, _config.Timeouts.UpstreamIdle),
             AccessLog = accessLog,
             Logger = _logger,
             Draining = _draining.Token,
             Metrics = metrics,
             Live = new Admin.LiveConnections(),
-            Stats = new Admin.TrafficStats(),
+            Stats = stats,
             Limits = new Limits.ClientLimits(),
             Splice = _options.Splice && Tunnels.SplicePipe.IsSupported,
         };
@@ -154,7 +168,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
 
         FitToOpenFileLimit(openFileLimit);
-        _snapshot = new ProxySnapshot(Fitted(_config), _ownEndpoints, authenticator); // once every own endpoint is known
+        _snapshot = NewSnapshot(Fitted(_config), authenticator, parentAccess); // once every own endpoint is known
         _ = metrics.AcceptFailures; // exported from the start, at 0
         for (int i = 0; i < _listeners.Count; i++)
         {
@@ -255,15 +269,44 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
 
         SluiceConfig effective = Fitted(config with { Listeners = current.Config.Listeners, Log = current.Config.Log });
+        IReadOnlyDictionary<string, ParentAccess> parentAccess = ParentAccess.For(effective); // throws ConfigException: nothing applied
         BasicAuthenticator? authenticator = CreateAuthenticator(effective.Auth, current.Authenticator); // throws: nothing applied
         _services!.Pool.Configure(effective.Limits.MaxIdleUpstreamPerHost, effective.Timeouts.UpstreamIdle);
-        _snapshot = new ProxySnapshot(effective, _ownEndpoints, authenticator);
+        _snapshot = NewSnapshot(effective, authenticator, parentAccess);
         DisposeReplaced(current.Authenticator, authenticator);
         _services.Metrics.CountReload(applied: true);
         _services.Metrics.ConfigGeneration.Set(Interlocked.Increment(ref _generation));
         _services.Stats.Event("reload", $"config reloaded: {effective.Rules.Length} rules, default {effective.Default.ToString().ToLowerInvariant()}{(notes.Count == 0 ? "" : $" ({string.Join("; ", notes)})")}");
         return notes;
     }
+
+    private ProxySnapshot NewSnapshot(SluiceConfig config, BasicAuthenticator? authenticator, IReadOnlyDictionary<string, ParentAccess> parentAccess)
+    {
+        var snapshot = new ProxySnapshot(config, _ownEndpoints, authenticator, parentAccess, _parentHealth!);
+        ParentProxy[] parents = [.. snapshot.Pipeline.Upstreams.SelectMany(u => u.Proxies)];
+        _parentHealth!.Retain(parents);
+        foreach (ParentProxy parent in parents)
+        {
+            _services!.Metrics.ParentUp.WithLabels(parent.Upstream, parent.Endpoint).Set(_parentHealth.IsUp(parent) ? 1 : 0);
+        }
+
+        return snapshot;
+    }
+
+    /// <summary>A parent proxy went down or came back: the gauge, the status page's events and one log line.</summary>
+    private void ParentChanged(Metrics.ProxyMetrics metrics, Admin.TrafficStats stats, ParentProxy parent, bool up, string? error)
+    {
+        metrics.ParentUp.WithLabels(parent.Upstream, parent.Endpoint).Set(up ? 1 : 0);
+        string message = up
+            ? $"parent proxy {parent.Endpoint} of upstream {parent.Upstream} is up again"
+            : $"parent proxy {parent.Endpoint} of upstream {parent.Upstream} is marked down after {ParentHealth.FailuresToMarkDown} failures in a row: {error}";
+        stats.Event("parent", message);
+        ProxyLog.ParentChanged(_logger, message);
+    }
+
+    /// <summary>The state of every configured parent proxy, for the status page and the admin API.</summary>
+    internal IReadOnlyList<ParentState> ParentStates =>
+        _snapshot is { } snapshot && _parentHealth is { } health ? health.Describe(snapshot.Pipeline.Upstreams.SelectMany(u => u.Proxies)) : [];
 
     /// <summary>
     /// The same authenticator when the settings did not change; otherwise a successor that keeps the failure counts,
@@ -345,6 +388,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     {
         await StopAsync().ConfigureAwait(false);
         DisposeReplaced(_snapshot?.Authenticator, null);
+        _parentHealth?.Dispose();
         _stopping.Dispose();
         _draining.Dispose();
     }

@@ -15,6 +15,9 @@ public enum StartupFailure
     /// <summary>The users (or groups) file for proxy authentication could not be read or used.</summary>
     UsersFile,
 
+    /// <summary>An upstream's credentials or CA could not be read (an unset variable, an unreadable file).</summary>
+    Upstream,
+
     /// <summary>The access-log file could not be opened for writing (no such folder, no permission).</summary>
     AccessLog,
 }

@@ -27,6 +27,27 @@ public enum ProxyErrorKind
     UpstreamClosed,
     UpstreamTimeout,
 
+    /// <summary>A parent proxy refused the connection (or did not answer the CONNECT before closing).</summary>
+    ParentRefused,
+
+    /// <summary>A parent proxy did not accept the connection, or answer the CONNECT, in time.</summary>
+    ParentTimeout,
+
+    /// <summary>The TLS handshake with an https:// parent proxy failed (its certificate, or the handshake itself).</summary>
+    ParentTlsError,
+
+    /// <summary>A parent proxy answered 407: the credentials Sluice sends it are missing or wrong. Not the client's to fix.</summary>
+    ParentAuthenticationFailed,
+
+    /// <summary>A parent proxy refused the request by its own policy (403).</summary>
+    ParentDenied,
+
+    /// <summary>A parent proxy answered with another error (its status is received-status), or every parent is down.</summary>
+    ParentError,
+
+    /// <summary>The address guard refused a parent proxy's address: the configuration must allow it (addresses.allow).</summary>
+    ParentProhibited,
+
     /// <summary>After the response or tunnel had started, a connection ended early or was reset: logged, never answered.</summary>
     ConnectionTerminated,
     InternalError,
@@ -67,6 +88,13 @@ public static class ProxyErrors
         [ProxyErrorKind.UpstreamProtocolError] = new(502, "Bad Gateway", "http_protocol_error", SquidResult.Miss),
         [ProxyErrorKind.UpstreamClosed] = new(502, "Bad Gateway", "http_response_incomplete", SquidResult.Miss),
         [ProxyErrorKind.UpstreamTimeout] = new(504, "Gateway Timeout", "http_response_timeout", SquidResult.Miss),
+        [ProxyErrorKind.ParentRefused] = new(502, "Bad Gateway", "connection_refused", SquidResult.Miss),
+        [ProxyErrorKind.ParentTimeout] = new(504, "Gateway Timeout", "connection_timeout", SquidResult.Miss),
+        [ProxyErrorKind.ParentTlsError] = new(502, "Bad Gateway", "tls_certificate_error", SquidResult.Miss),
+        [ProxyErrorKind.ParentAuthenticationFailed] = new(502, "Bad Gateway", "proxy_configuration_error", SquidResult.Miss),
+        [ProxyErrorKind.ParentDenied] = new(403, "Forbidden", "http_request_denied", SquidResult.Miss),
+        [ProxyErrorKind.ParentError] = new(502, "Bad Gateway", "destination_unavailable", SquidResult.Miss),
+        [ProxyErrorKind.ParentProhibited] = new(502, "Bad Gateway", "proxy_configuration_error", SquidResult.Miss),
         [ProxyErrorKind.ConnectionTerminated] = new(502, "Bad Gateway", "connection_terminated", SquidResult.Miss),
         [ProxyErrorKind.InternalError] = new(500, "Internal Server Error", "proxy_internal_error", SquidResult.None),
     });
@@ -113,7 +141,13 @@ internal sealed class ProxyErrorException : Exception
     /// <summary>Extra header fields the error response carries, e.g. Proxy-Authenticate or Retry-After.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Fields { get; }
 
+    /// <summary>The parent proxy the failure came from, for Proxy-Status's next-hop and received-status.</summary>
+    public ParentHop? Hop { get; init; }
+
     public ProxyErrorKind Kind { get; }
 
     public string? Rule { get; }
 }
+
+/// <summary>The parent proxy an error came from (RFC 9209 <c>next-hop</c>) and the status it answered, if it answered (<c>received-status</c>).</summary>
+public sealed record ParentHop(string NextHop, int? ReceivedStatus = null);

@@ -106,14 +106,24 @@ internal sealed class ForwardExchange
 
     private async Task<bool> ForwardAsync()
     {
-        string key = UpstreamPool.Key(_target.Host, _target.Port);
+        bool viaParent = _allowed.Route.Kind == RouteKind.Parent;
+        ParentProxy? firstParent = null;
+        if (viaParent)
+        {
+            // The destination is checked before anything goes up; then one keep-alive pool serves every destination
+            // behind a parent, so the pooled connection to try is the first parent that is up.
+            await _x.CheckBeforeParentAsync(_allowed, _stopping).ConfigureAwait(false);
+            firstParent = _allowed.Route.Order.FirstOrDefault(_x.Services.Parents.Health.IsUp);
+        }
+
+        string? key = viaParent ? firstParent?.Key : UpstreamPool.Key(_target.Host, _target.Port);
         using var exchangeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
         TimeSpan idle = _x.Timeouts.Idle;
         exchangeTimeout.CancelAfter(idle);
         CancellationToken ct = exchangeTimeout.Token;
         void Progress() => exchangeTimeout.CancelAfter(idle);
 
-        using HeadWriter requestHead = BuildRequestHead();
+        using HeadWriter requestHead = BuildRequestHead(viaParent ? _x.ParentAccessFor(_allowed).ProxyAuthorization : null, viaParent);
         if (_requestFraming.Kind == BodyKind.ContentLength && _requestFraming.HasBody && _requestFraming.Length <= CoalesceBodyBytes
             && Client.Input.BufferedCount >= _requestFraming.Length)
         {
@@ -125,9 +135,16 @@ internal sealed class ForwardExchange
 
         for (int attempt = 0; ; attempt++)
         {
-            Connection? upstream = attempt == 0 ? TakePooled(key) : null;
+            Connection? upstream = attempt == 0 && key is not null ? TakePooled(key) : null;
             bool reused = upstream is not null;
-            upstream ??= await _x.DialAsync(_allowed, _stopping).ConfigureAwait(false);
+            if (reused && firstParent is not null)
+            {
+                _x.UseParent(firstParent, _allowed.Route);
+            }
+
+            upstream ??= viaParent
+                ? await _x.ConnectParentAsync(_allowed, _stopping).ConfigureAwait(false)
+                : await _x.DialAsync(_allowed, _stopping).ConfigureAwait(false);
             Outcome outcome;
             try
             {
@@ -150,7 +167,7 @@ internal sealed class ForwardExchange
                     upstream.Dispose();
                     continue;
                 case Outcome.Reusable:
-                    _x.Pool.Return(key, upstream);
+                    _x.Pool.Return(_x.Parent?.Key ?? key!, upstream);
                     return true;
                 case Outcome.ReusableClientOnly:
                     upstream.Dispose();
@@ -265,6 +282,23 @@ internal sealed class ForwardExchange
         }
 
         _x.Metrics.TimeToFirstByte.Observe(_x.Elapsed.TotalSeconds);
+        if (_x.Parent is { } parent && response.Status >= 400)
+        {
+            if (response.Status == 407)
+            {
+                // The parent wants Sluice's credentials, not the client's: a 407 relayed would ask the client for the wrong ones.
+                throw new ProxyErrorException(ProxyErrorKind.ParentAuthenticationFailed, _x.ParentAccessFor(_allowed).ProxyAuthorization is null
+                    ? $"parent proxy {parent.Endpoint} asks for credentials (407); give upstream {parent.Upstream} credentials:{ParentDialer.ParentSays(response)}"
+                    : $"parent proxy {parent.Endpoint} refused the credentials of upstream {parent.Upstream} (407){ParentDialer.ParentSays(response)}")
+                {
+                    Hop = new ParentHop(parent.Endpoint, 407),
+                };
+            }
+
+            // RFC 9209: name the hop that answered, so a client can tell a parent's refusal from the origin's.
+            response.Fields.Add("Proxy-Status", ErrorResponse.ProxyStatusRelayed(Name, new ParentHop(parent.Endpoint, response.Status)));
+        }
+
         if (!Framing.TryForResponse(Head.Method, response, out BodyFraming framing, out string problem))
         {
             throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, problem);
@@ -424,7 +458,9 @@ internal sealed class ForwardExchange
         _x.Log(SquidResult.Miss, 101, upstream.Remote.Address, null, relay.Clean ? null : ProxyErrorKind.ConnectionTerminated);
     }
 
-    private HeadWriter BuildRequestHead()
+    /// <param name="parentCredentials">The parent's Proxy-Authorization, when the request goes through one that needs it.</param>
+    /// <param name="absoluteForm">True through a parent proxy: it needs the whole URI (RFC 9112 §3.2.2).</param>
+    private HeadWriter BuildRequestHead(string? parentCredentials, bool absoluteForm)
     {
         HttpFields fields = Head.Fields;
         _requestTrailerFilter = _requestFraming.Kind == BodyKind.Chunked ? HopByHop.TrailerFilter(fields) : null;
@@ -437,10 +473,16 @@ internal sealed class ForwardExchange
         }
         Via.Append(fields, Head.MinorVersion, Name);
         var head = new HeadWriter();
-        string target = Head.Method == "OPTIONS" && _target.PathWasEmpty ? "*" : _target.PathAndQuery;
+        // RFC 9112 §3.2.4: only the last proxy turns an OPTIONS with an empty path into "*"; one before it keeps the URI.
+        string target = absoluteForm ? (Head.Method == "OPTIONS" && _target.PathWasEmpty ? $"http://{_target.Authority}" : _target.AbsoluteUri)
+            : Head.Method == "OPTIONS" && _target.PathWasEmpty ? "*" : _target.PathAndQuery;
         head.Append(Head.Method).Append(" ").Append(target).Append(" HTTP/1.1\r\n")
             .Field("Host", _target.Authority)
             .Fields(fields);
+        if (parentCredentials is not null)
+        {
+            head.Field("Proxy-Authorization", parentCredentials); // the client's own was stripped with the hop-by-hop fields
+        }
         if (_requestFraming.Kind == BodyKind.Chunked)
         {
             head.Field("Transfer-Encoding", "chunked");

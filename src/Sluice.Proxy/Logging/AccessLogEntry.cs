@@ -30,8 +30,16 @@ internal sealed record AccessLogEntry
 
     public string? User { get; init; }
 
-    /// <summary>Address the proxy connected to, when it connected.</summary>
-    public IPAddress? Peer { get; init; }
+    /// <summary>How the request left and to whom (Squid's hierarchy field), when the proxy connected anywhere.</summary>
+    public Hierarchy? Peer { get; init; }
+
+    /// <summary>The upstream and parent proxy (<c>host:port</c>) the request went through, when it went through one.</summary>
+    public string? Upstream { get; init; }
+
+    public string? Parent { get; init; }
+
+    /// <summary>True when the destination went to the parent by name, unresolved here.</summary>
+    public bool ResolvedByParent { get; init; }
 
     public string? ContentType { get; init; }
 
@@ -43,4 +51,23 @@ internal sealed record AccessLogEntry
 
     /// <summary>RFC 9209 error type when the exchange failed.</summary>
     public string? ProxyStatusError { get; init; }
+}
+
+/// <summary>Squid's hierarchy field: <c>HIER_DIRECT/203.0.113.7</c>, <c>FIRSTUP_PARENT/proxy-a.corp</c>...</summary>
+internal readonly record struct Hierarchy(string Code, string Host)
+{
+    public static Hierarchy? Direct(IPAddress? peer) => peer is null ? null : new Hierarchy("HIER_DIRECT", peer.ToString());
+
+    /// <summary>
+    /// The code Squid writes for a parent chosen this way: the first up parent (failover), round-robin, CARP for the
+    /// destination hash, and DEFAULT_PARENT when no rule chose the upstream and <c>route.default</c> did.
+    /// </summary>
+    public static Hierarchy Through(Pipeline.ParentProxy parent, Pipeline.Route route) => new(route.FromDefault ? "DEFAULT_PARENT" : route.Upstream!.Config.Balance switch
+    {
+        Policy.Config.Balance.RoundRobin => "ROUNDROBIN_PARENT",
+        Policy.Config.Balance.HashDestination => "CARP",
+        _ => "FIRSTUP_PARENT",
+    }, parent.Host);
+
+    public override string ToString() => $"{Code}/{Host}";
 }

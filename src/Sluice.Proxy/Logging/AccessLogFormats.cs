@@ -13,7 +13,7 @@ internal static class AccessLogFormats
     {
         DateTimeOffset end = e.Started + e.Elapsed;
         long ms = end.ToUnixTimeMilliseconds();
-        string hierarchy = e.Peer is null ? "HIER_NONE/-" : $"HIER_DIRECT/{e.Peer}";
+        string hierarchy = e.Peer?.ToString() ?? "HIER_NONE/-";
         return string.Create(CultureInfo.InvariantCulture,
             $"{ms / 1000}.{ms % 1000:000} {(long)e.Elapsed.TotalMilliseconds,6} {e.Client} {Errors.SquidResults.Code(e.Code)}/{e.Status:000} {e.BytesToClient} {e.Method} {Field(e.Url)} {Field(e.User)} {hierarchy} {Field(e.ContentType)}");
     }
@@ -35,7 +35,11 @@ internal static class AccessLogFormats
             w.WriteNumber("bytesToClient", e.BytesToClient);
             w.WriteNumber("bytesFromClient", e.BytesFromClient);
             WriteOptional(w, "user", e.User);
-            WriteOptional(w, "peer", e.Peer?.ToString());
+            WriteOptional(w, "peer", e.Peer?.Host);
+            WriteOptional(w, "hierarchy", e.Peer?.Code);
+            WriteOptional(w, "upstream", e.Upstream);
+            WriteOptional(w, "parent", e.Parent);
+            WriteOptional(w, "resolved", e.ResolvedByParent ? "parent" : null);
             WriteOptional(w, "contentType", e.ContentType);
             WriteOptional(w, "rule", e.Rule);
             WriteOptional(w, "reason", e.Reason);

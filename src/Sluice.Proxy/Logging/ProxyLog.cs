@@ -49,4 +49,8 @@ internal static partial class ProxyLog
 
     [LoggerMessage(14, LogLevel.Information, "Accepting on {Endpoint} again after {Count} refused or failed accepts")]
     public static partial void AcceptRecovered(ILogger logger, string endpoint, long count);
+
+    /// <summary>A parent proxy was marked down, or came back up.</summary>
+    [LoggerMessage(15, LogLevel.Warning, "{Message}")]
+    public static partial void ParentChanged(ILogger logger, string message);
 }

@@ -29,6 +29,11 @@ internal sealed class ProxyMetrics
         ConfigGeneration = f.CreateGauge("sluice_config_generation", "Increases by one with every applied configuration (1 at start).");
         LimitRejections = f.CreateCounter("sluice_limit_rejections_total", "Requests and connections refused by a limit, by limit.", new CounterConfiguration { LabelNames = ["limit"] });
         Ready = f.CreateGauge("sluice_ready", "1 while the proxy accepts connections, 0 while starting or draining.");
+        ParentRequests = f.CreateCounter("sluice_parent_requests_total", "Requests and tunnels sent to parent proxies, by upstream, parent and outcome (ok, or the Proxy-Status error).",
+            new CounterConfiguration { LabelNames = ["upstream", "parent", "outcome"] });
+        ParentUp = f.CreateGauge("sluice_parent_up", "1 while a parent proxy takes requests, 0 while it is marked down.", new GaugeConfiguration { LabelNames = ["upstream", "parent"] });
+        ParentConnect = f.CreateHistogram("sluice_parent_connect_seconds", "Time to connect to a parent proxy (TCP, and TLS for https:// parents).",
+            new HistogramConfiguration { LabelNames = ["upstream", "parent"], Buckets = Seconds });
         AccessLogDropped = f.CreateCounter("sluice_access_log_dropped_total", "Access-log lines lost: dropped while the output could not keep up (the queue was full), or lost to a failed write.");
     }
 
@@ -59,6 +64,17 @@ internal sealed class ProxyMetrics
     public Counter LimitRejections { get; }
 
     public Gauge Ready { get; }
+
+    /// <summary>Labelled by upstream and parent <c>host:port</c>: both come from the configuration, so they are bounded.</summary>
+    public Counter ParentRequests { get; }
+
+    public Gauge ParentUp { get; }
+
+    public Histogram ParentConnect { get; }
+
+    /// <summary>One attempt through a parent proxy ended: <paramref name="error"/> null is "ok".</summary>
+    public void CountParent(Pipeline.ParentProxy parent, Errors.ProxyErrorKind? error) =>
+        ParentRequests.WithLabels(parent.Upstream, parent.Endpoint, Errors.ProxyErrors.ProxyStatusError(error) ?? "ok").Inc();
 
     /// <summary>Follows the access log's own count (read when scraped, so it is exact and costs nothing per line).</summary>
     public Counter AccessLogDropped { get; }

@@ -208,10 +208,14 @@ public sealed class RequestPipeline
             return Route.Self;
         }
 
-        string via = (decision.Rule is { } rule && _viaByRule.TryGetValue(rule, out string? named) ? named : null) ?? _defaultRoute;
-        return via == RouteConfig.Direct || !_upstreams.TryGetValue(via, out ParentUpstream? upstream)
-            ? Route.Direct
-            : Route.Through(upstream, upstream.OrderFor(request, _health));
+        string? named = decision.Rule is { } rule && _viaByRule.TryGetValue(rule, out string? via) ? via : null;
+        string chosen = named ?? _defaultRoute;
+        if (chosen == RouteConfig.Direct || !_upstreams.TryGetValue(chosen, out ParentUpstream? upstream))
+        {
+            return Route.Direct;
+        }
+
+        return Route.Through(upstream, upstream.OrderFor(request, _health), fromDefault: named is null);
     }
 
     private Verdict? Identity(RequestFacts request, AuthResult? identity)

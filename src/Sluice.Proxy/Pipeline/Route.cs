@@ -23,11 +23,12 @@ public enum RouteKind
 /// </summary>
 public sealed class Route
 {
-    private Route(RouteKind kind, ParentUpstream? upstream, IReadOnlyList<ParentProxy> order)
+    private Route(RouteKind kind, ParentUpstream? upstream, IReadOnlyList<ParentProxy> order, bool fromDefault = false)
     {
         Kind = kind;
         Upstream = upstream;
         Order = order;
+        FromDefault = fromDefault;
     }
 
     public static Route Direct { get; } = new(RouteKind.Direct, null, []);
@@ -42,7 +43,10 @@ public sealed class Route
     /// <summary>The parent proxies in the order they are tried: the first that can be reached carries the request.</summary>
     public IReadOnlyList<ParentProxy> Order { get; }
 
-    internal static Route Through(ParentUpstream upstream, IReadOnlyList<ParentProxy> order) => new(RouteKind.Parent, upstream, order);
+    /// <summary>True when no rule named the way out and <c>route.default</c> chose it.</summary>
+    public bool FromDefault { get; }
+
+    internal static Route Through(ParentUpstream upstream, IReadOnlyList<ParentProxy> order, bool fromDefault) => new(RouteKind.Parent, upstream, order, fromDefault);
 
     /// <summary><c>direct</c>, <c>self</c>, or <c>via corp: proxy-a.corp:3128, then proxy-b.corp:3129 (failover)</c>.</summary>
     public override string ToString() => Kind switch

@@ -118,6 +118,11 @@ public sealed class ConfigReloader : IDisposable
             {
                 notes = _server.Reload(config);
             }
+            catch (ConfigException e)
+            {
+                Report(false, $"config reload refused, keeping the running configuration: {e.Message}");
+                return;
+            }
             catch (Auth.UsersFileException e)
             {
                 Report(false, $"config reload refused, keeping the running configuration: {e.Message} (fix it, then touch {Path.GetFileName(_path)} or send SIGHUP)");

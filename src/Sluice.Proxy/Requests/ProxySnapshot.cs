@@ -16,11 +16,14 @@ namespace Sluice.Proxy.Requests;
 internal sealed class ProxySnapshot
 {
     /// <param name="ownEndpoints">The listeners, and the admin endpoint: never destinations (see <see cref="Policy.Addresses.AddressGuard"/>).</param>
-    public ProxySnapshot(SluiceConfig config, OwnEndpoints ownEndpoints, BasicAuthenticator? authenticator)
+    /// <param name="parentAccess">Each upstream's credentials and TLS trust (<see cref="ParentAccess.For"/>), read for this snapshot.</param>
+    /// <param name="health">The server's view of which parent proxies are up: routes try the ones marked down last.</param>
+    public ProxySnapshot(SluiceConfig config, OwnEndpoints ownEndpoints, BasicAuthenticator? authenticator, IReadOnlyDictionary<string, ParentAccess> parentAccess, ParentHealth health)
     {
         Config = config;
         Authenticator = authenticator;
-        Pipeline = new RequestPipeline(config, ownEndpoints);
+        ParentAccess = parentAccess;
+        Pipeline = new RequestPipeline(config, ownEndpoints, health);
         Limits = new HeadLimits(config.Limits.MaxRequestLineBytes, config.Limits.MaxHeaderBytes, config.Limits.MaxHeaderCount);
     }
 
@@ -30,6 +33,9 @@ internal sealed class ProxySnapshot
     public RequestPipeline Pipeline { get; }
 
     public HeadLimits Limits { get; }
+
+    /// <summary>How to reach each upstream's proxies, by upstream name.</summary>
+    public IReadOnlyDictionary<string, ParentAccess> ParentAccess { get; }
 
     public string Name => Config.Name;
 
@@ -41,6 +47,9 @@ internal sealed class ProxySnapshot
 internal sealed class ProxyServices
 {
     public required UpstreamDialer Dialer { get; init; }
+
+    /// <summary>Connections and tunnels through parent proxies, with their health.</summary>
+    public required ParentDialer Parents { get; init; }
 
     public required UpstreamPool Pool { get; init; }
 

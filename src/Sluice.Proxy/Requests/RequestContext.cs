@@ -6,6 +6,7 @@ using Sluice.Proxy.Http1;
 using Sluice.Proxy.Logging;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Transport;
+using Sluice.Proxy.Upstream;
 
 namespace Sluice.Proxy.Requests;
 
@@ -167,17 +168,67 @@ internal sealed class RequestContext
     public Task<Connection> DialAsync(Verdict allowed, CancellationToken cancellationToken) =>
         Services.Dialer.DialAsync(Snapshot.Pipeline, allowed, cancellationToken);
 
+    /// <summary>The parent proxy this request went through, once one carried it: the log's hierarchy field and metrics.</summary>
+    public ParentProxy? Parent { get; private set; }
+
+    // The route of the request through a parent, and whether the parent resolves its destination.
+    private Route? _parentRoute;
+    private bool _resolvedByParent;
+
+    /// <summary>
+    /// For a route through a parent: the destination is resolved and checked here first (as the upstream's
+    /// <c>checkDestinations</c> says), before anything goes up. Throws the refusal.
+    /// </summary>
+    public async Task CheckBeforeParentAsync(Verdict allowed, CancellationToken cancellationToken)
+    {
+        Verdict resolved = await Services.Dialer.ResolveAsync(Snapshot.Pipeline, allowed, cancellationToken).ConfigureAwait(false);
+        _parentRoute = allowed.Route;
+        _resolvedByParent = resolved.ResolvedByParent;
+    }
+
+    /// <summary>A connection to the first parent of the route that answers (failover), for a forwarded request.</summary>
+    public async Task<Connection> ConnectParentAsync(Verdict allowed, CancellationToken cancellationToken)
+    {
+        ParentLink link = await Services.Parents.ConnectAsync(Snapshot.Pipeline, ParentAccessFor(allowed), allowed.Route, cancellationToken).ConfigureAwait(false);
+        (Parent, _parentRoute) = (link.Parent, allowed.Route);
+        return link.Connection;
+    }
+
+    /// <summary>Marks a pooled connection to <paramref name="parent"/> as the one carrying this request.</summary>
+    public void UseParent(ParentProxy parent, Route route) => (Parent, _parentRoute) = (parent, route);
+
+    /// <summary>
+    /// The upstream side of a CONNECT: direct, or a tunnel through the route's parent (checked here, then CONNECT to
+    /// the parent, its answer checked). Throws the refusal or the failure.
+    /// </summary>
+    public async Task<Connection> OpenTunnelAsync(Verdict allowed, CancellationToken cancellationToken)
+    {
+        if (allowed.Route.Kind != RouteKind.Parent)
+        {
+            return await DialAsync(allowed, cancellationToken).ConfigureAwait(false);
+        }
+
+        await CheckBeforeParentAsync(allowed, cancellationToken).ConfigureAwait(false);
+        string via = string.Join(", ", [.. Head.Fields.All("Via"), $"1.{Head.MinorVersion} {ProxyName}"]);
+        ParentLink link = await Services.Parents.OpenTunnelAsync(Snapshot.Pipeline, ParentAccessFor(allowed), allowed, via, HeadLimits, cancellationToken).ConfigureAwait(false);
+        Parent = link.Parent;
+        return link.Connection;
+    }
+
+    /// <summary>How to reach the route's upstream: credentials and TLS trust, read for this snapshot.</summary>
+    public Upstream.ParentAccess ParentAccessFor(Verdict allowed) => Snapshot.ParentAccess[allowed.Route.Upstream!.Name];
+
     /// <summary>Answers with the error's status and Proxy-Status and logs it. Returns false if the client is gone.</summary>
     public Task<bool> FailAsync(ProxyErrorException error, bool keepAlive, CancellationToken cancellationToken) =>
-        FailAsync(error.Kind, error.Message, error.Rule, keepAlive, cancellationToken, error.Fields);
+        FailAsync(error.Kind, error.Message, error.Rule, keepAlive, cancellationToken, error.Fields, error.Hop);
 
-    public async Task<bool> FailAsync(ProxyErrorKind kind, string detail, string? rule, bool keepAlive, CancellationToken cancellationToken, IReadOnlyList<KeyValuePair<string, string>>? fields = null)
+    public async Task<bool> FailAsync(ProxyErrorKind kind, string detail, string? rule, bool keepAlive, CancellationToken cancellationToken, IReadOnlyList<KeyValuePair<string, string>>? fields = null, ParentHop? hop = null)
     {
         ProxyErrorInfo info = ProxyErrors.Describe(kind);
         bool written = true;
         try
         {
-            await ErrorResponse.WriteAsync(Client.Stream, Snapshot.Name, kind, detail, keepAlive, withBody: Head.Method != "HEAD", fields ?? [], cancellationToken).ConfigureAwait(false);
+            await ErrorResponse.WriteAsync(Client.Stream, Snapshot.Name, kind, detail, keepAlive, withBody: Head.Method != "HEAD", fields ?? [], cancellationToken, hop).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
         {
@@ -192,6 +243,11 @@ internal sealed class RequestContext
     public void Log(SquidResult code, int status, System.Net.IPAddress? peer, string? contentType, ProxyErrorKind? error = null, string? rule = null, string? reason = null)
     {
         Count(status, rule ?? Decision?.Rule, error);
+        if (Parent is not null)
+        {
+            Services.Metrics.CountParent(Parent, error);
+        }
+
         if (!Services.AccessLog.Enabled)
         {
             return; // log.access: off — build nothing
@@ -209,7 +265,10 @@ internal sealed class RequestContext
             Method = Head.Method,
             Url = Url,
             User = User,
-            Peer = peer,
+            Peer = Parent is { } parent ? Hierarchy.Through(parent, _parentRoute!) : Hierarchy.Direct(peer),
+            Upstream = Parent?.Upstream,
+            Parent = Parent?.Endpoint,
+            ResolvedByParent = _resolvedByParent,
             ContentType = contentType,
             Rule = rule ?? Decision?.Rule,
             Reason = reason ?? Decision?.Detail,

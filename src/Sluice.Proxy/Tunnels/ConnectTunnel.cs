@@ -35,13 +35,19 @@ internal static class ConnectTunnel
         Connection upstream;
         try
         {
+            if (Forwarding.Via.HasBeenHere(exchange.Head.Fields, exchange.ProxyName))
+            {
+                // A parent proxy sent our own CONNECT back: every hop would open another tunnel to the next.
+                throw new ProxyErrorException(ProxyErrorKind.LoopDetected, $"the CONNECT already passed through {exchange.ProxyName} (Via); refusing to open a tunnel in a loop");
+            }
+
             exchange.CheckRate();
             await exchange.AuthenticateAsync().ConfigureAwait(false);
             Verdict allowed = exchange.Decide(target, RequestScheme.Tunnel);
             exchange.TakeTunnelSlot();
             try
             {
-                upstream = await exchange.DialAsync(allowed, stopping).ConfigureAwait(false);
+                upstream = await exchange.OpenTunnelAsync(allowed, stopping).ConfigureAwait(false);
             }
             catch
             {

@@ -24,6 +24,22 @@ internal sealed class UpstreamDialer
     }
 
     /// <summary>
+    /// Resolution and the address guard through the pipeline (one lookup, every address judged), timed for the
+    /// metrics; throws the refusal. Routes through a parent use it too: the destination is checked before it goes up.
+    /// </summary>
+    public async Task<Verdict> ResolveAsync(RequestPipeline pipeline, Verdict allowed, CancellationToken cancellationToken)
+    {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        Verdict resolved = await pipeline.ResolveAsync(allowed, _resolver, cancellationToken).ConfigureAwait(false);
+        if (allowed.Facts.Address is null && resolved.Step != VerdictStep.Resolution && !resolved.ResolvedByParent)
+        {
+            _metrics.Dns.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+
+        return resolved.Refused ? throw resolved.ToException() : resolved;
+    }
+
+    /// <summary>
     /// Resolves and checks through the pipeline (one lookup, every address judged by the guard), then connects to the
     /// first permitted address that answers. The connect timeout bounds the lookup and the connection together.
     /// </summary>
@@ -34,18 +50,8 @@ internal sealed class UpstreamDialer
         int port = request.Port;
         TimeSpan connectTimeout = pipeline.ResolveTimeout;
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        Verdict resolved = await pipeline.ResolveAsync(allowed, _resolver, cancellationToken).ConfigureAwait(false);
+        Verdict resolved = await ResolveAsync(pipeline, allowed, cancellationToken).ConfigureAwait(false);
         TimeSpan elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        if (request.Address is null && resolved.Step != VerdictStep.Resolution)
-        {
-            _metrics.Dns.Observe(elapsed.TotalSeconds);
-        }
-
-        if (resolved.Refused)
-        {
-            throw resolved.ToException();
-        }
-
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(connectTimeout > elapsed ? connectTimeout - elapsed : TimeSpan.Zero);
         ProxyErrorException? last = null;

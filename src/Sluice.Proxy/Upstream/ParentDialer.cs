@@ -1,0 +1,288 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using Sluice.Policy.Config;
+using Sluice.Proxy.Errors;
+using Sluice.Proxy.Http1;
+using Sluice.Proxy.Pipeline;
+using Sluice.Proxy.Resolution;
+using Sluice.Proxy.Transport;
+
+namespace Sluice.Proxy.Upstream;
+
+/// <summary>A connection to a parent proxy, and which one.</summary>
+internal readonly record struct ParentLink(Connection Connection, ParentProxy Parent);
+
+/// <summary>
+/// Connects through a route's parent proxies, in the route's order, skipping those marked down: TCP to an address the
+/// guard permits (a parent is checked like any destination), TLS for https:// parents, and for a tunnel a CONNECT
+/// whose answer is read with the strict response reader. A parent that cannot be reached, or answers a CONNECT with
+/// 502, 503 or 504, hands the request to the next one; nothing has reached the client yet when that happens.
+/// </summary>
+internal sealed class ParentDialer
+{
+    private readonly IResolver _resolver;
+    private readonly Metrics.ProxyMetrics _metrics;
+    private readonly ParentHealth _health;
+
+    public ParentDialer(IResolver resolver, Metrics.ProxyMetrics metrics, ParentHealth health)
+    {
+        _resolver = resolver;
+        _metrics = metrics;
+        _health = health;
+    }
+
+    public ParentHealth Health => _health;
+
+    /// <summary>A connection to the first parent of the route that answers, for forwarding requests to it.</summary>
+    public Task<ParentLink> ConnectAsync(RequestPipeline pipeline, ParentAccess access, Route route, CancellationToken cancellationToken) =>
+        WithFailoverAsync(pipeline, access, route, (parent, ct) => ConnectOneAsync(pipeline, access, parent, ct), cancellationToken);
+
+    /// <summary>A tunnel to the request's destination through the first parent of the route that opens one.</summary>
+    /// <param name="via">The Via the CONNECT goes up with: the client's entries and this proxy's (so loops are caught upstairs and back here).</param>
+    public Task<ParentLink> OpenTunnelAsync(RequestPipeline pipeline, ParentAccess access, Verdict allowed, string via, HeadLimits limits, CancellationToken cancellationToken) =>
+        WithFailoverAsync(pipeline, access, allowed.Route, async (parent, ct) =>
+        {
+            Connection connection = await ConnectOneAsync(pipeline, access, parent, ct).ConfigureAwait(false);
+            try
+            {
+                await ConnectThroughAsync(connection, parent, access, allowed.Facts.Destination.ToString(), via, limits, pipeline.ResolveTimeout, ct).ConfigureAwait(false);
+                return connection;
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
+        }, cancellationToken);
+
+    private async Task<ParentLink> WithFailoverAsync(RequestPipeline pipeline, ParentAccess access, Route route, Func<ParentProxy, CancellationToken, Task<Connection>> attempt, CancellationToken cancellationToken)
+    {
+        ParentUpstream upstream = route.Upstream ?? throw new InvalidOperationException("not a route through a parent");
+        var failures = new List<string>();
+        ProxyErrorException? last = null;
+        foreach (ParentProxy parent in route.Order)
+        {
+            if (!_health.IsUp(parent))
+            {
+                continue;
+            }
+
+            try
+            {
+                Connection connection = await attempt(parent, cancellationToken).ConfigureAwait(false);
+                _health.Succeeded(parent);
+                return new ParentLink(connection, parent);
+            }
+            catch (ProxyErrorException e) when (HandsOver(e))
+            {
+                _metrics.CountParent(parent, e.Kind);
+                if (IsConnectionFailure(e))
+                {
+                    _health.Failed(parent, e.Message, ct => ProbeAsync(pipeline, access, parent, ct));
+                }
+
+                failures.Add(e.Message);
+                last = e;
+            }
+            catch (ProxyErrorException e)
+            {
+                _metrics.CountParent(parent, e.Kind);
+                throw; // an answer (403, 407...) that another parent of the same upstream would give too
+            }
+        }
+
+        if (last is null)
+        {
+            string states = string.Join("; ", _health.Describe(route.Order).Select(s => $"{s.Parent}: {s.LastError ?? "down"}"));
+            throw new ProxyErrorException(ProxyErrorKind.ParentError, $"every proxy of upstream {upstream.Name} is down ({states})");
+        }
+
+        throw failures.Count == 1 ? last : new ProxyErrorException(last.Kind, $"every proxy of upstream {upstream.Name} failed: {string.Join("; ", failures)}") { Hop = last.Hop };
+    }
+
+    // Failures another parent may not have: it cannot be reached, or it could not reach the destination (502/503/504).
+    private static bool HandsOver(ProxyErrorException e) => e.Kind switch
+    {
+        ProxyErrorKind.ParentRefused or ProxyErrorKind.ParentTimeout or ProxyErrorKind.ParentTlsError or ProxyErrorKind.ParentProhibited => true,
+        ProxyErrorKind.ParentError => e.Hop?.ReceivedStatus is null or 502 or 503 or 504,
+        _ => false,
+    };
+
+    // What counts against a parent's health: it could not be reached or talked to, not what it answered.
+    private static bool IsConnectionFailure(ProxyErrorException e) =>
+        e.Kind is ProxyErrorKind.ParentRefused or ProxyErrorKind.ParentTimeout or ProxyErrorKind.ParentTlsError
+        || (e.Kind == ProxyErrorKind.ParentError && e.Hop?.ReceivedStatus is null);
+
+    private async Task ProbeAsync(RequestPipeline pipeline, ParentAccess access, ParentProxy parent, CancellationToken cancellationToken)
+    {
+        using Connection connection = await ConnectOneAsync(pipeline, access, parent, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>TCP (and TLS) to one parent, within the connect timeout; its name resolved and checked like a destination's.</summary>
+    private async Task<Connection> ConnectOneAsync(RequestPipeline pipeline, ParentAccess access, ParentProxy parent, CancellationToken cancellationToken)
+    {
+        var hop = new ParentHop(parent.Endpoint);
+        Policy.Names.HostPort address = parent.Address.Address;
+        TimeSpan limit = pipeline.ResolveTimeout;
+        long started = Stopwatch.GetTimestamp();
+        AddressLookup lookup = await pipeline.LookUpAsync(address.Host, address.Address, address.Port, _resolver, cancellationToken).ConfigureAwait(false);
+        switch (lookup.Refusal)
+        {
+            case ProxyErrorKind.DestinationProhibited:
+                throw new ProxyErrorException(ProxyErrorKind.ParentProhibited, $"parent proxy {parent.Endpoint}: {lookup.Detail}; allow it with addresses.allow") { Hop = hop };
+            case not null:
+                throw new ProxyErrorException(ProxyErrorKind.ParentError, $"parent proxy {parent.Endpoint}: {lookup.Detail}") { Hop = hop };
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
+        timeout.CancelAfter(limit > elapsed ? limit - elapsed : TimeSpan.Zero);
+        Socket? socket = null;
+        ProxyErrorException? failure = null;
+        foreach (IPAddress ip in lookup.Permitted)
+        {
+            var candidate = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await candidate.ConnectAsync(new IPEndPoint(ip, address.Port), timeout.Token).ConfigureAwait(false);
+                socket = candidate;
+                break;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                candidate.Dispose();
+                throw new ProxyErrorException(ProxyErrorKind.ParentTimeout, $"no connection to parent proxy {parent.Endpoint} ({ip}) within {Durations.Format(limit)}") { Hop = hop };
+            }
+            catch (SocketException e)
+            {
+                candidate.Dispose();
+                failure = new ProxyErrorException(e.SocketErrorCode == SocketError.TimedOut ? ProxyErrorKind.ParentTimeout : ProxyErrorKind.ParentRefused,
+                    e.SocketErrorCode == SocketError.ConnectionRefused ? $"parent proxy {parent.Endpoint} ({ip}) refused the connection" : $"cannot connect to parent proxy {parent.Endpoint} ({ip}): {e.SocketErrorCode}") { Hop = hop };
+            }
+        }
+
+        if (socket is null)
+        {
+            throw failure!;
+        }
+
+        Stream stream = new NetworkStream(socket, ownsSocket: false);
+        if (parent.Address.Tls)
+        {
+            var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+            try
+            {
+                await tls.AuthenticateAsClientAsync(access.TlsOptions(address.Host), timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                await tls.DisposeAsync().ConfigureAwait(false);
+                socket.Dispose();
+                throw e is OperationCanceledException
+                    ? new ProxyErrorException(ProxyErrorKind.ParentTimeout, $"no TLS handshake with parent proxy {parent.Endpoint} within {Durations.Format(limit)}") { Hop = hop }
+                    : new ProxyErrorException(ProxyErrorKind.ParentTlsError, $"TLS with parent proxy {parent.Endpoint} failed: {e.Message}") { Hop = hop };
+            }
+            catch
+            {
+                await tls.DisposeAsync().ConfigureAwait(false);
+                socket.Dispose();
+                throw;
+            }
+
+            stream = tls;
+        }
+
+        _metrics.ParentConnect.WithLabels(parent.Upstream, parent.Endpoint).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return new Connection(socket, stream, (IPEndPoint)socket.RemoteEndPoint!);
+    }
+
+    /// <summary>Asks the parent for a tunnel and reads its answer: 2xx opens it; anything else is named for the client.</summary>
+    private static async Task ConnectThroughAsync(Connection connection, ParentProxy parent, ParentAccess access, string target, string via, HeadLimits limits, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var hop = new ParentHop(parent.Endpoint);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(limit);
+        ResponseHead? answer;
+        try
+        {
+            using (var head = new HeadWriter())
+            {
+                head.Append("CONNECT ").Append(target).Append(" HTTP/1.1\r\n").Field("Host", target);
+                if (access.ProxyAuthorization is { } credentials)
+                {
+                    head.Field("Proxy-Authorization", credentials);
+                }
+
+                // Via on the CONNECT too: a parent that sends the tunnel back here is caught as a loop (508).
+                head.Field("Via", via).End();
+                await head.WriteToAsync(connection.Stream, timeout.Token).ConfigureAwait(false);
+            }
+
+            answer = await ReadAnswerAsync(connection, parent, limits, timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ProxyErrorException(ProxyErrorKind.ParentTimeout, $"parent proxy {parent.Endpoint} did not answer CONNECT {target} within {Durations.Format(limit)}") { Hop = hop };
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            answer = null;
+        }
+
+        if (answer is null)
+        {
+            throw new ProxyErrorException(ProxyErrorKind.ParentError, $"parent proxy {parent.Endpoint} closed the connection without answering CONNECT {target}") { Hop = hop };
+        }
+
+        int status = answer.Status;
+        if (status is >= 200 and < 300)
+        {
+            return;
+        }
+
+        var answered = new ParentHop(parent.Endpoint, status);
+        string says = ParentSays(answer);
+        throw status switch
+        {
+            407 => new ProxyErrorException(ProxyErrorKind.ParentAuthenticationFailed, access.ProxyAuthorization is null
+                ? $"parent proxy {parent.Endpoint} asks for credentials (407); give upstream {parent.Upstream} credentials:{says}"
+                : $"parent proxy {parent.Endpoint} refused the credentials of upstream {parent.Upstream} (407){says}") { Hop = answered },
+            403 => new ProxyErrorException(ProxyErrorKind.ParentDenied, $"parent proxy {parent.Endpoint} refused CONNECT {target} (403){says}") { Hop = answered },
+            _ => new ProxyErrorException(ProxyErrorKind.ParentError, $"parent proxy {parent.Endpoint} answered CONNECT {target} with {status} {answer.Reason}{says}") { Hop = answered },
+        };
+    }
+
+    private static async Task<ResponseHead?> ReadAnswerAsync(Connection connection, ParentProxy parent, HeadLimits limits, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ParseResult result = HeadParser.ParseResponse(connection.Input.Buffered, limits, out ResponseHead? head);
+            if (result.Status == ParseStatus.Complete)
+            {
+                // What follows the head is the tunnel's first bytes: they stay buffered, and the relay sends them first.
+                connection.Input.Consume(result.Consumed);
+                return head;
+            }
+
+            if (result.Status == ParseStatus.Invalid)
+            {
+                throw new ProxyErrorException(ProxyErrorKind.ParentError, $"parent proxy {parent.Endpoint} sent an invalid answer to CONNECT: {result.Message}") { Hop = new ParentHop(parent.Endpoint) };
+            }
+
+            if (await connection.Input.FillAsync(limits.MaxHeaderBytes + 1, cancellationToken, waitWithoutBuffer: false).ConfigureAwait(false) == 0)
+            {
+                return null;
+            }
+        }
+    }
+
+    // What the parent said about its refusal, when it said it in a field meant for that: its Proxy-Status, Squid's error name.
+    internal static string ParentSays(ResponseHead answer)
+    {
+        string? said = answer.Fields.Get("Proxy-Status") ?? answer.Fields.Get("X-Squid-Error");
+        return said is null ? "" : $"; it says: {(said.Length > 200 ? said[..200] : said)}";
+    }
+}

@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using Sluice.Proxy.Pipeline;
+
+namespace Sluice.Proxy.Upstream;
+
+/// <summary>A parent proxy's state, as the status page and the admin API show it.</summary>
+internal sealed record ParentState(string Upstream, string Parent, bool Up, int ConsecutiveFailures, DateTimeOffset? DownSince, DateTimeOffset? NextProbe, string? LastError);
+
+/// <summary>
+/// Which parent proxies take requests, for the life of the server (reloads keep it). A parent that fails to connect
+/// <see cref="FailuresToMarkDown"/> times in a row is marked down: routes try it last and the dialer skips it. While
+/// down it is probed (a connection, and a TLS handshake for https://) after 1 s, then after twice as long each time it
+/// fails again, up to 60 s; the first probe or request that succeeds marks it up.
+/// </summary>
+internal sealed class ParentHealth : IParentHealth, IDisposable
+{
+    public const int FailuresToMarkDown = 3;
+    private static readonly TimeSpan FirstProbe = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan LongestProbe = TimeSpan.FromSeconds(60);
+
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly Action<ParentProxy, bool, string?> _changed;
+    private readonly Timer _prober;
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <param name="changed">Called when a parent goes down (false, with the error) or comes back up (true).</param>
+    public ParentHealth(Action<ParentProxy, bool, string?> changed)
+    {
+        _changed = changed;
+        _prober = new Timer(_ => ProbeDue(), null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
+    }
+
+    public bool IsUp(ParentProxy parent) => !_entries.TryGetValue(parent.Key, out Entry? entry) || !entry.Down;
+
+    /// <summary>A connection to the parent worked: it is up, its failures forgotten.</summary>
+    public void Succeeded(ParentProxy parent)
+    {
+        if (_entries.TryGetValue(parent.Key, out Entry? entry))
+        {
+            MarkUp(entry);
+        }
+    }
+
+    /// <summary>A connection to the parent failed; <paramref name="probe"/> is how to try it again once it is down.</summary>
+    public void Failed(ParentProxy parent, string error, Func<CancellationToken, Task> probe)
+    {
+        Entry entry = _entries.GetOrAdd(parent.Key, _ => new Entry(parent));
+        bool wentDown;
+        lock (entry)
+        {
+            entry.Failures++;
+            entry.LastError = error;
+            entry.Probe = probe;
+            wentDown = !entry.Down && entry.Failures >= FailuresToMarkDown;
+            if (wentDown)
+            {
+                entry.Down = true;
+                entry.DownSince = DateTimeOffset.UtcNow;
+                entry.Backoff = FirstProbe;
+                entry.NextProbe = DateTimeOffset.UtcNow + FirstProbe;
+            }
+        }
+
+        if (wentDown)
+        {
+            _changed(parent, false, error);
+        }
+    }
+
+    /// <summary>Forgets parents the configuration no longer has.</summary>
+    public void Retain(IEnumerable<ParentProxy> parents)
+    {
+        var keep = parents.Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
+        foreach (string key in _entries.Keys)
+        {
+            if (!keep.Contains(key))
+            {
+                _entries.TryRemove(key, out _);
+            }
+        }
+    }
+
+    /// <summary>The state of every parent of <paramref name="parents"/>, in their order.</summary>
+    public IReadOnlyList<ParentState> Describe(IEnumerable<ParentProxy> parents) =>
+    [
+        .. parents.Select(p => _entries.TryGetValue(p.Key, out Entry? e)
+            ? new ParentState(p.Upstream, p.Endpoint, !e.Down, e.Failures, e.Down ? e.DownSince : null, e.Down ? e.NextProbe : null, e.LastError)
+            : new ParentState(p.Upstream, p.Endpoint, true, 0, null, null, null)),
+    ];
+
+    public void Dispose()
+    {
+        _prober.Dispose();
+        _stopping.Cancel();
+        _stopping.Dispose();
+    }
+
+    private void MarkUp(Entry entry)
+    {
+        bool cameBack;
+        lock (entry)
+        {
+            cameBack = entry.Down;
+            entry.Down = false;
+            entry.Failures = 0;
+            entry.DownSince = null;
+            entry.LastError = null;
+        }
+
+        if (cameBack)
+        {
+            _changed(entry.Parent, true, null);
+        }
+    }
+
+    private void ProbeDue()
+    {
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        foreach (Entry entry in _entries.Values)
+        {
+            if (entry.Down && entry.NextProbe <= now && entry.Probe is { } probe && Interlocked.CompareExchange(ref entry.Probing, 1, 0) == 0)
+            {
+                _ = ProbeAsync(entry, probe);
+            }
+        }
+    }
+
+    private async Task ProbeAsync(Entry entry, Func<CancellationToken, Task> probe)
+    {
+        try
+        {
+            await probe(_stopping.Token).ConfigureAwait(false);
+            MarkUp(entry);
+        }
+        catch (Exception e) when (!_stopping.IsCancellationRequested)
+        {
+            lock (entry)
+            {
+                entry.LastError = e.Message;
+                entry.Backoff = entry.Backoff * 2 > LongestProbe ? LongestProbe : entry.Backoff * 2;
+                entry.NextProbe = DateTimeOffset.UtcNow + entry.Backoff;
+            }
+        }
+        catch (Exception)
+        {
+            // Stopping: the server is going away, and with it this state.
+        }
+        finally
+        {
+            Volatile.Write(ref entry.Probing, 0);
+        }
+    }
+
+    private sealed class Entry(ParentProxy parent)
+    {
+        public ParentProxy Parent { get; } = parent;
+
+        public int Failures;
+        public volatile bool Down;
+        public DateTimeOffset? DownSince;
+        public DateTimeOffset NextProbe;
+        public TimeSpan Backoff;
+        public string? LastError;
+        public Func<CancellationToken, Task>? Probe;
+        public int Probing;
+    }
+}
