@@ -35,7 +35,7 @@ internal static class ConnectTunnel
         Connection upstream;
         try
         {
-            if (Forwarding.Via.HasBeenHere(exchange.Head.Fields, exchange.ProxyName))
+            if (Http1.Via.HasBeenHere(exchange.Head.Fields, exchange.ProxyName))
             {
                 // A parent proxy sent our own CONNECT back: every hop would open another tunnel to the next.
                 throw new ProxyErrorException(ProxyErrorKind.LoopDetected, $"the CONNECT already passed through {exchange.ProxyName} (Via); refusing to open a tunnel in a loop");

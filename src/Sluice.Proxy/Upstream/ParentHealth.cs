@@ -90,9 +90,13 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
 
     public void Dispose()
     {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
         _prober.Dispose();
-        _stopping.Cancel();
-        _stopping.Dispose();
+        _stopping.Cancel(); // not disposed: a probe in flight may still read its token
     }
 
     private void MarkUp(Entry entry)
