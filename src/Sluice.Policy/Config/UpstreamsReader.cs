@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Sluice.Policy.Names;
 using YamlDotNet.RepresentationModel;
 
@@ -120,26 +122,32 @@ internal static class UpstreamsReader
     public static bool TryParseProxy(string text, out ParentProxyAddress? proxy, out string problem)
     {
         proxy = null;
-        if (!HostPort.TryParseUri(text, out UriTarget uri, out problem))
-        {
-            return false;
-        }
 
-        if (uri.Scheme is not ("http" or "https"))
-        {
-            problem = $"'{text}': a parent proxy is http:// or https:// (TLS to the proxy), not {uri.Scheme}://";
-            return false;
-        }
-
-        if (uri.HasUserInfo)
+        // Any '@' is refused before anything else is said about the text, and without repeating it: a password in a
+        // URL may itself hold a '/' or a '?' that would otherwise pass for the start of a path and escape redaction.
+        if (text.Contains('@'))
         {
             problem = "a proxy URL carries no user or password; give them in credentials: (userEnv, passwordFile...), which are never logged";
             return false;
         }
 
+        // The scheme is judged first, also when the rest is wrong: socks5://proxy has no default port, and "needs a
+        // port" would send the reader looking in the wrong place.
+        bool parsed = HostPort.TryParseUri(text, out UriTarget uri, out problem);
+        if (uri.Scheme is { } scheme && scheme is not ("http" or "https"))
+        {
+            problem = $"'{text}': a parent proxy is http:// or https:// (TLS to the proxy), not {scheme}://";
+            return false;
+        }
+
+        if (!parsed)
+        {
+            return false;
+        }
+
         if (uri.PathAndQuery != "/" || uri.HasFragment)
         {
-            problem = $"'{HostPort.Redact(text)}': a proxy URL is scheme://host:port, without a path";
+            problem = $"'{text}': a proxy URL is scheme://host:port, without a path";
             return false;
         }
 
@@ -175,6 +183,11 @@ internal static class UpstreamsReader
             if (value.Length == 0)
             {
                 throw section.Error(valueNode, $"{where}.{key} is empty");
+            }
+
+            if (kind == SecretKind.Literal && value.Any(c => c == ':' || char.IsControl(c)))
+            {
+                throw section.Error(valueNode, $"{where}.{key}: a user name for Basic authentication has no ':' and no control characters");
             }
 
             given.Add((kind, key, valueNode, value));
@@ -216,7 +229,25 @@ internal static class UpstreamsReader
             throw item.Error(item.Get(key)!, $"{where}.{key}: cannot read {full}: {e.Message}");
         }
 
-        return text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal)
+        // Parsed, not only searched for the marker: a broken certificate in the bundle is refused here, with its place
+        // in the file, rather than at the first connection to the proxy.
+        var certificates = new X509Certificate2Collection();
+        try
+        {
+            certificates.ImportFromPem(text);
+        }
+        catch (CryptographicException e)
+        {
+            throw item.Error(item.Get(key)!, $"{where}.{key}: {full} holds a certificate that cannot be read: {e.Message}");
+        }
+
+        int count = certificates.Count;
+        foreach (X509Certificate2 certificate in certificates)
+        {
+            certificate.Dispose();
+        }
+
+        return count > 0
             ? full
             : throw item.Error(item.Get(key)!, $"{where}.{key}: {full} holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
     }

@@ -114,14 +114,31 @@ public sealed class ParentUpstream
                 break;
         }
 
-        // Stable: the up proxies keep their order, then the down ones in theirs.
-        ParentProxy[] up = [.. order.Where(health.IsUp)];
-        if (up.Length == count)
+        // Stable: the up proxies keep their order, then the down ones in theirs. Health is asked once per proxy: the
+        // live view changes under a running request, and asking twice could drop a proxy that came up in between or
+        // list twice one that went down.
+        Span<bool> up = count <= 64 ? stackalloc bool[count] : new bool[count];
+        int upCount = 0;
+        for (int i = 0; i < count; i++)
+        {
+            up[i] = health.IsUp(order[i]);
+            upCount += up[i] ? 1 : 0;
+        }
+
+        if (upCount == count)
         {
             return order;
         }
 
-        return [.. up, .. order.Where(p => !health.IsUp(p))];
+        var sorted = new ParentProxy[count];
+        int nextUp = 0;
+        int nextDown = upCount;
+        for (int i = 0; i < count; i++)
+        {
+            sorted[up[i] ? nextUp++ : nextDown++] = order[i];
+        }
+
+        return sorted;
     }
 
     // Stable across processes and restarts (string.GetHashCode is randomised per process), so every replica agrees.
