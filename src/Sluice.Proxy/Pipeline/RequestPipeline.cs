@@ -117,6 +117,17 @@ public sealed class RequestPipeline
             return new Verdict(request, lookup.Step, allowed.Rules, kind, lookup.Detail) { Addresses = lookup.Checks };
         }
 
+        if (parent && lookup.Checks.FirstOrDefault(c => !c.Decision.Allowed) is { Decision: not null } refused)
+        {
+            // Direct, Sluice dials only the permitted addresses. A parent resolves the name again and picks any of
+            // them, so one refused address is enough to refuse: the parent could be led to it.
+            return new Verdict(request, VerdictStep.AddressGuard, allowed.Rules, ProxyErrorKind.DestinationProhibited,
+                $"{request.Destination} refused: {refused.Decision.Detail} (one of its addresses; the parent proxy would choose among them)")
+            {
+                Addresses = lookup.Checks,
+            };
+        }
+
         return Ready(allowed, lookup.Checks, lookup.Permitted);
     }
 

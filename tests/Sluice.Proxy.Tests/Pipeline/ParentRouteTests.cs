@@ -369,9 +369,8 @@ public sealed class ParentRouteTests
     }
 
     // The parent resolves the name again and dials whichever address it gets: one public address among private ones
-    // must not carry the request to the private ones. Skipped until RequestPipeline.ResolveAsync refuses a parent
-    // route when any address is refused (today it keeps the permitted ones, as for direct, where Sluice dials them).
-    [Fact(Skip = "RequestPipeline.ResolveAsync: a parent route with a partly refused answer is let through")]
+    // must not carry the request to the private ones (direct, Sluice dials only the permitted ones itself).
+    [Fact]
     public async Task Local_check_refuses_a_name_with_any_denied_address_because_the_parent_chooses_the_address()
     {
         var resolver = new TableResolver().Map("mixed.saas.example", "192.0.2.10", "10.1.2.3");
