@@ -17,6 +17,7 @@ public static class ConfigAdvisor
         AddressRanges(config, warnings);
         OpenProxy(config, warnings);
         CleartextCredentials(config, warnings);
+        Upstreams(config, warnings);
         if (config.Default == RuleAction.Allow)
         {
             warnings.Add("default: allow lets every destination no rule denies through; an egress allowlist usually ends with default: deny");
@@ -89,4 +90,28 @@ public static class ConfigAdvisor
             warnings.Add($"listener {Endpoints.Format(exposed[0].Address)} is reachable beyond this machine and {who}: anyone who can reach it can use the proxy; restrict rules with clients: (source CIDRs) or require authentication");
         }
     }
+
+    private static void Upstreams(SluiceConfig config, List<string> warnings)
+    {
+        foreach (UpstreamConfig upstream in config.Upstreams)
+        {
+            if (config.Route.Default != upstream.Name && !config.Rules.Any(r => r.Via == upstream.Name))
+            {
+                warnings.Add($"upstream {upstream.Name} (line {upstream.Line}) is not used: no rule names it with via: and route.default is {config.Route.Default}");
+            }
+
+            if (upstream.Credentials is not null && upstream.Proxies.FirstOrDefault(p => !p.Tls && !IsLoopback(p)) is { } plain)
+            {
+                warnings.Add($"upstream {upstream.Name} sends its credentials to {plain} in clear text (Basic over http://); use https:// for that proxy if it offers TLS");
+            }
+
+            if (upstream.CheckDestinations == DestinationCheck.Parent)
+            {
+                warnings.Add($"upstream {upstream.Name} has checkDestinations: parent: names sent through it are not checked by the address guard here (only IP literals are), so the parent's own policy must refuse internal addresses");
+            }
+        }
+    }
+
+    private static bool IsLoopback(ParentProxyAddress proxy) =>
+        proxy.Address.Address is { } ip ? IPAddress.IsLoopback(ip) : proxy.Address.Host == "localhost";
 }
