@@ -76,8 +76,9 @@ public sealed class ParentUpstream
     };
 
     /// <summary>
-    /// The order this request tries the proxies in: by the balance, then every proxy marked down moved to the end (so
-    /// one is still tried when all are down, and a recovered one is used again as soon as it is marked up).
+    /// The order of the proxies for this request: by the balance, then every proxy marked down moved to the end. The
+    /// dialer skips the ones marked down (their probes bring them back) and answers 502 when every one is; the whole
+    /// order is kept so <c>sluice explain</c> and the log can name them.
     /// </summary>
     public IReadOnlyList<ParentProxy> OrderFor(RequestFacts request, IParentHealth health)
     {
