@@ -28,6 +28,12 @@ internal interface IAdminSource
     long ConfigGeneration { get; }
 
     DateTimeOffset Started { get; }
+
+    /// <summary>The configuration being served: its upstreams, in order, for /api/upstreams.</summary>
+    SluiceConfig CurrentConfig { get; }
+
+    /// <summary>The state of every configured parent proxy.</summary>
+    IReadOnlyList<Upstream.ParentState> ParentStates { get; }
 }
 
 /// <summary>
