@@ -225,6 +225,8 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
 
     Admin.TrafficStats Admin.IAdminSource.Stats => _services!.Stats;
 
+    IReadOnlyList<ParentState> Admin.IAdminSource.ParentStates => ParentStates;
+
     /// <summary>Listeners bound, configuration valid, not draining: what /readyz reports.</summary>
     public bool IsReady => _services is not null && !_stopped;
 

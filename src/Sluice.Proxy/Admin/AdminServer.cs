@@ -9,6 +9,8 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sluice.Policy.Config;
+using Sluice.Proxy.Pipeline;
+using Sluice.Proxy.Upstream;
 
 namespace Sluice.Proxy.Admin;
 
@@ -28,6 +30,12 @@ internal interface IAdminSource
     long ConfigGeneration { get; }
 
     DateTimeOffset Started { get; }
+
+    /// <summary>The configuration being served: its upstreams, in order, for /api/upstreams.</summary>
+    SluiceConfig CurrentConfig { get; }
+
+    /// <summary>The state of every configured parent proxy.</summary>
+    IReadOnlyList<ParentState> ParentStates { get; }
 }
 
 /// <summary>
@@ -145,6 +153,13 @@ internal sealed class AdminServer : IAsyncDisposable
             json.WriteEndObject();
         });
 
+        app.MapGet("/api/upstreams", async context =>
+        {
+            context.Response.ContentType = "application/json";
+            await using var json = new Utf8JsonWriter(context.Response.Body);
+            WriteUpstreams(json, source.CurrentConfig.Upstreams, source.ParentStates, DateTimeOffset.UtcNow);
+        });
+
         app.MapGet("/{file?}", async (HttpContext context, string? file) =>
         {
             string name = string.IsNullOrEmpty(file) ? "index.html" : file;
@@ -203,6 +218,69 @@ internal sealed class AdminServer : IAsyncDisposable
                     logger.Log(logLevel, eventId, state, exception, formatter);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Every upstream in the configuration's order with its parents and their health. The credentials are never
+    /// written, nor where they are read from: only whether the upstream has any.
+    /// </summary>
+    private static void WriteUpstreams(Utf8JsonWriter json, IEnumerable<UpstreamConfig> upstreams, IReadOnlyList<ParentState> states, DateTimeOffset now)
+    {
+        json.WriteStartArray();
+        foreach (UpstreamConfig upstream in upstreams)
+        {
+            // The states and the configuration are read one after the other, so a reload in between can leave a
+            // parent without a state: it is new, and a new parent is up.
+            ParentState[] known = [.. states.Where(s => s.Upstream == upstream.Name)];
+            json.WriteStartObject();
+            json.WriteString("name", upstream.Name);
+            json.WriteString("balance", ParentUpstream.Describe(upstream.Balance));
+            json.WriteString("checkDestinations", upstream.CheckDestinations == DestinationCheck.Parent ? "parent" : "local");
+            json.WriteBoolean("credentials", upstream.Credentials is not null);
+            json.WriteStartArray("parents");
+            for (int i = 0; i < upstream.Proxies.Length; i++)
+            {
+                ParentProxyAddress proxy = upstream.Proxies[i];
+                ParentState state = (i < known.Length && known[i].Parent == proxy.Endpoint ? known[i] : known.FirstOrDefault(s => s.Parent == proxy.Endpoint))
+                    ?? new ParentState(upstream.Name, proxy.Endpoint, true, 0, null, null, null);
+                json.WriteStartObject();
+                json.WriteString("proxy", proxy.ToString());
+                json.WriteString("endpoint", proxy.Endpoint);
+                json.WriteBoolean("up", state.Up);
+                json.WriteNumber("consecutiveFailures", state.ConsecutiveFailures);
+                WriteTime(json, "downSince", state.DownSince);
+                WriteTime(json, "nextProbe", state.NextProbe);
+                if (state.NextProbe is { } next)
+                {
+                    json.WriteNumber("nextProbeInSeconds", Math.Max(0, Math.Round((next - now).TotalSeconds, 1))); // the browser's clock need not agree with ours
+                }
+                else
+                {
+                    json.WriteNull("nextProbeInSeconds");
+                }
+
+                json.WriteString("lastError", state.LastError); // null when there is none
+
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+    }
+
+    private static void WriteTime(Utf8JsonWriter json, string name, DateTimeOffset? time)
+    {
+        if (time is { } t)
+        {
+            json.WriteString(name, t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+        }
+        else
+        {
+            json.WriteNull(name);
         }
     }
 

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using Sluice.Policy.Config;
+using Sluice.Policy.Names;
 using Sluice.Policy.Rules;
 using Sluice.Proxy.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -13,7 +14,8 @@ namespace Sluice.Proxy.Tests.Admin;
 /// <summary>
 /// The status page at the admin endpoint's <c>/</c> in a real browser (Debian's headless Chromium through Playwright):
 /// a tunnel a test opens appears in the live table and leaves it when it closes, the top lists fill in, values from
-/// the proxy are shown as text and never as markup, and nothing breaks the page's Content-Security-Policy.
+/// the proxy are shown as text and never as markup, the parent proxies' health is listed (and their credentials are
+/// not), and nothing breaks the page's Content-Security-Policy.
 /// </summary>
 public sealed class StatusPageBrowserTests(ITestOutputHelper output)
 {
@@ -21,14 +23,51 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
     public async Task A_tunnel_appears_in_the_live_table_and_leaves_it_when_it_closes()
     {
         Assert.True(DestinationPattern.TryParse("blocked.test", out DestinationPattern blocked, out string problem), problem);
+        Assert.True(DestinationPattern.TryParse("origin.test", out DestinationPattern viaParent, out problem), problem);
+
+        // An upstream whose first parent is a closed port and whose second is another Sluice; its password comes
+        // from the environment and must never reach the page.
+        string variable = $"SLUICE_TEST_PARENT_PASSWORD_{Guid.NewGuid():N}";
+        string secret = $"parent-secret-{Guid.NewGuid():N}";
+        Environment.SetEnvironmentVariable(variable, secret);
+        using var unset = new Unset(variable);
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using TestProxy parent = await TestProxy.StartAsync(c => c with { Name = "parent-sluice" });
+        parent.Resolver.Map("origin.test", IPAddress.Loopback);
+        var gone = new IPEndPoint(IPAddress.Loopback, Ports.Free());
+        var corp = new UpstreamConfig
+        {
+            Name = "corp",
+            Proxies = [.. new[] { gone, parent.Endpoint }.Select(p => new ParentProxyAddress("http", new HostPort(p.Address.ToString(), p.Address, p.Port)))],
+            Credentials = new UpstreamCredentials(
+                new SecretSource(SecretKind.Literal, "corp-proxy-user", "upstreams[0].credentials.user", "test.yaml", 1, 1),
+                new SecretSource(SecretKind.Environment, variable, "upstreams[0].credentials.passwordEnv", "test.yaml", 1, 1)),
+        };
+
         await using TestProxy proxy = await StartProxyAsync(
         [
             new Rule { Name = "no-blocked", Action = RuleAction.Deny, Destinations = [blocked] },
+            new Rule { Name = "via-corp", Action = RuleAction.Allow, Destinations = [viaParent], Via = "corp" },
             new Rule { Name = "echo-ok", Action = RuleAction.Allow },
-        ]);
+        ], [corp]);
         await using RawOrigin echo = RawOrigin.Echo();
-        proxy.Resolver.Map("echo.test", IPAddress.Loopback).Map("mirror.test", IPAddress.Loopback).Map("blocked.test", IPAddress.Loopback);
+        proxy.Resolver.Map("echo.test", IPAddress.Loopback).Map("mirror.test", IPAddress.Loopback).Map("blocked.test", IPAddress.Loopback).Map("origin.test", IPAddress.Loopback);
         string destination = $"echo.test:{echo.Port}";
+
+        // Three requests through corp: each fails on the closed port, then gets through the other parent; the
+        // third failure marks the closed port down.
+        using (var client = new HttpClient(new HttpClientHandler { Proxy = new WebProxy(proxy.Uri), UseProxy = true }))
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                Assert.Equal("hello from origin", await client.GetStringAsync($"http://origin.test:{origin.Port}/hello?{i}"));
+            }
+        }
+
+        for (int i = 0; i < 200 && proxy.OpenConnections > 0; i++)
+        {
+            await Task.Delay(25); // the client's connection ends, so the live table holds only the tunnels below
+        }
 
         // One refusal, so the page has something under "top denied".
         using (RawClient refused = await RawClient.ConnectAsync(proxy.Endpoint))
@@ -43,6 +82,28 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         Assert.NotNull(response);
         Assert.Equal(200, response.Status);
         await page.WaitForSelectorAsync("#state.badge-ready");
+
+        // The parent proxies' table: the closed port down with its error, the other Sluice up.
+        string downRow = $"#parents tr[data-parent=\"{gone}\"]";
+        string upRow = $"#parents tr[data-parent=\"{parent.Endpoint}\"]";
+        await page.WaitForSelectorAsync($"{downRow}[data-state=\"down\"]");
+        Assert.True(await page.Locator("#parents-panel").IsVisibleAsync());
+        Assert.Equal(2, await page.Locator("#parents tbody tr").CountAsync());
+        ILocator down = page.Locator($"{downRow} td");
+        Assert.Equal("corp", await page.Locator($"{downRow} .upstream-name").TextContentAsync());
+        Assert.Equal($"http://{gone}", await down.Nth(1).TextContentAsync());
+        Assert.Matches(@"^down since \d\d:\d\d:\d\d, (next probe in \d+s|probing now)$", await down.Nth(2).TextContentAsync());
+        Assert.Equal("3", await down.Nth(3).TextContentAsync());
+        Assert.Contains("refused the connection", await down.Nth(4).TextContentAsync(), StringComparison.Ordinal);
+        ILocator up = page.Locator($"{upRow} td");
+        Assert.Equal("up", await page.Locator(upRow).GetAttributeAsync("data-state"));
+        Assert.Equal("up", await up.Nth(2).TextContentAsync());
+        Assert.Equal("0", await up.Nth(3).TextContentAsync());
+        Assert.Equal("—", await up.Nth(4).TextContentAsync());
+        Assert.Equal("1 of 2 down", await page.Locator("#parents-hint").TextContentAsync());
+        string parents = HeadlessChromium.ArtifactPath("status-page-parents.png");
+        await page.Locator("#parents-panel").ScreenshotAsync(new LocatorScreenshotOptions { Path = parents });
+        Report("screenshot of the parent proxies", parents);
 
         string row = $"#connections tr[data-destination=\"{destination}\"]";
         using (RawClient tunnel = await OpenTunnelAsync(proxy, destination))
@@ -87,19 +148,32 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         await denied.WaitForAsync();
         Assert.DoesNotContain("echo.test", await page.Locator("#top-denied").TextContentAsync(), StringComparison.Ordinal);
         Assert.Contains("start", await page.Locator("#events").TextContentAsync(), StringComparison.Ordinal);
+        Assert.Contains($"parent proxy {gone} of upstream corp is marked down", await page.Locator("#events").TextContentAsync(), StringComparison.Ordinal);
 
         // Reloads show up live: the generation in the header moves and both kinds of reload are listed, newest first.
         proxy.Server.RecordRefusedReload("sluice.yaml line 14: rules[2]: unknown key 'destination'; the running config stays");
         proxy.Server.Reload(proxy.Server.CurrentConfig);
         await page.WaitForFunctionAsync("() => document.getElementById('generation').textContent === '2'");
-        await page.WaitForFunctionAsync("() => document.querySelectorAll('#events li').length === 3");
+        // The parent events ("marked down", and "up again" should the closed port be taken meanwhile) are left out.
+        const string others = "[...document.querySelectorAll('#events .event-kind')].filter(k => k.textContent !== 'parent')";
+        await page.WaitForFunctionAsync($"() => {others}.length === 3");
         IReadOnlyList<string> kinds = await page.Locator("#events .event-kind").AllTextContentsAsync();
-        Assert.Equal(["reload", "reload refused", "start"], kinds);
+        Assert.Equal(["reload", "reload refused", "start"], kinds.Where(k => k != "parent"));
+        Assert.Contains("parent", kinds);
+        Assert.Equal(2, await page.Locator("#parents tbody tr").CountAsync()); // the reload keeps the table and the parents' health
 
         string path = HeadlessChromium.ArtifactPath("status-page.png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
         Report("screenshot after the tunnel closed", path);
         Assert.True(new FileInfo(path).Length > 10_000, "the screenshot is suspiciously small");
+
+        // Neither the password nor the user name, in any form, is on the page.
+        string html = await page.ContentAsync();
+        string basic = Convert.ToBase64String(Encoding.UTF8.GetBytes($"corp-proxy-user:{secret}"));
+        foreach (string hidden in new[] { secret, "corp-proxy-user", basic, variable })
+        {
+            Assert.DoesNotContain(hidden, html, StringComparison.Ordinal);
+        }
 
         lock (chromium.Errors)
         {
@@ -128,6 +202,7 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         Assert.Equal(hostile, await page.Locator($"{row} td").Nth(3).TextContentAsync());
         Assert.Equal(0, await page.Locator("#injected, #injected-img, #connections b, #connections img").CountAsync());
         Assert.Equal(destination, await page.Locator($"{row} td").Nth(2).TextContentAsync());
+        Assert.True(await page.Locator("#parents-panel").IsHiddenAsync(), "no upstreams: the parent proxies' section stays hidden");
     }
 
     [Fact]
@@ -140,7 +215,7 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.OK, index.StatusCode);
         Assert.Contains("default-src 'self'", index.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
         string html = await index.Content.ReadAsStringAsync();
-        foreach (string link in new[] { "/api/stats", "/api/connections", "/metrics" })
+        foreach (string link in new[] { "/api/stats", "/api/connections", "/api/upstreams", "/metrics" })
         {
             Assert.Contains($"href=\"{link}\"", html, StringComparison.Ordinal);
         }
@@ -160,10 +235,11 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         }
     }
 
-    private static Task<TestProxy> StartProxyAsync(ImmutableArray<Rule> rules) => TestProxy.StartAsync(c => c with
+    private static Task<TestProxy> StartProxyAsync(ImmutableArray<Rule> rules, ImmutableArray<UpstreamConfig>? upstreams = null) => TestProxy.StartAsync(c => c with
     {
         Admin = new AdminConfig { Address = new IPEndPoint(IPAddress.Loopback, 0) },
         Rules = rules,
+        Upstreams = upstreams ?? c.Upstreams,
     });
 
     private static string AdminUri(TestProxy proxy, string path)
@@ -180,6 +256,12 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         string head = await client.ReadHeadAsync();
         Assert.StartsWith("HTTP/1.1 200", head, StringComparison.Ordinal);
         return client;
+    }
+
+    /// <summary>Unsets an environment variable the test set, however the test ends.</summary>
+    private sealed class Unset(string variable) : IDisposable
+    {
+        public void Dispose() => Environment.SetEnvironmentVariable(variable, null);
     }
 
     private void Report(string what, string path)

@@ -1,4 +1,4 @@
-// Sluice status page: polls /api/stats and /api/connections once a second and redraws.
+// Sluice status page: polls /api/stats, /api/connections and /api/upstreams once a second and redraws.
 // Every value from the proxy is written with textContent, never parsed as HTML, so a host, user or rule name is shown
 // as text and can never become markup. No framework, nothing loaded from anywhere but this endpoint.
 "use strict";
@@ -108,6 +108,80 @@
     }));
   }
 
+  /** "since 12:34:56, next probe in 3s" for a parent marked down; empty for one that is up. */
+  function downDetail(parent) {
+    if (parent.up) {
+      return "";
+    }
+
+    const parts = [];
+    if (parent.downSince) {
+      parts.push("since " + formatClock(parent.downSince));
+    }
+    if (typeof parent.nextProbeInSeconds === "number") {
+      const seconds = Math.ceil(parent.nextProbeInSeconds);
+      parts.push(seconds <= 0 ? "probing now" : "next probe in " + seconds + "s");
+    }
+    return parts.join(", ");
+  }
+
+  function parentRow(upstream, parent) {
+    const state = parent.up ? "up" : "down";
+    const tr = el("tr", "parent-" + state);
+    tr.dataset.upstream = upstream.name;
+    tr.dataset.parent = parent.endpoint;
+    tr.dataset.state = state;
+
+    const name = el("td");
+    name.appendChild(el("span", "upstream-name", upstream.name));
+    name.appendChild(el("span", "upstream-balance", upstream.balance));
+    name.title = "balance: " + upstream.balance + "; destinations checked: " + upstream.checkDestinations +
+      (upstream.credentials ? "; sends credentials" : "; no credentials");
+    tr.appendChild(name);
+    tr.appendChild(cell(parent.proxy, "mono"));
+
+    const health = el("td", "parent-state");
+    health.appendChild(el("span", "health health-" + state, state));
+    const detail = downDetail(parent);
+    if (detail) {
+      health.appendChild(document.createTextNode(" "));
+      health.appendChild(el("span", "since", detail));
+    }
+    if (parent.downSince) {
+      health.title = "down since " + parent.downSince + (parent.nextProbe ? ", next probe at " + parent.nextProbe : "");
+    }
+    tr.appendChild(health);
+
+    tr.appendChild(cell(String(parent.consecutiveFailures), "num"));
+    tr.appendChild(cell(parent.lastError, "error-text"));
+    return tr;
+  }
+
+  function renderParents(upstreams) {
+    const panel = $("parents-panel");
+    upstreams = upstreams || [];
+    panel.hidden = upstreams.length === 0; // no upstreams configured: nothing to show
+    if (panel.hidden) {
+      return;
+    }
+
+    const rows = [];
+    let down = 0;
+    for (const upstream of upstreams) {
+      for (const parent of upstream.parents || []) {
+        rows.push(parentRow(upstream, parent));
+        down += parent.up ? 0 : 1;
+      }
+    }
+
+    const hint = $("parents-hint");
+    hint.textContent = down === 0
+      ? (rows.length === 1 ? "up" : "all " + rows.length + " up")
+      : down + " of " + rows.length + " down";
+    hint.className = "hint" + (down === 0 ? "" : " hint-bad");
+    $("parents-body").replaceChildren(...(rows.length === 0 ? [emptyRow(5, "No parent proxies.")] : rows));
+  }
+
   function renderTop(list, entries, emptyText) {
     if (!entries || entries.length === 0) {
       list.replaceChildren(el("li", "empty", emptyText));
@@ -199,9 +273,10 @@
 
   async function poll() {
     try {
-      const [stats, connections] = await Promise.all([getJson("/api/stats"), getJson("/api/connections")]);
+      const [stats, connections, upstreams] = await Promise.all([getJson("/api/stats"), getJson("/api/connections"), getJson("/api/upstreams")]);
       renderStats(stats);
       renderConnections(connections);
+      renderParents(upstreams);
       document.body.classList.remove("stale");
       $("updated").textContent = "Updated " + new Date().toLocaleTimeString([], { hour12: false }) + " · refreshes every second";
     } catch (error) {
