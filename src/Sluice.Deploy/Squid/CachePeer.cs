@@ -25,6 +25,8 @@ internal enum PeerBalance
 /// </summary>
 internal sealed record CachePeer(int Line, string Name, string Url)
 {
+    public bool Tls => Url.StartsWith("https:", StringComparison.Ordinal);
+
     public string? Ca { get; init; }
 
     public string? User { get; init; }

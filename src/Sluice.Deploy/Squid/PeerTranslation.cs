@@ -6,7 +6,7 @@ namespace Sluice.Deploy.Squid;
 internal sealed record PeerGroup(SquidUpstream Upstream, List<SquidAccess> Access, string Peers, int Line);
 
 /// <summary>
-/// The parents as upstreams. Parents with the same cache_peer_access lines, the same login and the same CA become
+/// The parents as upstreams. Parents with the same cache_peer_access lines, the same login and (for https:// ones) the same CA become
 /// one upstream whose proxies are in the order of their cache_peer lines: Squid takes the first parent that is up,
 /// which is Sluice's failover, unless the options balance them. Groups are in the order of their first parent, the
 /// order Squid prefers them in. An upstream sends one set of credentials and trusts one CA, so a parent with the
@@ -16,12 +16,11 @@ internal static class PeerTranslation
 {
     public static List<PeerGroup> Translate(PeerDirectives directives, SquidNotes notes)
     {
-        var buckets = new List<(string Selection, string Key, List<CachePeer> Peers)>();
+        var buckets = new List<(string Selection, List<CachePeer> Peers)>();
         foreach (CachePeer peer in directives.Parents)
         {
             string selection = Selection(directives.Access[peer.Name]);
-            string key = $"{selection}\n{peer.LoginDigest}\n{peer.Ca}";
-            if (buckets.FirstOrDefault(b => b.Key == key).Peers is { } same)
+            if (buckets.FirstOrDefault(b => b.Selection == selection && Fits(b.Peers, peer)).Peers is { } same)
             {
                 if (same.FirstOrDefault(p => p.Url[p.Url.IndexOf(':')..] == peer.Url[peer.Url.IndexOf(':')..]) is { } twice)
                 {
@@ -38,18 +37,22 @@ internal static class PeerTranslation
                 notes.Remark(peer.Line, "cache_peer", $"{peer.Name}: the same requests as {first.Name} but another login= or CA; an upstream sends one set of credentials and trusts one CA, so it is an upstream of its own, which no rule uses: Squid falls back to it when {first.Name} is down, Sluice does not");
             }
 
-            buckets.Add((selection, key, [peer]));
+            buckets.Add((selection, [peer]));
         }
 
         var names = new HashSet<string>(StringComparer.Ordinal) { RouteConfig.Direct };
         var variables = new HashSet<string>(StringComparer.Ordinal);
-        return [.. buckets.Select(b => Group(b.Peers, directives.Access[b.Peers[0].Name], names, variables, notes))];
+        return [.. buckets.Select(b => Group(b.Peers, directives.Access[b.Peers[0].Name], [.. b.Peers.SelectMany(p => directives.Access[p.Name]).Select(a => a.Line).Order()], names, variables, notes))];
     }
 
-    private static PeerGroup Group(List<CachePeer> peers, List<SquidAccess> access, HashSet<string> names, HashSet<string> variables, SquidNotes notes)
+    // One login for all; one CA for the https:// proxies (a plain http:// proxy has no use for one).
+    private static bool Fits(List<CachePeer> group, CachePeer peer) =>
+        group[0].LoginDigest == peer.LoginDigest && (!peer.Tls || group.Where(p => p.Tls).All(p => p.Ca == peer.Ca));
+
+    private static PeerGroup Group(List<CachePeer> peers, List<SquidAccess> access, List<int> accessLines, HashSet<string> names, HashSet<string> variables, SquidNotes notes)
     {
         CachePeer first = peers[0];
-        string name = Unique(peers.Count > 1 && access.Count == 0 && !names.Contains("parents") ? "parents" : ConfigName(first.Name), names, "-");
+        string name = Unique(peers.Count > 1 && !names.Contains("parents") ? "parents" : ConfigName(first.Name), names, "-");
         Balance balance = BalanceOf(name, peers, notes);
         string? variable = null;
         if (first.LoginDigest is not null)
@@ -60,8 +63,8 @@ internal static class PeerTranslation
 
         string comment = $"cache_peer {string.Join(", ", peers.Select(p => $"{p.Name} (line {p.Line})"))}"
             + (peers.Count > 1 && balance == Balance.Failover ? ": failover in this order, as Squid takes the first parent that is up" : "")
-            + (access.Count > 0 ? $"; cache_peer_access line{(access.Count > 1 ? "s" : "")} {string.Join(", ", access.Select(a => a.Line))}" : "");
-        var upstream = new SquidUpstream(name, [.. peers.Select(p => p.Url)], balance, comment) { User = first.User, PasswordEnv = variable, Ca = first.Ca };
+            + (accessLines.Count > 0 ? $"; cache_peer_access line{(accessLines.Count > 1 ? "s" : "")} {string.Join(", ", accessLines)}" : "");
+        var upstream = new SquidUpstream(name, [.. peers.Select(p => p.Url)], balance, comment) { User = first.User, PasswordEnv = variable, Ca = peers.FirstOrDefault(p => p.Tls)?.Ca };
         return new PeerGroup(upstream, access, string.Join(", ", peers.Select(p => p.Name)), first.Line);
     }
 

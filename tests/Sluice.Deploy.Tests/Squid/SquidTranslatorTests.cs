@@ -10,16 +10,18 @@ namespace Sluice.Deploy.Tests.Squid;
 /// </summary>
 public sealed class SquidTranslatorTests
 {
-    private static SquidTranslation Translate(string text) => SquidTranslator.Translate(SquidReader.Read(text, _ => null));
+    internal static SquidTranslation Translate(string text) => SquidTranslator.Translate(SquidReader.Read(text, _ => null));
 
-    private static string Rules(SquidTranslation t) => string.Join(" | ", t.Rules.Select(r => Describe(r.Rule)));
+    /// <summary>The rules in one line: name, action, then each matcher the rule has and its via.</summary>
+    internal static string Rules(SquidTranslation t) => string.Join(" | ", t.Rules.Select(r => Describe(r.Rule)));
 
     private static string Describe(Rule r)
     {
         string Part(string key, IEnumerable<object> values) => values.Any() ? $" {key}={string.Join(",", values)}" : "";
         return $"{r.Name} {r.Action.ToString().ToLowerInvariant()}"
             + Part("dest", r.Destinations) + Part("ports", r.Ports.Cast<object>()) + Part("methods", r.Methods)
-            + Part("schemes", r.Schemes.Cast<object>()) + Part("clients", r.Clients.Cast<object>()) + Part("users", r.Users);
+            + Part("schemes", r.Schemes.Cast<object>()) + Part("clients", r.Clients.Cast<object>()) + Part("users", r.Users)
+            + (r.Via is null ? "" : $" via={r.Via}");
     }
 
     [Theory]
