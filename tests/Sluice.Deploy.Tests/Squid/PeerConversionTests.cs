@@ -1,4 +1,3 @@
-using Sluice.Deploy.Squid;
 using Sluice.Policy.Config;
 
 namespace Sluice.Deploy.Tests.Squid;
@@ -76,15 +75,5 @@ public sealed class PeerConversionTests : IDisposable
             """);
         Assert.False(c.Allows("wiki.corp.example:443"));
         Assert.Equal("corp", c.Route("example.com:443"));
-    }
-
-    [Fact]
-    public void A_ca_that_is_not_here_is_written_as_named_and_the_result_does_not_load_yet()
-    {
-        string text = "http_port 3128\ncache_peer p.corp parent 3129 0 ssl tls-cafile=/nonexistent/ca.pem\nnever_direct allow all\nhttp_access allow all\n";
-        string yaml = SquidWriter.Write(SquidTranslator.Translate(SquidReader.Read(text)), "peer.conf");
-        Assert.Contains("ca: /nonexistent/ca.pem", yaml, StringComparison.Ordinal);
-        ConfigException e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, Path.Combine(_dir, "sluice.yaml")));
-        Assert.Contains("/nonexistent/ca.pem", e.Problem, StringComparison.Ordinal);
     }
 }
