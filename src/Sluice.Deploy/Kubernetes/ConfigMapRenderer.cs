@@ -8,7 +8,7 @@ namespace Sluice.Deploy.Kubernetes;
 
 /// <summary>
 /// The ConfigMap: the user's file with what a pod needs changed, node by node (keys this code does not know
-/// survive), under comments that list each change.
+/// survive), under comments that list each change. Every file the pod reads from a Secret is named by its mounted path.
 /// </summary>
 internal static class ConfigMapRenderer
 {
@@ -93,6 +93,7 @@ internal static class ConfigMapRenderer
             notes.Add("- TLS files are the Secrets " + string.Join(", ", layout.Listeners.Where(l => l.Tls).Select(l => $"{layout.Name}-{l.SecretSuffix} at {l.MountDir}")) + ".");
         }
 
+        UpstreamSecrets.PointAtMounts(root, layout, notes);
         if (layout.LogFile is { } logFile && Child(root, "log") is YamlMappingNode log)
         {
             log.Children[new YamlScalarNode("access")] = Quoted($"{PodPaths.LogDir}/{logFile}");
@@ -110,8 +111,8 @@ internal static class ConfigMapRenderer
         return string.Join("", notes.Select(n => $"# {n}\n")) + body;
     }
 
-    private static YamlNode? Child(YamlMappingNode map, string key) =>
+    public static YamlNode? Child(YamlMappingNode map, string key) =>
         map.Children.TryGetValue(new YamlScalarNode(key), out YamlNode? value) ? value : null;
 
-    private static YamlScalarNode Quoted(string text) => new(text) { Style = YamlDotNet.Core.ScalarStyle.DoubleQuoted };
+    public static YamlScalarNode Quoted(string text) => new(text) { Style = YamlDotNet.Core.ScalarStyle.DoubleQuoted };
 }

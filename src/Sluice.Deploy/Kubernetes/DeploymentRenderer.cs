@@ -64,6 +64,7 @@ internal static class DeploymentRenderer
                 "The htpasswd file: a Secret you create (sluice passwd writes it; users change without a restart).");
         }
 
+        UpstreamSecrets.Mount(layout, mounts, volumes, env);
         if (layout.LogFile is not null)
         {
             mounts.Add(new YamlMap().Add("name", "log").Add("mountPath", PodPaths.LogDir));

@@ -38,18 +38,26 @@ public static class KubernetesManifests
             ]),
             new(ProxyNetworkPolicyRenderer.Render(layout), [
                 "The proxy pods: reached by the clients on the listener ports (and by the namespace on the admin port);",
-                "they reach DNS and the internet on the ports the rules allow, never cluster-internal or metadata ranges",
-                "unless addresses.allow lists them.",
+                "they reach DNS and the internet on the ports of the rules that go direct, never cluster-internal or metadata",
+                "ranges unless addresses.allow lists them" + (config.Upstreams.IsEmpty ? "." : ", and the parent proxies of the upstreams."),
             ]),
         };
         if (options.Istio)
         {
-            documents.Add(new YamlDocument(ServiceEntryRenderer.Render(layout), [
+            List<string> comments =
+            [
                 "Istio: mesh workloads reach the proxy as a plain TCP service (CONNECT is opaque to the sidecar).",
                 "MESH_INTERNAL because the proxy runs in this cluster. A proxy outside the mesh (another cluster, a VM,",
                 "a company proxy) is MESH_EXTERNAL, with its address in `addresses`, as in Istio's external-proxy example.",
                 "Destinations behind the proxy need no ServiceEntry of their own: the mesh only ever sees connections to the proxy.",
-            ]));
+            ];
+            if (!config.Upstreams.IsEmpty)
+            {
+                comments.Add($"Nor do the parent proxies ({string.Join(", ", config.Upstreams.SelectMany(u => u.Proxies).Select(p => p.Endpoint).Distinct())}): the proxy pods reach them as they reach");
+                comments.Add("destinations. If the proxy pods get a sidecar with outboundTrafficPolicy REGISTRY_ONLY, give each a MESH_EXTERNAL TCP ServiceEntry.");
+            }
+
+            documents.Add(new YamlDocument(ServiceEntryRenderer.Render(layout), comments));
         }
 
         return YamlWriter.Write(documents);

@@ -28,6 +28,7 @@ internal sealed class ProxyLayout
         Name = KubernetesNames.ResourceName(config.Name);
         AdminPort = config.Admin?.Address.Port ?? 9090;
         Listeners = listeners;
+        Upstreams = UpstreamSecrets.Create(config);
     }
 
     public SluiceConfig Config { get; }
@@ -41,6 +42,9 @@ internal sealed class ProxyLayout
 
     /// <summary>By port.</summary>
     public IReadOnlyList<ListenerPort> Listeners { get; }
+
+    /// <summary>The Secrets of the upstreams that need one (files to mount, variables to set), in the configuration's order.</summary>
+    public IReadOnlyList<UpstreamSecret> Upstreams { get; }
 
     public string ServiceHost => $"{Name}.{Options.Namespace}.svc.cluster.local";
 

@@ -9,8 +9,8 @@ namespace Sluice.Deploy.Kubernetes;
 
 /// <summary>
 /// The proxy's NetworkPolicy: reached by the clients on the listener ports (and by the namespace on the admin port);
-/// it reaches DNS and the internet on the ports the rules allow, never cluster-internal or metadata ranges unless
-/// addresses.allow lists them.
+/// it reaches DNS, the internet on the ports of the rules that go direct, never cluster-internal or metadata ranges
+/// unless addresses.allow lists them, and the parent proxies of its upstreams.
 /// </summary>
 internal static class ProxyNetworkPolicyRenderer
 {
@@ -32,25 +32,19 @@ internal static class ProxyNetworkPolicyRenderer
         List<PortRange>? allowed = AllowedPorts(layout.Config);
         var egress = new YamlList();
         egress.AddWithComment(NetworkPolicyPeers.Dns(), "DNS: kube-dns in kube-system, UDP and TCP.");
-        var to = new YamlList
+        if (allowed is not { Count: 0 })
         {
-            new YamlMap().Add("ipBlock", new YamlMap().Add("cidr", "0.0.0.0/0").Add("except", Except(layout.Config.Addresses, InternalV4, AddressFamily.InterNetwork))),
-            new YamlMap().Add("ipBlock", new YamlMap().Add("cidr", "::/0").Add("except", Except(layout.Config.Addresses, InternalV6, AddressFamily.InterNetworkV6))),
-        };
-        egress.AddWithComment(NetworkPolicyPeers.WithPorts(new YamlMap().Add("to", to), allowed), allowed is null
-            ? "The internet, every port (an allow rule or the default names no ports), except cluster-internal and metadata ranges."
-            : "The internet on the ports the allow rules name, except cluster-internal and metadata ranges.");
-        if (!layout.Config.Addresses.Allow.IsEmpty)
-        {
-            var allowTo = new YamlList();
-            foreach (IPNetwork network in layout.Config.Addresses.Allow)
+            // An empty ports list would mean every port: with no direct allow rule there is no direct egress at all.
+            egress.AddWithComment(NetworkPolicyPeers.WithPorts(new YamlMap().Add("to", Internet(layout)), allowed), allowed is null
+                ? "The internet, every port (an allow rule or the default names no ports), except cluster-internal and metadata ranges."
+                : "The internet on the ports the allow rules name, except cluster-internal and metadata ranges.");
+            if (!layout.Config.Addresses.Allow.IsEmpty)
             {
-                allowTo.Add(new YamlMap().Add("ipBlock", new YamlMap().Add("cidr", network.ToString())));
+                egress.AddWithComment(NetworkPolicyPeers.WithPorts(new YamlMap().Add("to", AddressesAllow(layout)), allowed), "addresses.allow: non-public ranges the configuration lets the proxy reach.");
             }
-
-            egress.AddWithComment(NetworkPolicyPeers.WithPorts(new YamlMap().Add("to", allowTo), allowed), "addresses.allow: non-public ranges the configuration lets the proxy reach.");
         }
 
+        ParentEgress.AddRules(layout, egress, [.. Internet(layout), .. AddressesAllow(layout)]);
         return new YamlMap()
             .Add("apiVersion", "networking.k8s.io/v1")
             .Add("kind", "NetworkPolicy")
@@ -61,6 +55,15 @@ internal static class ProxyNetworkPolicyRenderer
                 .Add("ingress", ingress)
                 .Add("egress", egress));
     }
+
+    /// <summary>Every address but the cluster-internal and metadata ranges (less addresses.allow, plus addresses.deny).</summary>
+    private static YamlList Internet(ProxyLayout layout) =>
+    [
+        new YamlMap().Add("ipBlock", new YamlMap().Add("cidr", "0.0.0.0/0").Add("except", Except(layout.Config.Addresses, InternalV4, AddressFamily.InterNetwork))),
+        new YamlMap().Add("ipBlock", new YamlMap().Add("cidr", "::/0").Add("except", Except(layout.Config.Addresses, InternalV6, AddressFamily.InterNetworkV6))),
+    ];
+
+    private static YamlList AddressesAllow(ProxyLayout layout) => [.. layout.Config.Addresses.Allow.Select(n => new YamlMap().Add("ipBlock", new YamlMap().Add("cidr", n.ToString())))];
 
     /// <summary>The internal ranges, less those addresses.allow covers whole, plus the public parts of addresses.deny.</summary>
     private static YamlList Except(AddressesConfig addresses, string[] internalRanges, AddressFamily family)
@@ -87,16 +90,20 @@ internal static class ProxyNetworkPolicyRenderer
         return except;
     }
 
-    /// <summary>The destination ports the allow rules can let through, merged; null when that is every port.</summary>
+    /// <summary>
+    /// The destination ports the proxy connects to directly, merged; null when that is every port. Requests that
+    /// leave through an upstream (their rule's via, or route.default) reach only the parent proxies' ports.
+    /// </summary>
     public static List<PortRange>? AllowedPorts(SluiceConfig config)
     {
-        if (config.Default == RuleAction.Allow)
+        bool Direct(string? via) => (via ?? config.Route.Default) == RouteConfig.Direct;
+        if (config.Default == RuleAction.Allow && Direct(null))
         {
             return null;
         }
 
         var ranges = new List<PortRange>();
-        foreach (Rule rule in config.Rules.Where(r => r.Action == RuleAction.Allow))
+        foreach (Rule rule in config.Rules.Where(r => r.Action == RuleAction.Allow && Direct(r.Via)))
         {
             if (!rule.Ports.IsEmpty)
             {

@@ -45,5 +45,10 @@ internal static class Secrets
             yield return $"Create Secret {layout.Name}-users yourself: key users.htpasswd{(auth.Basic.GroupsFile is null ? "" : " and groups")}, "
                 + $"e.g. kubectl -n {ns} create secret generic {layout.Name}-users --from-file=users.htpasswd=...";
         }
+
+        foreach (string note in UpstreamSecrets.Notes(layout))
+        {
+            yield return note;
+        }
     }
 }

@@ -46,10 +46,14 @@ internal sealed class AccessConditions(AclTable acls, SquidNotes notes)
     /// <summary>Set once a proxy_auth acl has been reached in a line: the converted file then asks for credentials.</summary>
     public bool UsesAuth { get; private set; }
 
+    /// <summary>Why the last line translated could not be expressed exactly (its first such term); null when it could.</summary>
+    public string? Problem { get; private set; }
+
     /// <summary>The line's condition, or null when it is an allow line Sluice cannot express (left out).</summary>
     public AccessCondition? Translate(SquidAccess access)
     {
         (int line, bool allow) = (access.Line, access.Allow);
+        Problem = null;
         var c = new AccessCondition();
         foreach ((string name, bool negated) in access.Terms)
         {
@@ -135,16 +139,17 @@ internal sealed class AccessConditions(AclTable acls, SquidNotes notes)
 
                     break;
                 case AclKind.DstDomain:
-                    if (negated || c.Domains is not null)
+                    if (negated)
                     {
-                        if (!Inexpressible(line, allow, negated ? $"{shown}: Sluice cannot say \"any destination but\" these names" : $"{shown}: two dstdomain acls on one line"))
+                        if (!Inexpressible(line, allow, $"{shown}: Sluice cannot say \"any destination but\" these names"))
                         {
                             return null;
                         }
                     }
                     else
                     {
-                        c = c with { Domains = acl.Values.Distinct().ToList() };
+                        List<string> names = acl.Values.Distinct().ToList();
+                        c = c with { Domains = c.Domains is null ? names : AddressSets.Intersect(c.Domains, names) };
                     }
 
                     break;
@@ -196,6 +201,7 @@ internal sealed class AccessConditions(AclTable acls, SquidNotes notes)
     /// <summary>A condition Sluice cannot express: an allow line is dropped (false), a deny line goes on without it (true).</summary>
     private bool Inexpressible(int line, bool allow, string why)
     {
+        Problem ??= why;
         if (allow)
         {
             notes.Untranslated(line, "http_access", $"{why}; this allow line is left out, so the requests it allowed are decided by the lines after it");

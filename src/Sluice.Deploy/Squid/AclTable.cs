@@ -66,6 +66,19 @@ internal sealed class AclTable
 
     public bool IsProxyAuth(string name) => TryGet(name, out Acl acl) && acl.Kind == AclKind.ProxyAuth;
 
+    /// <summary>An acl of the translation's own, under a name the file does not use (<paramref name="preferred"/> when it can): that name.</summary>
+    public string DefineOwn(string preferred, AclKind kind, params string[] values)
+    {
+        string name = preferred;
+        for (int i = 2; _acls.ContainsKey(name); i++)
+        {
+            name = $"{preferred}-{i}";
+        }
+
+        _acls[name] = new Acl(name, kind, 0) { Values = values };
+        return name;
+    }
+
     private void Define(string name, AclKind kind, params string[] networks) =>
         _acls[name] = new Acl(name, kind, 0) { Networks = [.. networks.Select(IPNetwork.Parse)] };
 

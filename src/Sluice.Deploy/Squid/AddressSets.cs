@@ -4,7 +4,7 @@ using Sluice.Policy.Rules;
 
 namespace Sluice.Deploy.Squid;
 
-/// <summary>Set algebra on address ranges and ports, for translating Squid's <c>!acl</c> and ANDed acls exactly.</summary>
+/// <summary>Set algebra on address ranges, ports and domain names, for translating Squid's <c>!acl</c> and ANDed acls exactly.</summary>
 internal static class AddressSets
 {
     public static readonly IPNetwork[] Everything = [IPNetwork.Parse("0.0.0.0/0"), IPNetwork.Parse("::/0")];
@@ -33,6 +33,44 @@ internal static class AddressSets
         }
 
         return Normalize(result);
+    }
+
+    /// <summary>
+    /// The names two dstdomain lists both match (<c>.example.com</c> is the name and every name under it): such sets
+    /// are nested or disjoint, so each overlap is the smaller one.
+    /// </summary>
+    public static List<string> Intersect(IEnumerable<string> a, IReadOnlyCollection<string> b)
+    {
+        var result = new List<string>();
+        foreach (string x in a)
+        {
+            foreach (string y in b)
+            {
+                if (Covers(x, y))
+                {
+                    result.Add(y);
+                }
+                else if (Covers(y, x))
+                {
+                    result.Add(x);
+                }
+            }
+        }
+
+        return result.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    // Every name the dstdomain value 'inner' matches, 'outer' matches too.
+    private static bool Covers(string outer, string inner)
+    {
+        if (!outer.StartsWith('.'))
+        {
+            return outer == inner;
+        }
+
+        string root = outer[1..];
+        string name = inner.TrimStart('.');
+        return name == root || name.EndsWith(outer, StringComparison.Ordinal);
     }
 
     /// <summary>Every address (IPv4 and IPv6) not in the set, as few ranges as splitting halves gives.</summary>

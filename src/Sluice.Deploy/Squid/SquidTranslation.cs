@@ -1,3 +1,4 @@
+using Sluice.Policy.Config;
 using Sluice.Policy.Rules;
 
 namespace Sluice.Deploy.Squid;
@@ -16,8 +17,14 @@ public sealed record SquidTranslation
     /// <summary>Set when a proxy_auth acl is used and a users file is known; authentication is then required.</summary>
     public SquidAuth? Auth { get; init; }
 
+    /// <summary>From <c>cache_peer</c> parents, in the order Squid prefers them.</summary>
+    public IReadOnlyList<SquidUpstream> Upstreams { get; init; } = [];
+
     /// <summary>In http_access order; first match wins.</summary>
     public required IReadOnlyList<TranslatedRule> Rules { get; init; }
+
+    /// <summary><c>route.default</c>: an upstream's name, or null for direct.</summary>
+    public string? RouteDefault { get; init; }
 
     public required RuleAction Default { get; init; }
 
@@ -43,5 +50,21 @@ public sealed record SquidListenerTls(string Certificate, string Key, string? Cl
 /// <summary>Basic authentication from <c>auth_param basic program basic_ncsa_auth FILE</c>; null realm keeps Sluice's.</summary>
 public sealed record SquidAuth(string? Realm, string UsersFile);
 
-/// <summary>A Sluice rule and the http_access line it comes from (<see cref="Rule.Line"/> is that line's number).</summary>
-public sealed record TranslatedRule(Rule Rule, string AccessLine);
+/// <summary>
+/// A Sluice rule and the http_access line it comes from (<see cref="Rule.Line"/> is that line's number), with the
+/// lines that decided its route (<see cref="Rule.Via"/>) when any did.
+/// </summary>
+public sealed record TranslatedRule(Rule Rule, string AccessLine, string? Route = null);
+
+/// <summary>
+/// Parent proxies from <c>cache_peer</c> lines: URLs, balance, the login's user and the environment variable its
+/// password is read from (the password itself is never part of a translation), and the CA for TLS to them.
+/// </summary>
+public sealed record SquidUpstream(string Name, IReadOnlyList<string> Proxies, Balance Balance, string Comment)
+{
+    public string? User { get; init; }
+
+    public string? PasswordEnv { get; init; }
+
+    public string? Ca { get; init; }
+}

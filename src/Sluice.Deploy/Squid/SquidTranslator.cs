@@ -1,3 +1,4 @@
+using Sluice.Policy.Config;
 using Sluice.Policy.Rules;
 
 namespace Sluice.Deploy.Squid;
@@ -16,8 +17,11 @@ public static class SquidTranslator
         notes.AddRange(conf.Problems);
         List<SquidListener> listeners = SquidListeners.Translate(conf.Ports, notes);
         AclTable acls = AclTable.Build(conf.Acls, notes);
-        SquidSettings settings = SquidSettings.Translate(conf.Directives, notes);
-        (List<TranslatedRule> rules, bool usesAuth) = AccessRules.Translate(conf.Access, acls, notes);
+        SquidSettings settings = SquidSettings.Translate(conf.Directives.Where(d => !PeerDirectives.Handles(d.Name)), notes);
+        PeerDirectives peers = PeerDirectives.Read(conf.Directives, notes);
+        List<PeerGroup> groups = PeerTranslation.Translate(peers, notes);
+        SquidRoutes routes = SquidRoutes.Build(peers, groups, acls, notes);
+        (List<TranslatedRule> rules, bool usesAuth) = AccessRules.Translate(conf.Access, acls, routes, notes);
 
         if (listeners.Count == 0)
         {
@@ -26,13 +30,16 @@ public static class SquidTranslator
         }
 
         SquidAuth? auth = Auth(conf.Access, acls, settings, usesAuth, notes);
-        (RuleAction defaultAction, string defaultWhy) = Default(conf.Access, rules);
+        (RuleAction defaultAction, string defaultWhy) = RoutedDefault(Default(conf.Access, rules), routes, notes);
+        UnusedUpstreams(groups, rules, routes, notes);
         return new SquidTranslation
         {
             Name = settings.Name,
             Listeners = listeners,
             Auth = auth,
+            Upstreams = [.. groups.Select(g => g.Upstream)],
             Rules = rules,
+            RouteDefault = routes.Default == RouteConfig.Direct ? null : routes.Default,
             Default = defaultAction,
             DefaultWhy = defaultWhy,
             ConnectTimeout = settings.ConnectTimeout,
@@ -68,6 +75,36 @@ public static class SquidTranslator
         string? realm = settings.Realm;
         bool realmFits = realm is not null && realm.Length is > 0 and <= 128 && realm.All(ch => ch >= ' ' && ch <= '~' && ch is not '"' and not '\\');
         return new SquidAuth(realmFits ? realm : null, settings.UsersFile);
+    }
+
+    /// <summary>The requests no rule matches leave by route.default; where Squid routes them otherwise, the note says so.</summary>
+    private static (RuleAction Action, string Why) RoutedDefault((RuleAction Action, string Why) squid, SquidRoutes routes, SquidNotes notes)
+    {
+        if (squid.Action == RuleAction.Deny)
+        {
+            return squid;
+        }
+
+        if (routes.Entries[^1].Route == SquidRoutes.Nowhere)
+        {
+            notes.Untranslated(0, "never_direct", "the requests no http_access line matches are allowed in Squid but, where no parent takes them, cannot be forwarded: the default is deny (it also refuses those a parent would have taken)");
+            return (RuleAction.Deny, $"{squid.Why}; never_direct: without a parent for them, Squid cannot forward these requests");
+        }
+
+        if (routes.Conditional)
+        {
+            notes.Untranslated(0, "never_direct", $"the requests no http_access line matches leave {SquidRoutes.Describe(routes.Default)} (route.default); Squid routes them by always_direct, never_direct and cache_peer_access; end the squid.conf with an explicit http_access allow line to route them the same way");
+        }
+
+        return squid;
+    }
+
+    private static void UnusedUpstreams(List<PeerGroup> groups, List<TranslatedRule> rules, SquidRoutes routes, SquidNotes notes)
+    {
+        foreach (PeerGroup group in groups.Where(g => g.Upstream.Name != routes.Default && !rules.Any(r => r.Rule.Via == g.Upstream.Name)))
+        {
+            notes.Remark(group.Line, "cache_peer", $"no rule sends requests through the upstream {group.Upstream.Name} ({group.Peers}): no allowed request reaches it first in Squid's order; it is written for rules to name with via:");
+        }
     }
 
     private static (RuleAction Action, string Why) Default(IReadOnlyList<SquidAccess> access, List<TranslatedRule> rules)

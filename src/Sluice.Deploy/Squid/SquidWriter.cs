@@ -23,13 +23,26 @@ public static class SquidWriter
                 "proxy_auth: every client authenticates (Squid asks only on reaching a proxy_auth acl; Sluice asks before any rule)");
         }
 
+        var upstreams = new YamlList();
+        foreach (SquidUpstream upstream in translation.Upstreams)
+        {
+            upstreams.AddWithComment(Upstream(upstream), upstream.Comment);
+        }
+
+        root.Add("upstreams", upstreams.Count > 0 ? upstreams : null,
+            "Parents from cache_peer lines. checkDestinations is local (the default): Sluice resolves a name and refuses private addresses\nbefore sending it up; a name that does not resolve here goes up for the parent to resolve.");
         var rules = new YamlList();
         foreach (TranslatedRule rule in translation.Rules)
         {
-            rules.AddWithComment(Rule(rule.Rule), $"line {rule.Rule.Line}: {rule.AccessLine}");
+            rules.AddWithComment(Rule(rule.Rule), $"line {rule.Rule.Line}: {rule.AccessLine}" + (rule.Route is null ? "" : $"\n{rule.Route}"));
         }
 
         root.Add("rules", rules.Count > 0 ? rules : null);
+        if (translation.RouteDefault is { } route)
+        {
+            root.Add("route", new YamlMap().Add("default", route), "Where allowed requests go when their rule has no via:");
+        }
+
         root.Add("default", translation.Default == RuleAction.Allow ? "allow" : "deny", translation.DefaultWhy);
         var timeouts = new YamlMap()
             .Add("connect", translation.ConnectTimeout is { } connect ? Durations.Format(connect) : null)
@@ -58,6 +71,26 @@ public static class SquidWriter
         return map;
     }
 
+    /// <summary>An upstream in the configuration's own keys: the password is named (an environment variable), never written.</summary>
+    private static YamlMap Upstream(SquidUpstream upstream)
+    {
+        var map = new YamlMap()
+            .Add("name", upstream.Name)
+            .Add("proxies", new YamlList(upstream.Proxies))
+            .Add("balance", upstream.Balance switch
+            {
+                Balance.RoundRobin => "round-robin",
+                Balance.HashDestination => "hash-destination",
+                _ => null,
+            });
+        if (upstream.User is { } user)
+        {
+            map.Add("credentials", new YamlMap().Add("user", user).Add("passwordEnv", upstream.PasswordEnv));
+        }
+
+        return map.Add("ca", upstream.Ca);
+    }
+
     /// <summary>A rule in the configuration's own keys; a matcher the rule does not have is not written.</summary>
     private static YamlMap Rule(Rule rule) => new YamlMap()
         .Add("name", rule.Name)
@@ -67,7 +100,8 @@ public static class SquidWriter
         .Add("methods", List(rule.Methods))
         .Add("schemes", List(rule.Schemes.Select(s => s.ToString().ToLowerInvariant())))
         .Add("clients", List(rule.Clients.Select(n => n.ToString())))
-        .Add("users", List(rule.Users));
+        .Add("users", List(rule.Users))
+        .Add("via", rule.Via);
 
     private static YamlList? List<T>(IEnumerable<T> items) where T : notnull
     {

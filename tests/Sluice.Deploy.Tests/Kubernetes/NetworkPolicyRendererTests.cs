@@ -109,7 +109,7 @@ public sealed class NetworkPolicyRendererTests : IDisposable
     [InlineData("allow: [\"10.0.0.0/8\"]\n  deny: [\"10.9.0.0/16\"]", "172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,169.254.0.0/16,10.9.0.0/16", "fc00::/7,fe80::/10")]
     public void The_internet_excludes_internal_ranges_less_what_addresses_allow_covers_plus_what_they_deny(string addresses, string exceptV4, string exceptV6)
     {
-        V1NetworkPolicy proxy = Proxy(Write($"listeners: [{{ address: 0.0.0.0:3128 }}]\naddresses:\n  {(addresses.Length == 0 ? "allow: []" : addresses)}\n"));
+        V1NetworkPolicy proxy = Proxy(Write($"listeners: [{{ address: 0.0.0.0:3128 }}]\nrules: [{{ name: web, action: allow, ports: [443] }}]\naddresses:\n  {(addresses.Length == 0 ? "allow: []" : addresses)}\n"));
         Assert.Equal(exceptV4, string.Join(",", proxy.Spec.Egress[1].To[0].IpBlock.Except));
         Assert.Equal(exceptV6, string.Join(",", proxy.Spec.Egress[1].To[1].IpBlock.Except));
     }

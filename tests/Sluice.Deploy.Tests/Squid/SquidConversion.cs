@@ -28,7 +28,17 @@ internal sealed record SquidConversion(SquidTranslation Translation, string Yaml
     public string Notes => string.Join("\n", Translation.Notes);
 
     /// <param name="target"><c>host:port</c> for CONNECT, <c>http://host[:port]/</c> for a forwarded request.</param>
-    public bool Allows(string target, string client = "10.1.1.1", string? method = null, string? user = null)
+    public bool Allows(string target, string client = "10.1.1.1", string? method = null, string? user = null) =>
+        Decide(target, client, method, user).Allowed;
+
+    /// <summary>How an allowed request leaves: <c>direct</c> or an upstream (its rule's via, else route.default); null when it is denied.</summary>
+    public string? Route(string target, string client = "10.1.1.1", string? method = null, string? user = null)
+    {
+        Decision decision = Decide(target, client, method, user);
+        return !decision.Allowed ? null : Config.Rules.FirstOrDefault(r => r.Name == decision.Rule)?.Via ?? Config.Route.Default;
+    }
+
+    private Decision Decide(string target, string client, string? method, string? user)
     {
         bool http = target.StartsWith("http://", StringComparison.Ordinal);
         HostPort destination;
@@ -47,6 +57,6 @@ internal sealed record SquidConversion(SquidTranslation Translation, string Yaml
         {
             User = user,
         };
-        return new RulePolicy(Config.Rules, Config.Default).Decide(facts).Allowed;
+        return new RulePolicy(Config.Rules, Config.Default).Decide(facts);
     }
 }

@@ -150,13 +150,14 @@ public sealed class SquidConversionTests : IDisposable
         Assert.True(c.Allows("example.com:443"));
     }
 
-    [Fact]
-    public void A_users_file_that_is_not_here_is_written_as_named_and_the_result_does_not_load_yet()
+    [Theory]
+    [InlineData("auth_param basic program /usr/lib/squid/basic_ncsa_auth /nonexistent/passwd\nacl a proxy_auth REQUIRED\nhttp_access allow a", "usersFile: /nonexistent/passwd")]
+    [InlineData("cache_peer p.corp parent 3129 0 ssl tls-cafile=/nonexistent/ca.pem\nnever_direct allow all\nhttp_access allow all", "ca: /nonexistent/ca.pem")]
+    public void A_file_that_is_not_here_is_written_as_named_and_the_result_does_not_load_yet(string text, string written)
     {
-        string text = "http_port 3128\nauth_param basic program /usr/lib/squid/basic_ncsa_auth /nonexistent/passwd\nacl a proxy_auth REQUIRED\nhttp_access allow a\n";
-        string yaml = SquidWriter.Write(SquidTranslator.Translate(SquidReader.Read(text)), "auth.conf");
-        Assert.Contains("usersFile: /nonexistent/passwd", yaml, StringComparison.Ordinal);
+        string yaml = SquidWriter.Write(SquidTranslator.Translate(SquidReader.Read("http_port 3128\n" + text)), "squid.conf");
+        Assert.Contains(written, yaml, StringComparison.Ordinal);
         ConfigException e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, Path.Combine(_dir, "sluice.yaml")));
-        Assert.Contains("/nonexistent/passwd", e.Problem, StringComparison.Ordinal);
+        Assert.Contains(written.Split(' ')[1], e.Problem, StringComparison.Ordinal);
     }
 }

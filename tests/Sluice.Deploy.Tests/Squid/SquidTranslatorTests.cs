@@ -10,16 +10,18 @@ namespace Sluice.Deploy.Tests.Squid;
 /// </summary>
 public sealed class SquidTranslatorTests
 {
-    private static SquidTranslation Translate(string text) => SquidTranslator.Translate(SquidReader.Read(text, _ => null));
+    internal static SquidTranslation Translate(string text) => SquidTranslator.Translate(SquidReader.Read(text, _ => null));
 
-    private static string Rules(SquidTranslation t) => string.Join(" | ", t.Rules.Select(r => Describe(r.Rule)));
+    /// <summary>The rules in one line: name, action, then each matcher the rule has and its via.</summary>
+    internal static string Rules(SquidTranslation t) => string.Join(" | ", t.Rules.Select(r => Describe(r.Rule)));
 
     private static string Describe(Rule r)
     {
         string Part(string key, IEnumerable<object> values) => values.Any() ? $" {key}={string.Join(",", values)}" : "";
         return $"{r.Name} {r.Action.ToString().ToLowerInvariant()}"
             + Part("dest", r.Destinations) + Part("ports", r.Ports.Cast<object>()) + Part("methods", r.Methods)
-            + Part("schemes", r.Schemes.Cast<object>()) + Part("clients", r.Clients.Cast<object>()) + Part("users", r.Users);
+            + Part("schemes", r.Schemes.Cast<object>()) + Part("clients", r.Clients.Cast<object>()) + Part("users", r.Users)
+            + (r.Via is null ? "" : $" via={r.Via}");
     }
 
     [Theory]
@@ -42,7 +44,8 @@ public sealed class SquidTranslatorTests
     [InlineData("dstdomain names, lower case, once each", "acl v dstdomain .Example.com api.example.net .example.com\nhttp_access allow v", "allow-v allow dest=.example.com,api.example.net")]
     [InlineData("!dstdomain on an allow line is left out", "acl v dstdomain .example.com\nhttp_access allow !v", "")]
     [InlineData("!dstdomain on a deny line is widened", "acl v dstdomain .example.com\nhttp_access deny !v", "deny-not-v deny")]
-    [InlineData("two dstdomain acls on an allow line", "acl a dstdomain a.example\nacl b dstdomain b.example\nhttp_access allow a b", "")]
+    [InlineData("two disjoint dstdomain acls never match", "acl a dstdomain a.example\nacl b dstdomain b.example\nhttp_access allow a b", "")]
+    [InlineData("two dstdomain acls match the names both match", "acl a dstdomain .example.com b.example\nacl b dstdomain api.example.com .x.example.com .b.example\nhttp_access allow a b", "allow-a-b allow dest=api.example.com,.x.example.com,b.example")]
     [InlineData("a dstdomain and a dst acl on a deny line keep the names", "acl a dstdomain a.example\nacl d dst 10.0.0.0/8\nhttp_access deny a d", "deny-a-d deny dest=a.example")]
     [InlineData("an undefined acl drops an allow line", "http_access allow nothere", "")]
     [InlineData("an undefined acl widens a deny line", "http_access deny nothere", "deny-nothere deny")]
