@@ -13,7 +13,7 @@ internal sealed class UpstreamsConfig : IDisposable
     public UpstreamsConfig()
     {
         File.WriteAllText(System.IO.Path.Combine(Dir, "corp.pass"), "SECRET-CORP-PASSWORD\n");
-        File.WriteAllText(System.IO.Path.Combine(Dir, "corp-ca.pem"), "-----BEGIN CERTIFICATE-----\nSECRET-CA-CONTENT\n-----END CERTIFICATE-----\n");
+        File.WriteAllText(System.IO.Path.Combine(Dir, "corp-ca.pem"), CaPem);
         Environment.SetEnvironmentVariable(UserVariable, "SECRET-CORP-USER");
         Environment.SetEnvironmentVariable(PasswordVariable, "SECRET-VENDOR-PASSWORD");
         File.WriteAllText(Path, $$"""
@@ -37,7 +37,19 @@ internal sealed class UpstreamsConfig : IDisposable
             """);
     }
 
-    public static string[] SecretValues => ["SECRET-CORP-PASSWORD", "SECRET-CA-CONTENT", "SECRET-CORP-USER", "SECRET-VENDOR-PASSWORD"];
+    // A real certificate (the loader parses the CA), made here; only its public part is written. Its body stands for
+    // file contents no rendering may copy.
+    private static readonly string CaPem = SelfSignedPem();
+
+    public static string[] SecretValues => ["SECRET-CORP-PASSWORD", CaPem.Split('\n')[1], "SECRET-CORP-USER", "SECRET-VENDOR-PASSWORD"];
+
+    internal static string SelfSignedPem()
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=corp proxy test CA", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using System.Security.Cryptography.X509Certificates.X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        return certificate.ExportCertificatePem() + "\n";
+    }
 
     public string Dir { get; } = Directory.CreateTempSubdirectory("sluice-k8s-").FullName;
 

@@ -25,7 +25,7 @@ public sealed class PeerConversionTests : IDisposable
     public void The_corporate_example_loads_and_routes_intranet_direct_saas_through_its_gateway_and_the_rest_through_the_company_proxies()
     {
         string ca = Path.Combine(_dir, "corp-ca.pem");
-        File.WriteAllText(ca, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+        File.WriteAllText(ca, Kubernetes.UpstreamsConfig.SelfSignedPem()); // the loader parses a CA: a real one, public part only
         SquidConversion c = Convert(File.ReadAllText(SquidConversion.Fixture("corporate-parents.conf")).Replace("/etc/squid/corp-ca.pem", ca, StringComparison.Ordinal));
 
         Assert.Equal("direct", c.Route("wiki.corp.example:443"));
