@@ -64,6 +64,26 @@ def load_raw(path):
     return values, notes
 
 
+def load_by_rep(path):
+    """(workload, metric, target) -> {repetition: value}: for ratios within one round."""
+    by = defaultdict(dict)
+    for line in open(path):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) >= 5:
+            try:
+                by[tuple(parts[i] for i in (0, 3, 1))][parts[2]] = float(parts[4])
+            except ValueError:
+                pass
+    return by
+
+
+def round_ratios(by, w, metric, a, b):
+    """The ratio a/b within each repetition (both measured in the same round, minutes apart at most)."""
+    xa, xb = by.get((w, metric, a), {}), by.get((w, metric, b), {})
+    return [xa[r] / xb[r] for r in sorted(set(xa) & set(xb), key=int)
+            if not math.isnan(xa[r]) and not math.isnan(xb[r]) and xb[r] != 0]
+
+
 def med(xs):
     xs = [x for x in xs if not math.isnan(x)]
     return statistics.median(xs) if xs else math.nan
@@ -230,7 +250,7 @@ def per_rep_details(values, present, rows=None):
     return "\n".join(out)
 
 
-def build_parent_table(values, meta):
+def build_parent_table(values, meta, by_rep):
     """The parent row: both chains through the same parent Squid, with the one-hop baselines of the same run."""
     present = [t for t in PARENT_TARGETS if any(k[2] == t and k[0] != "startup" for k in values)]
     if "sluice-child" not in present and "squid-child" not in present:
@@ -238,7 +258,8 @@ def build_parent_table(values, meta):
     big = meta.get("big", "1 GiB")
     m_of = lambda w, metric: {t: med(values.get((w, metric, t), [])) for t in present}
     head = ["workload", "unit"] + [NAMES[t] for t in present] + [
-        "Sluice → parent ÷ Squid → parent", "Sluice → parent ÷ parent alone", "Squid → parent ÷ parent alone"]
+        "Sluice → parent ÷ Squid → parent", "… per round: median (min–max)",
+        "Sluice → parent ÷ parent alone", "Squid → parent ÷ parent alone"]
     if "sluice" in present:
         head.append("Sluice → parent ÷ Sluice alone")
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
@@ -248,7 +269,9 @@ def build_parent_table(values, meta):
             continue
         g = lambda t: m.get(t, math.nan)
         cells = [label.format(big=big), unit] + [fmt(m[t], unit) for t in present]
+        rr = round_ratios(by_rep, w, metric, "sluice-child", "squid-child")
         cells += [fmt_ratio(ratio(g("sluice-child"), g("squid-child"))),
+                  f"{fmt_ratio(med(rr))} ({fmt_ratio(min(rr))}–{fmt_ratio(max(rr))})" if len(rr) > 1 else (fmt_ratio(rr[0]) if rr else "–"),
                   fmt_ratio(ratio(g("sluice-child"), g("squid-parent"))),
                   fmt_ratio(ratio(g("squid-child"), g("squid-parent")))]
         if "sluice" in present:
@@ -257,8 +280,8 @@ def build_parent_table(values, meta):
     return present, "\n".join(lines)
 
 
-def parent_text(values, meta, failures, standalone):
-    present, table = build_parent_table(values, meta)
+def parent_text(values, meta, failures, standalone, by_rep):
+    present, table = build_parent_table(values, meta, by_rep)
     if not table:
         return ""
     settings = (f"wrk {meta.get('wrk_secs', '?')} s after a {meta.get('warm_secs', '?')} s warm-up, {meta.get('big', '?')} transfers, "
@@ -272,7 +295,9 @@ def parent_text(values, meta, failures, standalone):
     return f"""{head}{table}
 
 "Squid parent alone" is the parent Squid itself, asked directly: the one-hop baseline and the ceiling of both chains
-(every request of a chain also crosses it). Ratios are of medians; "Sluice" is the JIT Release build.
+(every request of a chain also crosses it). Ratios are of medians, except "per round": the ratio of the two chains
+within each repetition (measured seconds apart), which drifts less when the machine's load changes during the run.
+"Sluice" is the JIT Release build.
 
 Errors and incomplete runs in the parent row:
 {chr(10).join(errors) if errors else "- none"}
@@ -373,7 +398,7 @@ def main():
                 failures.append(f"- {NAMES.get(t, t)}, {w}: {n}")
 
     if a.part == "parent":
-        text = parent_text(values, meta, failures, standalone=True) or "No parent-row measurements in this run.\n"
+        text = parent_text(values, meta, failures, standalone=True, by_rep=load_by_rep(a.raw)) or "No parent-row measurements in this run.\n"
         with open(a.table, "w") as f:
             f.write(text)
         print(text)
@@ -385,7 +410,7 @@ def main():
 
     present, medians, table, policy = build_table(values, notes, meta, bdn)
     chart(values, medians, present, bdn, meta, a.png)
-    parent = parent_text(values, meta, failures, standalone=False)
+    parent = parent_text(values, meta, failures, standalone=False, by_rep=load_by_rep(a.raw))
     failures = [f for f in failures if not any(f.startswith(f"- {NAMES[t]},") for t in PARENT_ONLY)]
     aot_note = ', "Sluice AOT" the NativeAOT one' if "sluice-aot" in present else ""
     text = f"""Run: {meta.get('date')}, {meta.get('mode')} mode, commit {meta.get('commit')}; medians of {meta.get('reps')} repetitions ({meta.get('idle_reps')} for idle tunnels).
