@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Sluice vs Squid vs tinyproxy vs direct, side by side on loopback. See docs/benchmarks.md.
 #
-#   bench/run.sh                 full run (5 repetitions, 1 GiB files, 10 s wrk; about 15-20 minutes)
+#   bench/run.sh                 full run (5 repetitions, 1 GiB files, 10 s wrk; about 15-20 minutes, some 7 more with the parent row)
 #   bench/run.sh --quick         1 repetition, 128 MiB files, 3 s wrk, 2,000 idle tunnels (about 3 minutes)
 #   bench/run.sh --only sluice   rerun only Sluice's rows; direct/Squid/tinyproxy come from the last run of the same mode
+#   bench/run.sh --only parent   only the parent row: Sluice -> Squid parent vs Squid -> Squid parent, with Sluice and
+#                                the parent Squid alone as one-hop baselines (JIT only; --quick: about 2 minutes)
 #
 # Options: --reps N, --no-aot (skip the NativeAOT build), --no-policy (skip BenchmarkDotNet),
-#          --no-build (reuse bench/out/jit and bench/out/aot as they are),
-#          --docs / --no-docs (write docs/benchmarks.md + docs/benchmarks.png; default: only a full run of all targets does).
+#          --no-build (reuse bench/out/jit and bench/out/aot as they are), --no-parent (leave out the parent row),
+#          --docs / --no-docs (write docs/benchmarks.md + docs/benchmarks.png; default: only a full run of all targets
+#          does; with --only parent, --docs rewrites only the parent row's part of docs/benchmarks.md).
 #
 # Everything listens on 127.0.0.1 only, every step is bounded in time, and every process started here is
 # stopped on exit. Needs root for apt-get (only when something is missing) and for the origin's port 443.
@@ -16,25 +19,29 @@ set -Eeuo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$REPO/bench
 WORK=/tmp/bench                  # the anchor configs name /tmp/bench for their pid and log files
-MODE=full ONLY=all DOCS=auto AOT=1 POLICY=1 BUILD=1 REPS=""
+MODE=full ONLY=all DOCS=auto AOT=1 POLICY=1 BUILD=1 PARENT=1 REPS=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) MODE=quick ;;
-    --only) ONLY=${2:?--only needs sluice or all}; shift ;;
+    --only) ONLY=${2:?--only needs sluice, parent or all}; shift ;;
     --only=*) ONLY=${1#--only=} ;;
     --reps) REPS=${2:?}; shift ;;
     --no-aot) AOT=0 ;;
     --no-policy) POLICY=0 ;;
     --no-build) BUILD=0 ;;
+    --no-parent) PARENT=0 ;;
     --docs) DOCS=yes ;;
     --no-docs) DOCS=no ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
-[[ $ONLY == all || $ONLY == sluice ]] || { echo "--only takes sluice or all" >&2; exit 2; }
+[[ $ONLY == all || $ONLY == sluice || $ONLY == parent ]] || { echo "--only takes sluice, parent or all" >&2; exit 2; }
+[[ $ONLY == parent && $PARENT == 0 ]] && { echo "--only parent and --no-parent exclude each other" >&2; exit 2; }
 [[ $DOCS == auto ]] && { [[ $MODE == full && $ONLY == all ]] && DOCS=yes || DOCS=no; }
+# The parent row compares the JIT build only, and has no policy part.
+[[ $ONLY == parent ]] && AOT=0 POLICY=0
 
 if [[ $MODE == full ]]; then
   REPS=${REPS:-5} IDLE_REPS=3 WRK_SECS=10 WARM_SECS=2 BIG_BYTES=$((1024 * 1024 * 1024)) BIG_LABEL="1 GiB"
@@ -48,11 +55,19 @@ fi
 # the only TLS port both anchors allow CONNECT to (squid: 443 18080 18443; tinyproxy: 443 18080).
 ORIGIN_HTTP=18080 ORIGIN_TLS=443
 SQUID_PORT=13128 SQUID_TLS_PORT=13129 TINY_PORT=18888
-declare -A PORT=([sluice]=13130 [sluice-aot]=13132 [squid]=$SQUID_PORT [tinyproxy]=$TINY_PORT)
-declare -A TLS_PORT=([sluice]=13131 [sluice-aot]=13133 [squid]=$SQUID_TLS_PORT)
+# The parent row (ports fixed by its anchors): the parent Squid (squid-parent.conf) and its two children, Squid
+# (squid-child.conf) and Sluice (the generated config plus sluice-child.yaml; 13143 is its unused TLS listener).
+declare -A PORT=([sluice]=13130 [sluice-aot]=13132 [squid]=$SQUID_PORT [tinyproxy]=$TINY_PORT
+                 [squid-parent]=13140 [squid-child]=13141 [sluice-child]=13142)
+declare -A TLS_PORT=([sluice]=13131 [sluice-aot]=13133 [squid]=$SQUID_TLS_PORT [sluice-child]=13143)
 declare -A PID=()
+# What the parent row measures: forwarded 1 KiB GETs, CONNECT with plain HTTP inside (the relay through two hops,
+# without the client's TLS), a forwarded bulk GET and new tunnels per second. The other workloads are one-hop only.
+PARENT_WORKLOADS=(fwd1k connect_plain fwd_dl newtunnels)
+PARENT_TARGETS=(squid-parent sluice-child squid-child)
 
 OUT=$BENCH/out/$MODE
+[[ $ONLY == parent ]] && OUT=$BENCH/out/$MODE-parent   # its own raw.tsv: never the cached rows of --only sluice
 RAW=$OUT/raw.tsv
 LOGS=$OUT/logs
 mkdir -p "$OUT" "$LOGS" "$WORK"
@@ -165,6 +180,16 @@ TARGETS=(sluice)                 # with --only sluice, direct comes from the cac
 [[ $ONLY == all ]] && TARGETS=(direct sluice)
 [[ $AOT == 1 ]] && TARGETS+=(sluice-aot)
 [[ $ONLY == all ]] && TARGETS+=(squid tinyproxy)
+# The parent row: the parent alone (a one-hop baseline, and the ceiling of both chains) and its two children. With
+# --only sluice only Sluice's child is measured again; the parent still runs, as its parent, without being measured.
+if [[ $PARENT == 1 ]]; then
+  if [[ $ONLY == sluice ]]; then TARGETS+=(sluice-child); else TARGETS+=("${PARENT_TARGETS[@]}"); fi
+fi
+is_parent_row() { [[ " ${PARENT_TARGETS[*]} " == *" $1 "* ]]; }
+runs_workload() {  # workload target: the parent row's targets (and every target of --only parent) run its workloads only
+  { [[ $ONLY == parent ]] || is_parent_row "$2"; } || return 0
+  [[ " ${PARENT_WORKLOADS[*]} " == *" $1 "* ]]
+}
 
 # ---------------------------------------------------------------- 3. origin: files, certificates, nginx
 log "preparing the origin in $WORK"
@@ -269,22 +294,33 @@ for line in "${SLUICE_EXTRA[@]}"; do [[ $line == limits:* ]] || extra+=("$line")
 for s in sluice sluice-aot; do sluice_config "${PORT[$s]}" "${TLS_PORT[$s]}" "${extra[@]}" >"$WORK/$s.yaml"; done
 "$SLUICE_CHECK" check --config "$WORK/sluice.yaml" >"$LOGS/sluice-check.log" 2>&1 || die "generated $WORK/sluice.yaml does not validate"
 log "Sluice config: $WORK/sluice.yaml (optional lines accepted by this build: ${extra[*]:-none})"
+# Sluice as a child: the same config plus the parent row's anchor lines (upstreams: and route.default).
+sluice_config "${PORT[sluice-child]}" "${TLS_PORT[sluice-child]}" "${extra[@]}" "$(cat "$BENCH/anchors/sluice-child.yaml")" >"$WORK/sluice-child.yaml"
+if [[ $PARENT == 1 ]]; then
+  "$SLUICE_CHECK" check --config "$WORK/sluice-child.yaml" >"$LOGS/sluice-child-check.log" 2>&1 \
+    || die "generated $WORK/sluice-child.yaml does not validate (this build may not know upstreams:), see $LOGS/sluice-child-check.log; --no-parent leaves the row out"
+fi
 # Squid: the anchor config exactly; the TLS-listener workload adds one https_port line to a copy of it.
 cp "$BENCH/anchors/squid.conf" "$WORK/squid.conf"
 { cat "$BENCH/anchors/squid.conf"
   echo "https_port 127.0.0.1:$SQUID_TLS_PORT tls-cert=$WORK/proxy.crt tls-key=$WORK/proxy.key"; } >"$WORK/squid-tls.conf"
 cp "$BENCH/anchors/tinyproxy.conf" "$WORK/tinyproxy.conf"
-touch "$WORK/squid-cache.log" && chown proxy "$WORK/squid-cache.log" 2>/dev/null || true
+cp "$BENCH/anchors/squid-parent.conf" "$BENCH/anchors/squid-child.conf" "$WORK/"
+for f in squid-cache squid-parent-cache squid-child-cache; do
+  touch "$WORK/$f.log" && chown proxy "$WORK/$f.log" 2>/dev/null || true
+done
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 start_proxy() {  # target [squid-conf]: starts it and records the time to its first forwarded 200
   local t=$1 conf=${2:-$WORK/squid.conf} t_start
   t_start=$(now_ms)
   case $t in
-    sluice)     start_bg sluice "$BENCH/out/jit/sluice" run --config "$WORK/sluice.yaml" ;;
-    sluice-aot) start_bg sluice-aot "$BENCH/out/aot/sluice" run --config "$WORK/sluice-aot.yaml" ;;
-    squid)      rm -f "$WORK/squid.pid"; start_bg squid squid -N -f "$conf" ;;
-    tinyproxy)  rm -f "$WORK/tinyproxy.pid"; start_bg tinyproxy tinyproxy -d -c "$WORK/tinyproxy.conf" ;;
+    sluice)       start_bg sluice "$BENCH/out/jit/sluice" run --config "$WORK/sluice.yaml" ;;
+    sluice-aot)   start_bg sluice-aot "$BENCH/out/aot/sluice" run --config "$WORK/sluice-aot.yaml" ;;
+    sluice-child) start_bg sluice-child "$BENCH/out/jit/sluice" run --config "$WORK/sluice-child.yaml" ;;
+    squid)        rm -f "$WORK/squid.pid"; start_bg squid squid -N -f "$conf" ;;
+    squid-parent|squid-child) rm -f "$WORK/$t.pid"; start_bg "$t" squid -N -f "$WORK/$t.conf" ;;
+    tinyproxy)    rm -f "$WORK/tinyproxy.pid"; start_bg tinyproxy tinyproxy -d -c "$WORK/tinyproxy.conf" ;;
   esac
   local deadline=$(( t_start + 20000 ))
   until [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' -x "http://127.0.0.1:${PORT[$t]}" "http://127.0.0.1:$ORIGIN_HTTP/1k" 2>/dev/null) == 200 ]]; do
@@ -293,6 +329,10 @@ start_proxy() {  # target [squid-conf]: starts it and records the time to its fi
     sleep 0.01
   done
   record startup "$t" 0 ms $(( $(now_ms) - t_start ))
+  if [[ $t == *-child ]]; then   # the answer must have crossed the parent Squid (its Via), or the row measures nothing
+    curl -s -m 5 -o /dev/null -D - -x "http://127.0.0.1:${PORT[$t]}" "http://127.0.0.1:$ORIGIN_HTTP/1k" | grep -qi '^via:.*bench-squid-parent' \
+      || die "$t answers without going through the parent Squid (no Via from bench-squid-parent)"
+  fi
 }
 stop_proxy() { [[ -n ${PID[$1]:-} ]] && stop_pid "${PID[$1]}"; unset "PID[$1]"; }
 
@@ -402,30 +442,38 @@ mkdir -p "$BENCH/out/bin"
 cc -O2 -pthread -o "$BENCH/out/bin/tunnels" "$BENCH/tools/tunnels.c" || die "cannot compile bench/tools/tunnels.c"
 
 PROXIES=(); for t in "${TARGETS[@]}"; do [[ $t == direct ]] || PROXIES+=("$t"); done
+# The parent Squid starts before its children (their readiness check goes through it); --only sluice starts it too,
+# for Sluice's child, without measuring it.
+if [[ " ${PROXIES[*]} " == *" sluice-child "* && " ${PROXIES[*]} " != *" squid-parent "* ]]; then PROXIES=(squid-parent "${PROXIES[@]}"); fi
 log "starting proxies: ${PROXIES[*]}"
 for t in "${PROXIES[@]}"; do start_proxy "$t"; done
+if [[ " ${TARGETS[*]} " != *" squid-parent "* ]]; then sed -i '/^startup\tsquid-parent\t/d' "$RAW"; fi
 
 rotate() { local n=$1; shift; local a=("$@"); local k=$(( n % ${#a[@]} )); echo "${a[@]:k}" "${a[@]:0:k}"; }
+WORKLOADS=(fwd1k connect_dl connect_plain fwd_dl tunnel_ul newtunnels)
+[[ $ONLY == parent ]] && WORKLOADS=("${PARENT_WORKLOADS[@]}")
 for rep in $(seq "$REPS"); do
-  for w in fwd1k connect_dl connect_plain fwd_dl tunnel_ul newtunnels; do
+  for w in "${WORKLOADS[@]}"; do
     log "rep $rep/$REPS: $w"
-    for t in $(rotate "$rep" "${TARGETS[@]}"); do "w_$w" "$t" "$rep"; done
+    for t in $(rotate "$rep" "${TARGETS[@]}"); do if runs_workload "$w" "$t"; then "w_$w" "$t" "$rep"; fi; done
   done
 done
 
-log "TLS listener: Squid restarted with its https_port variant"
-if [[ $ONLY == all ]]; then stop_proxy squid; start_proxy squid "$WORK/squid-tls.conf"; fi
-TLS_TARGETS=(sluice); [[ $ONLY == all ]] && TLS_TARGETS=(direct sluice); [[ $AOT == 1 ]] && TLS_TARGETS+=(sluice-aot); [[ $ONLY == all ]] && TLS_TARGETS+=(squid)
-for rep in $(seq "$REPS"); do
-  log "rep $rep/$REPS: tls_dl"
-  for t in $(rotate "$rep" "${TLS_TARGETS[@]}"); do w_tls_dl "$t" "$rep"; done
-done
-if [[ $ONLY == all ]]; then stop_proxy squid; start_proxy squid; fi
+if [[ $ONLY != parent ]]; then
+  log "TLS listener: Squid restarted with its https_port variant"
+  if [[ $ONLY == all ]]; then stop_proxy squid; start_proxy squid "$WORK/squid-tls.conf"; fi
+  TLS_TARGETS=(sluice); [[ $ONLY == all ]] && TLS_TARGETS=(direct sluice); [[ $AOT == 1 ]] && TLS_TARGETS+=(sluice-aot); [[ $ONLY == all ]] && TLS_TARGETS+=(squid)
+  for rep in $(seq "$REPS"); do
+    log "rep $rep/$REPS: tls_dl"
+    for t in $(rotate "$rep" "${TLS_TARGETS[@]}"); do w_tls_dl "$t" "$rep"; done
+  done
+  if [[ $ONLY == all ]]; then stop_proxy squid; start_proxy squid; fi
 
-for rep in $(seq "$IDLE_REPS"); do
-  log "rep $rep/$IDLE_REPS: $IDLE_COUNT idle tunnels"
-  for t in "${PROXIES[@]}"; do w_idle "$t" "$rep"; done
-done
+  for rep in $(seq "$IDLE_REPS"); do
+    log "rep $rep/$IDLE_REPS: $IDLE_COUNT idle tunnels"
+    for t in "${PROXIES[@]}"; do if ! is_parent_row "$t"; then w_idle "$t" "$rep"; fi; done
+  done
+fi
 for t in "${PROXIES[@]}"; do stop_proxy "$t"; done
 
 BDN_CSV=""
@@ -448,12 +496,12 @@ if [[ $ONLY == sluice ]]; then
   prev=$OUT/raw.previous.tsv
   [[ -f $BENCH/out/$MODE/raw.all.tsv ]] && prev=$BENCH/out/$MODE/raw.all.tsv
   if [[ -f $prev ]]; then
-    awk -F'\t' '$2 != "sluice" && $2 != "sluice-aot"' "$prev" >>"$RAW"
+    awk -F'\t' -v measured=" ${TARGETS[*]} " '$2 != "sluice" && $2 != "sluice-aot" && index(measured, " " $2 " ") == 0' "$prev" >>"$RAW"
     log "direct/Squid/tinyproxy rows taken from $prev"
   else
     log "no previous run of mode $MODE to take direct/Squid/tinyproxy rows from"
   fi
-else
+elif [[ $ONLY == all ]]; then
   cp "$RAW" "$OUT/raw.all.tsv"
 fi
 
@@ -476,9 +524,16 @@ wrk_secs=$WRK_SECS
 big=$BIG_LABEL
 tunnel_count=$TUNNEL_COUNT
 idle_count=$IDLE_COUNT
+warm_secs=$WARM_SECS
+tunnel_secs=$TUNNEL_SECS
 EOF
 report_args=(--raw "$RAW" --meta "$OUT/meta.env" --table "$OUT/table.md" --png "$OUT/benchmarks.png")
+[[ $ONLY == parent ]] && report_args+=(--part parent)
 [[ -n $BDN_CSV ]] && report_args+=(--bdn "$BDN_CSV")
 [[ $DOCS == yes ]] && report_args+=(--docs "$REPO/docs/benchmarks.md" --docs-png "$REPO/docs/benchmarks.png")
 $PY "$BENCH/tools/report.py" "${report_args[@]}"
-log "done: table in $OUT/table.md, chart in $OUT/benchmarks.png$([[ $DOCS == yes ]] && echo ', docs/benchmarks.md updated')"
+if [[ $ONLY == parent ]]; then
+  log "done: table in $OUT/table.md$([[ $DOCS == yes ]] && echo ', parent row of docs/benchmarks.md updated')"
+else
+  log "done: table in $OUT/table.md, chart in $OUT/benchmarks.png$([[ $DOCS == yes ]] && echo ', docs/benchmarks.md updated')"
+fi
