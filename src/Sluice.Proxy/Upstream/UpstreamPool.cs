@@ -20,6 +20,9 @@ internal sealed class UpstreamPool : IAsyncDisposable
     private const int Idle = 1;
     private const int Dead = 2;
 
+    // The idle watch looking at the socket after its receive completed; it leaves the state Idle or Dead.
+    private const int Checking = 3;
+
     private readonly ConcurrentDictionary<string, ConcurrentStack<Connection>> _idle = new(StringComparer.Ordinal);
     private readonly Timer _sweeper;
     private volatile int _maxPerHost;
@@ -49,7 +52,15 @@ internal sealed class UpstreamPool : IAsyncDisposable
 
         while (stack.TryPop(out Connection? connection))
         {
-            if (Interlocked.CompareExchange(ref connection.PoolState, InUse, Idle) == Idle && connection.PendingRead?.IsCompleted != true && IsUsable(connection))
+            // The watch holds the connection only for a Poll and a new receive: wait that out rather than lose it.
+            var spin = default(SpinWait);
+            int state;
+            while ((state = Interlocked.CompareExchange(ref connection.PoolState, InUse, Idle)) == Checking)
+            {
+                spin.SpinOnce();
+            }
+
+            if (state == Idle && IsUsable(connection))
             {
                 return connection;
             }
@@ -88,19 +99,59 @@ internal sealed class UpstreamPool : IAsyncDisposable
     /// meantime, the same receive is its taker's first wait for the response (<see cref="Connection.PendingRead"/>),
     /// so the socket never has two receives at once; a zero-byte receive consumes no data.
     /// </summary>
+    /// <remarks>
+    /// A completed zero-byte receive does not prove there is anything to read: on Linux it completes on a readiness
+    /// event, and an event left over from the last response (an origin that wrote its head and body in two writes,
+    /// both read at once) completes it at once. So the socket is asked (Poll) before the connection is closed, and an
+    /// empty wake-up starts a new watch.
+    /// </remarks>
     private static async Task WatchWhileIdleAsync(Connection connection, Task<int> idleRead)
+    {
+        while (true)
+        {
+            try
+            {
+                await idleRead.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+
+            if (Interlocked.CompareExchange(ref connection.PoolState, Checking, Idle) != Idle)
+            {
+                return; // taken (the taker awaits the same receive) or already dead
+            }
+
+            if (idleRead.IsCompletedSuccessfully && !Readable(connection))
+            {
+                try
+                {
+                    idleRead = connection.Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).AsTask();
+                    connection.PendingRead = idleRead;
+                    Volatile.Write(ref connection.PoolState, Idle);
+                    continue;
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                }
+            }
+
+            Volatile.Write(ref connection.PoolState, Dead);
+            connection.Dispose();
+            return;
+        }
+    }
+
+    // Readable while idle means the origin closed (EOF) or sent bytes nobody asked for: unusable either way.
+    private static bool Readable(Connection connection)
     {
         try
         {
-            await idleRead.ConfigureAwait(false);
+            return connection.Socket.Poll(0, SelectMode.SelectRead);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-        }
-
-        if (Interlocked.CompareExchange(ref connection.PoolState, Dead, Idle) == Idle)
-        {
-            connection.Dispose();
+            return true;
         }
     }
 
@@ -124,15 +175,7 @@ internal sealed class UpstreamPool : IAsyncDisposable
             return false;
         }
 
-        try
-        {
-            // Readable while idle means the origin closed (EOF) or sent bytes nobody asked for: unusable either way.
-            return !connection.Socket.Poll(0, SelectMode.SelectRead);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            return false;
-        }
+        return !Readable(connection);
     }
 
     private void Sweep()
@@ -149,13 +192,22 @@ internal sealed class UpstreamPool : IAsyncDisposable
             int n = stack.TryPopRange(all);
             for (int i = n - 1; i >= 0; i--)
             {
-                if (Volatile.Read(ref all[i].PoolState) == Idle && IsUsable(all[i]))
+                int state = Volatile.Read(ref all[i].PoolState);
+                if (state == Checking || (state == Idle && IsUsable(all[i])))
                 {
-                    stack.Push(all[i]);
+                    stack.Push(all[i]); // a connection its watch is looking at stays for the watch (or the next sweep) to judge
                 }
-                else if (Interlocked.CompareExchange(ref all[i].PoolState, Dead, Idle) != InUse)
+                else
                 {
-                    all[i].Dispose();
+                    switch (Interlocked.CompareExchange(ref all[i].PoolState, Dead, Idle))
+                    {
+                        case Idle or Dead:
+                            all[i].Dispose();
+                            break;
+                        case Checking:
+                            stack.Push(all[i]); // its watch started meanwhile: the next sweep judges it again
+                            break;
+                    }
                 }
             }
 
