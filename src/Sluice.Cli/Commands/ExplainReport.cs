@@ -39,7 +39,8 @@ internal sealed class ExplainReport(Verdict verdict, Route route, Explanation tr
         : AnsweredBySelf ? $"200 OK: Max-Forwards is 0, so the proxy answers the {Facts.Method} itself"
         : Facts.Scheme == RequestScheme.Tunnel ? "200 Connection established: the proxy opens the tunnel" : "forwarded: the client gets the origin's response";
 
-    private string RouteText => route.Kind switch
+    /// <summary>A route in words: <c>via corp: a:3128, then b:3129 (failover), chosen by route.default</c>, <c>direct</c>.</summary>
+    public static string Describe(Route route) => route.Kind switch
     {
         RouteKind.Self => "self (Max-Forwards: 0: no further than this proxy, nothing resolved)",
         RouteKind.Parent when route.FromDefault => $"{route}, chosen by route.default",
@@ -87,7 +88,7 @@ internal sealed class ExplainReport(Verdict verdict, Route route, Explanation tr
 
         if (!verdict.Refused || verdict.Step is VerdictStep.Resolution or VerdictStep.AddressGuard)
         {
-            output.WriteLine($"route:    {RouteText}{(Facts.Scheme == RequestScheme.Tunnel ? $", {Tls}" : "")}");
+            output.WriteLine($"route:    {Describe(route)}{(Facts.Scheme == RequestScheme.Tunnel ? $", {Tls}" : "")}");
             if (Upstream is { } upstream)
             {
                 output.WriteLine("parents:  every parent proxy is taken as up here; the running proxy tries those marked down last");
