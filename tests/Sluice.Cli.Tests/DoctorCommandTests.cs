@@ -16,7 +16,7 @@ public sealed class DoctorCommandTests : IDisposable
 
     public void Dispose() => _pki.Dispose();
 
-    private static async Task<(int Exit, string Output, string Errors)> Doctor(DoctorCommand.DoctorRequest request, Dictionary<string, string>? environment = null, string stdin = "")
+    internal static async Task<(int Exit, string Output, string Errors)> Doctor(DoctorCommand.DoctorRequest request, Dictionary<string, string>? environment = null, string stdin = "")
     {
         var output = new StringWriter();
         var errors = new StringWriter();

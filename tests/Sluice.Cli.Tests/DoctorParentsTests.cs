@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using Sluice.Cli.Commands;
 using Sluice.Policy.Config;
 using Sluice.Proxy.Auth;
 using Sluice.Proxy.Tests.Infrastructure;
@@ -41,15 +40,6 @@ public sealed class DoctorParentsTests : IDisposable
         });
         parent.Resolver.Map("localhost", IPAddress.Loopback).Map("other.test", IPAddress.Loopback);
         return parent;
-    }
-
-    private static async Task<(int Exit, string Output, string Errors)> Doctor(DoctorCommand.DoctorRequest request)
-    {
-        var output = new StringWriter();
-        var errors = new StringWriter();
-        var io = new DoctorCommand.DoctorIo(output, errors) { Environment = _ => null };
-        int exit = await DoctorCommand.RunAsync(request, io, CancellationToken.None);
-        return (exit, output.ToString(), errors.ToString());
     }
 
     private static string Line(string output, string start) =>
@@ -96,7 +86,7 @@ public sealed class DoctorParentsTests : IDisposable
         proxy.Resolver.Map("secure.localhost", IPAddress.Loopback).Map("plain.localhost", IPAddress.Loopback).Map("anonymous.localhost", IPAddress.Loopback);
         tlsParent.Resolver.Map("secure.localhost", IPAddress.Loopback);
 
-        (int exit, string output, string errors) = await Doctor(new([]) { Proxy = proxy.Uri.ToString(), Ca = _pki.CaPath, FromPolicy = policy, Parents = true, Timeout = 5 });
+        (int exit, string output, string errors) = await DoctorCommandTests.Doctor(new([]) { Proxy = proxy.Uri.ToString(), Ca = _pki.CaPath, FromPolicy = policy, Parents = true, Timeout = 5 });
 
         Assert.Equal(1, exit);
         Assert.Contains($"expects localhost:{origin.Port}: 200 (rule corp-way allows CONNECT localhost:{origin.Port}; via corp: 127.0.0.1:{parent.Endpoint.Port}, then 127.0.0.1:{closed} (failover))", errors, StringComparison.Ordinal);
@@ -139,7 +129,7 @@ public sealed class DoctorParentsTests : IDisposable
             """);
         Environment.SetEnvironmentVariable(UnsetVariable, null);
 
-        (int exit, string output, _) = await Doctor(new([]) { Proxy = proxy.Uri.ToString(), Ca = _pki.CaPath, FromPolicy = policy, Parents = true, Json = true });
+        (int exit, string output, _) = await DoctorCommandTests.Doctor(new([]) { Proxy = proxy.Uri.ToString(), Ca = _pki.CaPath, FromPolicy = policy, Parents = true, Json = true });
 
         Assert.Equal(1, exit);
         using JsonDocument json = JsonDocument.Parse(output);

@@ -510,7 +510,9 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
             await carrier.AccessLog.WaitForAsync(l => l.Contains(authority, StringComparison.OrdinalIgnoreCase), $"for {wire} at the parent {used}");
         }
 
-        private static string[] ViaConfig(int port, int parentA, int parentB) =>
+        // What every proxy of the table has: loopback (the origin, the parents) reachable, and the one public address
+        // handed out refused, so it is never connected to.
+        private static string[] Common(int port, string logFormat) =>
         [
             "name: sluice-diff",
             "listeners:",
@@ -518,12 +520,17 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
             "admin: off",
             "log:",
             "  access: off",
-            "  format: json",
+            $"  format: {logFormat}",
             "addresses:",
-            "  allow: [127.0.0.0/8]", // the origin and the parents
+            "  allow: [127.0.0.0/8]",
             "  deny: [8.8.8.0/24]",
             "timeouts:",
             "  connect: 1s",
+        ];
+
+        private static string[] ViaConfig(int port, int parentA, int parentB) =>
+        [
+            .. Common(port, "json"),
             "upstreams:",
             "  - name: corp",
             $"    proxies: [\"http://127.0.0.1:{parentA}\", \"http://127.0.0.1:{parentB}\"]",
@@ -550,17 +557,7 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
 
         private static string[] Config(int port, string users, string groups, bool required) =>
         [
-            "name: sluice-diff",
-            "listeners:",
-            $"  - address: 127.0.0.1:{port}",
-            "admin: off",
-            "log:",
-            "  access: off",
-            "addresses:",
-            "  allow: [127.0.0.0/8]",
-            "  deny: [8.8.8.0/24]", // the only public address handed out: never connected to
-            "timeouts:",
-            "  connect: 1s",
+            .. Common(port, "squid"),
             "auth:",
             $"  basic: {{ realm: diff, usersFile: {users}, groupsFile: {groups} }}",
             $"  required: {(required ? "true" : "false")}",
