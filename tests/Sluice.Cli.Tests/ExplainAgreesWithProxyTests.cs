@@ -471,13 +471,13 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
             {
                 foreach (TestProxy parent in _parents)
                 {
-                    Assert.True(!parent.AccessLog.Lines.Any(l => l.Contains(authority, StringComparison.OrdinalIgnoreCase)), $"a refused request reached {parent.Endpoint}; {what}");
+                    Assert.True(!parent.AccessLog.Lines.Any(l => Mentions(l, authority)), $"a refused request reached {parent.Endpoint}; {what}");
                 }
 
                 return;
             }
 
-            string line = await proxy.Log!.WaitForAsync(l => proxy.Log.Lines.ToList().IndexOf(l) >= logged && l.Contains(authority, StringComparison.OrdinalIgnoreCase), $"for {wire}");
+            string line = await proxy.Log!.WaitForAsync(l => Mentions(l, authority) && proxy.Log.Lines.ToList().IndexOf(l) >= logged, $"for {wire}");
             using JsonDocument entry = JsonDocument.Parse(line);
             JsonElement logs = entry.RootElement;
             string? Field(string name) => logs.TryGetProperty(name, out JsonElement value) ? value.GetString() : null;
@@ -507,8 +507,12 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
             bool upByName = explained.GetProperty("resolvedBy").GetString() == "parent";
             Assert.True(upByName == (Field("resolved") == "parent"), $"explain says resolvedBy {(upByName ? "parent" : "local")}, the log {Field("resolved") ?? "local"}; {what}\n{line}");
             TestProxy carrier = _parents.Single(p => p.Endpoint.ToString() == used);
-            await carrier.AccessLog.WaitForAsync(l => l.Contains(authority, StringComparison.OrdinalIgnoreCase), $"for {wire} at the parent {used}");
+            await carrier.AccessLog.WaitForAsync(l => Mentions(l, authority), $"for {wire} at the parent {used}");
         }
+
+        // host:port as a whole in a log line: not loop.test:22 in loop.test:22345, nor loop.test in secret.loop.test.
+        private static bool Mentions(string line, string authority) =>
+            Regex.IsMatch(line, $"(?<![A-Za-z0-9.-]){Regex.Escape(authority)}(?![0-9])", RegexOptions.IgnoreCase);
 
         // What every proxy of the table has: loopback (the origin, the parents) reachable, and the one public address
         // handed out refused, so it is never connected to.
