@@ -1,4 +1,5 @@
 using Sluice.Cli.Commands;
+using Sluice.Proxy.Tests.Infrastructure;
 
 namespace Sluice.Cli.Tests;
 
@@ -85,5 +86,72 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Contains("embedded default: valid", output.ToString());
         Assert.Contains("public-web (allow, line", output.ToString());
         Assert.DoesNotContain("warning", output.ToString());
+    }
+    private const string UserVariable = "SLUICE_TEST_CHECK_CORP_USER";
+
+    private static string Parents(string credentials) => $$"""
+        listeners: [{ address: 127.0.0.1:3128 }]
+        upstreams:
+          - name: corp
+            proxies: ["http://proxy-a.corp:3128", "https://proxy-b.corp:3129"]
+            credentials: {{credentials}}
+          - name: lab
+            proxies: ["http://10.0.0.5:3128", "http://127.0.0.1:3128"]
+            balance: hash-destination
+            checkDestinations: parent
+        rules:
+          - { name: saas, action: allow, destinations: [".example-saas.com"], via: corp }
+          - { name: lab, action: allow, destinations: [".lab.test"], via: lab }
+          - { name: web, action: allow, destinations: [".example.net"] }
+        route: { default: corp }
+        """;
+
+    [Fact]
+    public void Upstreams_are_summarised_and_a_variable_not_set_here_is_a_warning_naming_it()
+    {
+        File.WriteAllText(Path.Combine(_dir, "corp-password"), "s3cret-Zq9\n");
+        string? before = Environment.GetEnvironmentVariable(UserVariable);
+        Environment.SetEnvironmentVariable(UserVariable, null);
+        try
+        {
+            (int exit, string output, string errors) = Check(Parents($"{{ userEnv: {UserVariable}, passwordFile: corp-password }}"));
+            Assert.Equal(0, exit);
+            Assert.Equal("", errors);
+            GoldenFile.AssertMatches("check-parents", output.Replace(Path.Combine(_dir, "sluice.yaml"), "sluice.yaml", StringComparison.Ordinal).Replace(_dir, "/etc/sluice", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(UserVariable, before);
+        }
+    }
+
+    [Fact]
+    public void Secrets_that_can_be_read_give_no_warning_and_are_never_printed()
+    {
+        File.WriteAllText(Path.Combine(_dir, "corp-password"), "s3cret-Zq9\n");
+        string? before = Environment.GetEnvironmentVariable(UserVariable);
+        Environment.SetEnvironmentVariable(UserVariable, "etl-Zq9");
+        try
+        {
+            (int exit, string output, string errors) = Check(Parents($"{{ userEnv: {UserVariable}, passwordFile: corp-password }}"));
+            Assert.Equal(0, exit);
+            Assert.DoesNotContain(UserVariable + " is", output);
+            Assert.Contains($"credentials: user from the environment variable {UserVariable}, password from the file", output);
+            Assert.DoesNotContain("Zq9", output + errors);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(UserVariable, before);
+        }
+    }
+
+    [Fact]
+    public void A_secret_file_that_cannot_be_used_is_an_error_with_its_place_and_exit_1()
+    {
+        File.WriteAllText(Path.Combine(_dir, "corp-password"), "");
+        (int exit, string output, string errors) = Check(Parents("{ user: etl, passwordFile: corp-password }"));
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Equal($"sluice: sluice.yaml:5:45: upstreams[0].credentials.passwordFile: {Path.Combine(_dir, "corp-password")} is empty\n", errors.Replace("\r\n", "\n", StringComparison.Ordinal));
     }
 }

@@ -16,7 +16,7 @@ public sealed class DoctorCommandTests : IDisposable
 
     public void Dispose() => _pki.Dispose();
 
-    private static async Task<(int Exit, string Output, string Errors)> Doctor(DoctorCommand.DoctorRequest request, Dictionary<string, string>? environment = null, string stdin = "")
+    internal static async Task<(int Exit, string Output, string Errors)> Doctor(DoctorCommand.DoctorRequest request, Dictionary<string, string>? environment = null, string stdin = "")
     {
         var output = new StringWriter();
         var errors = new StringWriter();
@@ -325,6 +325,7 @@ public sealed class DoctorCommandTests : IDisposable
     [InlineData("user-without-password")]
     [InlineData("missing-targets-file")]
     [InlineData("invalid-policy")]
+    [InlineData("parents-without-policy")]
     public async Task Usage_errors_exit_2_with_a_message(string problem)
     {
         var request = new DoctorCommand.DoctorRequest(["example.test:443"]) { Proxy = "http://127.0.0.1:9" };
@@ -337,6 +338,7 @@ public sealed class DoctorCommandTests : IDisposable
             "missing-ca" => request with { Ca = Path.Combine(_pki.Directory, "absent.pem") },
             "user-without-password" => request with { User = "alice" },
             "missing-targets-file" => request with { TargetsFile = Path.Combine(_pki.Directory, "absent.txt") },
+            "parents-without-policy" => request with { Parents = true },
             _ => request with { FromPolicy = File("bad.yaml", "rules: [{ name: x, action: maybe }]") },
         };
 

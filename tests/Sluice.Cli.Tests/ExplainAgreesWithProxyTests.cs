@@ -22,11 +22,16 @@ namespace Sluice.Cli.Tests;
 /// rows: inet_aton notations, IPv4-mapped and NAT64 forms, zone ids, odd ports, case, IDN, userinfo and fragments,
 /// ws:// and wss://, methods in odd case, users with a colon or outside the users file, rules with users and clients.
 /// A target explain refuses outright (exit 2) must be one the proxy answers 400.
+/// The <c>via</c> rows send requests through parent proxies (two more in-process Sluices with resolvers of their own):
+/// there explain's route must also be the one the proxy took, read from its access log (the upstream, the parent that
+/// carried the request, the hierarchy code, and whether the parent resolved the name), and the parent must have seen
+/// it; a request the proxy refuses must never reach a parent.
 /// </summary>
 /// <remarks>
 /// Only loopback is ever connected to: the one public address the resolver hands out is in addresses.deny, private
 /// and link-local ones are refused by class, and a row whose prediction would connect anywhere else fails before its
-/// request is sent.
+/// request is sent. The parents resolve names only to loopback (<see cref="MapResolver"/>), and every IP literal sent up
+/// is checked by the proxy's own guard first.
 /// </remarks>
 public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWithProxyTests.Proxies>
 {
@@ -100,6 +105,7 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 $"explain would let the proxy connect to {address}");
         }
 
+        int logged = proxy.Log?.Lines.Count ?? 0;
         (int status, string? error) = await proxy.AskAsync(wire, tunnel, row.Method, user, password, IPAddress.Parse(row.Client), row.MaxForwards);
         string what = $"{row} -> explain: {output}";
         if (refused)
@@ -110,6 +116,11 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
         else
         {
             Assert.True(status == 200 && error is null, $"explain let it through; the proxy answered {status} ({error}); {what}");
+        }
+
+        if (proxy.Log is not null)
+        {
+            await _proxies.AssertRouteAsync(proxy, logged, wire, tunnel, root, what);
         }
     }
 
@@ -246,6 +257,40 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
         {
             yield return row;
         }
+
+        foreach (Row row in ViaRows())
+        {
+            yield return row;
+        }
+    }
+
+    /// <summary>Through parent proxies: a rule's via, route.default, via: direct, the three balances, the guard and split-horizon names.</summary>
+    private static IEnumerable<Row> ViaRows()
+    {
+        string[] destinations =
+        [
+            "loop.test:{o}", "127.0.0.1:{o}", // via corp (a rule), checked here and sent up
+            "a.open.test:{o}", "b.open.test:{o}", // route.default
+            "direct.loop.test:{o}", // via: direct, whatever route.default says
+            "w.hash.test:{o}", "x.hash.test:{o}", "y.hash.test:{o}", "z.hash.test:{o}", // hash-destination: one parent per destination
+            "a.spin.test:{o}", "b.spin.test:{o}", // round-robin
+            "inside.corp.test:{o}", // split horizon: only the parents' resolver knows it, so it goes up by name
+            "wiki.trust.test:{o}", "trap.trust.test:{o}", // checkDestinations: parent: not resolved here (trap resolves here to a private address)
+            // Refused here, never sent up: the guard (a private address, one private address among loopback ones, the
+            // deny list, link-local, this proxy's listener, private literals in both modes), the rules.
+            "private.test:{o}", "half.test:{o}", "public.test:{o}", "mixed.test:{o}", "metadata.test:{o}", "own.test:{p}", "10.0.0.5:{o}", "10.0.0.6:{o}",
+            "secret.loop.test:{o}", "unlisted.test:{o}", "loop.test:22",
+        ];
+        foreach (string destination in destinations)
+        {
+            yield return new Row("via", destination);
+            yield return new Row("via", $"http://{destination}/status/200");
+        }
+
+        foreach (string method in new[] { "TRACE", "OPTIONS" })
+        {
+            yield return new Row("via", "http://loop.test:{o}/", Method: method, MaxForwards: 0); // answered here: no parent
+        }
     }
 
     /// <summary>Odd notations, odd identities and odd methods: where the target reader, the rules and the guard meet.</summary>
@@ -334,6 +379,7 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
     {
         private readonly string _dir = Directory.CreateTempSubdirectory("sluice-explain-diff-").FullName;
         private readonly Dictionary<string, Instance> _instances = [];
+        private readonly List<TestProxy> _parents = [];
         private TestOrigin _origin = null!;
 
         public TableResolver Resolver { get; } = new();
@@ -368,6 +414,36 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 _instances[name] = new Instance(server, file, port);
             }
 
+            // The parents: Sluices of their own, resolving with a table of their own (loopback only) that knows names
+            // the child's does not (split horizon), and that says trap.trust.test is on loopback where the child says private.
+            var parentNames = new MapResolver();
+            foreach (string name in new[]
+            {
+                "loop.test", "a.open.test", "b.open.test", "w.hash.test", "x.hash.test", "y.hash.test", "z.hash.test", "a.spin.test", "b.spin.test",
+                "inside.corp.test", "wiki.trust.test", "trap.trust.test",
+            })
+            {
+                parentNames.Map(name, IPAddress.Loopback);
+            }
+
+            foreach (string name in new[] { "parent-a", "parent-b" })
+            {
+                _parents.Add(await TestProxy.StartAsync(c => c with { Name = name }, parentNames));
+            }
+
+            int viaPort = Ports.Free();
+            string viaFile = Path.Combine(_dir, "via.yaml");
+            File.WriteAllLines(viaFile, ViaConfig(viaPort, _parents[0].Endpoint.Port, _parents[1].Endpoint.Port));
+            var log = new LogCapture();
+            var via = new ProxyServer(ConfigLoader.LoadFile(viaFile), new ProxyServerOptions
+            {
+                Resolver = Resolver,
+                AccessLogOutput = log,
+                LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+            });
+            await via.StartAsync();
+            _instances["via"] = new Instance(via, viaFile, viaPort) { Log = log };
+
             Resolver.Map("loop.test", "127.0.0.1").Map("open.test", "127.0.0.1").Map("a.open.test", "127.0.0.1").Map("b.open.test", "127.0.0.1")
                 .Map("deep.a.open.test", "127.0.0.1").Map("secret.loop.test", "127.0.0.1").Map("staff.loop.test", "127.0.0.1")
                 .Map("ops.loop.test", "127.0.0.1").Map("get.loop.test", "127.0.0.1").Map("lab.loop.test", "127.0.0.1")
@@ -377,10 +453,70 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 .Map("mixed.test", "10.0.0.5", "8.8.8.8").Map("empty.test")
                 .Map("half.test", "10.0.0.5", "127.0.0.1").Map("mapped.test", "::ffff:127.0.0.1").Map("nat64.test", "64:ff9b::808:808")
                 .Map("xn--bcher-kva.test", "127.0.0.1").Map("under_score.test", "127.0.0.1").Map("tunnels.loop.test", "127.0.0.1")
-                .Map("both.loop.test", "127.0.0.1").Map("zoe.loop.test", "127.0.0.1");
+                .Map("both.loop.test", "127.0.0.1").Map("zoe.loop.test", "127.0.0.1")
+                .Map("direct.loop.test", "127.0.0.1").Map("w.hash.test", "127.0.0.1").Map("x.hash.test", "127.0.0.1").Map("y.hash.test", "127.0.0.1")
+                .Map("z.hash.test", "127.0.0.1").Map("a.spin.test", "127.0.0.1").Map("b.spin.test", "127.0.0.1").Map("trap.trust.test", "10.0.0.5");
         }
 
-        private static string[] Config(int port, string users, string groups, bool required) =>
+        /// <summary>
+        /// What the proxy's access log says it did with the request just answered is what explain predicted: direct,
+        /// answered itself, or through the parent explain put first (any of them for round-robin, whose rotation is the
+        /// running proxy's), with the hierarchy code for how the route was chosen and who resolved the name. A request
+        /// through a parent is in that parent's log too; a refused one in no parent's.
+        /// </summary>
+        public async Task AssertRouteAsync(Instance proxy, int logged, string wire, bool tunnel, JsonElement explained, string what)
+        {
+            string authority = tunnel ? wire : wire[(wire.IndexOf("://", StringComparison.Ordinal) + 3)..].Split('/')[0];
+            if (explained.GetProperty("refused").GetBoolean())
+            {
+                foreach (TestProxy parent in _parents)
+                {
+                    Assert.True(!parent.AccessLog.Lines.Any(l => Mentions(l, authority)), $"a refused request reached {parent.Endpoint}; {what}");
+                }
+
+                return;
+            }
+
+            string line = await proxy.Log!.WaitForAsync(l => Mentions(l, authority) && proxy.Log.Lines.ToList().IndexOf(l) >= logged, $"for {wire}");
+            using JsonDocument entry = JsonDocument.Parse(line);
+            JsonElement logs = entry.RootElement;
+            string? Field(string name) => logs.TryGetProperty(name, out JsonElement value) ? value.GetString() : null;
+            string? hierarchy = Field("hierarchy");
+            switch (explained.GetProperty("route").GetString())
+            {
+                case "direct":
+                    Assert.True(hierarchy == "HIER_DIRECT" && Field("upstream") is null, $"the proxy went {hierarchy} {Field("upstream")}; {what}\n{line}");
+                    return;
+                case "self":
+                    Assert.True(hierarchy is null, $"the proxy answered itself but logged {hierarchy}; {what}\n{line}");
+                    return;
+            }
+
+            string[] parents = [.. explained.GetProperty("parents").EnumerateArray().Select(p => p.GetString()!)];
+            string balance = explained.GetProperty("balance").GetString()!;
+            string code = explained.GetProperty("routeChosenBy").GetString() == "route.default" ? "DEFAULT_PARENT" : balance switch
+            {
+                "round-robin" => "ROUNDROBIN_PARENT",
+                "hash-destination" => "CARP",
+                _ => "FIRSTUP_PARENT",
+            };
+            string? used = Field("parent");
+            Assert.True(Field("upstream") == explained.GetProperty("upstream").GetString(), $"the proxy used upstream {Field("upstream")}; {what}\n{line}");
+            Assert.True(balance == "round-robin" ? parents.Contains(used) : used == parents[0], $"the proxy used parent {used}; {what}\n{line}");
+            Assert.True(hierarchy == code && Field("peer") == "127.0.0.1", $"the proxy logged {hierarchy}/{Field("peer")} where explain means {code}/127.0.0.1; {what}\n{line}");
+            bool upByName = explained.GetProperty("resolvedBy").GetString() == "parent";
+            Assert.True(upByName == (Field("resolved") == "parent"), $"explain says resolvedBy {(upByName ? "parent" : "local")}, the log {Field("resolved") ?? "local"}; {what}\n{line}");
+            TestProxy carrier = _parents.Single(p => p.Endpoint.ToString() == used);
+            await carrier.AccessLog.WaitForAsync(l => Mentions(l, authority), $"for {wire} at the parent {used}");
+        }
+
+        // host:port as a whole in a log line: not loop.test:22 in loop.test:22345, nor loop.test in secret.loop.test.
+        private static bool Mentions(string line, string authority) =>
+            Regex.IsMatch(line, $"(?<![A-Za-z0-9.-]){Regex.Escape(authority)}(?![0-9])", RegexOptions.IgnoreCase);
+
+        // What every proxy of the table has: loopback (the origin, the parents) reachable, and the one public address
+        // handed out refused, so it is never connected to.
+        private static string[] Common(int port, string logFormat) =>
         [
             "name: sluice-diff",
             "listeners:",
@@ -388,11 +524,44 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
             "admin: off",
             "log:",
             "  access: off",
+            $"  format: {logFormat}",
             "addresses:",
             "  allow: [127.0.0.0/8]",
-            "  deny: [8.8.8.0/24]", // the only public address handed out: never connected to
+            "  deny: [8.8.8.0/24]",
             "timeouts:",
             "  connect: 1s",
+        ];
+
+        private static string[] ViaConfig(int port, int parentA, int parentB) =>
+        [
+            .. Common(port, "json"),
+            "upstreams:",
+            "  - name: corp",
+            $"    proxies: [\"http://127.0.0.1:{parentA}\", \"http://127.0.0.1:{parentB}\"]",
+            "  - name: hashed",
+            $"    proxies: [\"http://127.0.0.1:{parentA}\", \"http://127.0.0.1:{parentB}\"]",
+            "    balance: hash-destination",
+            "  - name: rotating",
+            $"    proxies: [\"http://127.0.0.1:{parentA}\", \"http://127.0.0.1:{parentB}\"]",
+            "    balance: round-robin",
+            "  - name: trusting",
+            $"    proxies: [\"http://127.0.0.1:{parentB}\"]",
+            "    checkDestinations: parent",
+            "rules:",
+            "  - { name: no-secret, action: deny, destinations: [secret.loop.test] }",
+            "  - { name: direct-way, action: allow, destinations: [direct.loop.test], via: direct }",
+            "  - { name: corp-way, action: allow, destinations: [loop.test, inside.corp.test, private.test, half.test, public.test, mixed.test, metadata.test, own.test, 127.0.0.0/8, 10.0.0.5], ports: [1024-65535], via: corp }",
+            "  - { name: hashed-way, action: allow, destinations: [.hash.test], via: hashed }",
+            "  - { name: rotating-way, action: allow, destinations: [.spin.test], via: rotating }",
+            "  - { name: trusting-way, action: allow, destinations: [.trust.test, 10.0.0.6], via: trusting }",
+            "  - { name: by-default, action: allow, destinations: [.open.test] }",
+            "route: { default: corp }",
+            "default: deny",
+        ];
+
+        private static string[] Config(int port, string users, string groups, bool required) =>
+        [
+            .. Common(port, "squid"),
             "auth:",
             $"  basic: {{ realm: diff, usersFile: {users}, groupsFile: {groups} }}",
             $"  required: {(required ? "true" : "false")}",
@@ -420,12 +589,20 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 await instance.Server.DisposeAsync();
             }
 
+            foreach (TestProxy parent in _parents)
+            {
+                await parent.DisposeAsync();
+            }
+
             await _origin.DisposeAsync();
             Directory.Delete(_dir, recursive: true);
         }
 
         public sealed record Instance(ProxyServer Server, string ConfigFile, int Port)
         {
+            /// <summary>The access log (JSON lines), for the configs whose route the rows compare.</summary>
+            public LogCapture? Log { get; init; }
+
             /// <summary>One request on a new connection from <paramref name="client"/>: the status and the Proxy-Status error type, if any.</summary>
             public async Task<(int Status, string? Error)> AskAsync(string target, bool tunnel, string method, string? user, string? password, IPAddress client, int? maxForwards = null)
             {

@@ -25,6 +25,12 @@ internal static class CheckCommand
             return 1;
         }
 
+        var warnings = new List<string>();
+        if (!CheckUpstreams.TryReadSecrets(config, warnings, errors))
+        {
+            return 1;
+        }
+
         output.WriteLine($"{config.Source}: valid");
         output.WriteLine($"listeners: {string.Join(", ", config.Listeners.Select(l => $"{l.Scheme}://{Endpoints.Format(l.Address)}{(l.Tls?.ClientCertificate is { } m && m != ClientCertificateMode.None ? $" (client certificate {m.ToString().ToLowerInvariant()})" : "")}"))}");
         output.WriteLine($"rules: {config.Rules.Length}, first match wins");
@@ -49,7 +55,13 @@ internal static class CheckCommand
             output.WriteLine($"bypass (direct, not through the proxy; opened by sluice k8s): {bypass.Name} (line {bypass.Line}): {string.Join(", ", bypass.Cidrs)} ports {string.Join(", ", bypass.Ports)}");
         }
 
-        IReadOnlyList<string> warnings = ConfigAdvisor.Warnings(config);
+        foreach (string line in CheckUpstreams.Summary(config))
+        {
+            output.WriteLine(line);
+        }
+
+        warnings.AddRange(CheckUpstreams.RefusedParents(config));
+        warnings.InsertRange(0, ConfigAdvisor.Warnings(config));
         foreach (string warning in warnings)
         {
             output.WriteLine($"warning: {warning}");
@@ -77,6 +89,7 @@ internal static class CheckCommand
         Add("clients", rule.Clients);
         Add("users", rule.Users);
         Add("groups", rule.Groups);
+        Add<string>("via", rule.Via is null ? [] : [rule.Via]);
         return parts.Count == 1 ? $"{parts[0]}: every request" : $"{parts[0]}: {string.Join("; ", parts.Skip(1))}";
     }
 }

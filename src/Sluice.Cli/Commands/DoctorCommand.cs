@@ -28,12 +28,13 @@ internal static class DoctorCommand
         var targetsFile = new Option<string?>("--targets") { Description = "File with one target per line ('#' starts a comment)." };
         var fromPolicy = new Option<string?>("--from-policy") { Description = "Sluice config file: check the exact host names its allow rules let through (wildcards are skipped with a note)." };
         var client = new Option<string>("--client") { Description = "With --from-policy: the address the proxy sees this machine as, for rules with clients:.", DefaultValueFactory = _ => "127.0.0.1" };
+        var parents = new Option<bool>("--parents") { Description = "With --from-policy: also connect to each parent proxy of the policy's upstreams from here, with the upstream's credentials and ca, and ask it for a tunnel to a target the policy sends through it. Run it where the proxy runs: it needs the proxy's secrets and its network." };
         var json = new Option<bool>("--json") { Description = "Print the results as one JSON document, for scripts." };
         var parallel = new Option<int>("--parallel") { Description = "How many targets to check at once.", DefaultValueFactory = _ => 8 };
         var timeout = new Option<double>("--timeout") { Description = "Seconds each network phase may take.", DefaultValueFactory = _ => 10 };
         var command = new Command("doctor", "Check destinations through the proxy: proxy reachable, TLS to the proxy, authentication, CONNECT status (with the proxy's Proxy-Status), the origin's TLS handshake and certificate issuer (flagging TLS interception), with timings per phase and a hint for each failure. Exit code 0 when every check passes, 1 when any fails, 2 on a usage error.")
         {
-            targets, proxy, ca, user, passwordStdin, targetsFile, fromPolicy, client, json, parallel, timeout,
+            targets, proxy, ca, user, passwordStdin, targetsFile, fromPolicy, client, parents, json, parallel, timeout,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -46,6 +47,7 @@ internal static class DoctorCommand
                 TargetsFile = result.GetValue(targetsFile),
                 FromPolicy = result.GetValue(fromPolicy),
                 Client = result.GetValue(client)!,
+                Parents = result.GetValue(parents),
                 Json = result.GetValue(json),
                 Parallel = result.GetValue(parallel),
                 Timeout = result.GetValue(timeout),
@@ -77,6 +79,9 @@ internal static class DoctorCommand
 
         /// <summary>The address the proxy sees this machine as, for the policy's expectations.</summary>
         public string Client { get; init; } = "127.0.0.1";
+
+        /// <summary>Probe each parent proxy of the policy's upstreams too (needs <see cref="FromPolicy"/>).</summary>
+        public bool Parents { get; init; }
 
         public bool Json { get; init; }
 
@@ -117,6 +122,9 @@ internal static class DoctorCommand
         }
 
         var probe = new ProxyProbe(options!);
+        Task<IReadOnlyList<ParentCheck>>? parents = request.Parents
+            ? DoctorParents.CheckAsync(policy!, expectations!, options!.Timeout, cancellationToken)
+            : null;
         ImmutableArray<ProbeResult> results;
         if (io.Terminal && !request.Json)
         {
@@ -128,17 +136,23 @@ internal static class DoctorCommand
         {
             results = await probe.ProbeAllAsync(targets, null, cancellationToken).ConfigureAwait(false);
             notes.AddRange(Surprises(expectations, results, io));
-            if (request.Json)
-            {
-                DoctorJson.Write(io.Output, options!.Proxy, results, notes);
-            }
-            else
+            if (!request.Json)
             {
                 DoctorReport.WriteText(io.Output, options!.Proxy, results);
             }
         }
 
-        return results.All(r => r.Passed) ? 0 : 1;
+        IReadOnlyList<ParentCheck>? parentChecks = parents is null ? null : await parents.ConfigureAwait(false);
+        if (request.Json)
+        {
+            DoctorJson.Write(io.Output, options!.Proxy, results, notes, parentChecks);
+        }
+        else if (parentChecks is not null)
+        {
+            DoctorReport.WriteParents(io.Output, parentChecks);
+        }
+
+        return results.All(r => r.Passed) && (parentChecks ?? []).All(p => p.Passed) ? 0 : 1;
     }
 
     /// <summary>Answers the policy did not expect, each also said on standard error.</summary>

@@ -72,12 +72,18 @@ internal sealed class DoctorExpectations
 
             string why = verdict.Refused
                 ? "the proxy is not running this policy, or not with these users"
-                : "the proxy refused what the policy allows: its DNS or address guard decided (see the Proxy-Status), or it runs another policy";
+                : verdict.Route.Kind == RouteKind.Parent
+                    ? $"the proxy refused what the policy allows: its DNS or address guard decided, or a parent proxy of upstream {verdict.Route.Upstream!.Name} refused or could not be reached (see the Proxy-Status's next-hop, and --parents), or it runs another policy"
+                    : "the proxy refused what the policy allows: its DNS or address guard decided (see the Proxy-Status), or it runs another policy";
             yield return $"{result.Target}: the proxy answered {answer.Status}{(answer.ProxyStatusError is { } e ? $" ({e})" : "")} where {_policy} expects {Describe(verdict)}; {why}";
         }
     }
 
+    /// <summary>The first target the policy sends through <paramref name="upstream"/>: the one its parents are asked to CONNECT to.</summary>
+    public ProbeTarget? TargetVia(string upstream) =>
+        _expected.FirstOrDefault(e => !e.Value.Refused && e.Value.Route.Upstream?.Name == upstream).Key;
+
     private static string Describe(Verdict verdict) => verdict.Error is { } error
         ? $"{error.Status} {error.ProxyStatusError} ({verdict.Detail})"
-        : $"200 ({verdict.Detail})";
+        : $"200 ({verdict.Detail}{(verdict.Route.Kind == RouteKind.Parent ? $"; {ExplainReport.Describe(verdict.Route)}" : "")})";
 }

@@ -47,6 +47,11 @@ internal static class DoctorInputs
 
             policy = config;
         }
+        else if (request.Parents)
+        {
+            problem = "--parents needs --from-policy: the parents are those of the policy's upstreams";
+            return false;
+        }
 
         targets = targets.DistinctBy(t => (t.Host, t.Port)).ToList();
         if (targets.Count == 0)

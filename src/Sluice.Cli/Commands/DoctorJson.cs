@@ -19,13 +19,14 @@ internal static class DoctorJson
 
     private static string Kebab(string name) => string.Concat(name.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString()));
 
-    public static void Write(TextWriter output, ProxySettings proxy, ImmutableArray<ProbeResult> results, IReadOnlyList<string> notes)
+    /// <param name="parents">The parents probed with --parents; null when not asked for.</param>
+    public static void Write(TextWriter output, ProxySettings proxy, ImmutableArray<ProbeResult> results, IReadOnlyList<string> notes, IReadOnlyList<ParentCheck>? parents)
     {
         JsonOutput.Write(output, w =>
         {
             w.WriteStartObject();
             w.WriteString("proxy", proxy.ToUrl(includeCredentials: false));
-            w.WriteBoolean("passed", results.All(r => r.Passed));
+            w.WriteBoolean("passed", results.All(r => r.Passed) && (parents ?? []).All(p => p.Passed));
             w.WriteStartArray("notes");
             foreach (string note in notes)
             {
@@ -40,8 +41,46 @@ internal static class DoctorJson
             }
 
             w.WriteEndArray();
+            if (parents is not null)
+            {
+                WriteParents(w, parents);
+            }
+
             w.WriteEndObject();
         });
+    }
+
+    private static void WriteParents(Utf8JsonWriter w, IReadOnlyList<ParentCheck> checks)
+    {
+        w.WriteStartArray("parents");
+        foreach (ParentCheck check in checks)
+        {
+            w.WriteStartObject();
+            w.WriteString("upstream", check.Upstream);
+            w.WriteString("parent", check.Parent);
+            if (check.Target is { } target)
+            {
+                w.WriteString("target", target.ToString());
+            }
+
+            w.WriteString("outcome", check.Outcome);
+            w.WriteBoolean("passed", check.Passed);
+            w.WriteString("detail", check.Detail);
+            if (check.Hint is not null)
+            {
+                w.WriteString("hint", check.Hint);
+            }
+
+            if (check.Probe is { } probe)
+            {
+                w.WritePropertyName("probe");
+                WriteResult(w, probe);
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
     }
 
     private static void WriteResult(Utf8JsonWriter w, ProbeResult r)
@@ -52,6 +91,7 @@ internal static class DoctorJson
         w.WriteNumber("port", r.Target.Port);
         w.WriteBoolean("passed", r.Passed);
         w.WriteBoolean("proxyReachable", r.ProxyReachable);
+        w.WriteString("proxyFault", Kebab(r.ProxyFault.ToString()));
         WriteCertificate(w, "proxyCertificate", r.ProxyCertificate);
         w.WriteString("auth", Kebab(r.Auth.ToString()));
         if (r.Connect is { } c)

@@ -50,6 +50,25 @@ internal static class DoctorReport
         WriteFailures(output, results);
     }
 
+    /// <summary>The parents probed with --parents, one line each, with a hint for each failure.</summary>
+    public static void WriteParents(TextWriter output, IReadOnlyList<ParentCheck> checks)
+    {
+        output.WriteLine();
+        output.WriteLine("parents (connected to from here, with each upstream's credentials and ca):");
+        foreach (ParentCheck check in checks)
+        {
+            output.WriteLine($"{check.Upstream} {check.Parent}{(check.Target is { } t ? $" (CONNECT {t})" : "")}: {check.Outcome}: {check.Detail}");
+            if (!check.Passed || check.Probe is null)
+            {
+                output.WriteLine($"  hint: {check.Hint}");
+            }
+        }
+
+        int failed = checks.Count(c => !c.Passed);
+        output.WriteLine();
+        output.WriteLine($"{checks.Count} parent{(checks.Count == 1 ? "" : "s")}: {checks.Count - failed} passed, {failed} failed");
+    }
+
     public static IAnsiConsole Terminal(TextWriter output) =>
         AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
 

@@ -1,3 +1,4 @@
+using Sluice.Policy.Config;
 using Sluice.Policy.Decisions;
 using Sluice.Policy.Rules;
 using Sluice.Proxy.Auth;
@@ -10,7 +11,8 @@ namespace Sluice.Cli.Commands;
 /// <c>sluice explain</c>'s output: the pipeline's verdict, with the rules tried on the way, as text or one JSON
 /// object. Rendering only; every answer in it comes from the <see cref="Verdict"/>.
 /// </summary>
-internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResult? identity, string? user)
+/// <param name="route">The route the rules' verdict chose: a verdict refused by resolution or the guard carries none of its own.</param>
+internal sealed class ExplainReport(Verdict verdict, Route route, Explanation trail, AuthResult? identity, string? user)
 {
     public string? Note { get; init; }
 
@@ -30,18 +32,40 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
         _ => $"{user}: too many failed attempts",
     };
 
-    private bool AnsweredBySelf => !verdict.Refused && verdict.Route.Kind == RouteKind.Self;
+    private bool AnsweredBySelf => !verdict.Refused && route.Kind == RouteKind.Self;
 
     private string Outcome => verdict.Error is { } error
         ? $"{error.Status} {error.Reason} (Proxy-Status error={error.ProxyStatusError})"
         : AnsweredBySelf ? $"200 OK: Max-Forwards is 0, so the proxy answers the {Facts.Method} itself"
         : Facts.Scheme == RequestScheme.Tunnel ? "200 Connection established: the proxy opens the tunnel" : "forwarded: the client gets the origin's response";
 
-    private string Route => verdict.Route.Kind switch
+    /// <summary>A route in words: <c>via corp: a:3128, then b:3129 (failover), chosen by route.default</c>, <c>direct</c>.</summary>
+    public static string Describe(Route route) => route.Kind switch
     {
         RouteKind.Self => "self (Max-Forwards: 0: no further than this proxy, nothing resolved)",
-        _ => verdict.Route.ToString(),
+        RouteKind.Parent when route.FromDefault => $"{route}, chosen by route.default",
+        _ => route.ToString(),
     };
+
+    /// <summary>The upstream of a route through parent proxies; null for direct and self.</summary>
+    private ParentUpstream? Upstream => route.Kind == RouteKind.Parent ? route.Upstream : null;
+
+    /// <summary>Whether the resolution step ran: the verdict is ready, or the guard refused an address.</summary>
+    private bool Resolved => verdict.Step is VerdictStep.Ready or VerdictStep.AddressGuard;
+
+    /// <summary>What the address guard did with the destination of a route through parents, in words.</summary>
+    private string CheckLine(ParentUpstream upstream)
+    {
+        DestinationCheck mode = upstream.Config.CheckDestinations;
+        string said = $"checkDestinations {Word(mode)}";
+        return Facts.Address is not null ? $"{said}: an IP address, checked here whatever the mode"
+            : mode == DestinationCheck.Parent ? $"{said}: the parent resolves it"
+            : !Resolved ? $"{said}: would be resolved here and checked"
+            : verdict.ResolvedByParent ? "name not resolved here: sent to the parent by name, which resolves it"
+            : $"{said}: resolved here and checked";
+    }
+
+    private static string Word(DestinationCheck mode) => mode.ToString().ToLowerInvariant();
 
     public void WriteText(TextWriter output)
     {
@@ -64,7 +88,12 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
 
         if (!verdict.Refused || verdict.Step is VerdictStep.Resolution or VerdictStep.AddressGuard)
         {
-            output.WriteLine($"route:    {Route}{(Facts.Scheme == RequestScheme.Tunnel ? $", {Tls}" : "")}");
+            output.WriteLine($"route:    {Describe(route)}{(Facts.Scheme == RequestScheme.Tunnel ? $", {Tls}" : "")}");
+            if (Upstream is { } upstream)
+            {
+                output.WriteLine("parents:  every parent proxy is taken as up here; the running proxy tries those marked down last");
+                output.WriteLine($"address:  {CheckLine(upstream)}");
+            }
         }
 
         foreach (AddressCheck check in verdict.Addresses)
@@ -72,7 +101,7 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
             output.WriteLine($"address:  {check.Address}: {(check.Decision.Allowed ? "permitted" : "refused")}: {check.Decision.Detail}");
         }
 
-        if (verdict.Step is VerdictStep.Resolution)
+        if (verdict.Step is VerdictStep.Resolution || (Upstream is not null && verdict.Step is VerdictStep.AddressGuard))
         {
             output.WriteLine($"address:  {verdict.Detail}");
         }
@@ -150,7 +179,26 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
             }
 
             w.WriteString("step", verdict.Step.ToString().ToLowerInvariant());
-            w.WriteString("route", verdict.Route.Kind.ToString().ToLowerInvariant());
+            w.WriteString("route", route.Kind.ToString().ToLowerInvariant());
+            if (Upstream is { } upstream)
+            {
+                w.WriteString("upstream", upstream.Name);
+                w.WriteStartArray("parents");
+                foreach (ParentProxy parent in route.Order)
+                {
+                    w.WriteStringValue(parent.Endpoint);
+                }
+
+                w.WriteEndArray();
+                w.WriteString("balance", ParentUpstream.Describe(upstream.Config.Balance));
+                w.WriteString("routeChosenBy", route.FromDefault ? "route.default" : "rule");
+                w.WriteString("checkDestinations", Word(upstream.Config.CheckDestinations));
+                if (Resolved)
+                {
+                    w.WriteString("resolvedBy", verdict.ResolvedByParent ? "parent" : "local");
+                }
+            }
+
             w.WriteString("tls", verdict.Tls.ToString().ToLowerInvariant());
             w.WriteStartArray("addresses");
             foreach (AddressCheck check in verdict.Addresses)

@@ -96,6 +96,25 @@ public enum Interception
     Intercepted,
 }
 
+/// <summary>Why the proxy could not be reached, or not spoken to over TLS.</summary>
+public enum ProxyFault
+{
+    /// <summary>It was reached (and its TLS handshake, if any, completed).</summary>
+    None,
+
+    /// <summary>The connection was refused: nothing listens there.</summary>
+    Refused,
+
+    /// <summary>No connection, or no TLS handshake, within the timeout.</summary>
+    TimedOut,
+
+    /// <summary>Any other failure to connect: the name does not resolve, no route to the host.</summary>
+    Unreachable,
+
+    /// <summary>The TLS handshake with the proxy failed: its certificate, or it does not speak TLS there.</summary>
+    Tls,
+}
+
 /// <summary>The proxy's answer to CONNECT.</summary>
 public sealed record ConnectResponse(int Status, string Reason, string? ProxyStatus, string? ProxyStatusError, string? ProxyStatusDetails, string? AuthenticateRealm)
 {
@@ -111,6 +130,9 @@ public sealed record ProbeResult
     public required ImmutableArray<PhaseResult> Phases { get; init; }
 
     public bool ProxyReachable { get; init; }
+
+    /// <summary>How the proxy could not be reached or spoken to over TLS; <see cref="ProxyFault.None"/> when it could.</summary>
+    public ProxyFault ProxyFault { get; init; }
 
     /// <summary>The proxy's certificate, for an https proxy that presented one.</summary>
     public CertificateReport? ProxyCertificate { get; init; }

@@ -125,6 +125,12 @@ public sealed class ProxyProbe
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
+            findings.ProxyFault = e switch
+            {
+                OperationCanceledException or SocketException { SocketErrorCode: SocketError.TimedOut } => ProxyFault.TimedOut,
+                SocketException { SocketErrorCode: SocketError.ConnectionRefused } => ProxyFault.Refused,
+                _ => ProxyFault.Unreachable,
+            };
             findings.Fail(ProbePhase.ProxyConnect, clock.Elapsed, $"cannot connect to the proxy {proxy.ProxyUri.Authority}: {Describe(e)}", ProbeHints.ProxyUnreachable);
             return null;
         }
@@ -161,6 +167,7 @@ public sealed class ProxyProbe
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
+            findings.ProxyFault = e is OperationCanceledException ? ProxyFault.TimedOut : ProxyFault.Tls;
             findings.ProxyCertificate = seen;
             if (seen is { NameMatches: false })
             {
@@ -415,6 +422,8 @@ public sealed class ProxyProbe
 
         public bool ProxyReachable { get; set; }
 
+        public ProxyFault ProxyFault { get; set; }
+
         public CertificateReport? ProxyCertificate { get; set; }
 
         public AuthState Auth { get; set; } = AuthState.NotReached;
@@ -454,6 +463,7 @@ public sealed class ProxyProbe
                 Target = target,
                 Phases = phases,
                 ProxyReachable = ProxyReachable,
+                ProxyFault = ProxyFault,
                 ProxyCertificate = ProxyCertificate,
                 Auth = Auth,
                 Connect = Connect,
