@@ -114,7 +114,7 @@ public sealed class RequestPipeline
 
         if (lookup.Refusal is { } kind)
         {
-            return new Verdict(request, lookup.Step, allowed.Rules, kind, lookup.Detail) { Addresses = lookup.Checks };
+            return new Verdict(request, lookup.Step, allowed.Rules, kind, lookup.Detail) { Addresses = lookup.Checks, Route = allowed.Route };
         }
 
         if (parent && lookup.Checks.FirstOrDefault(c => !c.Decision.Allowed) is { Decision: not null } refused)
@@ -125,6 +125,7 @@ public sealed class RequestPipeline
                 $"{request.Destination} refused: {refused.Decision.Detail} (one of its addresses; the parent proxy would choose among them)")
             {
                 Addresses = lookup.Checks,
+                Route = allowed.Route, // refused on its way to the parent: the route stays visible to explain and the log
             };
         }
 
