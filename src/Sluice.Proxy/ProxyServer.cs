@@ -284,10 +284,10 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     {
         var snapshot = new ProxySnapshot(config, _ownEndpoints, authenticator, parentAccess, _parentHealth!);
         ParentProxy[] parents = [.. snapshot.Pipeline.Upstreams.SelectMany(u => u.Proxies)];
-        _parentHealth!.Retain(parents);
+        _services!.Parents.Retain(snapshot.Pipeline, parentAccess, parents); // probes use this configuration from now on
         foreach (ParentProxy parent in parents)
         {
-            _services!.Metrics.ParentUp.WithLabels(parent.Upstream, parent.Endpoint).Set(_parentHealth.IsUp(parent) ? 1 : 0);
+            _services!.Metrics.ParentUp.WithLabels(parent.Upstream, parent.Endpoint).Set(_parentHealth!.IsUp(parent) ? 1 : 0);
         }
 
         return snapshot;
