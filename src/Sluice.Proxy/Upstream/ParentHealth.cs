@@ -71,9 +71,6 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
         }
     }
 
-    /// <summary>Forgets parents the configuration no longer has.</summary>
-    public void Retain(IEnumerable<ParentProxy> parents) => Retain(parents, _ => null);
-
     /// <summary>
     /// Takes a new configuration's parents: forgets those it no longer has, and from now on probes the others the way
     /// <paramref name="probeFor"/> says (with that configuration's address guard and TLS trust). A parent marked down
