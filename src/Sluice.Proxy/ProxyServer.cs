@@ -290,6 +290,15 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             _services!.Metrics.ParentUp.WithLabels(parent.Upstream, parent.Endpoint).Set(_parentHealth!.IsUp(parent) ? 1 : 0);
         }
 
+        // A parent the new configuration no longer has leaves no up/down series behind to alert on.
+        foreach (ParentProxy gone in _snapshot?.Pipeline.Upstreams.SelectMany(u => u.Proxies) ?? [])
+        {
+            if (!parents.Any(p => p.Upstream == gone.Upstream && p.Endpoint == gone.Endpoint))
+            {
+                _services!.Metrics.ParentUp.RemoveLabelled(gone.Upstream, gone.Endpoint);
+            }
+        }
+
         return snapshot;
     }
 
