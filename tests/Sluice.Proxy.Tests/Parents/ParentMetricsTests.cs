@@ -53,4 +53,30 @@ public sealed class ParentMetricsTests
         Assert.Equal(1d, Value(metrics, $"sluice_parent_up{{upstream=\"corp\",parent=\"{squid.Endpoint}\"}}"));
         Assert.True(Value(metrics, $"sluice_parent_connect_seconds_count{{upstream=\"corp\",parent=\"{squid.Endpoint}\"}}") > 0, "no connect time observed for Squid");
     }
+
+    [Fact]
+    public async Task A_parent_a_reload_removes_leaves_no_up_gauge_behind()
+    {
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        await using SquidParent squid = await SquidAsync(hosts: Hosts("origin.test"), name: "squid-kept.test");
+        var gone = new IPEndPoint(IPAddress.Loopback, Ports.Free());
+        await using TestProxy child = await ChildAsync(Corp([$"http://{gone}", squid.Url]), admin: true);
+        using HttpClient client = Client(child);
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal("hello from origin", await client.GetStringAsync($"http://origin.test:{origin.Port}/hello?r{i}"));
+        }
+
+        string goneUp = $"sluice_parent_up{{upstream=\"corp\",parent=\"{gone}\"}}";
+        Assert.Equal(0d, Value(await ScrapeAsync(child), goneUp));
+
+        // The parent that is down is taken out of the configuration: nothing is left to alert on.
+        Policy.Config.UpstreamConfig corp = child.Server.CurrentConfig.Upstreams[0];
+        child.Server.Reload(child.Server.CurrentConfig with { Upstreams = [corp with { Proxies = [corp.Proxies[1]] }] });
+
+        string metrics = await ScrapeAsync(child);
+        Assert.Null(Value(metrics, goneUp));
+        Assert.Equal(1d, Value(metrics, $"sluice_parent_up{{upstream=\"corp\",parent=\"{squid.Endpoint}\"}}"));
+        Assert.DoesNotContain(child.Server.ParentStates, s => s.Parent == gone.ToString());
+    }
 }
