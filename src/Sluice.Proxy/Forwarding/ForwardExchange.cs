@@ -42,6 +42,11 @@ internal sealed class ForwardExchange
 
     private string Name => _x.ProxyName;
 
+    // Who owed the response: the origin, or the parent proxy the request went to (then the error names it as next-hop).
+    private string Answerer => _x.Parent is { } parent ? $"parent proxy {parent.Endpoint}" : _target.AuthorityWithPort;
+
+    private ParentHop? NextHop => _x.Parent is { } parent ? new ParentHop(parent.Endpoint) : null;
+
     /// <summary>Runs the exchange; returns true when the client connection may carry another request.</summary>
     public static Task<bool> RunAsync(RequestContext exchange, CancellationToken stopping) => new ForwardExchange(exchange, stopping).RunAsync();
 
@@ -153,7 +158,7 @@ internal sealed class ForwardExchange
             catch (OperationCanceledException) when (!_stopping.IsCancellationRequested && exchangeTimeout.IsCancellationRequested)
             {
                 upstream.Dispose();
-                throw new ProxyErrorException(ProxyErrorKind.UpstreamTimeout, $"no response from {_target.AuthorityWithPort} within {Policy.Config.Durations.Format(idle)}");
+                throw new ProxyErrorException(ProxyErrorKind.UpstreamTimeout, $"no response from {Answerer} within {Policy.Config.Durations.Format(idle)}") { Hop = NextHop };
             }
             catch
             {
@@ -249,7 +254,7 @@ internal sealed class ForwardExchange
                     return Outcome.RetryOnNewConnection;
                 }
 
-                throw ClientBodyFailureOr(new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{_target.AuthorityWithPort} closed the connection without a response"));
+                throw ClientBodyFailureOr(new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{Answerer} closed the connection without a response") { Hop = NextHop });
             }
 
             if (response.Status == 101)
@@ -413,7 +418,7 @@ internal sealed class ForwardExchange
                     upstream.Input.Consume(result.Consumed);
                     return head;
                 case ParseStatus.Invalid:
-                    throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, $"invalid response from {_target.AuthorityWithPort}: {result.Message}");
+                    throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, $"invalid response from {Answerer}: {result.Message}") { Hop = NextHop };
             }
 
             int read;
@@ -429,13 +434,13 @@ internal sealed class ForwardExchange
                     return null;
                 }
 
-                throw ClientBodyFailureOr(new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{_target.AuthorityWithPort} failed while sending the response head"));
+                throw ClientBodyFailureOr(new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{Answerer} failed while sending the response head") { Hop = NextHop });
             }
 
             if (read == 0)
             {
                 return upstream.Input.BufferedCount == 0 ? null
-                    : throw new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{_target.AuthorityWithPort} closed the connection inside the response head");
+                    : throw new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{Answerer} closed the connection inside the response head") { Hop = NextHop };
             }
         }
     }
