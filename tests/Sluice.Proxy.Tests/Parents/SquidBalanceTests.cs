@@ -91,6 +91,81 @@ public sealed class SquidBalanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_get_waiting_on_a_pooled_connection_when_its_squid_dies_is_sent_again_through_the_next_squid()
+    {
+        int requests = 0;
+        var firstArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using RawOrigin slow = RawOrigin.Start(async (stream, socket) =>
+        {
+            await ReadHeadAsync(stream);
+            if (Interlocked.Increment(ref requests) == 1)
+            {
+                firstArrived.TrySetResult();
+                _ = await stream.ReadAsync(new byte[1]); // no answer: held until the Squid carrying it is gone
+                return;
+            }
+
+            await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain"u8.ToArray());
+            _ = await stream.ReadAsync(new byte[1]);
+        });
+        await using TestProxy child = await ChildAsync(Corp([_first.Url, _second.Url]));
+        using HttpClient client = Client(child);
+        Assert.Equal("squid-1.test", await GetAsync(client, "warm")); // leaves a keep-alive connection to Squid 1 in the pool
+
+        Task<HttpResponseMessage> pending = client.GetAsync($"http://origin.test:{slow.Port}/slow");
+        await Within(firstArrived.Task, TimeSpan.FromSeconds(20), "the request did not reach the origin through Squid 1");
+        await _first.StopAsync();
+
+        using HttpResponseMessage response = await Within(pending, TimeSpan.FromSeconds(30), "no answer after Squid 1 died");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("again", await response.Content.ReadAsStringAsync());
+        Assert.Contains("squid-2.test", string.Join(", ", response.Headers.Via));
+        Assert.Equal(2, Volatile.Read(ref requests));
+        string line = await child.AccessLog.WaitForAsync(l => l.Contains("/slow"), "Sluice's line");
+        Assert.Contains(" TCP_MISS/200 ", line);
+    }
+
+    [Fact]
+    public async Task A_squid_that_dies_before_answering_is_named_as_the_next_hop_of_the_502()
+    {
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using RawOrigin silent = RawOrigin.Start(async (stream, socket) =>
+        {
+            await ReadHeadAsync(stream);
+            arrived.TrySetResult();
+            _ = await stream.ReadAsync(new byte[1]); // never answers
+        });
+        await using TestProxy child = await ChildAsync(Corp([_first.Url]));
+        using HttpClient client = Client(child);
+
+        Task<HttpResponseMessage> pending = client.GetAsync($"http://origin.test:{silent.Port}/never");
+        await Within(arrived.Task, TimeSpan.FromSeconds(20), "the request did not reach the origin through Squid");
+        await _first.StopAsync();
+        using HttpResponseMessage response = await Within(pending, TimeSpan.FromSeconds(30), "no answer after Squid died");
+
+        // Not the origin's doing: the parent it went to is the one that closed, and the client is told which.
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        string status = response.Headers.GetValues("Proxy-Status").Single();
+        Assert.StartsWith($"{TestProxy.Name}; error=http_response_incomplete; next-hop=\"{_first.Endpoint}\"", status);
+        Assert.Contains($"parent proxy {_first.Endpoint} closed the connection without a response", await response.Content.ReadAsStringAsync());
+    }
+
+    private static async Task ReadHeadAsync(Stream stream)
+    {
+        var head = new List<byte>();
+        byte[] one = new byte[1];
+        while (head.Count < 4 || head[^4] != '\r' || head[^3] != '\n' || head[^2] != '\r' || head[^1] != '\n')
+        {
+            if (await stream.ReadAsync(one) == 0)
+            {
+                return;
+            }
+
+            head.Add(one[0]);
+        }
+    }
+
+    [Fact]
     public async Task With_every_squid_down_the_client_gets_502_saying_every_proxy_of_the_upstream_is_down()
     {
         await using TestProxy child = await ChildAsync(Corp([_first.Url, _second.Url]));
