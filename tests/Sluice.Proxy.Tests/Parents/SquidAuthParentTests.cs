@@ -103,17 +103,39 @@ public sealed class SquidAuthParentTests(AuthSquidWithOrigin fixture) : IClassFi
     }
 
     [Fact]
+    public async Task Without_credentials_squids_407_is_a_502_saying_the_upstream_needs_them()
+    {
+        await using TestProxy child = await ParentKit.ChildAsync(Corp([_squid.Url]));
+
+        string forwarded = await ExchangeAsync(child.Endpoint, Get("none"));
+        (string connect, _) = await ConnectAsync(child.Endpoint, $"origin.test:{_origin.Port}");
+
+        foreach (string answer in new[] { forwarded, connect })
+        {
+            Assert.StartsWith("HTTP/1.1 502 ", answer);
+            string status = Field(answer, "Proxy-Status")!;
+            Assert.StartsWith($"{TestProxy.Name}; error=proxy_configuration_error; next-hop=\"{_squid.Endpoint}\"; received-status=407", status);
+            Assert.Contains("asks for credentials (407); give upstream corp credentials", status);
+            Assert.Null(Field(answer, "Proxy-Authenticate"));
+        }
+    }
+
+    [Fact]
     public async Task Credentials_from_the_environment_serve_requests()
     {
         string suffix = Guid.NewGuid().ToString("N")[..12].ToUpperInvariant();
         string userVariable = $"SLUICE_TEST_PARENT_USER_{suffix}";
         string passwordVariable = $"SLUICE_TEST_PARENT_PASSWORD_{suffix}";
         Environment.SetEnvironmentVariable(userVariable, AuthSquidWithOrigin.User);
-        Environment.SetEnvironmentVariable(passwordVariable, AuthSquidWithOrigin.Password);
+        Environment.SetEnvironmentVariable(passwordVariable, "an-old-password");
         try
         {
             await using TestProxy child = await ChildAsync($"{{ userEnv: {userVariable}, passwordEnv: {passwordVariable} }}");
+            Assert.StartsWith("HTTP/1.1 502 ", await ExchangeAsync(child.Endpoint, Get("env-old")));
 
+            // The variable is read again when the configuration is applied.
+            Environment.SetEnvironmentVariable(passwordVariable, AuthSquidWithOrigin.Password);
+            child.Server.Reload(child.Server.CurrentConfig);
             string reply = await ExchangeAsync(child.Endpoint, Get("env"));
             string tunnelled = await TunnelGetAsync(child.Endpoint, $"origin.test:{_origin.Port}");
 
