@@ -286,10 +286,19 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     {
         var snapshot = new ProxySnapshot(config, _ownEndpoints, authenticator, parentAccess, _parentHealth!);
         ParentProxy[] parents = [.. snapshot.Pipeline.Upstreams.SelectMany(u => u.Proxies)];
-        _parentHealth!.Retain(parents);
+        _services!.Parents.Retain(snapshot.Pipeline, parentAccess, parents); // probes use this configuration from now on
         foreach (ParentProxy parent in parents)
         {
-            _services!.Metrics.ParentUp.WithLabels(parent.Upstream, parent.Endpoint).Set(_parentHealth.IsUp(parent) ? 1 : 0);
+            _services!.Metrics.ParentUp.WithLabels(parent.Upstream, parent.Endpoint).Set(_parentHealth!.IsUp(parent) ? 1 : 0);
+        }
+
+        // A parent the new configuration no longer has leaves no up/down series behind to alert on.
+        foreach (ParentProxy gone in _snapshot?.Pipeline.Upstreams.SelectMany(u => u.Proxies) ?? [])
+        {
+            if (!parents.Any(p => p.Upstream == gone.Upstream && p.Endpoint == gone.Endpoint))
+            {
+                _services!.Metrics.ParentUp.RemoveLabelled(gone.Upstream, gone.Endpoint);
+            }
         }
 
         return snapshot;

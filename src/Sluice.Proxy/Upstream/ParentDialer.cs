@@ -36,6 +36,13 @@ internal sealed class ParentDialer
 
     public ParentHealth Health => _health;
 
+    /// <summary>
+    /// A new configuration's parents for the health tracker, each probed with that configuration's address guard and
+    /// TLS trust: a parent marked down under an older configuration is not probed with it for ever after.
+    /// </summary>
+    public void Retain(RequestPipeline pipeline, IReadOnlyDictionary<string, ParentAccess> access, IEnumerable<ParentProxy> parents) =>
+        _health.Retain(parents, parent => access.TryGetValue(parent.Upstream, out ParentAccess? current) ? ct => ProbeAsync(pipeline, current, parent, ct) : null);
+
     /// <summary>A connection to the first parent of the route that answers, for forwarding requests to it.</summary>
     public Task<ParentLink> ConnectAsync(RequestPipeline pipeline, ParentAccess access, Route route, CancellationToken cancellationToken) =>
         WithFailoverAsync(pipeline, access, route, (parent, ct) => ConnectOneAsync(pipeline, access, parent, ct), cancellationToken);

@@ -23,6 +23,10 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
     private readonly Timer _prober;
     private readonly CancellationTokenSource _stopping = new();
 
+    // How the latest configuration probes a parent (Retain): preferred to the probe of the request that failed, whose
+    // configuration may already be an older one.
+    private volatile Func<ParentProxy, Func<CancellationToken, Task>?>? _probeFor;
+
     /// <param name="changed">Called when a parent goes down (false, with the error) or comes back up (true).</param>
     public ParentHealth(Action<ParentProxy, bool, string?> changed)
     {
@@ -50,7 +54,7 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
         {
             entry.Failures++;
             entry.LastError = error;
-            entry.Probe = probe;
+            entry.Probe = _probeFor?.Invoke(parent) ?? probe;
             wentDown = !entry.Down && entry.Failures >= FailuresToMarkDown;
             if (wentDown)
             {
@@ -67,15 +71,31 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
         }
     }
 
-    /// <summary>Forgets parents the configuration no longer has.</summary>
-    public void Retain(IEnumerable<ParentProxy> parents)
+    /// <summary>
+    /// Takes a new configuration's parents: forgets those it no longer has, and from now on probes the others the way
+    /// <paramref name="probeFor"/> says (with that configuration's address guard and TLS trust). A parent marked down
+    /// is probed again at once: what it failed on (a missing <c>ca:</c>, say) may be what the configuration changed.
+    /// </summary>
+    public void Retain(IEnumerable<ParentProxy> parents, Func<ParentProxy, Func<CancellationToken, Task>?> probeFor)
     {
-        var keep = parents.Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
-        foreach (string key in _entries.Keys)
+        var keep = parents.ToDictionary(p => p.Key, StringComparer.Ordinal);
+        _probeFor = probeFor;
+        foreach ((string key, Entry entry) in _entries)
         {
-            if (!keep.Contains(key))
+            if (!keep.TryGetValue(key, out ParentProxy? parent))
             {
                 _entries.TryRemove(key, out _);
+                continue;
+            }
+
+            lock (entry)
+            {
+                entry.Parent = parent;
+                entry.Probe = probeFor(parent) ?? entry.Probe;
+                if (entry.Down)
+                {
+                    entry.NextProbe = DateTimeOffset.UtcNow;
+                }
             }
         }
     }
@@ -157,7 +177,7 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
 
     private sealed class Entry(ParentProxy parent)
     {
-        public ParentProxy Parent { get; } = parent;
+        public ParentProxy Parent { get; set; } = parent;
 
         public int Failures;
         public volatile bool Down;
