@@ -199,7 +199,11 @@ internal sealed class ParentDialer
         return new Connection(socket, stream, (IPEndPoint)socket.RemoteEndPoint!);
     }
 
-    /// <summary>Asks the parent for a tunnel and reads its answer: 2xx opens it; anything else is named for the client.</summary>
+    /// <summary>
+    /// Asks the parent for a tunnel and reads its answer: any 2xx opens it (RFC 9110 §9.3.6, a 204 or 206 as well as a
+    /// 200, and whatever Content-Length or Transfer-Encoding it carries: the bytes after it are the tunnel's); 1xx
+    /// answers before it are skipped; anything else is named for the client.
+    /// </summary>
     private static async Task ConnectThroughAsync(Connection connection, ParentProxy parent, ParentAccess access, string target, string via, HeadLimits limits, TimeSpan limit, CancellationToken cancellationToken)
     {
         var hop = new ParentHop(parent.Endpoint);
@@ -257,13 +261,20 @@ internal sealed class ParentDialer
 
     private static async Task<ResponseHead?> ReadAnswerAsync(Connection connection, ParentProxy parent, HeadLimits limits, CancellationToken cancellationToken)
     {
-        while (true)
+        for (int interim = 0; ; )
         {
             ParseResult result = HeadParser.ParseResponse(connection.Input.Buffered, limits, out ResponseHead? head);
             if (result.Status == ParseStatus.Complete)
             {
                 // What follows the head is the tunnel's first bytes: they stay buffered, and the relay sends them first.
                 connection.Input.Consume(result.Consumed);
+                if (head!.IsInformational && head.Status != 101 && interim++ < MaxInterimAnswers)
+                {
+                    // RFC 9110 §15.2: a client parses 1xx responses it did not expect (100, 102, 103 Early Hints)
+                    // and waits for the final one; they open nothing and are not passed on to the client.
+                    continue;
+                }
+
                 return head;
             }
 
@@ -278,6 +289,9 @@ internal sealed class ParentDialer
             }
         }
     }
+
+    /// <summary>More interim (1xx) answers to a CONNECT than any parent sends: the next one is its final answer, and refused.</summary>
+    private const int MaxInterimAnswers = 16;
 
     // What the parent said about its refusal, when it said it in a field meant for that: its Proxy-Status, Squid's error name.
     internal static string ParentSays(ResponseHead answer)

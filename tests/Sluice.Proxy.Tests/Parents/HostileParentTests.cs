@@ -142,6 +142,8 @@ public sealed class HostileParentTests(ITestOutputHelper output)
     [InlineData("http10")]
     [InlineData("204")]
     [InlineData("206")]
+    [InlineData("100-then-200")]
+    [InlineData("103-then-200")]
     [InlineData("no-reason")]
     public async Task Bytes_after_the_parents_2xx_in_the_same_packet_are_tunnel_data_relayed_exactly(string id)
     {
