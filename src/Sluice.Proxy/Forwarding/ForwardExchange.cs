@@ -292,9 +292,10 @@ internal sealed class ForwardExchange
             if (response.Status == 407)
             {
                 // The parent wants Sluice's credentials, not the client's: a 407 relayed would ask the client for the wrong ones.
-                throw new ProxyErrorException(ProxyErrorKind.ParentAuthenticationFailed, _x.ParentAccessFor(_allowed).ProxyAuthorization is null
-                    ? $"parent proxy {parent.Endpoint} asks for credentials (407); give upstream {parent.Upstream} credentials:{ParentDialer.ParentSays(response)}"
-                    : $"parent proxy {parent.Endpoint} refused the credentials of upstream {parent.Upstream} (407){ParentDialer.ParentSays(response)}")
+                ParentAccess access = _x.ParentAccessFor(_allowed);
+                throw new ProxyErrorException(ProxyErrorKind.ParentAuthenticationFailed, access.ProxyAuthorization is null
+                    ? $"parent proxy {parent.Endpoint} asks for credentials (407); give upstream {parent.Upstream} credentials:{ParentDialer.ParentSays(response, access)}"
+                    : $"parent proxy {parent.Endpoint} refused the credentials of upstream {parent.Upstream} (407){ParentDialer.ParentSays(response, access)}")
                 {
                     Hop = new ParentHop(parent.Endpoint, 407),
                 };

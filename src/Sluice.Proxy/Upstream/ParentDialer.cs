@@ -248,14 +248,14 @@ internal sealed class ParentDialer
         }
 
         var answered = new ParentHop(parent.Endpoint, status);
-        string says = ParentSays(answer);
+        string says = ParentSays(answer, access);
         throw status switch
         {
             407 => new ProxyErrorException(ProxyErrorKind.ParentAuthenticationFailed, access.ProxyAuthorization is null
                 ? $"parent proxy {parent.Endpoint} asks for credentials (407); give upstream {parent.Upstream} credentials:{says}"
                 : $"parent proxy {parent.Endpoint} refused the credentials of upstream {parent.Upstream} (407){says}") { Hop = answered },
             403 => new ProxyErrorException(ProxyErrorKind.ParentDenied, $"parent proxy {parent.Endpoint} refused CONNECT {target} (403){says}") { Hop = answered },
-            _ => new ProxyErrorException(ProxyErrorKind.ParentError, $"parent proxy {parent.Endpoint} answered CONNECT {target} with {status} {answer.Reason}{says}") { Hop = answered },
+            _ => new ProxyErrorException(ProxyErrorKind.ParentError, $"parent proxy {parent.Endpoint} answered CONNECT {target} with {status} {Quote(answer.Reason, access)}{says}") { Hop = answered },
         };
     }
 
@@ -293,10 +293,21 @@ internal sealed class ParentDialer
     /// <summary>More interim (1xx) answers to a CONNECT than any parent sends: the next one is its final answer, and refused.</summary>
     private const int MaxInterimAnswers = 16;
 
-    // What the parent said about its refusal, when it said it in a field meant for that: its Proxy-Status, Squid's error name.
-    internal static string ParentSays(ResponseHead answer)
+    /// <summary>
+    /// What the parent said about its refusal, when it said it in a field meant for that: its Proxy-Status, Squid's
+    /// error name. It goes into Sluice's own answer and log line, so Sluice's credentials are taken out of it first: a
+    /// parent that quotes the request it refused must not hand them to the client.
+    /// </summary>
+    internal static string ParentSays(ResponseHead answer, ParentAccess access)
     {
         string? said = answer.Fields.Get("Proxy-Status") ?? answer.Fields.Get("X-Squid-Error");
-        return said is null ? "" : $"; it says: {(said.Length > 200 ? said[..200] : said)}";
+        return said is null ? "" : $"; it says: {Quote(said, access)}";
+    }
+
+    // Words of the parent's quoted in Sluice's: without Sluice's credentials, then at most 200 characters.
+    private static string Quote(string said, ParentAccess access)
+    {
+        said = access.Redact(said);
+        return said.Length > 200 ? said[..200] : said;
     }
 }

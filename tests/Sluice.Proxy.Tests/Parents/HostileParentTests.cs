@@ -404,6 +404,67 @@ public sealed class HostileParentTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>A parent that answers with our own credentials quoted everywhere it can put them.</summary>
+    private static HostileParent Echoing(int status) => new(async line =>
+    {
+        while (await line.ReadHeadAsync() is { } head)
+        {
+            await line.ReadBodyAsync(head);
+            string said = string.Join(" ", head.Split("\r\n").Where(l => l.StartsWith("Proxy-Authorization:", StringComparison.OrdinalIgnoreCase)));
+            string decoded = said.Length > 27 ? Encoding.UTF8.GetString(Convert.FromBase64String(said[27..])) : "";
+            string echo = $"you sent {said} meaning {decoded}";
+            string body = $"<html>{echo}</html>";
+            await line.SendAsync($"HTTP/1.1 {status} Refused {echo}\r\n"
+                + (status == 407 ? "Proxy-Authenticate: Basic realm=\"corp\"\r\n" : "")
+                + $"Proxy-Status: evil-parent; error=http_request_denied; details=\"{echo}\"\r\n"
+                + $"X-Squid-Error: ERR_ACCESS_DENIED {echo}\r\nX-Echo: {echo}\r\nContent-Length: {body.Length}\r\n\r\n{body}");
+        }
+    });
+
+    [Theory]
+    [InlineData(407, true, AccessLogFormat.Squid)]
+    [InlineData(407, false, AccessLogFormat.Squid)]
+    [InlineData(407, true, AccessLogFormat.Json)]
+    [InlineData(407, false, AccessLogFormat.Json)]
+    [InlineData(403, true, AccessLogFormat.Squid)]
+    [InlineData(403, false, AccessLogFormat.Json)]
+    [InlineData(503, true, AccessLogFormat.Json)]
+    [InlineData(500, false, AccessLogFormat.Squid)]
+    public async Task A_parent_that_echoes_our_credentials_never_gets_them_to_the_client_or_the_log(int status, bool connect, AccessLogFormat format)
+    {
+        using var secret = new SecretFile(Password);
+        await using HostileParent parent = Echoing(status);
+        var log = new LogLines();
+        await using TestProxy child = await ChildAsync(Upstream(secret.Credentials(User), parent.Endpoint), format: format, log: log);
+        using RawClient raw = await RawClient.ConnectAsync(child.Endpoint);
+
+        await raw.SendAsync(connect ? Connect : Get("echo"));
+        Outcome outcome = await Outcome.ReadAsync(raw.Stream, connect ? "CONNECT" : "GET");
+        string line = await child.AccessLog.WaitForAsync(l => l.Contains("dest.test"), "the request's line");
+
+        Assert.True(outcome.Status >= 400, outcome.ToString());
+
+        // Sluice's own words: its whole answer for a CONNECT or a 407 (the parent's are quoted in it), its Proxy-Status
+        // member on a relayed refusal (the rest of a relayed response is the parent's own, passed on as an origin's).
+        bool relayed = !connect && status != 407;
+        string ours = relayed
+            ? string.Join("\n", outcome.Head.Split("\r\n").Where(l => l.StartsWith($"Proxy-Status: {TestProxy.Name}", StringComparison.Ordinal)))
+            : outcome.Head + outcome.Body;
+        Assert.Contains(TestProxy.Name, ours);
+        string token = Basic(User, Password)["Basic ".Length..];
+        foreach ((string where, string text) in new[] { ("Sluice's answer", ours), ("the access log", line), ("the proxy's log", string.Join("\n", log.Lines)) })
+        {
+            Assert.False(text.Contains(token, StringComparison.Ordinal), $"{where} holds Sluice's credentials for the parent:\n{text}");
+            Assert.False(text.Contains(Password, StringComparison.Ordinal), $"{where} holds Sluice's password for the parent:\n{text}");
+        }
+
+        if (!relayed && status == 407)
+        {
+            Assert.Contains("it says: evil-parent", ours); // what the parent said is still quoted, without the secret
+            Assert.Contains("(credentials removed)", ours);
+        }
+    }
+
     [Theory]
     [InlineData("pässwörd-ünïcödé", "pässwörd-ünïcödé")] // RFC 7617 §2.1: UTF-8
     [InlineData("secret\r\n", "secret")] // the line end is not part of it, CRLF or LF
