@@ -466,6 +466,56 @@ public sealed class HostileParentTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData("nul", "Zq9\0Xk")]
+    [InlineData("lone-cr", "Zq9\rXk")]
+    [InlineData("tab", "Zq9\tXk")]
+    [InlineData("del", "Zq9\u007fXk")]
+    [InlineData("escape", "Zq9\u001b[2JXk")]
+    public async Task A_password_file_with_a_control_character_refuses_the_configuration_without_printing_it(string _, string password)
+    {
+        using var secret = new SecretFile(password);
+        await using HostileParent parent = HostileParent.Fresh();
+
+        StartupException e = await Assert.ThrowsAsync<StartupException>(() => ChildAsync(Upstream(secret.Credentials(User), parent.Endpoint)));
+
+        Assert.Contains("credentials.passwordFile", e.Message);
+        Assert.Contains("control character", e.Message);
+        Assert.DoesNotContain("Zq9", e.Message);
+        Assert.DoesNotContain("Xk", e.Message);
+        Assert.Equal(0, parent.Connections);
+    }
+
+    [Fact]
+    public async Task A_password_variable_with_a_line_break_refuses_the_reload_and_the_old_credentials_stay()
+    {
+        string variable = $"SLUICE_TEST_PARENT_PASSWORD_{Guid.NewGuid():N}";
+        Environment.SetEnvironmentVariable(variable, Password);
+        try
+        {
+            await using HostileParent parent = HostileParent.Fresh();
+            var credentials = new UpstreamCredentials(
+                new SecretSource(SecretKind.Literal, User, "upstreams[0].credentials.user", "test.yaml", 1, 1),
+                new SecretSource(SecretKind.Environment, variable, "upstreams[0].credentials.passwordEnv", "test.yaml", 2, 3));
+            await using TestProxy child = await ChildAsync(Upstream(credentials, parent.Endpoint));
+
+            Environment.SetEnvironmentVariable(variable, "new-pass\r\nX-Injected: 1");
+            ConfigException e = Assert.Throws<ConfigException>(() => child.Server.Reload(child.Server.CurrentConfig));
+            Assert.Contains("credentials.passwordEnv", e.Message);
+            Assert.Contains("control character", e.Message);
+            Assert.DoesNotContain("new-pass", e.Message);
+
+            using HttpClient client = new(new HttpClientHandler { Proxy = new WebProxy(child.Uri), UseProxy = true });
+            Assert.Equal(HostileParent.FreshBody, await client.GetStringAsync("http://dest.test/after"));
+            Assert.Contains($"Proxy-Authorization: {Basic(User, Password)}\r\n", parent.Heads[^1]);
+            Assert.DoesNotContain("X-Injected", parent.Heads[^1]);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    [Theory]
     [InlineData("pässwörd-ünïcödé", "pässwörd-ünïcödé")] // RFC 7617 §2.1: UTF-8
     [InlineData("secret\r\n", "secret")] // the line end is not part of it, CRLF or LF
     [InlineData("secret\nsecond line\n", "secret")] // only the first line is the secret
@@ -480,6 +530,18 @@ public sealed class HostileParentTests(ITestOutputHelper output)
 
         Assert.Equal(HostileParent.FreshBody, await client.GetStringAsync("http://dest.test/utf8"));
         Assert.Contains($"Proxy-Authorization: {Basic(User, expected)}\r\n", parent.Heads[^1]);
+    }
+
+    [Fact]
+    public async Task A_password_file_that_never_ends_refuses_the_configuration()
+    {
+        using var secret = new SecretFile(new string('x', 1024 * 1024)); // one line, 1 MiB: not a password, a mistake (or /dev/zero)
+        await using HostileParent parent = HostileParent.Fresh();
+
+        StartupException e = await Assert.ThrowsAsync<StartupException>(() => ChildAsync(Upstream(secret.Credentials(User), parent.Endpoint)));
+
+        Assert.Contains("credentials.passwordFile", e.Message);
+        Assert.DoesNotContain("xxxx", e.Message);
     }
 
     // ---------------------------------------------------------------- failover and health
