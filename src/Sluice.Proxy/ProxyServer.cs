@@ -286,7 +286,8 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     {
         var snapshot = new ProxySnapshot(config, _ownEndpoints, authenticator, parentAccess, _parentHealth!);
         ParentProxy[] parents = [.. snapshot.Pipeline.Upstreams.SelectMany(u => u.Proxies)];
-        _parentHealth!.Retain(parents);
+        ParentDialer dialer = _services!.Parents;
+        _parentHealth!.Retain(parents, p => ct => dialer.ProbeAsync(snapshot.Pipeline, snapshot.ParentAccess[p.Upstream], p, ct));
         foreach (ParentProxy parent in parents)
         {
             _services!.Metrics.ParentUp.WithLabels(parent.Upstream, parent.Endpoint).Set(_parentHealth.IsUp(parent) ? 1 : 0);
@@ -309,6 +310,9 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     /// <summary>The state of every configured parent proxy, for the status page and the admin API.</summary>
     internal IReadOnlyList<ParentState> ParentStates =>
         _snapshot is { } snapshot && _parentHealth is { } health ? health.Describe(snapshot.Pipeline.Upstreams.SelectMany(u => u.Proxies)) : [];
+
+    /// <summary>How many parent proxies have a health state: never more than the configuration has.</summary>
+    internal int TrackedParents => _parentHealth?.Tracked ?? 0;
 
     /// <summary>
     /// The same authenticator when the settings did not change; otherwise a successor that keeps the failure counts,

@@ -10,7 +10,9 @@ internal sealed record ParentState(string Upstream, string Parent, bool Up, int 
 /// Which parent proxies take requests, for the life of the server (reloads keep it). A parent that fails to connect
 /// <see cref="FailuresToMarkDown"/> times in a row is marked down: routes try it last and the dialer skips it. While
 /// down it is probed (a connection, and a TLS handshake for https://) after 1 s, then after twice as long each time it
-/// fails again, up to 60 s; the first probe or request that succeeds marks it up.
+/// fails again, up to 60 s; the first probe or request that succeeds marks it up. A probe is made the way the
+/// configuration in force says (<see cref="Retain"/>): its address guard, timeouts and TLS trust, not those of the
+/// configuration a failed request started with.
 /// </summary>
 internal sealed class ParentHealth : IParentHealth, IDisposable
 {
@@ -22,6 +24,9 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
     private readonly Action<ParentProxy, bool, string?> _changed;
     private readonly Timer _prober;
     private readonly CancellationTokenSource _stopping = new();
+
+    // The configured parents and how to probe each, by key: replaced whole at every configuration (Retain).
+    private volatile IReadOnlyDictionary<string, Func<CancellationToken, Task>> _probes = new Dictionary<string, Func<CancellationToken, Task>>();
 
     /// <param name="changed">Called when a parent goes down (false, with the error) or comes back up (true).</param>
     public ParentHealth(Action<ParentProxy, bool, string?> changed)
@@ -41,16 +46,26 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
         }
     }
 
-    /// <summary>A connection to the parent failed; <paramref name="probe"/> is how to try it again once it is down.</summary>
-    public void Failed(ParentProxy parent, string error, Func<CancellationToken, Task> probe)
+    /// <summary>A connection to the parent failed. A parent the configuration no longer has is not tracked.</summary>
+    public void Failed(ParentProxy parent, string error)
     {
+        if (!_probes.ContainsKey(parent.Key))
+        {
+            return; // a request begun before a reload that removed its parent
+        }
+
         Entry entry = _entries.GetOrAdd(parent.Key, _ => new Entry(parent));
+        if (!_probes.ContainsKey(parent.Key))
+        {
+            _entries.TryRemove(parent.Key, out _); // removed by a reload in between: Retain may have missed this entry
+            return;
+        }
+
         bool wentDown;
         lock (entry)
         {
             entry.Failures++;
             entry.LastError = error;
-            entry.Probe = probe;
             wentDown = !entry.Down && entry.Failures >= FailuresToMarkDown;
             if (wentDown)
             {
@@ -67,18 +82,30 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
         }
     }
 
-    /// <summary>Forgets parents the configuration no longer has.</summary>
-    public void Retain(IEnumerable<ParentProxy> parents)
+    /// <summary>
+    /// A new configuration: its parents are the ones tracked, probed with <paramref name="probeFor"/> (its guard, its
+    /// timeouts, its TLS trust); the state of the others is forgotten.
+    /// </summary>
+    public void Retain(IEnumerable<ParentProxy> parents, Func<ParentProxy, Func<CancellationToken, Task>> probeFor)
     {
-        var keep = parents.Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
+        var probes = new Dictionary<string, Func<CancellationToken, Task>>(StringComparer.Ordinal);
+        foreach (ParentProxy parent in parents)
+        {
+            probes.TryAdd(parent.Key, probeFor(parent));
+        }
+
+        _probes = probes; // before pruning: a Failed that adds an entry after this sees the new set and undoes itself
         foreach (string key in _entries.Keys)
         {
-            if (!keep.Contains(key))
+            if (!probes.ContainsKey(key))
             {
                 _entries.TryRemove(key, out _);
             }
         }
     }
+
+    /// <summary>How many parents have a state (a failure since their last success): at most the configured ones.</summary>
+    internal int Tracked => _entries.Count;
 
     /// <summary>The state of every parent of <paramref name="parents"/>, in their order.</summary>
     public IReadOnlyList<ParentState> Describe(IEnumerable<ParentProxy> parents) =>
@@ -122,7 +149,7 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
         DateTimeOffset now = DateTimeOffset.UtcNow;
         foreach (Entry entry in _entries.Values)
         {
-            if (entry.Down && entry.NextProbe <= now && entry.Probe is { } probe && Interlocked.CompareExchange(ref entry.Probing, 1, 0) == 0)
+            if (entry.Down && entry.NextProbe <= now && _probes.TryGetValue(entry.Parent.Key, out Func<CancellationToken, Task>? probe) && Interlocked.CompareExchange(ref entry.Probing, 1, 0) == 0)
             {
                 _ = ProbeAsync(entry, probe);
             }
@@ -165,7 +192,6 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
         public DateTimeOffset NextProbe;
         public TimeSpan Backoff;
         public string? LastError;
-        public Func<CancellationToken, Task>? Probe;
         public int Probing;
     }
 }

@@ -683,6 +683,32 @@ public sealed class HostileParentTests(ITestOutputHelper output)
         Assert.Equal(HostileParent.FreshBody, await http.GetStringAsync("http://dest.test/up"));
     }
 
+    [Fact]
+    public async Task After_a_reload_that_refuses_a_down_parents_address_its_probes_never_connect_to_it()
+    {
+        int port = Ports.Free();
+        var upstream = new UpstreamConfig
+        {
+            Name = "corp",
+            Proxies = [new ParentProxyAddress("http", new HostPort("parent.test", null, port))],
+        };
+        await using TestProxy child = await ChildAsync(upstream);
+        child.Resolver.Map("parent.test", IPAddress.Loopback);
+        using HttpClient http = new(new HttpClientHandler { Proxy = new WebProxy(child.Uri), UseProxy = true });
+        for (int i = 0; i < 3; i++)
+        {
+            (await http.GetAsync($"http://dest.test/down-{i}")).Dispose();
+        }
+
+        Assert.False(child.Server.ParentStates.Single().Up);
+
+        // The new configuration no longer allows loopback: the parent may not be connected to, by requests or probes.
+        child.Server.Reload(child.Server.CurrentConfig with { Addresses = new AddressesConfig { Allow = [IPNetwork.Parse("127.0.0.2/32")] } });
+        await using HostileParent parent = HostileParent.Fresh(port: port);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(0, parent.Connections);
+    }
+
     // ---------------------------------------------------------------- the address guard
 
     [Fact]

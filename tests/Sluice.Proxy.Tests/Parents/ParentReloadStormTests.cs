@@ -138,8 +138,9 @@ public sealed class ParentReloadStormTests
         Assert.True(statuses.Count > 100, $"only {statuses.Count} requests went through the storm");
         Assert.Equal(Reloads + 1, child.Server.ConfigGeneration);
 
-        // Bounded: only the last configuration's parents are shown, and every client connection is gone once the
-        // clients are.
+        // Bounded: health state only for configured parents (the last configuration has P1 alone, never failed), and
+        // every client connection gone once the clients are.
+        Assert.Equal(0, child.Server.TrackedParents);
         Assert.Equal([p1.Endpoint.ToString()], child.Server.ParentStates.Select(s => s.Parent));
         for (int i = 0; i < 100 && child.OpenConnections > 0; i++)
         {
@@ -147,6 +148,37 @@ public sealed class ParentReloadStormTests
         }
 
         Assert.Equal(0, child.OpenConnections);
+    }
+
+    [Fact]
+    public async Task A_parent_that_fails_after_a_reload_removed_it_leaves_no_state_behind()
+    {
+        // A request holds the configuration it started with: its parent may fail after a reload dropped that parent.
+        var closed = new IPEndPoint(IPAddress.Loopback, Ports.Free());
+        await using HostileParent stalling = new(async line =>
+        {
+            await line.ReadHeadAsync();
+            await Task.Delay(Timeout.Infinite, line.Stopping); // answers nothing: the connect timeout ends it, after the reload
+        });
+        await using HostileParent replacement = HostileParent.Fresh();
+        await using TestProxy child = await HostileParentTests.ChildAsync(HostileParentTests.Upstream(null, stalling.Endpoint, closed));
+        SluiceConfig start = child.Server.CurrentConfig;
+
+        using RawClient raw = await RawClient.ConnectAsync(child.Endpoint);
+        await raw.SendAsync("CONNECT dest.test:443 HTTP/1.1\r\nHost: dest.test:443\r\n\r\n");
+        for (int i = 0; i < 100 && stalling.Heads.Count == 0; i++)
+        {
+            await Task.Delay(20);
+        }
+
+        child.Server.Reload(start with { Upstreams = [HostileParentTests.Upstream(null, replacement.Endpoint)] });
+        string head = await raw.ReadHeadAsync(); // the old configuration's CONNECT: the stall ends it, then the closed port
+        Assert.StartsWith("HTTP/1.1 50", head);
+
+        Assert.Equal(0, child.Server.TrackedParents);
+        Assert.Equal([replacement.Endpoint.ToString()], child.Server.ParentStates.Select(s => s.Parent));
+        using HttpClient http = new(new HttpClientHandler { Proxy = new WebProxy(child.Uri), UseProxy = true });
+        Assert.Equal(HostileParent.FreshBody, await http.GetStringAsync("http://dest.test/new"));
     }
 
     // The N of "pass-N" in the Basic credentials the parent received; null without any.
