@@ -319,6 +319,9 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     internal IReadOnlyList<ParentState> ParentStates =>
         _snapshot is { } snapshot && _parentHealth is { } health ? health.Describe(snapshot.Pipeline.Upstreams.SelectMany(u => u.Proxies)) : [];
 
+    /// <summary>How many parent proxies have a health state: never more than the configuration has.</summary>
+    internal int TrackedParents => _parentHealth?.Tracked ?? 0;
+
     /// <summary>
     /// The same authenticator when the settings did not change; otherwise a successor that keeps the failure counts,
     /// remembered successes and (when the paths are the same) the loaded users files. Nothing slow happens here:

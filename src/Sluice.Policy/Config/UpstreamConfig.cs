@@ -88,8 +88,15 @@ public sealed record SecretSource(SecretKind Kind, string Name, string Key, stri
         _ => "the configuration file",
     };
 
-    /// <summary>The value: the file's first line (a trailing newline is not part of a password) or the variable's value.</summary>
-    /// <exception cref="ConfigException">The variable is unset or empty, or the file cannot be read or is empty.</exception>
+    /// <summary>The longest secret read: a file longer than this on its first line is not a password file.</summary>
+    public const int MaxLength = 4096;
+
+    /// <summary>
+    /// The value: the file's first line (its line end, LF or CRLF, is not part of a password) or the variable's value.
+    /// A value with a control character (CR, LF, NUL, TAB, ESC, DEL...) is refused: RFC 7617 §2 does not allow them in
+    /// a user name or password, and a stray one (a variable set with its line end) would be sent as part of it.
+    /// </summary>
+    /// <exception cref="ConfigException">The variable is unset or empty, or the file cannot be read or is empty; the value has a control character or is too long.</exception>
     public string Read()
     {
         string? value;
@@ -104,20 +111,64 @@ public sealed record SecretSource(SecretKind Kind, string Name, string Key, stri
                     throw Error($"the environment variable {Name} is {(value is null ? "not set" : "empty")}");
                 }
 
-                return value;
+                return Checked(value, $"the environment variable {Name}");
             default:
                 try
                 {
-                    using var reader = new StreamReader(Name);
-                    value = reader.ReadLine();
+                    value = FirstLine(Name);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     throw Error($"cannot read {Name}: {e.Message}");
                 }
 
-                return string.IsNullOrEmpty(value) ? throw Error($"{Name} is empty") : value;
+                return string.IsNullOrEmpty(value) ? throw Error($"{Name} is empty") : Checked(value, Name);
         }
+    }
+
+    // Up to the first LF (one CR before it is the CRLF line end), reading at most MaxLength characters: a file that
+    // is one endless line (/dev/zero, a mistaken path) is refused rather than read into memory.
+    private string? FirstLine(string path)
+    {
+        using var reader = new StreamReader(path); // a UTF-8 byte order mark is skipped
+        var buffer = new char[MaxLength + 2];
+        int read = 0;
+        int n;
+        while (read < buffer.Length && (n = reader.Read(buffer, read, buffer.Length - read)) > 0)
+        {
+            int lf = Array.IndexOf(buffer, '\n', read, n);
+            read += n;
+            if (lf >= 0)
+            {
+                read = lf;
+                break;
+            }
+        }
+
+        if (read > 0 && buffer[read - 1] == '\r')
+        {
+            read--;
+        }
+
+        return read > MaxLength ? throw Error($"{path}: the first line is longer than {MaxLength} characters; it holds no password") : new string(buffer, 0, read);
+    }
+
+    private string Checked(string value, string where)
+    {
+        if (value.Length > MaxLength)
+        {
+            throw Error($"{where} is longer than {MaxLength} characters");
+        }
+
+        int control = value.AsSpan().IndexOfAnyInRange('\0', '\u001f');
+        if (control < 0)
+        {
+            control = value.AsSpan().IndexOfAnyInRange('\u007f', '\u009f');
+        }
+
+        // Where, not what: the message never shows the value, only which character is wrong.
+        return control < 0 ? value
+            : throw Error($"{where} holds a control character (U+{(int)value[control]:X4}), which a Basic user name or password cannot carry; remove it (a line end in a variable, a NUL in a file)");
     }
 
     private ConfigException Error(string problem) => new(ConfigSource, Line, Column, $"{Key}: {problem}");

@@ -261,7 +261,7 @@ internal sealed class ForwardExchange
             {
                 if (!_upgrade)
                 {
-                    throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, "the origin switched protocols without being asked to");
+                    throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, $"{Answering} switched protocols without being asked to") { Hop = ParentHop };
                 }
 
                 await SwitchProtocolsAsync(upstream, response).ConfigureAwait(false);
@@ -276,7 +276,7 @@ internal sealed class ForwardExchange
             if (interim == MaxInterimResponses)
             {
                 // 1xx responses are relayed as they come; an origin that never stops sending them gets no more.
-                throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, $"the origin sent more than {MaxInterimResponses} informational (1xx) responses");
+                throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, $"{Answering} sent more than {MaxInterimResponses} informational (1xx) responses") { Hop = ParentHop };
             }
 
             if (!Head.IsHttp10)
@@ -292,9 +292,10 @@ internal sealed class ForwardExchange
             if (response.Status == 407)
             {
                 // The parent wants Sluice's credentials, not the client's: a 407 relayed would ask the client for the wrong ones.
-                throw new ProxyErrorException(ProxyErrorKind.ParentAuthenticationFailed, _x.ParentAccessFor(_allowed).ProxyAuthorization is null
-                    ? $"parent proxy {parent.Endpoint} asks for credentials (407); give upstream {parent.Upstream} credentials:{ParentDialer.ParentSays(response)}"
-                    : $"parent proxy {parent.Endpoint} refused the credentials of upstream {parent.Upstream} (407){ParentDialer.ParentSays(response)}")
+                ParentAccess access = _x.ParentAccessFor(_allowed);
+                throw new ProxyErrorException(ProxyErrorKind.ParentAuthenticationFailed, access.ProxyAuthorization is null
+                    ? $"parent proxy {parent.Endpoint} asks for credentials (407); give upstream {parent.Upstream} credentials:{ParentDialer.ParentSays(response, access)}"
+                    : $"parent proxy {parent.Endpoint} refused the credentials of upstream {parent.Upstream} (407){ParentDialer.ParentSays(response, access)}")
                 {
                     Hop = new ParentHop(parent.Endpoint, 407),
                 };
@@ -306,7 +307,7 @@ internal sealed class ForwardExchange
 
         if (!Framing.TryForResponse(Head.Method, response, out BodyFraming framing, out string problem))
         {
-            throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, problem);
+            throw new ProxyErrorException(ProxyErrorKind.UpstreamProtocolError, problem) { Hop = ParentHop };
         }
 
         // Close-delimited or chunked bodies reach an HTTP/1.1 client chunked, so its connection can stay open;

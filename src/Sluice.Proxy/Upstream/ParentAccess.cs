@@ -15,12 +15,18 @@ internal sealed class ParentAccess
 {
     private static readonly List<SslApplicationProtocol> Http11 = [SslApplicationProtocol.Http11];
 
+    private const string Redacted = "(credentials removed)";
+
     private readonly X509ChainPolicy? _trust;
 
-    private ParentAccess(string? proxyAuthorization, X509ChainPolicy? trust)
+    // What a parent may quote back of the credentials, longest first: the Basic token, "user:password", the password.
+    private readonly string[] _secrets;
+
+    private ParentAccess(string? proxyAuthorization, X509ChainPolicy? trust, params string[] secrets)
     {
         ProxyAuthorization = proxyAuthorization;
         _trust = trust;
+        _secrets = [.. secrets.Where(s => s.Length > 0).Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length)];
     }
 
     /// <summary>The <c>Proxy-Authorization</c> value (Basic); null when the upstream has no credentials. Never logged.</summary>
@@ -34,6 +40,7 @@ internal sealed class ParentAccess
     private static ParentAccess Create(UpstreamConfig upstream, string source)
     {
         string? authorization = null;
+        string token = "", pair = "", password = "";
         if (upstream.Credentials is { } credentials)
         {
             string user = credentials.User.Read();
@@ -43,7 +50,10 @@ internal sealed class ParentAccess
                 throw new ConfigException(source, credentials.User.Line, credentials.User.Column, $"{credentials.User.Key}: a user name for Basic authentication cannot contain ':'");
             }
 
-            authorization = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{credentials.Password.Read()}"));
+            password = credentials.Password.Read();
+            token = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}"));
+            authorization = "Basic " + token;
+            pair = $"{user}:{password}";
         }
 
         X509ChainPolicy? trust = null;
@@ -63,7 +73,21 @@ internal sealed class ParentAccess
             trust.CustomTrustStore.AddRange(roots);
         }
 
-        return new ParentAccess(authorization, trust);
+        return new ParentAccess(authorization, trust, token, pair, password);
+    }
+
+    /// <summary>
+    /// <paramref name="text"/> (something a parent sent, about to be quoted in Sluice's answer or log) without the
+    /// credentials Sluice sends this upstream: the Basic token, the user:password it encodes, and the password.
+    /// </summary>
+    public string Redact(string text)
+    {
+        foreach (string secret in _secrets)
+        {
+            text = text.Replace(secret, Redacted, StringComparison.Ordinal);
+        }
+
+        return text;
     }
 
     /// <summary>TLS to an https:// proxy: its host name checked against its certificate, only http/1.1 offered.</summary>

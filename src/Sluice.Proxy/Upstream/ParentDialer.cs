@@ -123,7 +123,8 @@ internal sealed class ParentDialer
         e.Kind is ProxyErrorKind.ParentRefused or ProxyErrorKind.ParentTimeout or ProxyErrorKind.ParentTlsError
         || (e.Kind == ProxyErrorKind.ParentError && e.Hop?.ReceivedStatus is null);
 
-    private async Task ProbeAsync(RequestPipeline pipeline, ParentAccess access, ParentProxy parent, CancellationToken cancellationToken)
+    /// <summary>A health probe of a parent marked down: a connection (and TLS handshake) made as a request's would be.</summary>
+    public async Task ProbeAsync(RequestPipeline pipeline, ParentAccess access, ParentProxy parent, CancellationToken cancellationToken)
     {
         using Connection connection = await ConnectOneAsync(pipeline, access, parent, cancellationToken).ConfigureAwait(false);
     }
@@ -206,7 +207,11 @@ internal sealed class ParentDialer
         return new Connection(socket, stream, (IPEndPoint)socket.RemoteEndPoint!);
     }
 
-    /// <summary>Asks the parent for a tunnel and reads its answer: 2xx opens it; anything else is named for the client.</summary>
+    /// <summary>
+    /// Asks the parent for a tunnel and reads its answer: any 2xx opens it (RFC 9110 §9.3.6, a 204 or 206 as well as a
+    /// 200, and whatever Content-Length or Transfer-Encoding it carries: the bytes after it are the tunnel's); 1xx
+    /// answers before it are skipped; anything else is named for the client.
+    /// </summary>
     private static async Task ConnectThroughAsync(Connection connection, ParentProxy parent, ParentAccess access, string target, string via, HeadLimits limits, TimeSpan limit, CancellationToken cancellationToken)
     {
         var hop = new ParentHop(parent.Endpoint);
@@ -251,26 +256,33 @@ internal sealed class ParentDialer
         }
 
         var answered = new ParentHop(parent.Endpoint, status);
-        string says = ParentSays(answer);
+        string says = ParentSays(answer, access);
         throw status switch
         {
             407 => new ProxyErrorException(ProxyErrorKind.ParentAuthenticationFailed, access.ProxyAuthorization is null
                 ? $"parent proxy {parent.Endpoint} asks for credentials (407); give upstream {parent.Upstream} credentials:{says}"
                 : $"parent proxy {parent.Endpoint} refused the credentials of upstream {parent.Upstream} (407){says}") { Hop = answered },
             403 => new ProxyErrorException(ProxyErrorKind.ParentDenied, $"parent proxy {parent.Endpoint} refused CONNECT {target} (403){says}") { Hop = answered },
-            _ => new ProxyErrorException(ProxyErrorKind.ParentError, $"parent proxy {parent.Endpoint} answered CONNECT {target} with {status} {answer.Reason}{says}") { Hop = answered },
+            _ => new ProxyErrorException(ProxyErrorKind.ParentError, $"parent proxy {parent.Endpoint} answered CONNECT {target} with {status} {Quote(answer.Reason, access)}{says}") { Hop = answered },
         };
     }
 
     private static async Task<ResponseHead?> ReadAnswerAsync(Connection connection, ParentProxy parent, HeadLimits limits, CancellationToken cancellationToken)
     {
-        while (true)
+        for (int interim = 0; ; )
         {
             ParseResult result = HeadParser.ParseResponse(connection.Input.Buffered, limits, out ResponseHead? head);
             if (result.Status == ParseStatus.Complete)
             {
                 // What follows the head is the tunnel's first bytes: they stay buffered, and the relay sends them first.
                 connection.Input.Consume(result.Consumed);
+                if (head!.IsInformational && head.Status != 101 && interim++ < MaxInterimAnswers)
+                {
+                    // RFC 9110 §15.2: a client parses 1xx responses it did not expect (100, 102, 103 Early Hints)
+                    // and waits for the final one; they open nothing and are not passed on to the client.
+                    continue;
+                }
+
                 return head;
             }
 
@@ -286,10 +298,24 @@ internal sealed class ParentDialer
         }
     }
 
-    // What the parent said about its refusal, when it said it in a field meant for that: its Proxy-Status, Squid's error name.
-    internal static string ParentSays(ResponseHead answer)
+    /// <summary>More interim (1xx) answers to a CONNECT than any parent sends: the next one is its final answer, and refused.</summary>
+    private const int MaxInterimAnswers = 16;
+
+    /// <summary>
+    /// What the parent said about its refusal, when it said it in a field meant for that: its Proxy-Status, Squid's
+    /// error name. It goes into Sluice's own answer and log line, so Sluice's credentials are taken out of it first: a
+    /// parent that quotes the request it refused must not hand them to the client.
+    /// </summary>
+    internal static string ParentSays(ResponseHead answer, ParentAccess access)
     {
         string? said = answer.Fields.Get("Proxy-Status") ?? answer.Fields.Get("X-Squid-Error");
-        return said is null ? "" : $"; it says: {(said.Length > 200 ? said[..200] : said)}";
+        return said is null ? "" : $"; it says: {Quote(said, access)}";
+    }
+
+    // Words of the parent's quoted in Sluice's: without Sluice's credentials, then at most 200 characters.
+    private static string Quote(string said, ParentAccess access)
+    {
+        said = access.Redact(said);
+        return said.Length > 200 ? said[..200] : said;
     }
 }

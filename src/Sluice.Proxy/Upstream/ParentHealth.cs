@@ -27,6 +27,10 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
     // configuration may already be an older one.
     private volatile Func<ParentProxy, Func<CancellationToken, Task>?>? _probeFor;
 
+    // The keys of the configured parents (Retain); null until the first configuration. A request still on an older
+    // configuration that fails on a parent no longer configured leaves no state behind.
+    private volatile HashSet<string>? _configured;
+
     /// <param name="changed">Called when a parent goes down (false, with the error) or comes back up (true).</param>
     public ParentHealth(Action<ParentProxy, bool, string?> changed)
     {
@@ -48,6 +52,11 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
     /// <summary>A connection to the parent failed; <paramref name="probe"/> is how to try it again once it is down.</summary>
     public void Failed(ParentProxy parent, string error, Func<CancellationToken, Task> probe)
     {
+        if (_configured is { } configured && !configured.Contains(parent.Key))
+        {
+            return;
+        }
+
         Entry entry = _entries.GetOrAdd(parent.Key, _ => new Entry(parent));
         bool wentDown;
         lock (entry)
@@ -80,6 +89,7 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
     {
         var keep = parents.ToDictionary(p => p.Key, StringComparer.Ordinal);
         _probeFor = probeFor;
+        _configured = [.. keep.Keys]; // before pruning: a Failed that comes after sees the new set
         foreach ((string key, Entry entry) in _entries)
         {
             if (!keep.TryGetValue(key, out ParentProxy? parent))
@@ -99,6 +109,9 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
             }
         }
     }
+
+    /// <summary>How many parents have a health state: never more than the configuration has.</summary>
+    internal int Tracked => _entries.Count;
 
     /// <summary>The state of every parent of <paramref name="parents"/>, in their order.</summary>
     public IReadOnlyList<ParentState> Describe(IEnumerable<ParentProxy> parents) =>
