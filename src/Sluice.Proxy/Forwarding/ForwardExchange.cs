@@ -25,6 +25,7 @@ internal sealed class ForwardExchange
     private bool _upgrade;
     private bool _clientWantsClose;
     private bool _bodySentWithHead;
+    private bool _echoedByParent;
     private Func<string, bool>? _requestTrailerFilter;
 
     // Set by the upload before it resets the upstream connection because the client's body was broken.
@@ -93,6 +94,9 @@ internal sealed class ForwardExchange
                 return await AnswerItselfAsync(canContinue).ConfigureAwait(false) && canContinue;
             }
 
+            // A TRACE that reaches the next hop at Max-Forwards 0 is answered by it, a parent proxy echoing the request
+            // it received: it gets no credentials of ours to echo back to the client (RFC 9110 §9.3.8).
+            _echoedByParent = Head.Method == "TRACE" && maxForwards == 1;
             if (maxForwards > 0)
             {
                 Head.Fields.Set("Max-Forwards", (maxForwards.Value - 1).ToString(CultureInfo.InvariantCulture));
@@ -128,7 +132,7 @@ internal sealed class ForwardExchange
         CancellationToken ct = exchangeTimeout.Token;
         void Progress() => exchangeTimeout.CancelAfter(idle);
 
-        using HeadWriter requestHead = BuildRequestHead(viaParent ? _x.ParentAccessFor(_allowed).ProxyAuthorization : null, viaParent);
+        using HeadWriter requestHead = BuildRequestHead(viaParent && !_echoedByParent ? _x.ParentAccessFor(_allowed).ProxyAuthorization : null, viaParent);
         if (_requestFraming.Kind == BodyKind.ContentLength && _requestFraming.HasBody && _requestFraming.Length <= CoalesceBodyBytes
             && Client.Input.BufferedCount >= _requestFraming.Length)
         {

@@ -473,6 +473,35 @@ public sealed class HostileParentTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_trace_the_parent_answers_itself_carries_no_credentials_for_it_to_echo()
+    {
+        using var secret = new SecretFile(Password);
+        await using var parent = new HostileParent(async line =>
+        {
+            while (await line.ReadHeadAsync() is { } head)
+            {
+                // A parent answering TRACE at Max-Forwards 0 echoes the request it received, every field of it.
+                bool last = head.Contains("\r\nMax-Forwards: 0\r\n", StringComparison.OrdinalIgnoreCase);
+                string body = last ? head : HostileParent.FreshBody;
+                await line.SendAsync($"HTTP/1.1 200 OK\r\nContent-Type: message/http\r\nContent-Length: {body.Length}\r\n\r\n{body}");
+            }
+        });
+        await using TestProxy child = await ChildAsync(Upstream(secret.Credentials(User), parent.Endpoint));
+        using RawClient raw = await RawClient.ConnectAsync(child.Endpoint);
+
+        await raw.SendAsync("TRACE http://dest.test/t HTTP/1.1\r\nHost: dest.test\r\nMax-Forwards: 1\r\n\r\n");
+        Outcome echoed = await Outcome.ReadAsync(raw.Stream);
+        Assert.Equal(200, echoed.Status);
+        Assert.Contains("TRACE http://dest.test/t", echoed.Body);
+        Assert.DoesNotContain(Basic(User, Password)["Basic ".Length..], echoed.Body);
+
+        // Past the parent (Max-Forwards absent or above 1), the request carries the credentials the parent consumes.
+        await raw.SendAsync("TRACE http://dest.test/u HTTP/1.1\r\nHost: dest.test\r\nMax-Forwards: 5\r\n\r\n");
+        Assert.Equal(HostileParent.FreshBody, (await Outcome.ReadAsync(raw.Stream)).Body);
+        Assert.Contains($"Proxy-Authorization: {Basic(User, Password)}\r\n", parent.Heads[^1]);
+    }
+
     [Theory]
     [InlineData("nul", "Zq9\0Xk")]
     [InlineData("lone-cr", "Zq9\rXk")]
