@@ -44,7 +44,7 @@ internal sealed class ForwardExchange
     private string Name => _x.ProxyName;
 
     // Who the response is awaited from: the origin, or the parent proxy the request went through (named as next-hop).
-    private string Answering => _x.Parent is { } parent ? $"parent proxy {parent.Endpoint} (for {_target.AuthorityWithPort})" : _target.AuthorityWithPort;
+    private string Answering => _x.Parent is { } parent ? $"parent proxy {parent.Endpoint}" : _target.AuthorityWithPort;
 
     private ParentHop? ParentHop => _x.Parent is { } parent ? new ParentHop(parent.Endpoint) : null;
 
