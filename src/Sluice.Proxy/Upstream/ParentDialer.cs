@@ -41,16 +41,16 @@ internal sealed class ParentDialer
     /// TLS trust: a parent marked down under an older configuration is not probed with it for ever after.
     /// </summary>
     public void Retain(RequestPipeline pipeline, IReadOnlyDictionary<string, ParentAccess> access, IEnumerable<ParentProxy> parents) =>
-        _health.Retain(parents, parent => access.TryGetValue(parent.Upstream, out ParentAccess? current) ? ct => ProbeAsync(pipeline, current, parent, ct) : null);
+        _health.Retain(parents, parent => ct => ProbeAsync(pipeline, access[parent.Upstream], parent, ct));
 
     /// <summary>A connection to the first parent of the route that answers, for forwarding requests to it.</summary>
     public Task<ParentLink> ConnectAsync(RequestPipeline pipeline, ParentAccess access, Route route, CancellationToken cancellationToken) =>
-        WithFailoverAsync(pipeline, access, route, (parent, ct) => ConnectOneAsync(pipeline, access, parent, ct), cancellationToken);
+        WithFailoverAsync(route, (parent, ct) => ConnectOneAsync(pipeline, access, parent, ct), cancellationToken);
 
     /// <summary>A tunnel to the request's destination through the first parent of the route that opens one.</summary>
     /// <param name="via">The Via the CONNECT goes up with: the client's entries and this proxy's (so loops are caught upstairs and back here).</param>
     public Task<ParentLink> OpenTunnelAsync(RequestPipeline pipeline, ParentAccess access, Verdict allowed, string via, HeadLimits limits, CancellationToken cancellationToken) =>
-        WithFailoverAsync(pipeline, access, allowed.Route, async (parent, ct) =>
+        WithFailoverAsync(allowed.Route, async (parent, ct) =>
         {
             Connection connection = await ConnectOneAsync(pipeline, access, parent, ct).ConfigureAwait(false);
             try
@@ -65,7 +65,7 @@ internal sealed class ParentDialer
             }
         }, cancellationToken);
 
-    private async Task<ParentLink> WithFailoverAsync(RequestPipeline pipeline, ParentAccess access, Route route, Func<ParentProxy, CancellationToken, Task<Connection>> attempt, CancellationToken cancellationToken)
+    private async Task<ParentLink> WithFailoverAsync(Route route, Func<ParentProxy, CancellationToken, Task<Connection>> attempt, CancellationToken cancellationToken)
     {
         ParentUpstream upstream = route.Upstream ?? throw new InvalidOperationException("not a route through a parent");
         var failures = new List<string>();
@@ -88,7 +88,7 @@ internal sealed class ParentDialer
                 _metrics.CountParent(parent, e.Kind);
                 if (IsConnectionFailure(e))
                 {
-                    _health.Failed(parent, e.Message, ct => ProbeAsync(pipeline, access, parent, ct));
+                    _health.Failed(parent, e.Message);
                 }
 
                 failures.Add(e.Message);
@@ -124,7 +124,7 @@ internal sealed class ParentDialer
         || (e.Kind == ProxyErrorKind.ParentError && e.Hop?.ReceivedStatus is null);
 
     /// <summary>A health probe of a parent marked down: a connection (and TLS handshake) made as a request's would be.</summary>
-    public async Task ProbeAsync(RequestPipeline pipeline, ParentAccess access, ParentProxy parent, CancellationToken cancellationToken)
+    private async Task ProbeAsync(RequestPipeline pipeline, ParentAccess access, ParentProxy parent, CancellationToken cancellationToken)
     {
         using Connection connection = await ConnectOneAsync(pipeline, access, parent, cancellationToken).ConfigureAwait(false);
     }

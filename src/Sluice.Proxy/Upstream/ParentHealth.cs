@@ -23,13 +23,12 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
     private readonly Timer _prober;
     private readonly CancellationTokenSource _stopping = new();
 
-    // How the latest configuration probes a parent (Retain): preferred to the probe of the request that failed, whose
-    // configuration may already be an older one.
-    private volatile Func<ParentProxy, Func<CancellationToken, Task>?>? _probeFor;
+    // The latest configuration's parents and how it probes them (Retain); null until the first. A request still on an
+    // older configuration that fails on a parent no longer configured leaves no state behind, and a probe always uses
+    // the configuration in force, not the one the parent failed under.
+    private volatile Configured? _configured;
 
-    // The keys of the configured parents (Retain); null until the first configuration. A request still on an older
-    // configuration that fails on a parent no longer configured leaves no state behind.
-    private volatile HashSet<string>? _configured;
+    private sealed record Configured(IReadOnlySet<string> Keys, Func<ParentProxy, Func<CancellationToken, Task>> ProbeFor);
 
     /// <param name="changed">Called when a parent goes down (false, with the error) or comes back up (true).</param>
     public ParentHealth(Action<ParentProxy, bool, string?> changed)
@@ -49,10 +48,10 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
         }
     }
 
-    /// <summary>A connection to the parent failed; <paramref name="probe"/> is how to try it again once it is down.</summary>
-    public void Failed(ParentProxy parent, string error, Func<CancellationToken, Task> probe)
+    /// <summary>A connection to the parent failed.</summary>
+    public void Failed(ParentProxy parent, string error)
     {
-        if (_configured is { } configured && !configured.Contains(parent.Key))
+        if (_configured is { } configured && !configured.Keys.Contains(parent.Key))
         {
             return;
         }
@@ -63,7 +62,6 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
         {
             entry.Failures++;
             entry.LastError = error;
-            entry.Probe = _probeFor?.Invoke(parent) ?? probe;
             wentDown = !entry.Down && entry.Failures >= FailuresToMarkDown;
             if (wentDown)
             {
@@ -85,11 +83,10 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
     /// <paramref name="probeFor"/> says (with that configuration's address guard and TLS trust). A parent marked down
     /// is probed again at once: what it failed on (a missing <c>ca:</c>, say) may be what the configuration changed.
     /// </summary>
-    public void Retain(IEnumerable<ParentProxy> parents, Func<ParentProxy, Func<CancellationToken, Task>?> probeFor)
+    public void Retain(IEnumerable<ParentProxy> parents, Func<ParentProxy, Func<CancellationToken, Task>> probeFor)
     {
         var keep = parents.ToDictionary(p => p.Key, StringComparer.Ordinal);
-        _probeFor = probeFor;
-        _configured = [.. keep.Keys]; // before pruning: a Failed that comes after sees the new set
+        _configured = new Configured(keep.Keys.ToHashSet(StringComparer.Ordinal), probeFor); // before pruning: a Failed that comes after sees the new set
         foreach ((string key, Entry entry) in _entries)
         {
             if (!keep.TryGetValue(key, out ParentProxy? parent))
@@ -101,7 +98,6 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
             lock (entry)
             {
                 entry.Parent = parent;
-                entry.Probe = probeFor(parent) ?? entry.Probe;
                 if (entry.Down)
                 {
                     entry.NextProbe = DateTimeOffset.UtcNow;
@@ -152,12 +148,17 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
 
     private void ProbeDue()
     {
+        if (_configured is not { } configured)
+        {
+            return;
+        }
+
         DateTimeOffset now = DateTimeOffset.UtcNow;
         foreach (Entry entry in _entries.Values)
         {
-            if (entry.Down && entry.NextProbe <= now && entry.Probe is { } probe && Interlocked.CompareExchange(ref entry.Probing, 1, 0) == 0)
+            if (entry.Down && entry.NextProbe <= now && Interlocked.CompareExchange(ref entry.Probing, 1, 0) == 0)
             {
-                _ = ProbeAsync(entry, probe);
+                _ = ProbeAsync(entry, configured.ProbeFor(entry.Parent));
             }
         }
     }
@@ -198,7 +199,6 @@ internal sealed class ParentHealth : IParentHealth, IDisposable
         public DateTimeOffset NextProbe;
         public TimeSpan Backoff;
         public string? LastError;
-        public Func<CancellationToken, Task>? Probe;
         public int Probing;
     }
 }
