@@ -145,38 +145,20 @@ internal sealed class ParentDialer
                 throw new ProxyErrorException(ProxyErrorKind.ParentError, $"parent proxy {parent.Endpoint}: {lookup.Detail}") { Hop = hop };
         }
 
+        Socket socket;
+        try
+        {
+            socket = await TcpConnector.ConnectAsync(lookup.Permitted, address.Port, $"parent proxy {parent.Endpoint}", limit, limit - Stopwatch.GetElapsedTime(started), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ProxyErrorException e)
+        {
+            // A parent that cannot be reached is the parent's failure, named as the next hop (and counted against its health).
+            throw new ProxyErrorException(e.Kind == ProxyErrorKind.ConnectionTimeout ? ProxyErrorKind.ParentTimeout : ProxyErrorKind.ParentRefused, e.Message) { Hop = hop };
+        }
+
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
-        timeout.CancelAfter(limit > elapsed ? limit - elapsed : TimeSpan.Zero);
-        Socket? socket = null;
-        ProxyErrorException? failure = null;
-        foreach (IPAddress ip in lookup.Permitted)
-        {
-            var candidate = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await candidate.ConnectAsync(new IPEndPoint(ip, address.Port), timeout.Token).ConfigureAwait(false);
-                socket = candidate;
-                break;
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                candidate.Dispose();
-                throw new ProxyErrorException(ProxyErrorKind.ParentTimeout, $"no connection to parent proxy {parent.Endpoint} ({ip}) within {Durations.Format(limit)}") { Hop = hop };
-            }
-            catch (SocketException e)
-            {
-                candidate.Dispose();
-                failure = new ProxyErrorException(e.SocketErrorCode == SocketError.TimedOut ? ProxyErrorKind.ParentTimeout : ProxyErrorKind.ParentRefused,
-                    e.SocketErrorCode == SocketError.ConnectionRefused ? $"parent proxy {parent.Endpoint} ({ip}) refused the connection" : $"cannot connect to parent proxy {parent.Endpoint} ({ip}): {e.SocketErrorCode}") { Hop = hop };
-            }
-        }
-
-        if (socket is null)
-        {
-            throw failure!;
-        }
-
+        TimeSpan left = limit - Stopwatch.GetElapsedTime(started);
+        timeout.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero); // the TLS handshake within the same connect timeout
         Stream stream = new NetworkStream(socket, ownsSocket: false);
         if (parent.Address.Tls)
         {

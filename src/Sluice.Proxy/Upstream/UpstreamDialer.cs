@@ -1,7 +1,5 @@
-using System.Net;
 using System.Net.Sockets;
 using Sluice.Policy.Decisions;
-using Sluice.Proxy.Errors;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Resolution;
 using Sluice.Proxy.Transport;
@@ -52,36 +50,9 @@ internal sealed class UpstreamDialer
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         Verdict resolved = await ResolveAsync(pipeline, allowed, cancellationToken).ConfigureAwait(false);
         TimeSpan elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(connectTimeout > elapsed ? connectTimeout - elapsed : TimeSpan.Zero);
-        ProxyErrorException? last = null;
-        foreach (IPAddress address in resolved.Permitted)
-        {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                long connecting = System.Diagnostics.Stopwatch.GetTimestamp();
-                await socket.ConnectAsync(new IPEndPoint(address, port), timeout.Token).ConfigureAwait(false);
-                _metrics.UpstreamConnect.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(connecting).TotalSeconds);
-                return Connection.FromSocket(socket);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                socket.Dispose();
-                throw new ProxyErrorException(ProxyErrorKind.ConnectionTimeout, $"no connection to {host}:{port} ({address}) within {Policy.Config.Durations.Format(connectTimeout)}");
-            }
-            catch (SocketException e)
-            {
-                socket.Dispose();
-                last = e.SocketErrorCode switch
-                {
-                    SocketError.ConnectionRefused => new ProxyErrorException(ProxyErrorKind.ConnectionRefused, $"{host}:{port} ({address}) refused the connection"),
-                    SocketError.TimedOut => new ProxyErrorException(ProxyErrorKind.ConnectionTimeout, $"connecting to {host}:{port} ({address}) timed out"),
-                    _ => new ProxyErrorException(ProxyErrorKind.DestinationUnreachable, $"cannot connect to {host}:{port} ({address}): {e.SocketErrorCode}"),
-                };
-            }
-        }
-
-        throw last!;
+        long connecting = System.Diagnostics.Stopwatch.GetTimestamp();
+        Socket socket = await TcpConnector.ConnectAsync(resolved.Permitted, port, $"{host}:{port}", connectTimeout, connectTimeout - elapsed, cancellationToken).ConfigureAwait(false);
+        _metrics.UpstreamConnect.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(connecting).TotalSeconds);
+        return Connection.FromSocket(socket);
     }
 }
