@@ -296,13 +296,7 @@ internal sealed class ForwardExchange
             if (response.Status == 407)
             {
                 // The parent wants Sluice's credentials, not the client's: a 407 relayed would ask the client for the wrong ones.
-                ParentAccess access = _x.ParentAccessFor(_allowed);
-                throw new ProxyErrorException(ProxyErrorKind.ParentAuthenticationFailed, access.ProxyAuthorization is null
-                    ? $"parent proxy {parent.Endpoint} asks for credentials (407); give upstream {parent.Upstream} credentials:{ParentDialer.ParentSays(response, access)}"
-                    : $"parent proxy {parent.Endpoint} refused the credentials of upstream {parent.Upstream} (407){ParentDialer.ParentSays(response, access)}")
-                {
-                    Hop = new ParentHop(parent.Endpoint, 407),
-                };
+                throw ParentDialer.AuthenticationFailed(parent, _x.ParentAccessFor(_allowed), response);
             }
 
             // RFC 9209: name the hop that answered, so a client can tell a parent's refusal from the origin's.

@@ -241,9 +241,7 @@ internal sealed class ParentDialer
         string says = ParentSays(answer, access);
         throw status switch
         {
-            407 => new ProxyErrorException(ProxyErrorKind.ParentAuthenticationFailed, access.ProxyAuthorization is null
-                ? $"parent proxy {parent.Endpoint} asks for credentials (407); give upstream {parent.Upstream} credentials:{says}"
-                : $"parent proxy {parent.Endpoint} refused the credentials of upstream {parent.Upstream} (407){says}") { Hop = answered },
+            407 => AuthenticationFailed(parent, access, answer),
             403 => new ProxyErrorException(ProxyErrorKind.ParentDenied, $"parent proxy {parent.Endpoint} refused CONNECT {target} (403){says}") { Hop = answered },
             _ => new ProxyErrorException(ProxyErrorKind.ParentError, $"parent proxy {parent.Endpoint} answered CONNECT {target} with {status} {Quote(answer.Reason, access)}{says}") { Hop = answered },
         };
@@ -284,11 +282,26 @@ internal sealed class ParentDialer
     private const int MaxInterimAnswers = 16;
 
     /// <summary>
+    /// A parent's 407, to a CONNECT or a forwarded request: Sluice's credentials for it are missing or wrong, which is
+    /// the configuration's fault, not the client's (a 407 passed on would ask the client for the wrong credentials).
+    /// </summary>
+    internal static ProxyErrorException AuthenticationFailed(ParentProxy parent, ParentAccess access, ResponseHead answer)
+    {
+        string says = ParentSays(answer, access);
+        return new ProxyErrorException(ProxyErrorKind.ParentAuthenticationFailed, access.ProxyAuthorization is null
+            ? $"parent proxy {parent.Endpoint} asks for credentials (407); give upstream {parent.Upstream} credentials:{says}"
+            : $"parent proxy {parent.Endpoint} refused the credentials of upstream {parent.Upstream} (407){says}")
+        {
+            Hop = new ParentHop(parent.Endpoint, 407),
+        };
+    }
+
+    /// <summary>
     /// What the parent said about its refusal, when it said it in a field meant for that: its Proxy-Status, Squid's
     /// error name. It goes into Sluice's own answer and log line, so Sluice's credentials are taken out of it first: a
     /// parent that quotes the request it refused must not hand them to the client.
     /// </summary>
-    internal static string ParentSays(ResponseHead answer, ParentAccess access)
+    private static string ParentSays(ResponseHead answer, ParentAccess access)
     {
         string? said = answer.Fields.Get("Proxy-Status") ?? answer.Fields.Get("X-Squid-Error");
         return said is null ? "" : $"; it says: {Quote(said, access)}";
