@@ -148,7 +148,7 @@ internal sealed class ForwardExchange
             bool reused = upstream is not null;
             if (reused && firstParent is not null)
             {
-                _x.UseParent(firstParent, _allowed.Route);
+                _x.UseParent(firstParent);
             }
 
             upstream ??= viaParent

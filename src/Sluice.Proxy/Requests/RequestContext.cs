@@ -160,6 +160,7 @@ internal sealed class RequestContext
         Live.Destination = target.AuthorityWithPort;
         Verdict verdict = Snapshot.Pipeline.Decide(facts, _identity);
         Decision = verdict.Rules;
+        _route = verdict.Route;
         Live.Rule = Decision?.Rule;
         return verdict.Refused ? throw verdict.ToException() : verdict;
     }
@@ -171,8 +172,8 @@ internal sealed class RequestContext
     /// <summary>The parent proxy this request went through, once one carried it: the log's hierarchy field and metrics.</summary>
     public ParentProxy? Parent { get; private set; }
 
-    // The route of the request through a parent, and whether the parent resolves its destination.
-    private Route? _parentRoute;
+    // The route the pipeline chose (Decide), and whether the parent resolves the destination.
+    private Route _route = Route.Direct;
     private bool _resolvedByParent;
 
     /// <summary>
@@ -182,7 +183,6 @@ internal sealed class RequestContext
     public async Task CheckBeforeParentAsync(Verdict allowed, CancellationToken cancellationToken)
     {
         Verdict resolved = await Services.Dialer.ResolveAsync(Snapshot.Pipeline, allowed, cancellationToken).ConfigureAwait(false);
-        _parentRoute = allowed.Route;
         _resolvedByParent = resolved.ResolvedByParent;
     }
 
@@ -190,12 +190,12 @@ internal sealed class RequestContext
     public async Task<Connection> ConnectParentAsync(Verdict allowed, CancellationToken cancellationToken)
     {
         ParentLink link = await Services.Parents.ConnectAsync(Snapshot.Pipeline, ParentAccessFor(allowed), allowed.Route, cancellationToken).ConfigureAwait(false);
-        (Parent, _parentRoute) = (link.Parent, allowed.Route);
+        Parent = link.Parent;
         return link.Connection;
     }
 
     /// <summary>Marks a pooled connection to <paramref name="parent"/> as the one carrying this request.</summary>
-    public void UseParent(ParentProxy parent, Route route) => (Parent, _parentRoute) = (parent, route);
+    public void UseParent(ParentProxy parent) => Parent = parent;
 
     /// <summary>
     /// The upstream side of a CONNECT: direct, or a tunnel through the route's parent (checked here, then CONNECT to
@@ -265,7 +265,7 @@ internal sealed class RequestContext
             Method = Head.Method,
             Url = Url,
             User = User,
-            Peer = Parent is { } parent ? Hierarchy.Through(parent, _parentRoute!) : Hierarchy.Direct(peer),
+            Peer = Parent is { } parent ? Hierarchy.Through(parent, _route) : Hierarchy.Direct(peer),
             Upstream = Parent?.Upstream,
             Parent = Parent?.Endpoint,
             ResolvedByParent = _resolvedByParent,
