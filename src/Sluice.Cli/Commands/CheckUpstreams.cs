@@ -37,11 +37,11 @@ internal static class CheckUpstreams
         bool readable = true;
         foreach (UpstreamCredentials credentials in config.Upstreams.Select(u => u.Credentials).OfType<UpstreamCredentials>())
         {
-            foreach (SecretSource secret in new[] { credentials.User, credentials.Password })
+            foreach ((SecretSource secret, Func<string> read) in new (SecretSource, Func<string>)[] { (credentials.User, credentials.ReadUser), (credentials.Password, credentials.Password.Read) })
             {
                 try
                 {
-                    _ = secret.Read();
+                    _ = read();
                 }
                 catch (ConfigException e) when (secret.Kind == SecretKind.Environment)
                 {

@@ -59,7 +59,7 @@ internal static class DoctorParents
         {
             if (upstream.Credentials is { } c)
             {
-                credentials = new NetworkCredential(c.User.Read(), c.Password.Read());
+                credentials = new NetworkCredential(c.ReadUser(), c.Password.Read());
             }
 
             caPem = upstream.Ca is { } ca ? File.ReadAllText(ca) : null;

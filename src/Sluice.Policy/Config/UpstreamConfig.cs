@@ -64,7 +64,16 @@ public sealed record UpstreamConfig
 /// Where the user name and password for an upstream come from. The values are never part of the configuration: a
 /// snapshot, its <c>ToString</c>, <c>explain</c>, the status page and <c>sluice k8s</c> only ever see where they live.
 /// </summary>
-public sealed record UpstreamCredentials(SecretSource User, SecretSource Password);
+public sealed record UpstreamCredentials(SecretSource User, SecretSource Password)
+{
+    /// <summary>The user name as <see cref="SecretSource.Read"/> reads it, refused when it holds ':' (RFC 7617 §2: the parent would read another user).</summary>
+    /// <exception cref="ConfigException">It cannot be read, or it holds ':'.</exception>
+    public string ReadUser()
+    {
+        string user = User.Read();
+        return user.Contains(':') ? throw User.Refuse("a user name for Basic authentication cannot contain ':'") : user;
+    }
+}
 
 /// <summary>How a secret is given: written in the file (a user name only), an environment variable, or a file.</summary>
 public enum SecretKind
@@ -108,7 +117,7 @@ public sealed record SecretSource(SecretKind Kind, string Name, string Key, stri
                 value = Environment.GetEnvironmentVariable(Name);
                 if (string.IsNullOrEmpty(value))
                 {
-                    throw Error($"the environment variable {Name} is {(value is null ? "not set" : "empty")}");
+                    throw Refuse($"the environment variable {Name} is {(value is null ? "not set" : "empty")}");
                 }
 
                 return Checked(value, $"the environment variable {Name}");
@@ -119,10 +128,10 @@ public sealed record SecretSource(SecretKind Kind, string Name, string Key, stri
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    throw Error($"cannot read {Name}: {e.Message}");
+                    throw Refuse($"cannot read {Name}: {e.Message}");
                 }
 
-                return string.IsNullOrEmpty(value) ? throw Error($"{Name} is empty") : Checked(value, Name);
+                return string.IsNullOrEmpty(value) ? throw Refuse($"{Name} is empty") : Checked(value, Name);
         }
     }
 
@@ -150,14 +159,14 @@ public sealed record SecretSource(SecretKind Kind, string Name, string Key, stri
             read--;
         }
 
-        return read > MaxLength ? throw Error($"{path}: the first line is longer than {MaxLength} characters; it holds no password") : new string(buffer, 0, read);
+        return read > MaxLength ? throw Refuse($"{path}: the first line is longer than {MaxLength} characters; it holds no password") : new string(buffer, 0, read);
     }
 
     private string Checked(string value, string where)
     {
         if (value.Length > MaxLength)
         {
-            throw Error($"{where} is longer than {MaxLength} characters");
+            throw Refuse($"{where} is longer than {MaxLength} characters");
         }
 
         int control = value.AsSpan().IndexOfAnyInRange('\0', '\u001f');
@@ -168,10 +177,11 @@ public sealed record SecretSource(SecretKind Kind, string Name, string Key, stri
 
         // Where, not what: the message never shows the value, only which character is wrong.
         return control < 0 ? value
-            : throw Error($"{where} holds a control character (U+{(int)value[control]:X4}), which a Basic user name or password cannot carry; remove it (a line end in a variable, a NUL in a file)");
+            : throw Refuse($"{where} holds a control character (U+{(int)value[control]:X4}), which a Basic user name or password cannot carry; remove it (a line end in a variable, a NUL in a file)");
     }
 
-    private ConfigException Error(string problem) => new(ConfigSource, Line, Column, $"{Key}: {problem}");
+    /// <summary>A problem with this value, at its place in the file: <c>file:line:col: key: problem</c>.</summary>
+    internal ConfigException Refuse(string problem) => new(ConfigSource, Line, Column, $"{Key}: {problem}");
 }
 
 /// <summary><c>route:</c> where allowed requests go when their rule does not say (<c>via:</c>).</summary>

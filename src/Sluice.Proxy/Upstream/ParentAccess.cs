@@ -43,13 +43,7 @@ internal sealed class ParentAccess
         string token = "", pair = "", password = "";
         if (upstream.Credentials is { } credentials)
         {
-            string user = credentials.User.Read();
-            if (user.Contains(':'))
-            {
-                // RFC 7617 §2: the user-id cannot contain a colon; the parent would read a different user.
-                throw new ConfigException(source, credentials.User.Line, credentials.User.Column, $"{credentials.User.Key}: a user name for Basic authentication cannot contain ':'");
-            }
-
+            string user = credentials.ReadUser();
             password = credentials.Password.Read();
             token = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}"));
             authorization = "Basic " + token;
