@@ -81,15 +81,14 @@ internal static class ExplainCommand
         }
 
         var pipeline = new RequestPipeline(config, OwnEndpoints.Of(config));
-        Verdict decided = pipeline.Decide(facts, identity);
-        Verdict verdict = decided;
+        Verdict verdict = pipeline.Decide(facts, identity);
         bool resolved = !verdict.Refused && (facts.Address is not null || !input.NoResolve);
         if (resolved)
         {
             verdict = await pipeline.ResolveAsync(verdict, new OverridingResolver(overrides, resolver), cancellationToken).ConfigureAwait(false);
         }
 
-        var report = new ExplainReport(verdict, decided.Route, pipeline.Policy.Explain(facts), identity, input.User)
+        var report = new ExplainReport(verdict, pipeline.Policy.Explain(facts), identity, input.User)
         {
             Note = !verdict.Refused && !resolved ? "not resolved (--no-resolve): the address guard decides after resolution" : null,
         };

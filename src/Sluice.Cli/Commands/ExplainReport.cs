@@ -11,9 +11,11 @@ namespace Sluice.Cli.Commands;
 /// <c>sluice explain</c>'s output: the pipeline's verdict, with the rules tried on the way, as text or one JSON
 /// object. Rendering only; every answer in it comes from the <see cref="Verdict"/>.
 /// </summary>
-/// <param name="route">The route the rules' verdict chose: a verdict refused by resolution or the guard carries none of its own.</param>
-internal sealed class ExplainReport(Verdict verdict, Route route, Explanation trail, AuthResult? identity, string? user)
+internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResult? identity, string? user)
 {
+    // The route the pipeline chose; a refusal at resolution or the guard keeps it.
+    private Route Route => verdict.Route;
+
     public string? Note { get; init; }
 
     private RequestFacts Facts => verdict.Facts;
@@ -32,7 +34,7 @@ internal sealed class ExplainReport(Verdict verdict, Route route, Explanation tr
         _ => $"{user}: too many failed attempts",
     };
 
-    private bool AnsweredBySelf => !verdict.Refused && route.Kind == RouteKind.Self;
+    private bool AnsweredBySelf => !verdict.Refused && Route.Kind == RouteKind.Self;
 
     private string Outcome => verdict.Error is { } error
         ? $"{error.Status} {error.Reason} (Proxy-Status error={error.ProxyStatusError})"
@@ -48,7 +50,7 @@ internal sealed class ExplainReport(Verdict verdict, Route route, Explanation tr
     };
 
     /// <summary>The upstream of a route through parent proxies; null for direct and self.</summary>
-    private ParentUpstream? Upstream => route.Kind == RouteKind.Parent ? route.Upstream : null;
+    private ParentUpstream? Upstream => Route.Kind == RouteKind.Parent ? Route.Upstream : null;
 
     /// <summary>Whether the resolution step ran: the verdict is ready, or the guard refused an address.</summary>
     private bool Resolved => verdict.Step is VerdictStep.Ready or VerdictStep.AddressGuard;
@@ -88,7 +90,7 @@ internal sealed class ExplainReport(Verdict verdict, Route route, Explanation tr
 
         if (!verdict.Refused || verdict.Step is VerdictStep.Resolution or VerdictStep.AddressGuard)
         {
-            output.WriteLine($"route:    {Describe(route)}{(Facts.Scheme == RequestScheme.Tunnel ? $", {Tls}" : "")}");
+            output.WriteLine($"route:    {Describe(Route)}{(Facts.Scheme == RequestScheme.Tunnel ? $", {Tls}" : "")}");
             if (Upstream is { } upstream)
             {
                 output.WriteLine("parents:  every parent proxy is taken as up here; the running proxy tries those marked down last");
@@ -179,19 +181,19 @@ internal sealed class ExplainReport(Verdict verdict, Route route, Explanation tr
             }
 
             w.WriteString("step", verdict.Step.ToString().ToLowerInvariant());
-            w.WriteString("route", route.Kind.ToString().ToLowerInvariant());
+            w.WriteString("route", Route.Kind.ToString().ToLowerInvariant());
             if (Upstream is { } upstream)
             {
                 w.WriteString("upstream", upstream.Name);
                 w.WriteStartArray("parents");
-                foreach (ParentProxy parent in route.Order)
+                foreach (ParentProxy parent in Route.Order)
                 {
                     w.WriteStringValue(parent.Endpoint);
                 }
 
                 w.WriteEndArray();
                 w.WriteString("balance", ParentUpstream.Describe(upstream.Config.Balance));
-                w.WriteString("routeChosenBy", route.FromDefault ? "route.default" : "rule");
+                w.WriteString("routeChosenBy", Route.FromDefault ? "route.default" : "rule");
                 w.WriteString("checkDestinations", Word(upstream.Config.CheckDestinations));
                 if (Resolved)
                 {
