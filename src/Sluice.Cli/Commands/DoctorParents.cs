@@ -13,7 +13,7 @@ internal sealed record ParentCheck(string Upstream, string Parent, ProbeTarget? 
 /// <summary>
 /// <c>sluice doctor --from-policy FILE --parents</c>: each parent proxy of the policy's upstreams, connected to from here
 /// the way the proxy would (TCP, TLS with the upstream's <c>ca:</c> for https://, a CONNECT with the upstream's
-/// credentials read by <see cref="SecretSource.Read"/>) and asked for a tunnel to a target the policy sends through it.
+/// credentials read as the proxy reads them, <see cref="UpstreamCredentials.ReadUser"/> and <see cref="SecretSource.Read"/>) and asked for a tunnel to a target the policy sends through it.
 /// The probing is doctor's own <see cref="ProxyProbe"/>: a parent is a proxy like any other.
 /// </summary>
 /// <remarks>
