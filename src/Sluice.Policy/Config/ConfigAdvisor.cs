@@ -18,6 +18,7 @@ public static class ConfigAdvisor
         OpenProxy(config, warnings);
         CleartextCredentials(config, warnings);
         Upstreams(config, warnings);
+        Inspection(config, warnings);
         if (config.Default == RuleAction.Allow)
         {
             warnings.Add("default: allow lets every destination no rule denies through; an egress allowlist usually ends with default: deny");
@@ -108,6 +109,31 @@ public static class ConfigAdvisor
             if (upstream.CheckDestinations == DestinationCheck.Parent)
             {
                 warnings.Add($"upstream {upstream.Name} has checkDestinations: parent: names sent through it are not checked by the address guard here (only IP literals are), so the parent's own policy must refuse internal addresses");
+            }
+        }
+    }
+
+    private static void Inspection(SluiceConfig config, List<string> warnings)
+    {
+        Rule[] inspecting = config.Rules.Where(r => r.Tls == TlsMode.Inspect).ToArray();
+        if (config.Inspection is { } inspection)
+        {
+            if (inspecting.Length == 0)
+            {
+                warnings.Add($"tls.inspection (line {inspection.Line}) is configured but no rule says tls: inspect: nothing is inspected");
+            }
+            else if (inspection.NeverInspect.IsEmpty)
+            {
+                warnings.Add($"rules {string.Join(", ", inspecting.Select(r => r.Name))} inspect TLS and tls.inspection.neverInspect is empty: list the destinations that must never be inspected (certificate-pinned apps, banking, health) so no rule can inspect them");
+            }
+        }
+
+        foreach (Rule rule in config.Rules.Where(r => !r.Paths.IsEmpty && r.Tls == TlsMode.Tunnel))
+        {
+            bool seenInside = inspecting.Any(i => rule.Destinations.IsEmpty || i.Destinations.IsEmpty || rule.Destinations.Any(d => i.Destinations.Any(e => RuleShadowing.Covers(e, d) || RuleShadowing.Covers(d, e))));
+            if (!seenInside)
+            {
+                warnings.Add($"rule {rule.Name} (line {rule.Line}) names paths: they are seen in http:// requests only, because no rule inspects HTTPS to its destinations (tls: inspect); its {(rule.Action == RuleAction.Deny ? "denies" : "allows")} never apply to HTTPS");
             }
         }
     }

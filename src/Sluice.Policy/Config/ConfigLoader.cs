@@ -72,6 +72,7 @@ public static class ConfigLoader
     {
         var defaults = new SluiceConfig();
         ImmutableArray<UpstreamConfig> upstreams = UpstreamsReader.Read(top);
+        InspectionConfig? inspection = InspectionReader.Read(top);
         var config = new SluiceConfig
         {
             Source = source,
@@ -85,10 +86,11 @@ public static class ConfigLoader
             Admin = ReadAdmin(top),
             Upstreams = upstreams,
             Route = UpstreamsReader.ReadRoute(top, upstreams),
-            Rules = RulesReader.ReadRules(top, upstreams),
+            Rules = RulesReader.ReadRules(top, upstreams, inspection),
             Default = RulesReader.ReadDefault(top),
             Bypass = BypassReader.Read(top),
             Reload = ReadReload(top.Section("reload")),
+            Inspection = inspection,
         };
         top.RejectUnknownKeys();
         return config;

@@ -16,7 +16,7 @@ internal static class RulesReader
     public static RuleAction ReadDefault(YamlSection top) =>
         top.Parse("default", RuleAction.Deny, TryParseAction, "allow or deny");
 
-    public static ImmutableArray<Rule> ReadRules(YamlSection top, ImmutableArray<UpstreamConfig> upstreams)
+    public static ImmutableArray<Rule> ReadRules(YamlSection top, ImmutableArray<UpstreamConfig> upstreams, InspectionConfig? inspection = null)
     {
         IReadOnlyList<YamlNode> items = top.List("rules");
         var rules = ImmutableArray.CreateBuilder<Rule>(items.Count);
@@ -25,7 +25,7 @@ internal static class RulesReader
         for (int i = 0; i < items.Count; i++)
         {
             YamlSection item = top.Item(items[i], i, "rules");
-            Rule rule = ReadRule(item, items[i], i, top, upstreams);
+            Rule rule = ReadRule(item, items[i], i, top, upstreams, inspection);
             if (names.TryGetValue(rule.Name, out Rule? same))
             {
                 throw top.Error(items[i], $"rules[{i}]: the name '{rule.Name}' is already used by the rule on line {same.Line}");
@@ -45,7 +45,7 @@ internal static class RulesReader
         return rules.ToImmutable();
     }
 
-    private static Rule ReadRule(YamlSection item, YamlNode node, int index, YamlSection top, ImmutableArray<UpstreamConfig> upstreams)
+    private static Rule ReadRule(YamlSection item, YamlNode node, int index, YamlSection top, ImmutableArray<UpstreamConfig> upstreams, InspectionConfig? inspection)
     {
         string where = $"rules[{index}]";
         string name = item.String("name") ?? throw top.Error(node, $"{where}: 'name' is required (it appears in logs, 403 responses and sluice explain)");
@@ -67,6 +67,8 @@ internal static class RulesReader
             Ports = ReadList(item, "ports", where, (string text, out PortRange p, out string problem) => PortRange.TryParse(text, out p, out problem)),
             Methods = ReadList<string>(item, "methods", where, TryParseMethod),
             Schemes = ReadList<RequestScheme>(item, "schemes", where, TryParseScheme),
+            Paths = ReadList(item, "paths", where, (string text, out PathPattern p, out string problem) => PathPattern.TryParse(text, out p, out problem)),
+            Tls = item.Parse("tls", TlsMode.Tunnel, TryParseTls, "tunnel or inspect"),
             Clients = ReadList<IPNetwork>(item, "clients", where, TryParseClient),
             Users = ReadList<string>(item, "users", where, TryParseIdentity),
             Groups = ReadList<string>(item, "groups", where, TryParseIdentity),
@@ -77,8 +79,43 @@ internal static class RulesReader
             throw top.Error(item.Get("via")!, $"{where} '{name}': a deny rule sends nothing anywhere, so via: has no meaning here");
         }
 
+        CheckTls(rule, item, where, top, inspection);
         item.RejectUnknownKeys();
         return rule;
+    }
+
+    private static void CheckTls(Rule rule, YamlSection item, string where, YamlSection top, InspectionConfig? inspection)
+    {
+        if (item.Get("tls") is not { } tls)
+        {
+            return;
+        }
+
+        if (rule.Action == RuleAction.Deny)
+        {
+            throw top.Error(tls, $"{where} '{rule.Name}': a deny rule opens no tunnel, so tls: has no meaning here");
+        }
+
+        if (rule.Tls == TlsMode.Inspect && inspection is null)
+        {
+            throw top.Error(tls, $"{where} '{rule.Name}': tls: inspect needs tls.inspection (a CA to sign the certificates clients are shown): create one with sluice ca init");
+        }
+
+        if (rule.Tls == TlsMode.Inspect && !rule.Schemes.IsEmpty)
+        {
+            throw top.Error(item.Get("schemes")!, $"{where} '{rule.Name}': an inspecting rule decides the CONNECT and the https requests inside it, so schemes: has no meaning here");
+        }
+    }
+
+    private static bool TryParseTls(string text, out TlsMode mode)
+    {
+        (bool ok, mode) = text switch
+        {
+            "tunnel" => (true, TlsMode.Tunnel),
+            "inspect" => (true, TlsMode.Inspect),
+            _ => (false, TlsMode.Tunnel),
+        };
+        return ok;
     }
 
     private delegate bool EntryParser<T>(string text, out T value, out string problem);
@@ -126,6 +163,7 @@ internal static class RulesReader
     private static string DuplicateKey<T>(T value) => value switch
     {
         DestinationPattern d => $"{d.Kind} {d.Name} {d.Network} {d.Port}", // Text is the spelling, not the meaning
+        PathPattern p => $"{p.IsGlob} {p.Text}",
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
     };
 
@@ -166,11 +204,12 @@ internal static class RulesReader
         {
             "http" => (true, RequestScheme.Http),
             "tunnel" => (true, RequestScheme.Tunnel),
+            "https" => (true, RequestScheme.Https),
             _ => (false, RequestScheme.Http),
         };
         if (!ok)
         {
-            problem = $"'{text}' is not a scheme: use http (forwarded requests) or tunnel (CONNECT)";
+            problem = $"'{text}' is not a scheme: use http (forwarded requests), tunnel (CONNECT) or https (requests inside an inspected tunnel)";
         }
 
         return ok;

@@ -50,8 +50,45 @@ public sealed record SluiceConfig
     /// <summary>How a running proxy treats this file when it is reloaded.</summary>
     public ReloadConfig Reload { get; init; } = new();
 
+    /// <summary><c>tls.inspection</c>: the CA inspected tunnels mint certificates with; null when nothing is inspected.</summary>
+    public InspectionConfig? Inspection { get; init; }
+
     /// <summary>Where this snapshot came from, for messages: a file path or "embedded default".</summary>
     public string Source { get; init; } = "embedded default";
+}
+
+/// <summary>
+/// TLS inspection: the CA that signs the certificates Sluice shows clients of inspected tunnels, the extra CAs it trusts
+/// for origins, and the destinations never inspected whatever a rule says. Paths are absolute.
+/// </summary>
+public sealed record InspectionConfig
+{
+    public required string Ca { get; init; }
+
+    public required string Key { get; init; }
+
+    /// <summary>PEM certificates trusted for origin certificates in addition to the system roots.</summary>
+    public string? UpstreamCa { get; init; }
+
+    /// <summary>Destinations tunnelled untouched even when a rule says <c>tls: inspect</c> (pinned apps, banking, health).</summary>
+    public ImmutableArray<DestinationPattern> NeverInspect { get; init; } = [];
+
+    /// <summary>Line in the config file, for messages.</summary>
+    public long Line { get; init; }
+
+    /// <summary>Is the destination one that is never inspected?</summary>
+    public bool IsNeverInspected(string host, IPAddress? address, int port)
+    {
+        foreach (DestinationPattern pattern in NeverInspect)
+        {
+            if (pattern.Matches(host, address, port))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }
 
 public sealed record ListenerConfig

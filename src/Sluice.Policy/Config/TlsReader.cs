@@ -44,10 +44,10 @@ internal static class TlsReader
         };
     }
 
-    private static string RequiredFile(YamlSection tls, YamlNode node, string where, string key, string baseDir) =>
+    internal static string RequiredFile(YamlSection tls, YamlNode node, string where, string key, string baseDir) =>
         OptionalFile(tls, key, where, baseDir) ?? throw tls.Error(node, $"{where}: '{key}' is required (a PEM file)");
 
-    private static string? OptionalFile(YamlSection tls, string key, string where, string baseDir)
+    internal static string? OptionalFile(YamlSection tls, string key, string where, string baseDir)
     {
         string? path = tls.String(key);
         if (path is null)

@@ -9,6 +9,9 @@ public enum RequestScheme
 
     /// <summary>A CONNECT tunnel.</summary>
     Tunnel,
+
+    /// <summary>A request inside an inspected tunnel: its method and path are visible, as for <see cref="Http"/>.</summary>
+    Https,
 }
 
 /// <summary>What the policy knows about a request before any upstream connection is made.</summary>
@@ -24,6 +27,17 @@ public sealed record RequestFacts(string Method, RequestScheme Scheme, string Ho
     /// no further than the proxy, which answers it itself.
     /// </summary>
     public int? MaxForwards { get; init; }
+
+    /// <summary>
+    /// The request's path, normalised (<see cref="Rules.RequestPath"/>); null for a CONNECT, whose paths are inside it.
+    /// </summary>
+    public string? Path { get; init; }
+
+    /// <summary>
+    /// For a CONNECT: inspection is configured and the destination is not in <c>neverInspect</c>, so a rule with
+    /// <c>tls: inspect</c> is matched on its connection keys only (its methods and paths apply to the requests inside).
+    /// </summary>
+    public bool MayInspect { get; init; }
 
     /// <summary>The destination as an authority: <c>host:port</c>, an IPv6 literal bracketed.</summary>
     public Names.HostPort Destination => new(Host, Address, Port);

@@ -10,6 +10,13 @@ public enum RuleAction
     Deny,
 }
 
+/// <summary>What an allowed CONNECT's bytes get: relayed untouched, or inspected (each request inside decided).</summary>
+public enum TlsMode
+{
+    Tunnel,
+    Inspect,
+}
+
 /// <summary>
 /// One rule of the policy. Every matcher that is present must match (an absent matcher matches everything);
 /// within one matcher, any entry may match.
@@ -28,6 +35,19 @@ public sealed record Rule
     public ImmutableArray<string> Methods { get; init; } = [];
 
     public ImmutableArray<RequestScheme> Schemes { get; init; } = [];
+
+    /// <summary>Path prefixes and globs, matched on the normalised path of forwarded and inspected requests.</summary>
+    public ImmutableArray<PathPattern> Paths { get; init; } = [];
+
+    /// <summary>
+    /// <c>tls: inspect</c>: a CONNECT this rule decides is inspected, and its methods and paths apply to the requests
+    /// inside rather than to the CONNECT (see <see cref="RequestFacts.MayInspect"/>).
+    /// </summary>
+    public TlsMode Tls { get; init; } = TlsMode.Tunnel;
+
+    /// <summary>True when the rule can match a CONNECT that is not inspected: no paths, and methods and schemes admit it.</summary>
+    public bool MatchesTunnels =>
+        Paths.IsEmpty && (Methods.IsEmpty || Methods.Contains("CONNECT")) && (Schemes.IsEmpty || Schemes.Contains(RequestScheme.Tunnel));
 
     public ImmutableArray<IPNetwork> Clients { get; init; } = [];
 
@@ -60,6 +80,7 @@ public sealed record Rule
         Destination,
         Port,
         Method,
+        Path,
         Scheme,
         Client,
         User,
@@ -79,14 +100,24 @@ public sealed record Rule
             return Failure.Port;
         }
 
-        if (!Methods.IsEmpty && !Methods.Contains(request.Method))
+        // An inspecting rule decides a CONNECT by who and where; what is asked inside is decided per request.
+        bool inside = Tls == TlsMode.Inspect && request.MayInspect && request.Scheme == RequestScheme.Tunnel;
+        if (!inside)
         {
-            return Failure.Method;
-        }
+            if (!Methods.IsEmpty && !Methods.Contains(request.Method))
+            {
+                return Failure.Method;
+            }
 
-        if (!Schemes.IsEmpty && !Schemes.Contains(request.Scheme))
-        {
-            return Failure.Scheme;
+            if (!Paths.IsEmpty && (request.Path is null || !AnyPath(request.Path)))
+            {
+                return Failure.Path;
+            }
+
+            if (!Schemes.IsEmpty && !Schemes.Contains(request.Scheme))
+            {
+                return Failure.Scheme;
+            }
         }
 
         if (!Clients.IsEmpty && !AnyClient(request.Client.IsIPv4MappedToIPv6 ? request.Client.MapToIPv4() : request.Client))
@@ -138,6 +169,19 @@ public sealed record Rule
         return false;
     }
 
+    private bool AnyPath(string path)
+    {
+        foreach (PathPattern pattern in Paths)
+        {
+            if (pattern.Matches(path))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private bool AnyClient(IPAddress client)
     {
         foreach (IPNetwork network in Clients)
@@ -159,6 +203,9 @@ public sealed record Rule
             : $"{request.Host}:{request.Port} is not in destinations",
         Failure.Port => $"port {request.Port} is not in ports [{string.Join(", ", Ports)}]",
         Failure.Method => $"method {request.Method} is not in methods",
+        Failure.Path => request.Path is null
+            ? request.MayInspect || Tls != TlsMode.Inspect ? "a CONNECT shows no path and this rule names paths" : "the destination is never inspected, so its paths cannot be seen"
+            : $"path {request.Path} is not in paths",
         Failure.Scheme => $"scheme {request.Scheme.ToString().ToLowerInvariant()} is not in schemes",
         Failure.Client => $"client {request.Client} is not in clients",
         Failure.User => request.User is null ? "the client is anonymous and this rule names users" : $"user {request.User} is not in users",

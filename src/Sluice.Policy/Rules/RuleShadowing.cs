@@ -10,10 +10,14 @@ namespace Sluice.Policy.Rules;
 public static class RuleShadowing
 {
     public static bool Covers(Rule earlier, Rule later) =>
-        CoversDestinations(earlier.Destinations, later.Destinations)
+        // An inspecting rule decides CONNECTs on its connection keys alone: only an earlier rule that matches
+        // CONNECTs at all (or inspects too) can take those from it.
+        (later.Tls != TlsMode.Inspect || earlier.Tls == TlsMode.Inspect || earlier.MatchesTunnels)
+        && CoversDestinations(earlier.Destinations, later.Destinations)
         && CoversAll(earlier.Ports, later.Ports, (a, b) => a.First <= b.First && a.Last >= b.Last)
         && CoversAll(earlier.Methods, later.Methods, (a, b) => a == b)
         && CoversAll(earlier.Schemes, later.Schemes, (a, b) => a == b)
+        && CoversAll(earlier.Paths, later.Paths, (a, b) => a.Covers(b))
         && CoversAll(earlier.Clients, later.Clients, Networks.Contains)
         && CoversAll(earlier.Users, later.Users, (a, b) => a == b)
         && CoversAll(earlier.Groups, later.Groups, (a, b) => a == b);
