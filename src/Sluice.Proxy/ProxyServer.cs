@@ -38,6 +38,9 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     private long _generation;
     private OwnEndpoints _ownEndpoints = OwnEndpoints.None;
     private bool _stopped;
+
+    // The leaves inspected tunnels show clients, kept across reloads (keyed by CA, so a new CA mints anew).
+    private readonly Inspection.LeafCertificates _leaves = new();
     private int _connectionCap = int.MaxValue; // what the open-file limit leaves room for
     private int _refusalBudget = 64;
     private int _refusing;
@@ -84,6 +87,16 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         catch (ConfigException e)
         {
             throw new StartupException(StartupFailure.Upstream, e.Message, e);
+        }
+
+        Inspection.InspectionAuthority? inspection;
+        try
+        {
+            inspection = Inspection.InspectionAuthority.For(_config, _leaves, InspectionWarning);
+        }
+        catch (ConfigException e)
+        {
+            throw new StartupException(StartupFailure.Inspection, e.Message, e);
         }
 
         BasicAuthenticator? authenticator;
@@ -168,7 +181,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
 
         FitToOpenFileLimit(openFileLimit);
-        _snapshot = NewSnapshot(Fitted(_config), authenticator, parentAccess); // once every own endpoint is known
+        _snapshot = NewSnapshot(Fitted(_config), authenticator, parentAccess, inspection); // once every own endpoint is known
         _ = metrics.AcceptFailures; // exported from the start, at 0
         for (int i = 0; i < _listeners.Count; i++)
         {
@@ -272,9 +285,10 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
 
         SluiceConfig effective = Fitted(config with { Listeners = current.Config.Listeners, Log = current.Config.Log });
         IReadOnlyDictionary<string, ParentAccess> parentAccess = ParentAccess.For(effective); // throws ConfigException: nothing applied
+        Inspection.InspectionAuthority? inspection = Inspection.InspectionAuthority.For(effective, _leaves, InspectionWarning); // throws ConfigException: nothing applied
         BasicAuthenticator? authenticator = CreateAuthenticator(effective.Auth, current.Authenticator); // throws: nothing applied
         _services!.Pool.Configure(effective.Limits.MaxIdleUpstreamPerHost, effective.Timeouts.UpstreamIdle);
-        _snapshot = NewSnapshot(effective, authenticator, parentAccess);
+        _snapshot = NewSnapshot(effective, authenticator, parentAccess, inspection);
         DisposeReplaced(current.Authenticator, authenticator);
         _services.Metrics.CountReload(applied: true);
         _services.Metrics.ConfigGeneration.Set(Interlocked.Increment(ref _generation));
@@ -282,9 +296,11 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         return notes;
     }
 
-    private ProxySnapshot NewSnapshot(SluiceConfig config, BasicAuthenticator? authenticator, IReadOnlyDictionary<string, ParentAccess> parentAccess)
+    private void InspectionWarning(string message) => ProxyLog.FileWarning(_logger, message);
+
+    private ProxySnapshot NewSnapshot(SluiceConfig config, BasicAuthenticator? authenticator, IReadOnlyDictionary<string, ParentAccess> parentAccess, Inspection.InspectionAuthority? inspection)
     {
-        var snapshot = new ProxySnapshot(config, _ownEndpoints, authenticator, parentAccess, _parentHealth!);
+        var snapshot = new ProxySnapshot(config, _ownEndpoints, authenticator, parentAccess, _parentHealth!, inspection);
         ParentProxy[] parents = [.. snapshot.Pipeline.Upstreams.SelectMany(u => u.Proxies)];
         _services!.Parents.Retain(snapshot.Pipeline, parentAccess, parents); // probes use this configuration from now on
         foreach (ParentProxy parent in parents)

@@ -18,6 +18,9 @@ public enum StartupFailure
     /// <summary>An upstream's credentials or CA could not be read (an unset variable, an unreadable file).</summary>
     Upstream,
 
+    /// <summary>The inspection CA (tls.inspection) or its upstreamCa could not be loaded, or is not a usable CA.</summary>
+    Inspection,
+
     /// <summary>The access-log file could not be opened for writing (no such folder, no permission).</summary>
     AccessLog,
 }

@@ -48,6 +48,18 @@ public enum ProxyErrorKind
     /// <summary>The address guard refused a parent proxy's address: the configuration must allow it (addresses.allow).</summary>
     ParentProhibited,
 
+    /// <summary>An inspected tunnel's origin presented a certificate that does not validate (expired, wrong name, untrusted issuer).</summary>
+    OriginCertificateInvalid,
+
+    /// <summary>The TLS handshake with an inspected tunnel's origin failed for another reason (no common protocol, reset).</summary>
+    OriginTlsFailed,
+
+    /// <summary>A request inside an inspected tunnel names another authority than the CONNECT did (421).</summary>
+    MisdirectedRequest,
+
+    /// <summary>The client of an inspected tunnel did not complete the TLS handshake (it does not trust the inspection CA, or named another host): logged.</summary>
+    ClientTlsFailed,
+
     /// <summary>After the response or tunnel had started, a connection ended early or was reset: logged, never answered.</summary>
     ConnectionTerminated,
     InternalError,
@@ -95,6 +107,10 @@ public static class ProxyErrors
         [ProxyErrorKind.ParentDenied] = new(403, "Forbidden", "http_request_denied", SquidResult.Miss),
         [ProxyErrorKind.ParentError] = new(502, "Bad Gateway", "destination_unavailable", SquidResult.Miss),
         [ProxyErrorKind.ParentProhibited] = new(502, "Bad Gateway", "proxy_configuration_error", SquidResult.Miss),
+        [ProxyErrorKind.OriginCertificateInvalid] = new(502, "Bad Gateway", "tls_certificate_error", SquidResult.Miss),
+        [ProxyErrorKind.OriginTlsFailed] = new(502, "Bad Gateway", "tls_protocol_error", SquidResult.Miss),
+        [ProxyErrorKind.MisdirectedRequest] = new(421, "Misdirected Request", "http_request_denied", SquidResult.Denied),
+        [ProxyErrorKind.ClientTlsFailed] = new(200, "Connection established", "tls_protocol_error", SquidResult.None),
         [ProxyErrorKind.ConnectionTerminated] = new(502, "Bad Gateway", "connection_terminated", SquidResult.Miss),
         [ProxyErrorKind.InternalError] = new(500, "Internal Server Error", "proxy_internal_error", SquidResult.None),
     });

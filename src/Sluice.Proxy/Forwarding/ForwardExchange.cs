@@ -53,11 +53,13 @@ internal sealed class ForwardExchange
 
     private async Task<bool> RunAsync()
     {
-        if (!RequestTarget.TryParseAbsolute(Head.Target, out RequestTarget? target, out string problem, out bool originForm, out bool https))
+        if (!TryReadTarget(out RequestTarget? target, out ProxyErrorKind refusal, out string problem))
         {
-            ProxyErrorKind kind = originForm ? ProxyErrorKind.NotAProxyRequest : https ? ProxyErrorKind.UnsupportedScheme : ProxyErrorKind.MalformedRequest;
-            await _x.FailAsync(kind, problem, null, keepAlive: false, _stopping).ConfigureAwait(false);
-            return false;
+            // A request for another host inside an inspected tunnel leaves the connection usable (its framing is sound).
+            bool keep = refusal == ProxyErrorKind.MisdirectedRequest && !Head.IsHttp10 && !Head.Fields.HasToken("Connection", "close")
+                && Framing.TryForRequest(Head.Fields, Head.IsHttp10, out BodyFraming framing, out _, out _) && !framing.HasBody;
+            await _x.FailAsync(refusal, problem, null, keepAlive: keep, _stopping).ConfigureAwait(false);
+            return keep;
         }
 
         _target = target!;
@@ -83,7 +85,7 @@ internal sealed class ForwardExchange
             _x.CheckRate();
             await _x.AuthenticateAsync().ConfigureAwait(false); // before anything is answered on the client's behalf, TRACE included
             int? maxForwards = ReadMaxForwards(out string? unreadable);
-            _allowed = _x.Decide(_target, RequestScheme.Http, maxForwards); // and the policy too: a denied destination gets no answer from us either
+            _allowed = _x.Decide(_target, _x.Inspected is null ? RequestScheme.Http : RequestScheme.Https, maxForwards); // and the policy too: a denied destination gets no answer from us either
             if (unreadable is not null)
             {
                 throw new ProxyErrorException(ProxyErrorKind.MalformedRequest, $"Max-Forwards '{unreadable}' is not a number");
@@ -113,9 +115,25 @@ internal sealed class ForwardExchange
         }
     }
 
+    /// <summary>The target of a forwarded request (absolute-form), or of a request inside an inspected tunnel.</summary>
+    private bool TryReadTarget(out RequestTarget? target, out ProxyErrorKind refusal, out string problem)
+    {
+        if (_x.Inspected is { } tunnel)
+        {
+            return RequestTarget.TryParseInside(Head.Target, Head.Fields.Get("Host"), tunnel.Target, out target, out refusal, out problem);
+        }
+
+        bool read = RequestTarget.TryParseAbsolute(Head.Target, out target, out problem, out bool originForm, out bool https);
+        refusal = originForm ? ProxyErrorKind.NotAProxyRequest : https ? ProxyErrorKind.UnsupportedScheme : ProxyErrorKind.MalformedRequest;
+        return read;
+    }
+
     private async Task<bool> ForwardAsync()
     {
-        bool viaParent = _allowed.Route.Kind == RouteKind.Parent;
+        // Inside an inspected tunnel the upstream is the tunnel's TLS connection to its origin, re-opened (same route,
+        // same checked addresses) when the origin closed it; the CONNECT's route decided where that goes.
+        InspectedTunnel? tunnel = _x.Inspected;
+        bool viaParent = tunnel is null && _allowed.Route.Kind == RouteKind.Parent;
         ParentProxy? firstParent = null;
         if (viaParent)
         {
@@ -125,7 +143,7 @@ internal sealed class ForwardExchange
             firstParent = _allowed.Route.Order.FirstOrDefault(_x.Services.Parents.Health.IsUp);
         }
 
-        string? key = viaParent ? firstParent?.Key : UpstreamPool.Key(_target.Host, _target.Port);
+        string? key = tunnel is not null ? null : viaParent ? firstParent?.Key : UpstreamPool.Key(_target.Host, _target.Port);
         using var exchangeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
         TimeSpan idle = _x.Timeouts.Idle;
         exchangeTimeout.CancelAfter(idle);
@@ -133,27 +151,25 @@ internal sealed class ForwardExchange
         void Progress() => exchangeTimeout.CancelAfter(idle);
 
         using HeadWriter requestHead = BuildRequestHead(viaParent && !_echoedByParent ? _x.ParentAccessFor(_allowed).ProxyAuthorization : null, viaParent);
-        if (_requestFraming.Kind == BodyKind.ContentLength && _requestFraming.HasBody && _requestFraming.Length <= CoalesceBodyBytes
-            && Client.Input.BufferedCount >= _requestFraming.Length)
-        {
-            // The whole (small) body came with the head: send both in one write; nothing is left to upload.
-            requestHead.Append(Client.Input.Buffered[..(int)_requestFraming.Length]);
-            Client.Input.Consume((int)_requestFraming.Length);
-            _bodySentWithHead = true;
-        }
+        CoalesceSmallBody(requestHead);
 
         for (int attempt = 0; ; attempt++)
         {
-            Connection? upstream = attempt == 0 && key is not null ? TakePooled(key) : null;
+            Connection? upstream = attempt > 0 ? null : tunnel is not null ? tunnel.TakeUpstream() : key is not null ? TakePooled(key) : null;
             bool reused = upstream is not null;
             if (reused && firstParent is not null)
             {
                 _x.UseParent(firstParent);
             }
 
-            upstream ??= viaParent
-                ? await _x.ConnectParentAsync(_allowed, _stopping).ConfigureAwait(false)
+            upstream ??= tunnel is not null ? await tunnel.OpenOriginAsync(_stopping).ConfigureAwait(false)
+                : viaParent ? await _x.ConnectParentAsync(_allowed, _stopping).ConfigureAwait(false)
                 : await _x.DialAsync(_allowed, _stopping).ConfigureAwait(false);
+            if (tunnel?.Parent is { } tunnelParent)
+            {
+                _x.UseParent(tunnelParent);
+            }
+
             Outcome outcome;
             try
             {
@@ -176,7 +192,15 @@ internal sealed class ForwardExchange
                     upstream.Dispose();
                     continue;
                 case Outcome.Reusable:
-                    _x.Pool.Return(_x.Parent?.Key ?? key!, upstream);
+                    if (tunnel is not null)
+                    {
+                        tunnel.ReturnUpstream(upstream);
+                    }
+                    else
+                    {
+                        _x.Pool.Return(_x.Parent?.Key ?? key!, upstream);
+                    }
+
                     return true;
                 case Outcome.ReusableClientOnly:
                     upstream.Dispose();
@@ -185,6 +209,18 @@ internal sealed class ForwardExchange
                     upstream.Dispose();
                     return false;
             }
+        }
+    }
+
+    /// <summary>The whole (small) body came with the head: it goes in the same write; nothing is left to upload.</summary>
+    private void CoalesceSmallBody(HeadWriter requestHead)
+    {
+        if (_requestFraming.Kind == BodyKind.ContentLength && _requestFraming.HasBody && _requestFraming.Length <= CoalesceBodyBytes
+            && Client.Input.BufferedCount >= _requestFraming.Length)
+        {
+            requestHead.Append(Client.Input.Buffered[..(int)_requestFraming.Length]);
+            Client.Input.Consume((int)_requestFraming.Length);
+            _bodySentWithHead = true;
         }
     }
 

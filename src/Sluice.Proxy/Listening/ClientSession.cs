@@ -25,11 +25,14 @@ internal sealed class ClientSession
     private CancellationTokenSource? _headTimer;
     private readonly ProxyServices _services;
     private readonly CancellationToken _stopping;
+    private readonly InspectedTunnel? _inspected;
 
     /// <param name="current">The configuration in force: read once per request, so a reload reaches keep-alive
     /// connections at their next request (a tunnel keeps what it started with).</param>
-    public ClientSession(Connection client, Func<ProxySnapshot> current, ProxyServices services, Admin.LiveConnection live, CancellationToken stopping)
+    /// <param name="inspected">Set for the TLS connection inside an inspected tunnel: its requests are the tunnel's.</param>
+    public ClientSession(Connection client, Func<ProxySnapshot> current, ProxyServices services, Admin.LiveConnection live, CancellationToken stopping, InspectedTunnel? inspected = null)
     {
+        _inspected = inspected;
         _client = client;
         _live = live;
         _current = current;
@@ -58,14 +61,14 @@ internal sealed class ClientSession
                 {
                     if (error is { } kind)
                     {
-                        var failed = new RequestContext(_client, _snapshot, _services, new RequestHead { Method = "NONE", Target = "-", MinorVersion = 1, Fields = new HttpFields() }, consumedBefore, _live);
+                        var failed = new RequestContext(_client, _snapshot, _services, new RequestHead { Method = "NONE", Target = "-", MinorVersion = 1, Fields = new HttpFields() }, consumedBefore, _live, _inspected);
                         await failed.FailAsync(kind, problem, null, keepAlive: false, _stopping).ConfigureAwait(false);
                     }
 
                     return;
                 }
 
-                var exchange = new RequestContext(_client, _snapshot, _services, head, consumedBefore, _live);
+                var exchange = new RequestContext(_client, _snapshot, _services, head, consumedBefore, _live, _inspected);
                 if (!RequestChecks.TryCheckHost(head, out string hostProblem))
                 {
                     await exchange.FailAsync(ProxyErrorKind.MalformedRequest, hostProblem, null, keepAlive: false, _stopping).ConfigureAwait(false);
@@ -79,9 +82,15 @@ internal sealed class ClientSession
                     ReleaseTimers();
                 }
 
+                if (head.IsConnect && _inspected is not null)
+                {
+                    await exchange.FailAsync(ProxyErrorKind.MalformedRequest, "a CONNECT inside an inspected tunnel opens nothing: this connection already is a tunnel", null, keepAlive: false, _stopping).ConfigureAwait(false);
+                    return;
+                }
+
                 exchanging = true;
                 bool another = head.IsConnect
-                    ? await ConnectTunnel.RunAsync(exchange, _stopping).ConfigureAwait(false)
+                    ? await ConnectTunnel.RunAsync(exchange, RunInsideAsync, _stopping).ConfigureAwait(false)
                     : await ForwardExchange.RunAsync(exchange, _stopping).ConfigureAwait(false);
                 exchanging = false;
                 if (!another)
@@ -110,6 +119,16 @@ internal sealed class ClientSession
             _client.Dispose();
             ReleaseTimers();
         }
+    }
+
+    /// <summary>
+    /// The requests inside an inspected tunnel: the same loop over the client's TLS connection, with the snapshot the
+    /// tunnel started with for its whole life.
+    /// </summary>
+    private Task RunInsideAsync(Connection inside, InspectedTunnel tunnel)
+    {
+        ProxySnapshot snapshot = _snapshot;
+        return new ClientSession(inside, () => snapshot, _services, _live, _stopping, tunnel).RunAsync();
     }
 
     /// <summary>

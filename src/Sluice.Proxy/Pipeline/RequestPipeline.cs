@@ -30,6 +30,8 @@ public sealed class RequestPipeline
     private readonly Dictionary<string, ParentUpstream> _upstreams;
     private readonly Dictionary<string, string> _viaByRule;
     private readonly string _defaultRoute;
+    private readonly InspectionConfig? _inspection;
+    private readonly HashSet<string> _inspecting;
 
     /// <param name="health">Which parent proxies are up, for the order a route tries them in; all up when not given.</param>
     public RequestPipeline(SluiceConfig config, OwnEndpoints own, IParentHealth? health = null)
@@ -39,6 +41,8 @@ public sealed class RequestPipeline
         _upstreams = Upstreams.ToDictionary(u => u.Name, StringComparer.Ordinal);
         _viaByRule = config.Rules.Where(r => r.Via is not null).ToDictionary(r => r.Name, r => r.Via!, StringComparer.Ordinal);
         _defaultRoute = config.Route.Default;
+        _inspection = config.Inspection;
+        _inspecting = config.Rules.Where(r => r.Tls == TlsMode.Inspect).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
         Policy = new RulePolicy(config.Rules, config.Default);
         Guard = new AddressGuard(config.Addresses.Allow, config.Addresses.Deny, own.Listeners, own.Admin);
         _auth = config.Auth;
@@ -47,6 +51,10 @@ public sealed class RequestPipeline
     }
 
     public RulePolicy Policy { get; }
+
+    /// <summary>True when inspection is configured and <c>tls.inspection.neverInspect</c> names the destination.</summary>
+    public bool IsNeverInspected(RequestFacts request) =>
+        _inspection is not null && _inspection.IsNeverInspected(request.Host, request.Address, request.Port);
 
     /// <summary>The configured upstreams, in the file's order.</summary>
     public IReadOnlyList<ParentUpstream> Upstreams { get; }
@@ -65,10 +73,20 @@ public sealed class RequestPipeline
             return refused;
         }
 
+        if (request.Scheme == RequestScheme.Tunnel && _inspection is not null)
+        {
+            request = request with { MayInspect = !IsNeverInspected(request) };
+        }
+
         Decision decision = Policy.Decide(request);
         if (decision.Allowed)
         {
-            return new Verdict(request, VerdictStep.Rules, decision, null, decision.Detail) { Route = RouteFor(request, decision) };
+            bool inspect = request.MayInspect && decision.Rule is { } rule && _inspecting.Contains(rule);
+            return new Verdict(request, VerdictStep.Rules, decision, null, decision.Detail)
+            {
+                Route = RouteFor(request, decision),
+                Tls = inspect ? TlsHandling.Inspect : TlsHandling.Tunnel,
+            };
         }
 
         // Many clients (.NET, browsers) send proxy credentials only once challenged: an anonymous request that a rule

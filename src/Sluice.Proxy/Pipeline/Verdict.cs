@@ -5,11 +5,14 @@ using Sluice.Proxy.Errors;
 
 namespace Sluice.Proxy.Pipeline;
 
-/// <summary>What happens to the bytes of an allowed tunnel. Only relayed untouched today; inspection adds a way here.</summary>
+/// <summary>What happens to the bytes of an allowed tunnel.</summary>
 public enum TlsHandling
 {
     /// <summary>Bytes are relayed as they are (the proxy never sees inside TLS).</summary>
     Tunnel,
+
+    /// <summary>The proxy terminates TLS with a minted certificate and decides each request inside (<c>tls: inspect</c>).</summary>
+    Inspect,
 }
 
 /// <summary>The step of <see cref="RequestPipeline"/> a verdict has come to: the one that refused, or how far it got.</summary>

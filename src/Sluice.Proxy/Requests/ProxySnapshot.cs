@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Sluice.Proxy.Auth;
 using Sluice.Policy.Config;
 using Sluice.Proxy.Http1;
+using Sluice.Proxy.Inspection;
 using Sluice.Proxy.Logging;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Upstream;
@@ -18,8 +19,10 @@ internal sealed class ProxySnapshot
     /// <param name="ownEndpoints">The listeners, and the admin endpoint: never destinations (see <see cref="Policy.Addresses.AddressGuard"/>).</param>
     /// <param name="parentAccess">Each upstream's credentials and TLS trust (<see cref="ParentAccess.For"/>), read for this snapshot.</param>
     /// <param name="health">The server's view of which parent proxies are up: routes try the ones marked down last.</param>
-    public ProxySnapshot(SluiceConfig config, OwnEndpoints ownEndpoints, BasicAuthenticator? authenticator, IReadOnlyDictionary<string, ParentAccess> parentAccess, ParentHealth health)
+    /// <param name="inspection">The inspection CA and origin trust (<see cref="InspectionAuthority.For"/>), when <c>tls.inspection</c> is configured.</param>
+    public ProxySnapshot(SluiceConfig config, OwnEndpoints ownEndpoints, BasicAuthenticator? authenticator, IReadOnlyDictionary<string, ParentAccess> parentAccess, ParentHealth health, InspectionAuthority? inspection = null)
     {
+        Inspection = inspection;
         Config = config;
         Authenticator = authenticator;
         ParentAccess = parentAccess;
@@ -38,6 +41,9 @@ internal sealed class ProxySnapshot
     public IReadOnlyDictionary<string, ParentAccess> ParentAccess { get; }
 
     public string Name => Config.Name;
+
+    /// <summary>Set when <c>tls.inspection</c> is configured: the CA inspected tunnels mint with, and how origins are checked.</summary>
+    public InspectionAuthority? Inspection { get; }
 
     /// <summary>Set when <c>auth.basic</c> is configured; kept across reloads that do not change it, else a successor sharing its state.</summary>
     public BasicAuthenticator? Authenticator { get; }

@@ -20,8 +20,9 @@ internal sealed class RequestContext
     private readonly long _clientReadAtStart;
     private readonly long _clientWrittenAtStart;
 
-    public RequestContext(Connection client, ProxySnapshot snapshot, ProxyServices services, RequestHead head, long consumedBeforeHead, Admin.LiveConnection live)
+    public RequestContext(Connection client, ProxySnapshot snapshot, ProxyServices services, RequestHead head, long consumedBeforeHead, Admin.LiveConnection live, InspectedTunnel? inspected = null)
     {
+        Inspected = inspected;
         Client = client;
         Live = live;
         Snapshot = snapshot;
@@ -34,6 +35,9 @@ internal sealed class RequestContext
     }
 
     public Connection Client { get; }
+
+    /// <summary>Set for a request inside an inspected tunnel: the tunnel it came through.</summary>
+    public InspectedTunnel? Inspected { get; }
 
     /// <summary>This connection's row on the status page.</summary>
     public Admin.LiveConnection Live { get; }
@@ -71,10 +75,14 @@ internal sealed class RequestContext
     public Decision? Decision { get; private set; }
 
     /// <summary>One exchange or tunnel ended: the counters and the status page's traffic figures move.</summary>
-    private void Count(int status, string? rule, ProxyErrorKind? error)
+    private void Count(int status, string? rule, ProxyErrorKind? error, bool countBytes)
     {
         Services.Metrics.CountRequest(Head.IsConnect, Decision?.Allowed, rule, status, error);
-        Services.Metrics.CountBytes(Client.Input.Consumed - _clientReadAtStart, Client.Stream.BytesWritten - _clientWrittenAtStart);
+        if (countBytes)
+        {
+            Services.Metrics.CountBytes(Client.Input.Consumed - _clientReadAtStart, Client.Stream.BytesWritten - _clientWrittenAtStart);
+        }
+
         if (Live.Destination is { } destination)
         {
             Services.Stats.Count(destination, denied: status is 403 or 407);
@@ -88,6 +96,9 @@ internal sealed class RequestContext
 
     // What Basic authentication found; null when it is not configured.
     private AuthResult? _identity;
+
+    /// <summary>What Basic authentication found for this request (an inspected tunnel's requests inherit it).</summary>
+    public AuthResult? Identity => _identity;
 
     /// <summary>Marks this connection as a tunnel from now until the returned value is disposed: gauges, status page, limits.</summary>
     public TunnelTracking TrackTunnel(bool countedAgainstLimit = true) => new(this, countedAgainstLimit);
@@ -123,6 +134,15 @@ internal sealed class RequestContext
     /// </summary>
     public async ValueTask AuthenticateAsync()
     {
+        if (Inspected is { } tunnel)
+        {
+            // The CONNECT authenticated the tunnel; what comes inside is the same client's.
+            User = tunnel.User;
+            Groups = tunnel.Groups;
+            _identity = tunnel.Identity;
+            return;
+        }
+
         User = Client.CertificateUser;
         if (Snapshot.Authenticator is not { } basic)
         {
@@ -150,17 +170,24 @@ internal sealed class RequestContext
     /// <param name="maxForwards">A TRACE or OPTIONS request's Max-Forwards count, if it has one.</param>
     public Verdict Decide(RequestTarget target, RequestScheme scheme, int? maxForwards = null)
     {
+        string? path = null;
+        if (scheme != RequestScheme.Tunnel && !Policy.Rules.RequestPath.TryNormalise(target.PathAndQuery, out path, out string problem))
+        {
+            throw new ProxyErrorException(ProxyErrorKind.MalformedRequest, problem);
+        }
+
         var facts = new RequestFacts(Head.Method, scheme, target.Host, target.Address, target.Port, Client.Remote.Address)
         {
             User = User,
             Groups = Groups,
             MaxForwards = maxForwards,
+            Path = path,
         };
         Live.User = User;
         Live.Destination = target.AuthorityWithPort;
         Verdict verdict = Snapshot.Pipeline.Decide(facts, _identity);
         Decision = verdict.Rules;
-        _route = verdict.Route;
+        _route = Inspected?.Route ?? verdict.Route;
         Live.Rule = Decision?.Rule;
         return verdict.Refused ? throw verdict.ToException() : verdict;
     }
@@ -240,9 +267,10 @@ internal sealed class RequestContext
     }
 
     /// <summary>The exchange's access-log line and counters; <paramref name="error"/> is what went wrong, before or after the response started.</summary>
-    public void Log(SquidResult code, int status, System.Net.IPAddress? peer, string? contentType, ProxyErrorKind? error = null, string? rule = null, string? reason = null)
+    /// <param name="countBytes">False for an inspected CONNECT: the requests inside counted its bytes already.</param>
+    public void Log(SquidResult code, int status, System.Net.IPAddress? peer, string? contentType, ProxyErrorKind? error = null, string? rule = null, string? reason = null, bool countBytes = true)
     {
-        Count(status, rule ?? Decision?.Rule, error);
+        Count(status, rule ?? Decision?.Rule, error, countBytes);
         if (Parent is not null)
         {
             Services.Metrics.CountParent(Parent, error);

@@ -66,6 +66,13 @@ internal sealed class Connection : IDisposable
         }
     }
 
+    /// <summary>
+    /// A connection whose bytes go through <paramref name="layered"/> (TLS over <paramref name="plain"/>, read through a
+    /// <see cref="ConnectionStream"/>): same socket, same peer, same identity; disposing it disposes both.
+    /// </summary>
+    public static Connection Layered(Connection plain, Stream layered) =>
+        new(plain.Socket, layered, plain.Remote) { CertificateUser = plain.CertificateUser };
+
     public static Connection FromSocket(Socket socket) =>
         new(socket, new NetworkStream(socket, ownsSocket: false), (IPEndPoint)socket.RemoteEndPoint!);
 

@@ -9,10 +9,11 @@ namespace Sluice.Proxy.Tunnels;
 /// <summary>CONNECT: decide, dial the checked address, answer 200, then relay bytes until both sides are done.</summary>
 internal static class ConnectTunnel
 {
-    private static readonly byte[] Established = "HTTP/1.1 200 Connection established\r\n\r\n"u8.ToArray();
+    internal static readonly byte[] Established = "HTTP/1.1 200 Connection established\r\n\r\n"u8.ToArray();
 
+    /// <param name="runInside">Runs the requests of an inspected tunnel over the client's TLS connection (the session loop).</param>
     /// <returns>True when the connection may carry another request (the CONNECT was answered 407).</returns>
-    public static async Task<bool> RunAsync(RequestContext exchange, CancellationToken stopping)
+    public static async Task<bool> RunAsync(RequestContext exchange, Func<Connection, InspectedTunnel, Task> runInside, CancellationToken stopping)
     {
         Connection client = exchange.Client;
         if (!RequestTarget.TryParseAuthority(exchange.Head.Target, out RequestTarget? target, out string problem))
@@ -45,6 +46,11 @@ internal static class ConnectTunnel
             await exchange.AuthenticateAsync().ConfigureAwait(false);
             Verdict allowed = exchange.Decide(target, RequestScheme.Tunnel);
             exchange.TakeTunnelSlot();
+            if (allowed.Tls == TlsHandling.Inspect)
+            {
+                return await InspectedConnect.RunAsync(exchange, allowed, target, runInside, stopping).ConfigureAwait(false);
+            }
+
             try
             {
                 upstream = await exchange.OpenTunnelAsync(allowed, stopping).ConfigureAwait(false);
