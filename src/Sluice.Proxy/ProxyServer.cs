@@ -158,6 +158,8 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             Splice = _options.Splice && Tunnels.SplicePipe.IsSupported,
         };
         _services.AccessLog.ReportTo(metrics, _logger);
+        metrics.WatchLeaves(() => _leaves.Mints, () => _leaves.Count);
+
         metrics.ConfigGeneration.Set(Interlocked.Increment(ref _generation));
         if (_config.Admin is { } admin)
         {

@@ -110,7 +110,7 @@ public static class ProxyErrors
         [ProxyErrorKind.OriginCertificateInvalid] = new(502, "Bad Gateway", "tls_certificate_error", SquidResult.Miss),
         [ProxyErrorKind.OriginTlsFailed] = new(502, "Bad Gateway", "tls_protocol_error", SquidResult.Miss),
         [ProxyErrorKind.MisdirectedRequest] = new(421, "Misdirected Request", "http_request_denied", SquidResult.Denied),
-        [ProxyErrorKind.ClientTlsFailed] = new(200, "Connection established", "tls_protocol_error", SquidResult.None),
+        [ProxyErrorKind.ClientTlsFailed] = new(502, "Bad Gateway", "tls_protocol_error", SquidResult.None), // logged on the CONNECT line (200), never answered
         [ProxyErrorKind.ConnectionTerminated] = new(502, "Bad Gateway", "connection_terminated", SquidResult.Miss),
         [ProxyErrorKind.InternalError] = new(500, "Internal Server Error", "proxy_internal_error", SquidResult.None),
     });

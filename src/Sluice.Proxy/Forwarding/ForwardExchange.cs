@@ -26,6 +26,7 @@ internal sealed class ForwardExchange
     private bool _clientWantsClose;
     private bool _bodySentWithHead;
     private bool _echoedByParent;
+    private bool _bodyStarted; // some of the request body has been consumed: it can no longer be discarded whole
     private Func<string, bool>? _requestTrailerFilter;
 
     // Set by the upload before it resets the upstream connection because the client's body was broken.
@@ -111,7 +112,48 @@ internal sealed class ForwardExchange
         }
         catch (ProxyErrorException e)
         {
-            return await _x.FailAsync(e, canContinue, _stopping).ConfigureAwait(false) && canContinue;
+            bool keep = canContinue || (!_clientWantsClose && await DiscardUnsentBodyAsync().ConfigureAwait(false));
+            return await _x.FailAsync(e, keep, _stopping).ConfigureAwait(false) && keep;
+        }
+    }
+
+    /// <summary>The most of a refused request's body that is read and dropped to keep the connection for the next one.</summary>
+    private const int DiscardBodyBytes = 64 * 1024;
+
+    /// <summary>
+    /// A request refused before its body went anywhere (a policy 403, a 407 the client will answer): a small body of
+    /// known length is read and dropped, so the connection (an inspected tunnel, a keep-alive client) carries the next
+    /// request. Not with Expect: 100-continue, whose client may never send the body it was not asked for.
+    /// </summary>
+    private async Task<bool> DiscardUnsentBodyAsync()
+    {
+        if (_bodyStarted || _requestFraming.Kind != BodyKind.ContentLength || _requestFraming.Length > DiscardBodyBytes || Head.Fields.Contains("Expect"))
+        {
+            return false;
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+        deadline.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            long left = _requestFraming.Length;
+            while (left > 0)
+            {
+                if (Client.Input.BufferedCount == 0 && await Client.Input.FillAsync(DiscardBodyBytes, deadline.Token).ConfigureAwait(false) == 0)
+                {
+                    return false;
+                }
+
+                int take = (int)Math.Min(left, Client.Input.BufferedCount);
+                Client.Input.Consume(take);
+                left -= take;
+            }
+
+            return true;
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            return false;
         }
     }
 
@@ -215,6 +257,7 @@ internal sealed class ForwardExchange
     /// <summary>The whole (small) body came with the head: it goes in the same write; nothing is left to upload.</summary>
     private void CoalesceSmallBody(HeadWriter requestHead)
     {
+        _bodyStarted = _requestFraming.HasBody;
         if (_requestFraming.Kind == BodyKind.ContentLength && _requestFraming.HasBody && _requestFraming.Length <= CoalesceBodyBytes
             && Client.Input.BufferedCount >= _requestFraming.Length)
         {

@@ -79,9 +79,12 @@ internal sealed class ProxyMetrics
     /// <summary>Follows the access log's own count (read when scraped, so it is exact and costs nothing per line).</summary>
     public Counter AccessLogDropped { get; }
 
-    /// <summary>One forwarded request or tunnel ended: its kind, the rules' decision (null: not decided), rule, status and error.</summary>
-    public void CountRequest(bool tunnel, bool? allowed, string? rule, int status, Errors.ProxyErrorKind? error) =>
-        Requests.WithLabels(tunnel ? "tunnel" : "http", allowed switch { null => "none", true => "allow", false => "deny" }, rule ?? "",
+    /// <summary>
+    /// One forwarded request or tunnel ended: its kind (http, tunnel, or https for a request inside an inspected tunnel),
+    /// the rules' decision (null: not decided), rule, status and error.
+    /// </summary>
+    public void CountRequest(string kind, bool? allowed, string? rule, int status, Errors.ProxyErrorKind? error) =>
+        Requests.WithLabels(kind, allowed switch { null => "none", true => "allow", false => "deny" }, rule ?? "",
             StatusLabel(status), Errors.ProxyErrors.ProxyStatusError(error) ?? "").Inc();
 
     public void CountBytes(long fromClients, long toClients)
@@ -115,6 +118,19 @@ internal sealed class ProxyMetrics
         404 => "404", 407 => "407", 429 => "429", 500 => "500", 502 => "502", 503 => "503", 504 => "504",
         _ => status.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
+
+    /// <summary>The inspection leaves minted and cached, read from the cache when scraped.</summary>
+    public void WatchLeaves(Func<long> minted, Func<int> cached)
+    {
+        MetricFactory f = Prometheus.Metrics.WithCustomRegistry(Registry);
+        Counter mints = f.CreateCounter("sluice_inspection_leaves_minted_total", "Certificates minted for inspected tunnels (a cached one is reused until a day before it expires).");
+        Gauge entries = f.CreateGauge("sluice_inspection_leaves_cached", "Minted certificates held in the cache (bounded).");
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            mints.IncTo(minted());
+            entries.Set(cached());
+        });
+    }
 
     public void CountAccessLogDrops(Func<long> dropped) => Registry.AddBeforeCollectCallback(() => AccessLogDropped.IncTo(dropped()));
 

@@ -77,7 +77,7 @@ internal sealed class RequestContext
     /// <summary>One exchange or tunnel ended: the counters and the status page's traffic figures move.</summary>
     private void Count(int status, string? rule, ProxyErrorKind? error, bool countBytes)
     {
-        Services.Metrics.CountRequest(Head.IsConnect, Decision?.Allowed, rule, status, error);
+        Services.Metrics.CountRequest(Head.IsConnect ? "tunnel" : Inspected is null ? "http" : "https", Decision?.Allowed, rule, status, error);
         if (countBytes)
         {
             Services.Metrics.CountBytes(Client.Input.Consumed - _clientReadAtStart, Client.Stream.BytesWritten - _clientWrittenAtStart);
