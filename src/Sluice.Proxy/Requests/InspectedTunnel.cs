@@ -16,7 +16,7 @@ namespace Sluice.Proxy.Requests;
 internal sealed class InspectedTunnel : IDisposable
 {
     private readonly RequestContext _connect;
-    private readonly Verdict _allowed;
+    private Verdict _allowed;
     private Connection? _idle;
 
     public InspectedTunnel(RequestContext connect, Verdict allowed, RequestTarget target, InspectionAuthority authority)
@@ -66,6 +66,12 @@ internal sealed class InspectedTunnel : IDisposable
     /// </summary>
     public async Task<Connection> OpenOriginAsync(CancellationToken cancellationToken)
     {
+        if (_allowed.Route.Kind == RouteKind.Direct && _allowed.Step == VerdictStep.Rules)
+        {
+            // Resolved and checked once for the tunnel: a re-opened origin connection goes to the same checked addresses.
+            _allowed = await _connect.ResolveAsync(_allowed, cancellationToken).ConfigureAwait(false);
+        }
+
         Connection plain = await _connect.OpenTunnelAsync(_allowed, cancellationToken).ConfigureAwait(false);
         var check = new OriginCheck();
         var tls = new SslStream(new ConnectionStream(plain), leaveInnerStreamOpen: false);

@@ -192,6 +192,10 @@ internal sealed class RequestContext
         return verdict.Refused ? throw verdict.ToException() : verdict;
     }
 
+    /// <summary>Resolves and checks every address (step 5-6 of the pipeline); throws the refusal. A ready verdict dials without a second lookup.</summary>
+    public Task<Verdict> ResolveAsync(Verdict allowed, CancellationToken cancellationToken) =>
+        Services.Dialer.ResolveAsync(Snapshot.Pipeline, allowed, cancellationToken);
+
     /// <summary>Resolves, checks every address and connects to a permitted one; throws the refusal or the failure.</summary>
     public Task<Connection> DialAsync(Verdict allowed, CancellationToken cancellationToken) =>
         Services.Dialer.DialAsync(Snapshot.Pipeline, allowed, cancellationToken);
