@@ -132,21 +132,14 @@ public static class InspectionCa
     /// </exception>
     public static X509Certificate2 Load(string certificatePath, string keyPath)
     {
-        X509Certificate2 certificate = ReadCertificate(certificatePath);
-        try
-        {
-            CheckCanIssue(certificate, certificatePath, DateTimeOffset.UtcNow);
-            using AsymmetricAlgorithm key = ReadKey(keyPath);
-            CheckMatches(certificate, key, keyPath, certificatePath);
-            X509Certificate2 withKey = key is ECDsa ec ? certificate.CopyWithPrivateKey(ec) : certificate.CopyWithPrivateKey((RSA)key);
-            certificate.Dispose();
-            return withKey;
-        }
-        catch
-        {
-            certificate.Dispose();
-            throw;
-        }
+        using X509Certificate2 certificate = ReadCertificate(certificatePath);
+        CheckCanIssue(certificate, certificatePath, DateTimeOffset.UtcNow);
+        using AsymmetricAlgorithm key = ReadKey(keyPath);
+        CheckMatches(certificate, key, keyPath, certificatePath);
+
+        // A new certificate holding its own copy of the key (on Linux a duplicated OpenSSL handle): it signs as an
+        // issuer after this key object is disposed.
+        return key is ECDsa ec ? certificate.CopyWithPrivateKey(ec) : certificate.CopyWithPrivateKey((RSA)key);
     }
 
     /// <summary>
