@@ -7,6 +7,7 @@ var root = new RootCommand("Sluice: an egress proxy for HTTP and HTTPS that deci
     CheckCommand.Create(),
     ExplainCommand.Create(),
     PasswdCommand.Create(),
+    CaCommand.Create(),
     EnvCommand.Create(),
     DoctorCommand.Create(),
     K8sCommand.Create(),
