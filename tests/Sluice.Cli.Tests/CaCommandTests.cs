@@ -177,6 +177,32 @@ public sealed class CaCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Show_reads_the_ca_a_configuration_names_and_refuses_a_pair_whose_key_is_another_cas()
+    {
+        string dir = Path.Combine(_dir, "config");
+        string other = Path.Combine(_dir, "config-other");
+        Assert.Equal(0, (await SluiceProcess.RunAsync("ca", "init", "--out", dir)).Exit);
+        Assert.Equal(0, (await SluiceProcess.RunAsync("ca", "init", "--out", other)).Exit);
+        string config = Path.Combine(_dir, "sluice.yaml");
+        File.WriteAllText(config, $"tls:\n  inspection: {{ ca: {dir}/ca.crt, key: {dir}/ca.key }}\nrules:\n  - {{ name: gh, action: allow, destinations: [github.com], tls: inspect }}\n");
+
+        (int exit, string stdout, string stderr) = await SluiceProcess.RunAsync("ca", "show", "--config", config);
+        Assert.True(exit == 0, $"ca show --config failed ({exit}): {stderr}");
+        Assert.Contains($"fingerprint: SHA256 {await OpensslFingerprintAsync(Path.Combine(dir, "ca.crt"))}", stdout);
+        AssertKeyNotIn(Path.Combine(dir, "ca.key"), stdout, stderr);
+
+        File.WriteAllText(config, $"tls:\n  inspection: {{ ca: {dir}/ca.crt, key: {other}/ca.key }}\n");
+        (exit, stdout, stderr) = await SluiceProcess.RunAsync("ca", "show", "--config", config);
+        Assert.Equal(1, exit);
+        Assert.Contains("the proxy would refuse this pair", stderr);
+        AssertKeyNotIn(Path.Combine(other, "ca.key"), stdout, stderr);
+
+        (exit, _, stderr) = await SluiceProcess.RunAsync("ca", "show", "--config", config, "--ca", Path.Combine(dir, "ca.crt"));
+        Assert.Equal(2, exit);
+        Assert.Contains("exactly one of --ca FILE or --config FILE", stderr);
+    }
+
+    [Fact]
     public async Task Show_warns_on_stderr_and_exits_0_when_the_ca_expires_within_30_days()
     {
         string dir = Path.Combine(_dir, "soon");

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using Sluice.Policy.Config;
 using Sluice.Proxy.Inspection;
 
 namespace Sluice.Cli.Commands;
@@ -43,13 +44,14 @@ internal static class CaCommand
 
     private static Command CreateShow()
     {
-        var ca = new Option<FileInfo>("--ca") { Description = "The CA certificate (PEM), as tls.inspection.ca names it.", Required = true };
+        var ca = new Option<FileInfo?>("--ca") { Description = "The CA certificate (PEM), as tls.inspection.ca names it." };
+        var config = new Option<FileInfo?>("--config", "-c") { Description = "A Sluice configuration: show the CA its tls.inspection names, and check its key matches." };
         var json = new Option<bool>("--json") { Description = "Print the description as one JSON object, for scripts." };
         var command = new Command("show", $"Show an inspection CA certificate: subject, SHA-256 fingerprint, validity, days left, key. Warns on stderr when it expires within {WarnDays} days. Exit code 0 when the proxy can use it, 1 when it has expired, is not valid yet or is not a CA, 2 when the file cannot be read.")
         {
-            ca, json,
+            ca, config, json,
         };
-        command.SetAction(result => RunShow(result.GetValue(ca)!, result.GetValue(json), Console.Out, Console.Error));
+        command.SetAction(result => RunShowFrom(result.GetValue(ca), result.GetValue(config), result.GetValue(json), Console.Out, Console.Error));
         return command;
     }
 
@@ -151,6 +153,45 @@ internal static class CaCommand
         output.WriteLine();
         output.WriteLine($"       sluice env --format FORMAT --proxy URL --inspection-ca {certificatePath}");
         return 0;
+    }
+
+    /// <summary><c>--ca FILE</c>, or the CA a configuration's tls.inspection names (its key checked against it, as the proxy loads them).</summary>
+    internal static int RunShowFrom(FileInfo? ca, FileInfo? config, bool json, TextWriter output, TextWriter errors)
+    {
+        if ((ca is null) == (config is null))
+        {
+            errors.WriteLine("sluice ca show: give exactly one of --ca FILE or --config FILE");
+            return 2;
+        }
+
+        if (config is null)
+        {
+            return RunShow(ca!, json, output, errors);
+        }
+
+        if (!ConfigOption.TryLoad(config, errors, out SluiceConfig loaded))
+        {
+            return 2;
+        }
+
+        if (loaded.Inspection is not { } inspection)
+        {
+            errors.WriteLine($"sluice ca show: {config.FullName} has no tls.inspection: nothing is inspected");
+            return 2;
+        }
+
+        int shown = RunShow(new FileInfo(inspection.Ca), json, output, errors);
+        try
+        {
+            using X509Certificate2 pair = InspectionCa.Load(inspection.Ca, inspection.Key);
+        }
+        catch (InvalidOperationException e)
+        {
+            errors.WriteLine($"sluice ca show: the proxy would refuse this pair: {e.Message}");
+            return Math.Max(shown, 1);
+        }
+
+        return shown;
     }
 
     internal static int RunShow(FileInfo file, bool json, TextWriter output, TextWriter errors)

@@ -98,23 +98,8 @@ internal sealed class InspectionAuthority
         return _ca;
     }
 
-    private static X509Certificate2 LoadCa(InspectionConfig config)
-    {
-        X509Certificate2 ca = X509Certificate2.CreateFromPemFile(config.Ca, config.Key);
-        bool isCa = ca.Extensions.OfType<X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority);
-        bool signs = ca.Extensions.OfType<X509KeyUsageExtension>().All(u => u.KeyUsages.HasFlag(X509KeyUsageFlags.KeyCertSign));
-        if (!isCa || !signs)
-        {
-            throw new InvalidOperationException($"{config.Ca} is not a CA certificate (basicConstraints CA:TRUE and keyCertSign are needed); create one with sluice ca init");
-        }
-
-        if (ca.NotAfter.ToUniversalTime() <= DateTime.UtcNow)
-        {
-            throw new InvalidOperationException($"the CA {config.Ca} expired on {ca.NotAfter.ToUniversalTime():yyyy-MM-dd}");
-        }
-
-        return ca;
-    }
+    // The one loader of a CA pair (sluice ca show and check read it the same way): a CA, keyCertSign, its own key, in date.
+    private static X509Certificate2 LoadCa(InspectionConfig config) => InspectionCa.Load(config.Ca, config.Key);
 
     private static X509Certificate2Collection LoadExtraRoots(InspectionConfig config)
     {

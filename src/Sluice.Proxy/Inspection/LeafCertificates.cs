@@ -106,7 +106,13 @@ internal sealed class LeafCertificates
         DateTimeOffset notAfter = Min(now + Lifetime, ca.NotAfter.ToUniversalTime());
         byte[] serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7F; // positive, as RFC 5280 asks
-        using X509Certificate2 issued = request.Create(ca, notBefore, notAfter, serial);
+        // Signed through a generator rather than Create(ca, ...), which refuses an ECDSA leaf under an RSA CA.
+        using ECDsa? ecdsaCa = ca.GetECDsaPrivateKey();
+        using RSA? rsaCa = ecdsaCa is null ? ca.GetRSAPrivateKey() : null;
+        X509SignatureGenerator signer = ecdsaCa is not null
+            ? X509SignatureGenerator.CreateForECDsa(ecdsaCa)
+            : X509SignatureGenerator.CreateForRSA(rsaCa ?? throw new CryptographicException("the inspection CA has neither an ECDSA nor an RSA key"), RSASignaturePadding.Pkcs1);
+        using X509Certificate2 issued = request.Create(ca.SubjectName, signer, notBefore, notAfter, serial);
         X509Certificate2 leaf = issued.CopyWithPrivateKey(key);
         return SslStreamCertificateContext.Create(leaf, [X509CertificateLoader.LoadCertificate(ca.RawData)], offline: true);
     }
