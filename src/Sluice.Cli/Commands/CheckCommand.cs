@@ -31,6 +31,11 @@ internal static class CheckCommand
             return 1;
         }
 
+        if (!CheckInspection.TryLoad(config, out string? inspection, warnings, errors))
+        {
+            return 1;
+        }
+
         output.WriteLine($"{config.Source}: valid");
         output.WriteLine($"listeners: {string.Join(", ", config.Listeners.Select(l => $"{l.Scheme}://{Endpoints.Format(l.Address)}{(l.Tls?.ClientCertificate is { } m && m != ClientCertificateMode.None ? $" (client certificate {m.ToString().ToLowerInvariant()})" : "")}"))}");
         output.WriteLine($"rules: {config.Rules.Length}, first match wins");
@@ -60,6 +65,11 @@ internal static class CheckCommand
             output.WriteLine(line);
         }
 
+        if (inspection is not null)
+        {
+            output.WriteLine(inspection);
+        }
+
         warnings.AddRange(CheckUpstreams.RefusedParents(config));
         warnings.InsertRange(0, ConfigAdvisor.Warnings(config));
         foreach (string warning in warnings)
@@ -86,6 +96,8 @@ internal static class CheckCommand
         Add("ports", rule.Ports);
         Add("methods", rule.Methods);
         Add("schemes", rule.Schemes.Select(s => s.ToString().ToLowerInvariant()));
+        Add("paths", rule.Paths);
+        Add<string>("tls", rule.Tls == TlsMode.Inspect ? ["inspect"] : []);
         Add("clients", rule.Clients);
         Add("users", rule.Users);
         Add("groups", rule.Groups);
