@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -26,6 +29,10 @@ namespace Sluice.Cli.Tests;
 /// there explain's route must also be the one the proxy took, read from its access log (the upstream, the parent that
 /// carried the request, the hierarchy code, and whether the parent resolved the name), and the parent must have seen
 /// it; a request the proxy refuses must never reach a parent.
+/// The <c>inspect</c> rows go through a proxy with <c>tls.inspection</c> to an HTTPS origin: after the CONNECT's 200
+/// the client speaks TLS in the tunnel and sends its request inside, so explain's TLS handling must be what the client
+/// saw (a leaf from the inspection CA, or the origin's own certificate), and for an inspected tunnel explain's
+/// <c>inside</c> status and Proxy-Status must be what the proxy answered inside it.
 /// </summary>
 /// <remarks>
 /// Only loopback is ever connected to: the one public address the resolver hands out is in addresses.deny, private
@@ -39,7 +46,9 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
     // Identity: "-" none; "user:password" (split at the last colon). Client: the address the request comes from (all on
     // loopback). Wire: the request target a client sends for Target when it differs (ws:// goes as a CONNECT, a
     // Unicode name as punycode); an absolute-form target when it starts with http://, else a CONNECT.
-    public sealed record Row(string Config, string Target, string Identity = "-", string Method = "GET", string Client = "127.0.0.1", string? Wire = null, int? MaxForwards = null);
+    // Inside: after a 200 to the CONNECT, TLS in the tunnel and Method with Target's path inside it; {s}: the HTTPS
+    // origin's port (its certificate is for *.inspect.test, from the PKI the inspect config trusts as upstreamCa).
+    public sealed record Row(string Config, string Target, string Identity = "-", string Method = "GET", string Client = "127.0.0.1", string? Wire = null, int? MaxForwards = null, bool Inside = false);
 
     private static readonly Row[] Table = [.. BuildTable()];
 
@@ -72,6 +81,7 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
         Row row = Table[index];
         Proxies.Instance proxy = _proxies.For(row.Config);
         string Ports(string text) => text.Replace("{o}", _proxies.OriginPort.ToString(), StringComparison.Ordinal)
+            .Replace("{s}", _proxies.SecurePort.ToString(), StringComparison.Ordinal)
             .Replace("{p}", proxy.Port.ToString(), StringComparison.Ordinal);
         string target = Ports(row.Target);
         string wire = Ports(row.Wire ?? row.Target);
@@ -81,7 +91,7 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
 
         var output = new StringWriter();
         var errors = new StringWriter();
-        var request = new ExplainCommand.ExplainRequest(target, row.Client, user, tunnel ? null : row.Method, [], NoResolve: false) { Password = password, MaxForwards = row.MaxForwards };
+        var request = new ExplainCommand.ExplainRequest(target, row.Client, user, tunnel && !row.Inside ? null : row.Method, [], NoResolve: false) { Password = password, MaxForwards = row.MaxForwards };
         int exit = await ExplainCommand.RunAsync(new FileInfo(proxy.ConfigFile), request, json: true, output, errors, _proxies.Resolver, CancellationToken.None);
         if (exit == 2)
         {
@@ -105,6 +115,12 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 $"explain would let the proxy connect to {address}");
         }
 
+        if (row.Inside)
+        {
+            await AssertInsideAsync(proxy, row, target, wire, user, password, exit, root, $"{row} -> explain: {output}");
+            return;
+        }
+
         int logged = proxy.Log?.Lines.Count ?? 0;
         (int status, string? error) = await proxy.AskAsync(wire, tunnel, row.Method, user, password, IPAddress.Parse(row.Client), row.MaxForwards);
         string what = $"{row} -> explain: {output}";
@@ -121,6 +137,49 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
         if (proxy.Log is not null)
         {
             await _proxies.AssertRouteAsync(proxy, logged, wire, tunnel, root, what);
+        }
+    }
+
+    /// <summary>
+    /// A row whose client goes on inside the tunnel: the CONNECT's answer as for any tunnel; after a 200, the certificate
+    /// the client is shown says whether the proxy inspects (explain's <c>tls</c>), and the answer inside an inspected
+    /// tunnel is explain's <c>inside</c>: the refusal's status and Proxy-Status, or the origin's 200.
+    /// </summary>
+    private async Task AssertInsideAsync(Proxies.Instance proxy, Row row, string target, string wire, string? user, string? password, int exit, JsonElement root, string what)
+    {
+        int slash = target.IndexOf('/', target.IndexOf("://", StringComparison.Ordinal) + 3);
+        string path = slash < 0 ? "/" : target[slash..];
+        Proxies.Tunnelled seen = await proxy.AskInsideAsync(wire, path, row.Method, user, password, IPAddress.Parse(row.Client), _proxies.InspectionCa, _proxies.OriginsCa);
+        if (root.GetProperty("refused").GetBoolean())
+        {
+            Assert.True(root.GetProperty("status").GetInt32() == seen.Status && root.GetProperty("proxyStatus").GetString() == seen.Error,
+                $"the proxy answered the CONNECT {seen.Status} ({seen.Error}); {what}");
+            Assert.True(exit == 1, $"explain exited {exit} for a refused CONNECT; {what}");
+            return;
+        }
+
+        Assert.True(seen.Status == 200 && seen.Error is null, $"explain let the CONNECT through; the proxy answered {seen.Status} ({seen.Error}); {what}");
+        bool inspected = root.GetProperty("tls").GetString() == "inspect";
+        Assert.True(seen.Inspected == inspected,
+            $"explain says tls {root.GetProperty("tls")}; the client was shown {(seen.Inspected ? "a leaf from the inspection CA" : "the origin's certificate")}; {what}");
+        if (!inspected)
+        {
+            Assert.True(seen.InsideStatus == 200 && seen.InsideError is null, $"through the untouched tunnel the origin answered {seen.InsideStatus} ({seen.InsideError}); {what}");
+            Assert.True(exit == 0, $"explain exited {exit} for an open tunnel; {what}");
+            return;
+        }
+
+        JsonElement inside = root.GetProperty("inside");
+        if (inside.GetProperty("refused").GetBoolean())
+        {
+            Assert.True(inside.GetProperty("status").GetInt32() == seen.InsideStatus && inside.GetProperty("proxyStatus").GetString() == seen.InsideError,
+                $"inside the tunnel the proxy answered {seen.InsideStatus} ({seen.InsideError}); {what}");
+            Assert.True(exit == 1, $"explain exited {exit} for a request refused inside; {what}");
+        }
+        else
+        {
+            Assert.True(seen.InsideStatus == 200 && seen.InsideError is null, $"explain let the request inside through; the proxy answered {seen.InsideStatus} ({seen.InsideError}); {what}");
+            Assert.True(exit == 0, $"explain exited {exit} for a request let through inside; {what}");
         }
     }
 
@@ -262,6 +321,64 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
         {
             yield return row;
         }
+
+        foreach (Row row in InspectRows())
+        {
+            yield return row;
+        }
+    }
+
+    /// <summary>
+    /// TLS inspection: the CONNECT decided on its connection keys, then each request inside on all of them (scheme https,
+    /// method, normalised path, the CONNECT's user); never-inspected destinations, an untouched tunnel, and http:// URLs
+    /// against the same paths: rules.
+    /// </summary>
+    private static IEnumerable<Row> InspectRows()
+    {
+        const string alice = "alice:wonderland";
+
+        // Inspected, paths decide inside: allowed, refused by the default, by a deny rule with paths ahead of the
+        // inspecting rule (which no CONNECT matches), after normalisation (dot segments, escapes, an escaped '/'), and a
+        // path that cannot be normalised (400 inside).
+        foreach (string path in new[] { "/hello", "/status/200", "/status/204", "/headers", "/status/200/../../hello", "/%68ello", "/hello/..%2Fheaders", "/hello?x=/headers", "/a%zz", "/a%00b" })
+        {
+            yield return new Row("inspect", $"https://repo.inspect.test:{{s}}{path}", Wire: "repo.inspect.test:{s}", Inside: true);
+        }
+
+        yield return new Row("inspect", "wss://repo.inspect.test:{s}/hello", Wire: "repo.inspect.test:{s}", Inside: true);
+        yield return new Row("inspect", "repo.inspect.test:{s}"); // a host:port target stays the CONNECT only
+        yield return new Row("inspect", "https://repo.inspect.test:{s}/hello", alice, Wire: "repo.inspect.test:{s}", Inside: true);
+
+        // Inspected, methods decide inside (case-sensitive, as ever).
+        foreach (string method in new[] { "GET", "HEAD", "POST", "DELETE", "get" })
+        {
+            yield return new Row("inspect", "https://store.inspect.test:{s}/status/200", Method: method, Wire: "store.inspect.test:{s}", Inside: true);
+        }
+
+        // Inside, the request is the CONNECT's user's: a rule naming users decides it (an anonymous one is challenged).
+        foreach (string identity in new[] { "-", alice, "carol:ops-pass", "bob:not-his-password" })
+        {
+            yield return new Row("inspect", "https://team.inspect.test:{s}/hello", identity, Wire: "team.inspect.test:{s}", Inside: true);
+            yield return new Row("inspect", "https://team.inspect.test:{s}/status/200", identity, Wire: "team.inspect.test:{s}", Inside: true);
+        }
+
+        // Never inspected: a rule with paths cannot match the CONNECT (403); an inspecting rule with connection keys
+        // only still opens the tunnel, untouched. And a rule without tls: inspect: untouched too.
+        yield return new Row("inspect", "https://bank.inspect.test:{s}/hello", Wire: "bank.inspect.test:{s}", Inside: true);
+        yield return new Row("inspect", "https://open-bank.inspect.test:{s}/status/200", Wire: "open-bank.inspect.test:{s}", Inside: true);
+        yield return new Row("inspect", "https://tunnel.inspect.test:{s}/status/200", Wire: "tunnel.inspect.test:{s}", Inside: true);
+        yield return new Row("inspect", "https://unlisted.inspect.test:{s}/hello", Wire: "unlisted.inspect.test:{s}", Inside: true);
+
+        // http:// is forwarded with its path normalised the same way: paths allowed and denied, an inspecting rule's
+        // paths apply to it too, and a path that cannot be read is a 400 before any rule.
+        foreach (string path in new[] { "/hello", "/status/200", "/headers", "/x/../hello", "/hello/%2e%2e/headers", "/a%zz" })
+        {
+            yield return new Row("inspect", $"http://web.inspect.test:{{o}}{path}");
+        }
+
+        yield return new Row("inspect", "http://repo.inspect.test:{o}/hello");
+        yield return new Row("inspect", "http://repo.inspect.test:{o}/headers");
+        yield return new Row("inspect", "http://store.inspect.test:{o}/status/200", Method: "POST");
     }
 
     /// <summary>Through parent proxies: a rule's via, route.default, via: direct, the three balances, the guard and split-horizon names.</summary>
@@ -381,10 +498,24 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
         private readonly Dictionary<string, Instance> _instances = [];
         private readonly List<TestProxy> _parents = [];
         private TestOrigin _origin = null!;
+        private TestOrigin _secure = null!;
+        private TestPki _origins = null!;
 
         public TableResolver Resolver { get; } = new();
 
         public int OriginPort => _origin.Port;
+
+        /// <summary>The HTTPS origin, with a certificate for *.inspect.test from <see cref="OriginsCa"/>.</summary>
+        public int SecurePort => _secure.Port;
+
+        /// <summary>The CA the inspect config signs its minted leaves with (made here; the key stays in the temp folder).</summary>
+        public X509Certificate2 InspectionCa { get; private set; } = null!;
+
+        /// <summary>The CA of the origins' certificates: the inspect config's upstreamCa, and what an untouched tunnel's client trusts.</summary>
+        public X509Certificate2 OriginsCa => _origins.Ca;
+
+        /// <summary>What a client saw through a tunnel: the CONNECT's answer, who signed the certificate, and the answer inside.</summary>
+        public sealed record Tunnelled(int Status, string? Error, bool Inspected = false, int InsideStatus = 0, string? InsideError = null);
 
         public Instance For(string config) => _instances[config];
 
@@ -431,6 +562,24 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 _parents.Add(await TestProxy.StartAsync(c => c with { Name = name }, parentNames));
             }
 
+            // The inspect config: an inspection CA made here (PEM files in the temp folder), the origins' PKI as upstreamCa.
+            _origins = new TestPki("Explain Diff Origins CA");
+            _secure = await TestOrigin.StartAsync(issued: _origins.Origin("*.inspect.test"));
+            string caFile = Path.Combine(_dir, "inspect-ca.crt");
+            string keyFile = Path.Combine(_dir, "inspect-ca.key");
+            InspectionCa = CreateInspectionCa(caFile, keyFile);
+            int inspectPort = Ports.Free();
+            string inspectFile = Path.Combine(_dir, "inspect.yaml");
+            File.WriteAllLines(inspectFile, InspectConfig(inspectPort, users, groups, caFile, keyFile, _origins.CaPath));
+            var inspecting = new ProxyServer(ConfigLoader.LoadFile(inspectFile), new ProxyServerOptions
+            {
+                Resolver = Resolver,
+                AccessLogOutput = new LogCapture(),
+                LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+            });
+            await inspecting.StartAsync();
+            _instances["inspect"] = new Instance(inspecting, inspectFile, inspectPort);
+
             int viaPort = Ports.Free();
             string viaFile = Path.Combine(_dir, "via.yaml");
             File.WriteAllLines(viaFile, ViaConfig(viaPort, _parents[0].Endpoint.Port, _parents[1].Endpoint.Port));
@@ -456,6 +605,24 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 .Map("both.loop.test", "127.0.0.1").Map("zoe.loop.test", "127.0.0.1")
                 .Map("direct.loop.test", "127.0.0.1").Map("w.hash.test", "127.0.0.1").Map("x.hash.test", "127.0.0.1").Map("y.hash.test", "127.0.0.1")
                 .Map("z.hash.test", "127.0.0.1").Map("a.spin.test", "127.0.0.1").Map("b.spin.test", "127.0.0.1").Map("trap.trust.test", "10.0.0.5");
+            foreach (string name in new[] { "repo", "store", "team", "bank", "open-bank", "tunnel", "unlisted", "web" })
+            {
+                Resolver.Map($"{name}.inspect.test", "127.0.0.1");
+            }
+        }
+
+        // A CA fit for inspection (CA:TRUE, keyCertSign), written as PEM; the public part is returned for clients to trust.
+        private static X509Certificate2 CreateInspectionCa(string certificateFile, string keyFile)
+        {
+            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var request = new CertificateRequest("CN=Explain Diff Inspection CA", key, HashAlgorithmName.SHA256);
+            request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+            request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+            request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+            using X509Certificate2 ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
+            File.WriteAllText(certificateFile, ca.ExportCertificatePem());
+            File.WriteAllText(keyFile, key.ExportPkcs8PrivateKeyPem());
+            return X509CertificateLoader.LoadCertificate(ca.RawData);
         }
 
         /// <summary>
@@ -582,6 +749,31 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
             "default: deny",
         ];
 
+        private static string[] InspectConfig(int port, string users, string groups, string ca, string key, string upstreamCa) =>
+        [
+            .. Common(port, "squid"),
+            "auth:",
+            $"  basic: {{ realm: diff, usersFile: {users}, groupsFile: {groups} }}",
+            "  required: false",
+            "tls:",
+            "  inspection:",
+            $"    ca: {ca}",
+            $"    key: {key}",
+            $"    upstreamCa: {upstreamCa}",
+            "    neverInspect: [bank.inspect.test, open-bank.inspect.test]",
+            "rules:",
+            "  - { name: repo-no-headers, action: deny, destinations: [repo.inspect.test], paths: [/headers] }",
+            "  - { name: repo-paths, action: allow, destinations: [repo.inspect.test], tls: inspect, paths: [/hello, /status/200] }",
+            "  - { name: store-reads, action: allow, destinations: [store.inspect.test], tls: inspect, methods: [GET, HEAD] }",
+            "  - { name: team-alice, action: allow, destinations: [team.inspect.test], paths: [/hello], users: [alice] }",
+            "  - { name: team-status, action: allow, destinations: [team.inspect.test], tls: inspect, paths: [/status/200] }",
+            "  - { name: bank-paths, action: allow, destinations: [bank.inspect.test], tls: inspect, paths: [/hello] }",
+            "  - { name: open-bank, action: allow, destinations: [open-bank.inspect.test], tls: inspect }",
+            "  - { name: plain-tunnel, action: allow, destinations: [tunnel.inspect.test] }",
+            "  - { name: web-paths, action: allow, destinations: [web.inspect.test], paths: [/hello, /status/200] }",
+            "default: deny",
+        ];
+
         public async Task DisposeAsync()
         {
             foreach (Instance instance in _instances.Values)
@@ -595,6 +787,9 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
             }
 
             await _origin.DisposeAsync();
+            await _secure.DisposeAsync();
+            _origins.Dispose();
+            InspectionCa.Dispose();
             Directory.Delete(_dir, recursive: true);
         }
 
@@ -624,7 +819,63 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
 
                 head.Append(method == "POST" && !tunnel ? "Content-Length: 0\r\n\r\n" : "\r\n");
                 await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()));
-                string response = await ReadHeadAsync(stream);
+                return Read(await ReadHeadAsync(stream));
+            }
+
+            /// <summary>
+            /// A CONNECT to <paramref name="authority"/>; after a 200, TLS in the tunnel (trusting the inspection CA, or the
+            /// origins' CA for an untouched tunnel, the name checked) and one request inside: what the client saw.
+            /// </summary>
+            public async Task<Tunnelled> AskInsideAsync(string authority, string path, string method, string? user, string? password, IPAddress client, X509Certificate2 inspectionCa, X509Certificate2 originsCa)
+            {
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                socket.Bind(new IPEndPoint(client, 0));
+                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port));
+                using var stream = new NetworkStream(socket, ownsSocket: false);
+                var head = new StringBuilder($"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+                if (user is not null)
+                {
+                    head.Append($"Proxy-Authorization: Basic {Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}"))}\r\n");
+                }
+
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(head.Append("\r\n").ToString()));
+                (int status, string? error) = Read(await ReadHeadAsync(stream));
+                if (status != 200)
+                {
+                    return new Tunnelled(status, error);
+                }
+
+                string host = authority[..authority.LastIndexOf(':')];
+                bool inspected = false;
+                await using var tls = new SslStream(stream, leaveInnerStreamOpen: true);
+                await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                {
+                    TargetHost = host,
+                    RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                    {
+                        using var shown = X509CertificateLoader.LoadCertificate(certificate!.GetRawCertData());
+                        inspected = Chains(shown, inspectionCa);
+                        return shown.MatchesHostname(host) && (inspected || Chains(shown, originsCa));
+                    },
+                });
+                string inside = $"{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n{(method == "POST" ? "Content-Length: 0\r\n" : "")}\r\n";
+                await tls.WriteAsync(Encoding.ASCII.GetBytes(inside));
+                (int insideStatus, string? insideError) = Read(await ReadHeadAsync(tls));
+                return new Tunnelled(status, error, inspected, insideStatus, insideError);
+            }
+
+            private static bool Chains(X509Certificate2 certificate, X509Certificate2 root)
+            {
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(root);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return chain.Build(certificate);
+            }
+
+            // A response head's status and its Proxy-Status error type, if any.
+            private static (int Status, string? Error) Read(string response)
+            {
                 int status = int.Parse(response.AsSpan(9, 3), System.Globalization.CultureInfo.InvariantCulture);
                 Match error = Regex.Match(response, @"(?im)^Proxy-Status:.*?;\s*error=([a-z_]+)");
                 return (status, error.Success ? error.Groups[1].Value : null);
@@ -639,7 +890,7 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 return authority[(authority.LastIndexOf('@') + 1)..];
             }
 
-            private static async Task<string> ReadHeadAsync(NetworkStream stream)
+            private static async Task<string> ReadHeadAsync(Stream stream)
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
                 var head = new StringBuilder();

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Sluice.Policy.Config;
 using Sluice.Policy.Decisions;
 using Sluice.Policy.Rules;
@@ -9,7 +10,8 @@ namespace Sluice.Cli.Commands;
 
 /// <summary>
 /// <c>sluice explain</c>'s output: the pipeline's verdict, with the rules tried on the way, as text or one JSON
-/// object. Rendering only; every answer in it comes from the <see cref="Verdict"/>.
+/// object. Rendering only; every answer in it comes from the <see cref="Verdict"/> (and, for an inspected tunnel, from the
+/// verdict on the request inside).
 /// </summary>
 internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResult? identity, string? user)
 {
@@ -17,6 +19,18 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
     private Route Route => verdict.Route;
 
     public string? Note { get; init; }
+
+    /// <summary>For a tunnel when <c>tls.inspection</c> is configured: what the rules chose for its TLS, and why.</summary>
+    public TlsChoice? Tls { get; init; }
+
+    /// <summary>A forwarded request's path and query as written (the facts carry it normalised).</summary>
+    public string? RawPath { get; init; }
+
+    /// <summary>The request inside an inspected tunnel, decided as the proxy decides it.</summary>
+    public InsideRequest? Inside { get; init; }
+
+    /// <summary>Why an inspected tunnel has no request inside explained (a host:port target, a ws:// URL).</summary>
+    public string? InsideNote { get; init; }
 
     private RequestFacts Facts => verdict.Facts;
 
@@ -39,7 +53,9 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
     private string Outcome => verdict.Error is { } error
         ? $"{error.Status} {error.Reason} (Proxy-Status error={error.ProxyStatusError})"
         : AnsweredBySelf ? $"200 OK: Max-Forwards is 0, so the proxy answers the {Facts.Method} itself"
-        : Facts.Scheme == RequestScheme.Tunnel ? "200 Connection established: the proxy opens the tunnel" : "forwarded: the client gets the origin's response";
+        : Facts.Scheme != RequestScheme.Tunnel ? "forwarded: the client gets the origin's response"
+        : Tls?.Handling == TlsHandling.Inspect ? "200 Connection established: once the origin's certificate checks out (else 502), the proxy opens the tunnel and shows the client a certificate from the inspection CA"
+        : "200 Connection established: the proxy opens the tunnel";
 
     /// <summary>A route in words: <c>via corp: a:3128, then b:3129 (failover), chosen by route.default</c>, <c>direct</c>.</summary>
     public static string Describe(Route route) => route.Kind switch
@@ -72,30 +88,30 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
     public void WriteText(TextWriter output)
     {
         output.WriteLine($"request:  {Request}");
+        if (Facts.Path is { } path && PathWords(path, RawPath ?? "/") is var words && words != "/")
+        {
+            output.WriteLine($"path:     {words}");
+        }
+
         if (Identity is { } who)
         {
             output.WriteLine($"identity: {who}");
         }
 
-        for (int i = 0; i < trail.Evaluated.Length; i++)
-        {
-            RuleEvaluation e = trail.Evaluated[i];
-            output.WriteLine($"rule {i + 1}:   {e.Rule.Name} ({e.Rule.Action.ToString().ToLowerInvariant()}, line {e.Rule.Line}): {e.Mismatch ?? "MATCHES"}");
-        }
-
-        if (verdict.Rules is { } rules)
-        {
-            output.WriteLine($"decision: {(rules.Allowed ? "allow" : "deny")}: {rules.Detail}");
-        }
-
+        WriteTrail(output, trail, verdict, "");
         if (!verdict.Refused || verdict.Step is VerdictStep.Resolution or VerdictStep.AddressGuard)
         {
-            output.WriteLine($"route:    {Describe(Route)}{(Facts.Scheme == RequestScheme.Tunnel ? $", {Tls}" : "")}");
+            output.WriteLine($"route:    {Describe(Route)}{(Facts.Scheme == RequestScheme.Tunnel && Tls is null ? $", {TlsWords}" : "")}");
             if (Upstream is { } upstream)
             {
                 output.WriteLine("parents:  every parent proxy is taken as up here; the running proxy tries those marked down last");
                 output.WriteLine($"address:  {CheckLine(upstream)}");
             }
+        }
+
+        if (Tls?.Reason is { } why)
+        {
+            output.WriteLine($"tls:      {why}");
         }
 
         foreach (AddressCheck check in verdict.Addresses)
@@ -113,15 +129,69 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
             output.WriteLine($"address:  {Note}");
         }
 
-        if (verdict.Step == VerdictStep.Identity || verdict.Refusal == ProxyErrorKind.AuthenticationRequired)
-        {
-            output.WriteLine($"identity: {verdict.Detail}");
-        }
-
+        WriteIdentityRefusal(output, verdict, "");
         output.WriteLine($"result:   {Outcome}");
+        if (Inside is { } inside)
+        {
+            WriteInside(output, inside);
+        }
+        else if (InsideNote is not null)
+        {
+            output.WriteLine($"inside:   {InsideNote}");
+        }
     }
 
-    private string Tls => verdict.Tls == TlsHandling.Tunnel ? "tls: relayed untouched" : $"tls: {verdict.Tls.ToString().ToLowerInvariant()}";
+    // The second decision: the request inside the tunnel, its lines indented under it.
+    private void WriteInside(TextWriter output, InsideRequest inside)
+    {
+        output.WriteLine($"inside:   {inside.Method} {inside.Target} (https) in the tunnel to {Facts.Destination}");
+        if (inside.Verdict is not { } decided)
+        {
+            output.WriteLine($"  result:   {Words(inside.Error!)}: {inside.Malformed}");
+            return;
+        }
+
+        output.WriteLine($"  path:     {PathWords(inside.Path!, inside.Target)}");
+        WriteTrail(output, inside.Trail!, decided, "  ");
+        WriteIdentityRefusal(output, decided, "  ");
+        output.WriteLine($"  result:   {(decided.Error is { } error ? $"{Words(error)}, inside the tunnel, which stays open"
+            : decided.Route.Kind == RouteKind.Self ? $"200 OK: Max-Forwards is 0, so the proxy answers the {inside.Method} itself"
+            : "forwarded over the tunnel's TLS connection to the origin: the client gets the origin's response")}");
+    }
+
+    private static void WriteTrail(TextWriter output, Explanation explained, Verdict decided, string indent)
+    {
+        for (int i = 0; i < explained.Evaluated.Length; i++)
+        {
+            RuleEvaluation e = explained.Evaluated[i];
+            output.WriteLine($"{indent}rule {i + 1}:   {e.Rule.Name} ({e.Rule.Action.ToString().ToLowerInvariant()}, line {e.Rule.Line}): {e.Mismatch ?? "MATCHES"}");
+        }
+
+        if (decided.Rules is { } rules)
+        {
+            output.WriteLine($"{indent}decision: {(rules.Allowed ? "allow" : "deny")}: {rules.Detail}");
+        }
+    }
+
+    private static void WriteIdentityRefusal(TextWriter output, Verdict decided, string indent)
+    {
+        if (decided.Step == VerdictStep.Identity || decided.Refusal == ProxyErrorKind.AuthenticationRequired)
+        {
+            output.WriteLine($"{indent}identity: {decided.Detail}");
+        }
+    }
+
+    private static string Words(ProxyErrorInfo error) => $"{error.Status} {error.Reason} (Proxy-Status error={error.ProxyStatusError})";
+
+    /// <summary>A normalised path, with the path as written when the normalisation changed it.</summary>
+    private static string PathWords(string path, string written)
+    {
+        int end = written.AsSpan().IndexOfAny('?', '#');
+        string raw = end < 0 ? written : written[..end];
+        return raw.Length == 0 || raw == path ? path : $"{path} (read from {raw})";
+    }
+
+    private string TlsWords => verdict.Tls == TlsHandling.Tunnel ? "tls: relayed untouched" : $"tls: {verdict.Tls.ToString().ToLowerInvariant()}";
 
     public void WriteJson(TextWriter output)
     {
@@ -152,34 +222,12 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
                 w.WriteEndObject();
             }
 
-            w.WriteStartArray("rules");
-            foreach (RuleEvaluation e in trail.Evaluated)
+            if (Facts.Path is not null)
             {
-                w.WriteStartObject();
-                w.WriteString("name", e.Rule.Name);
-                w.WriteString("action", e.Rule.Action.ToString().ToLowerInvariant());
-                w.WriteNumber("line", e.Rule.Line);
-                w.WriteBoolean("matched", e.Mismatch is null);
-                if (e.Mismatch is not null)
-                {
-                    w.WriteString("reason", e.Mismatch);
-                }
-
-                w.WriteEndObject();
+                w.WriteString("path", Facts.Path);
             }
 
-            w.WriteEndArray();
-            if (verdict.Rules is { } rules)
-            {
-                w.WriteBoolean("allowedByPolicy", rules.Allowed);
-                if (rules.Rule is not null)
-                {
-                    w.WriteString("rule", rules.Rule);
-                }
-
-                w.WriteString("decision", rules.Detail);
-            }
-
+            WriteRules(w, trail, verdict);
             w.WriteString("step", verdict.Step.ToString().ToLowerInvariant());
             w.WriteString("route", Route.Kind.ToString().ToLowerInvariant());
             if (Upstream is { } upstream)
@@ -201,7 +249,17 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
                 }
             }
 
-            w.WriteString("tls", verdict.Tls.ToString().ToLowerInvariant());
+            w.WriteString("tls", Word(Tls?.Handling ?? verdict.Tls));
+            if (Tls is { } tls)
+            {
+                if (tls.Reason is { } why)
+                {
+                    w.WriteString("tlsReason", why);
+                }
+
+                w.WriteBoolean("neverInspected", tls.NeverInspected);
+            }
+
             w.WriteStartArray("addresses");
             foreach (AddressCheck check in verdict.Addresses)
             {
@@ -230,7 +288,118 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
                 w.WriteNumber("status", 200);
             }
 
+            if (Inside is { } inside)
+            {
+                WriteInside(w, inside);
+            }
+            else if (InsideNote is not null)
+            {
+                w.WriteString("insideNote", InsideNote);
+            }
+
             w.WriteEndObject();
         });
     }
+
+    // The request inside an inspected tunnel, in the shape of the top level: its rules, decision, refusal and status.
+    private static void WriteInside(Utf8JsonWriter w, InsideRequest inside)
+    {
+        w.WriteStartObject("inside");
+        w.WriteString("method", inside.Method);
+        w.WriteString("scheme", "https");
+        w.WriteString("target", inside.Target);
+        if (inside.Path is not null)
+        {
+            w.WriteString("path", inside.Path);
+        }
+
+        if (inside.Verdict is { } decided)
+        {
+            WriteRules(w, inside.Trail!, decided);
+            w.WriteString("step", decided.Step.ToString().ToLowerInvariant());
+        }
+
+        w.WriteBoolean("refused", inside.Refused);
+        w.WriteString("detail", inside.Malformed ?? inside.Verdict!.Detail);
+        if (inside.Error is { } error)
+        {
+            w.WriteNumber("status", error.Status);
+            w.WriteString("proxyStatus", error.ProxyStatusError);
+        }
+        else if (inside.Verdict!.Route.Kind == RouteKind.Self)
+        {
+            w.WriteNumber("status", 200);
+        }
+
+        w.WriteEndObject();
+    }
+
+    // Every rule tried, then what the rules decided: the same fields for the CONNECT and for a request inside it.
+    private static void WriteRules(Utf8JsonWriter w, Explanation explained, Verdict decided)
+    {
+        w.WriteStartArray("rules");
+        foreach (RuleEvaluation e in explained.Evaluated)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", e.Rule.Name);
+            w.WriteString("action", e.Rule.Action.ToString().ToLowerInvariant());
+            w.WriteNumber("line", e.Rule.Line);
+            w.WriteBoolean("matched", e.Mismatch is null);
+            if (e.Mismatch is not null)
+            {
+                w.WriteString("reason", e.Mismatch);
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        if (decided.Rules is { } rules)
+        {
+            w.WriteBoolean("allowedByPolicy", rules.Allowed);
+            if (rules.Rule is not null)
+            {
+                w.WriteString("rule", rules.Rule);
+            }
+
+            w.WriteString("decision", rules.Detail);
+        }
+    }
+
+    private static string Word(TlsHandling handling) => handling.ToString().ToLowerInvariant();
+}
+
+/// <summary>
+/// A tunnel's TLS handling as the rules chose it (the verdict of <see cref="RequestPipeline.Decide"/>, before resolution),
+/// when inspection is configured, and whether <c>tls.inspection.neverInspect</c> names the destination.
+/// </summary>
+internal sealed record TlsChoice(Verdict Decided, bool NeverInspected)
+{
+    public TlsHandling Handling => Decided.Tls;
+
+    /// <summary>Why, in words; null for a tunnel the rules refused, which has no TLS to speak of.</summary>
+    public string? Reason => Handling == TlsHandling.Inspect ? $"inspected: rule {Decided.Rule} says tls: inspect"
+        : NeverInspected ? $"never inspected: tls.inspection.neverInspect lists it; {Tunnelled ?? "rules with paths or methods cannot match its CONNECT"}"
+        : Tunnelled;
+
+    // Who let the tunnel through untouched; null when the rules refused it.
+    private string? Tunnelled => Decided.Rules is not { Allowed: true } rules ? null
+        : rules.Rule is { } rule ? $"tunnelled untouched by rule {rule}"
+        : "tunnelled untouched: no rule matched and the default is allow";
+}
+
+/// <summary>
+/// The request inside an inspected tunnel: its method and path and the verdict on it, or, for a path that cannot be
+/// normalised, the 400 it gets before any rule.
+/// </summary>
+/// <param name="Target">The path and query as a client sends them inside the tunnel.</param>
+/// <param name="Path">The normalised path the rules see; null when it could not be normalised.</param>
+internal sealed record InsideRequest(string Method, string Target, string? Path, Verdict? Verdict, Explanation? Trail)
+{
+    /// <summary>Why the path could not be normalised; then the request is a 400.</summary>
+    public string? Malformed { get; init; }
+
+    public bool Refused => Malformed is not null || Verdict!.Refused;
+
+    public ProxyErrorInfo? Error => Malformed is not null ? ProxyErrors.Describe(ProxyErrorKind.MalformedRequest) : Verdict!.Error;
 }

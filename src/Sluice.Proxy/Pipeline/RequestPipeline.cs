@@ -56,6 +56,13 @@ public sealed class RequestPipeline
     public bool IsNeverInspected(RequestFacts request) =>
         _inspection is not null && _inspection.IsNeverInspected(request.Host, request.Address, request.Port);
 
+    /// <summary>
+    /// The facts as the rules see them: a CONNECT learns whether it may be inspected (inspection is configured and the
+    /// destination is not never-inspected), which decides how a rule with <c>tls: inspect</c> matches it.
+    /// </summary>
+    public RequestFacts FactsForRules(RequestFacts request) =>
+        request.Scheme == RequestScheme.Tunnel && _inspection is not null ? request with { MayInspect = !IsNeverInspected(request) } : request;
+
     /// <summary>The configured upstreams, in the file's order.</summary>
     public IReadOnlyList<ParentUpstream> Upstreams { get; }
 
@@ -73,11 +80,7 @@ public sealed class RequestPipeline
             return refused;
         }
 
-        if (request.Scheme == RequestScheme.Tunnel && _inspection is not null)
-        {
-            request = request with { MayInspect = !IsNeverInspected(request) };
-        }
-
+        request = FactsForRules(request);
         Decision decision = Policy.Decide(request);
         if (decision.Allowed)
         {
@@ -91,7 +94,8 @@ public sealed class RequestPipeline
 
         // Many clients (.NET, browsers) send proxy credentials only once challenged: an anonymous request that a rule
         // naming users or groups would have allowed gets the challenge, not the refusal.
-        if (request.User is null && _challenge is not null && Policy.IdentityWouldMatter(request))
+        // Not inside an inspected tunnel: its identity is the CONNECT's, and credentials sent inside would change nothing.
+        if (request.User is null && _challenge is not null && request.Scheme != RequestScheme.Https && Policy.IdentityWouldMatter(request))
         {
             return Challenge(request, decision, "proxy authentication required: a rule for this destination names users or groups");
         }
