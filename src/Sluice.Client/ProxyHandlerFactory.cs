@@ -35,8 +35,8 @@ public sealed class SettingsWebProxy : IWebProxy
 /// all when <see cref="ProxySettings.RejectUnauthorized"/> is false). That choice applies to the proxy connection
 /// only: origins reached through the proxy are validated by the handler's usual rules, plus, with
 /// <see cref="ProxySettings.InspectionCaPem"/>, chains ending at the inspecting proxy's CA (the handler's
-/// <c>SslOptions.RemoteCertificateValidationCallback</c> is then set; replacing it, or the <c>ConnectCallback</c>,
-/// replaces that trust).
+/// <c>SslOptions.RemoteCertificateValidationCallback</c> is then set: an application that replaces it replaces that
+/// trust).
 /// </summary>
 public static class ProxyHandlerFactory
 {
