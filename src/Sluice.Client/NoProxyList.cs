@@ -22,9 +22,12 @@ public enum NoProxyKind
 /// <summary>One excluded-domains entry, parsed; <see cref="Text"/> is how it was written.</summary>
 public sealed record NoProxyEntry(NoProxyKind Kind, string Name, IPNetwork? Network, int? Port, string Text)
 {
-    public bool Matches(string host, IPAddress? address, int port)
+    public bool Matches(string host, IPAddress? address, int port) => Matches(host, address, (int?)port);
+
+    /// <summary>With a null <paramref name="port"/>, whether the entry covers this host on any port.</summary>
+    internal bool Matches(string host, IPAddress? address, int? port)
     {
-        if (Port is { } p && p != port)
+        if (Port is { } p && port is { } requested && p != requested)
         {
             return false;
         }
@@ -97,7 +100,12 @@ public sealed class NoProxyList
     /// <summary>Does a request to this URI go direct?</summary>
     public bool Bypasses(Uri uri) => Bypasses(uri.IdnHost, uri.Port);
 
-    public bool Bypasses(string host, int port)
+    public bool Bypasses(string host, int port) => Bypasses(host, (int?)port);
+
+    /// <summary>Does any port of this host go direct? (A host excluded on one port only counts.)</summary>
+    internal bool BypassesAnyPort(string host) => Bypasses(host, null);
+
+    private bool Bypasses(string host, int? port)
     {
         if (Entries.Count == 0)
         {

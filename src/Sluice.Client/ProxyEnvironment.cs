@@ -8,6 +8,9 @@ namespace Sluice.Client;
 /// <item>Upper-case <c>HTTP_PROXY</c> is ignored when <c>REQUEST_METHOD</c> is set (a CGI program), because there a
 /// client's <c>Proxy:</c> request header arrives as HTTP_PROXY ("httpoxy"); lower case is still honoured.</item>
 /// <item><c>no_proxy</c>, then <c>NO_PROXY</c>, with <see cref="NoProxyList"/>'s semantics.</item>
+/// <item><c>SLUICE_INSPECTION_CA</c>: the CA of a TLS-inspecting proxy (a PEM file's path, or PEM), trusted for
+/// origins in addition to the system roots (<see cref="ProxySettings.InspectionCaPem"/>); read and checked when the
+/// settings are built.</item>
 /// </list>
 /// Empty values count as unset.
 /// </summary>
@@ -28,8 +31,26 @@ public static class ProxyEnvironment
     /// <summary>The process environment.</summary>
     public static string? Process(string name) => Environment.GetEnvironmentVariable(name);
 
-    private static ProxySettings? Build(Func<string, string?> getenv, string? url) =>
-        url is null ? null : ProxySettings.FromUrl(url, NoProxyList.Parse(First(getenv, "no_proxy", "NO_PROXY")));
+    /// <summary>The variable that names an inspecting proxy's CA.</summary>
+    public const string InspectionCaVariable = "SLUICE_INSPECTION_CA";
+
+    /// <exception cref="FormatException">The proxy URL is malformed, or the inspection CA cannot be read or is no CA.</exception>
+    private static ProxySettings? Build(Func<string, string?> getenv, string? url)
+    {
+        if (url is null)
+        {
+            return null;
+        }
+
+        ProxySettings settings = ProxySettings.FromUrl(url, NoProxyList.Parse(First(getenv, "no_proxy", "NO_PROXY")));
+        if (First(getenv, InspectionCaVariable) is not { } ca)
+        {
+            return settings;
+        }
+
+        (string pem, string? file) = InspectionCa.Read(ca, null, InspectionCaVariable);
+        return settings with { InspectionCaPem = pem, InspectionCaFile = file };
+    }
 
     private static string? First(Func<string, string?> getenv, params string[] names)
     {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace Sluice.Client;
@@ -32,7 +33,10 @@ public sealed class SettingsWebProxy : IWebProxy
 /// Builds <see cref="SocketsHttpHandler"/>s that honour <see cref="ProxySettings"/>: bypass list, credentials after
 /// the challenge, and for <c>type: https</c> a TLS connection to the proxy validated with the proxy CA (or not at
 /// all when <see cref="ProxySettings.RejectUnauthorized"/> is false). That choice applies to the proxy connection
-/// only: origins reached through the proxy are validated by the handler's usual rules.
+/// only: origins reached through the proxy are validated by the handler's usual rules, plus, with
+/// <see cref="ProxySettings.InspectionCaPem"/>, chains ending at the inspecting proxy's CA (the handler's
+/// <c>SslOptions.RemoteCertificateValidationCallback</c> is then set: an application that replaces it replaces that
+/// trust).
 /// </summary>
 public static class ProxyHandlerFactory
 {
@@ -51,6 +55,11 @@ public static class ProxyHandlerFactory
         {
             X509Certificate2Collection? roots = ProxyTrust.Roots(settings);
             handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(context, settings, roots, cancellationToken);
+        }
+
+        if (settings.InspectionCaPem is { } inspection)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = new OriginTrust(inspection, settings.Excluded).Validate;
         }
 
         return handler;
@@ -123,5 +132,57 @@ internal static class ProxyTrust
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         using var presented = new X509Certificate2(certificate);
         return chain.Build(presented);
+    }
+}
+
+/// <summary>
+/// How origin certificates are judged when the proxy inspects TLS: the system roots as always, or else a chain to the
+/// inspecting proxy's CA, for origins reached through the proxy only. The host name must match either way, and a
+/// destination reached directly gets no trust from that CA: the proxy did not mint its certificate. The callback
+/// learns the host, not the port, so a host excluded on any port counts as reached directly on every port.
+/// </summary>
+internal sealed class OriginTrust
+{
+    private static readonly Oid ServerAuthentication = new("1.3.6.1.5.5.7.3.1");
+
+    private readonly X509Certificate2Collection _roots;
+
+    private readonly NoProxyList _excluded;
+
+    public OriginTrust(string pem, NoProxyList excluded)
+    {
+        _roots = InspectionCa.Parse(pem);
+        _excluded = excluded;
+    }
+
+    public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        if (errors == SslPolicyErrors.None)
+        {
+            return true; // the system roots
+        }
+
+        if (errors != SslPolicyErrors.RemoteCertificateChainErrors || certificate is null)
+        {
+            return false; // a name mismatch, or no certificate: no CA makes that right
+        }
+
+        if (sender is not SslStream tls || _excluded.BypassesAnyPort(tls.TargetHostName))
+        {
+            return false; // not through the proxy (HTTP/3 never is)
+        }
+
+        using var inspected = new X509Chain();
+        inspected.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        inspected.ChainPolicy.CustomTrustStore.AddRange(_roots);
+        inspected.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck; // as SslStream's default for the system roots
+        inspected.ChainPolicy.ApplicationPolicy.Add(ServerAuthentication);
+        if (chain is not null)
+        {
+            inspected.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore); // intermediates the origin sent
+        }
+
+        using var presented = new X509Certificate2(certificate);
+        return inspected.Build(presented);
     }
 }

@@ -15,7 +15,7 @@ public enum ProxyType
 /// <summary>
 /// How an application reaches the internet: through which proxy, which destinations bypass it, and how the proxy
 /// itself is trusted. The proxy's CA and the skip-verify switch apply to the connection to the proxy only; origins
-/// are always validated as usual.
+/// are validated as usual, against the system roots and, when the proxy inspects TLS, its inspection CA.
 /// </summary>
 public sealed record ProxySettings
 {
@@ -35,6 +35,16 @@ public sealed record ProxySettings
 
     /// <summary>The file <see cref="CaPem"/> was read from, when the settings named one (the vendor block's <c>sslCA</c> as a path).</summary>
     public string? CaFile { get; init; }
+
+    /// <summary>
+    /// PEM of the CA(s) of a TLS-inspecting proxy, which mints the certificates of the HTTPS origins reached through
+    /// it: trusted for those origin certificates in addition to the system roots, never for the proxy connection and
+    /// never for a destination reached directly. Checked by <see cref="InspectionCa.Parse"/>.
+    /// </summary>
+    public string? InspectionCaPem { get; init; }
+
+    /// <summary>The file <see cref="InspectionCaPem"/> was read from, when the settings named one.</summary>
+    public string? InspectionCaFile { get; init; }
 
     /// <summary>Proxy credentials; .NET sends them after the proxy's 407 challenge.</summary>
     public NetworkCredential? Credentials { get; init; }
@@ -76,6 +86,18 @@ public sealed record ProxySettings
             Credentials = credentials,
             Excluded = excluded ?? NoProxyList.Empty,
         };
+    }
+
+    /// <summary>
+    /// These settings with an inspecting proxy's CA: <paramref name="pemOrPath"/> is PEM when it starts with
+    /// <c>-----BEGIN</c>, else the path of a PEM file (relative to <paramref name="baseDirectory"/>, or the current
+    /// directory), read and checked now.
+    /// </summary>
+    /// <exception cref="FormatException">The file cannot be read or holds no valid CA certificate.</exception>
+    public ProxySettings WithInspectionCa(string pemOrPath, string? baseDirectory = null)
+    {
+        (string pem, string? file) = InspectionCa.Read(pemOrPath, baseDirectory, "inspection CA");
+        return this with { InspectionCaPem = pem, InspectionCaFile = file };
     }
 
     /// <summary>The proxy URL with credentials, as HTTP(S)_PROXY carries it (percent-encoded).</summary>

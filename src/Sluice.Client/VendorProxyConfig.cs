@@ -17,10 +17,11 @@ namespace Sluice.Client;
 ///   sslRejectUnauthorized: true
 ///   sslCA: |
 ///     -----BEGIN CERTIFICATE-----
+///   sslInspectionCA: /etc/sluice/inspect-ca.crt   # Sluice's addition: a TLS-inspecting proxy's CA, trusted for origins
 /// </code>
 /// The vendor documents <c>sslCA</c> as the path of the CA file and shows it as inline PEM: both are read. A value
 /// that starts with <c>-----BEGIN</c> is PEM; anything else is a path, read (and checked to hold a certificate) when
-/// the block is loaded.
+/// the block is loaded. <c>sslInspectionCA</c> is read the same way and checked by <see cref="InspectionCa"/>.
 /// </summary>
 public static class VendorProxyConfig
 {
@@ -64,7 +65,7 @@ public static class VendorProxyConfig
         foreach (YamlNode key in block.Children.Keys)
         {
             string name = (key as YamlScalarNode)?.Value ?? "";
-            if (name is not ("enabled" or "host" or "port" or "type" or "excludedDomains" or "sslRejectUnauthorized" or "sslCA"))
+            if (name is not ("enabled" or "host" or "port" or "type" or "excludedDomains" or "sslRejectUnauthorized" or "sslCA" or "sslInspectionCA"))
             {
                 throw new FormatException($"line {key.Start.Line}: unknown key externalProxy.{name}");
             }
@@ -104,6 +105,9 @@ public static class VendorProxyConfig
         }
 
         (string? caPem, string? caFile) = Scalar("sslCA") is { Length: > 0 } ca ? ReadCa(ca, baseDirectory) : (null, null);
+        (string? inspectionPem, string? inspectionFile) = Scalar("sslInspectionCA") is { Length: > 0 } inspection
+            ? InspectionCa.Read(inspection, baseDirectory, "externalProxy.sslInspectionCA")
+            : (null, null);
         return new ProxySettings
         {
             Host = host,
@@ -113,26 +117,18 @@ public static class VendorProxyConfig
             RejectUnauthorized = Scalar("sslRejectUnauthorized") is not { } reject || Bool(reject, "sslRejectUnauthorized"),
             CaPem = caPem,
             CaFile = caFile,
+            InspectionCaPem = inspectionPem,
+            InspectionCaFile = inspectionFile,
         };
     }
 
     /// <summary>Inline PEM as it is; a path read, and refused unless it holds at least one certificate.</summary>
     private static (string Pem, string? File) ReadCa(string value, string? baseDirectory)
     {
-        if (value.TrimStart().StartsWith("-----BEGIN", StringComparison.Ordinal))
+        (string pem, string? path) = CaText.Read(value, baseDirectory, "externalProxy.sslCA");
+        if (path is null)
         {
-            return (value, null);
-        }
-
-        string path = Path.GetFullPath(value.Trim(), baseDirectory ?? Directory.GetCurrentDirectory());
-        string pem;
-        try
-        {
-            pem = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FormatException($"externalProxy.sslCA: cannot read {path}: {e.Message}", e);
+            return (pem, null);
         }
 
         var certificates = new X509Certificate2Collection();

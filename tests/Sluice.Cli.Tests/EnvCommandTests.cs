@@ -24,6 +24,7 @@ public sealed class EnvCommandTests : IDisposable
         { "python", "export http_proxy='http://etl:pw@proxy.test:3128'" },
         { "git", "git config --global http.proxy 'http://etl:pw@proxy.test:3128'" },
         { "apt", "Acquire::http::Proxy \"http://etl:pw@proxy.test:3128/\";" },
+        { "system", "cat >> /etc/environment <<'EOF'" },
     };
 
     private static (int Exit, string[] Output, string[] Errors) Env(EnvCommand.EnvRequest request)
@@ -225,6 +226,88 @@ public sealed class EnvCommandTests : IDisposable
         Assert.Empty(parsed.Errors);
         Assert.NotEmpty(root.Parse(["env", "--proxy", "http://p:3128", "--format", "cmd"]).Errors);
         Assert.NotEmpty(root.Parse(["env", "--proxy", "http://p:3128"]).Errors);
-        Assert.Equal(12, ProxyExporters.Formats.Count);
+        Assert.Equal(13, ProxyExporters.Formats.Count);
+        Assert.Empty(root.Parse(["env", "--proxy", "http://p:3128", "--inspection-ca", "ca.crt", "--bundle-out", "b.pem", "--system-roots", "r.pem", "--format", "sh"]).Errors);
+    }
+
+    private (FileInfo Ca, FileInfo Roots) InspectionFiles(Sluice.Proxy.Tests.Infrastructure.TestPki ca, Sluice.Proxy.Tests.Infrastructure.TestPki root)
+    {
+        FileInfo caFile = Write("inspect-ca.crt", File.ReadAllText(ca.CaPath));
+        return (caFile, Write("roots.pem", File.ReadAllText(root.CaPath) + "\n"));
+    }
+
+    [Fact]
+    public void The_inspection_ca_is_checked_and_its_bundle_written_beside_it_or_where_asked()
+    {
+        using var ca = new Sluice.Proxy.Tests.Infrastructure.TestPki("Inspecting proxy CA");
+        using var root = new Sluice.Proxy.Tests.Infrastructure.TestPki("Public root");
+        (FileInfo caFile, FileInfo roots) = InspectionFiles(ca, root);
+        (int exit, string[] output, string[] errors) = Env(new EnvCommand.EnvRequest("sh", "http://proxy.test:3128", InspectionCa: caFile, SystemRoots: roots));
+        string bundle = Path.Combine(_dir, "inspect-ca-bundle.pem");
+        Assert.Equal(0, exit);
+        Assert.Contains($"export SSL_CERT_FILE='{bundle}'", output);
+        Assert.Contains($"export NODE_EXTRA_CA_CERTS='{caFile.FullName}'", output);
+        Assert.Equal($"sluice env: wrote {bundle}: the system roots of {roots.FullName} (1 certificate) and the inspecting proxy's CA", errors[0]);
+        var inBundle = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+        inBundle.ImportFromPem(File.ReadAllText(bundle));
+        Assert.Equal([root.Ca.Thumbprint, ca.Ca.Thumbprint], inBundle.Select(c => c.Thumbprint));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, File.GetUnixFileMode(bundle));
+        }
+
+        string elsewhere = Path.Combine(_dir, "elsewhere.pem");
+        (exit, output, _) = Env(new EnvCommand.EnvRequest("git", "http://proxy.test:3128", InspectionCa: caFile, BundleOut: new FileInfo(elsewhere), SystemRoots: roots));
+        Assert.Equal(0, exit);
+        Assert.Contains($"git config --global http.sslCAInfo '{elsewhere}'", output);
+        Assert.True(File.Exists(elsewhere));
+
+        // java builds its store with keytool from the JDK's roots: no bundle is written for it.
+        File.Delete(elsewhere);
+        (exit, output, errors) = Env(new EnvCommand.EnvRequest("java", "http://proxy.test:3128", InspectionCa: caFile, BundleOut: new FileInfo(elsewhere), SystemRoots: roots));
+        Assert.Equal(0, exit);
+        Assert.Contains(output, l => l.Contains("-Djavax.net.ssl.trustStore=" + Path.Combine(_dir, "elsewhere.p12"), StringComparison.Ordinal));
+        Assert.False(File.Exists(elsewhere));
+        Assert.DoesNotContain(errors, l => l.Contains("wrote", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_vendor_blocks_sslInspectionCA_is_the_default()
+    {
+        using var ca = new Sluice.Proxy.Tests.Infrastructure.TestPki("Inspecting proxy CA");
+        using var root = new Sluice.Proxy.Tests.Infrastructure.TestPki("Public root");
+        (FileInfo caFile, FileInfo roots) = InspectionFiles(ca, root);
+        FileInfo block = Write("vendor.yaml", "externalProxy:\n  host: proxy.test\n  port: 3128\n  sslInspectionCA: inspect-ca.crt\n");
+        (int exit, string[] output, string[] errors) = Env(new EnvCommand.EnvRequest("python", From: block, SystemRoots: roots));
+        Assert.Equal(0, exit);
+        Assert.Contains($"export REQUESTS_CA_BUNDLE='{Path.Combine(_dir, "inspect-ca-bundle.pem")}'", output);
+        Assert.Contains($"sluice env: python: sslInspectionCA: the block names the inspection CA file {caFile.FullName}; it is used as --inspection-ca would be", errors);
+    }
+
+    [Fact]
+    public void A_file_that_is_not_a_ca_or_cannot_be_used_exits_2_saying_why()
+    {
+        using var ca = new Sluice.Proxy.Tests.Infrastructure.TestPki("Inspecting proxy CA");
+        using var root = new Sluice.Proxy.Tests.Infrastructure.TestPki("Public root");
+        (FileInfo caFile, FileInfo roots) = InspectionFiles(ca, root);
+        (string server, string key, _) = ca.Server();
+        var cases = new (EnvCommand.EnvRequest Request, string Error)[]
+        {
+            (new("sh", "http://p:3128", InspectionCa: new FileInfo(Path.Combine(_dir, "none.crt"))), $"sluice env: --inspection-ca {Path.Combine(_dir, "none.crt")}: no such file"),
+            (new("sh", "http://p:3128", InspectionCa: Write("hello.crt", "hello")), $"sluice env: --inspection-ca {Path.Combine(_dir, "hello.crt")}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+            (new("sh", "http://p:3128", InspectionCa: new FileInfo(server)), $"sluice env: --inspection-ca {server}: the certificate CN=sluice-test-proxy is not a CA certificate (no basicConstraints CA:TRUE): a proxy cannot issue certificates with it; give the CA the proxy signs with, not a server certificate"),
+            (new("sh", "http://p:3128", InspectionCa: Write("with-key.crt", File.ReadAllText(ca.CaPath) + "\n" + File.ReadAllText(key))), $"sluice env: --inspection-ca {Path.Combine(_dir, "with-key.crt")}: holds a private key: give clients the CA certificate only (the key stays with the proxy)"),
+            (new("sh", "http://p:3128", InspectionCa: caFile, SystemRoots: new FileInfo(Path.Combine(_dir, "no-roots.pem"))), $"sluice env: --system-roots {Path.Combine(_dir, "no-roots.pem")}: no such file"),
+            (new("sh", "http://p:3128", InspectionCa: caFile, SystemRoots: Write("empty.pem", "")), $"sluice env: the system roots {Path.Combine(_dir, "empty.pem")} hold no PEM certificate"),
+            (new("sh", "http://p:3128", BundleOut: new FileInfo("b.pem")), "sluice env: --bundle-out and --system-roots go with --inspection-ca"),
+            (new("sh", "http://p:3128", InspectionCa: caFile, BundleOut: new FileInfo(Path.Combine(_dir, "no-such-folder", "b.pem")), SystemRoots: roots), $"sluice env: cannot write {Path.Combine(_dir, "no-such-folder", "b.pem")}: "),
+        };
+        foreach ((EnvCommand.EnvRequest request, string error) in cases)
+        {
+            (int exit, string[] output, string[] errors) = Env(request);
+            Assert.True(exit == 2, $"{error}: exit {exit}");
+            Assert.Empty(output);
+            Assert.StartsWith(error, errors.Single(), StringComparison.Ordinal);
+        }
     }
 }

@@ -2,7 +2,8 @@ namespace Sluice.Client.Export;
 
 /// <summary>
 /// apt.conf lines: <c>Acquire::http::Proxy</c> and <c>Acquire::https::Proxy</c>, and
-/// <c>Acquire::http(s)::Proxy::host "DIRECT";</c> per excluded host. apt looks the host name up exactly: no suffixes,
+/// <c>Acquire::http(s)::Proxy::host "DIRECT";</c> per excluded host, and <c>Acquire::https::CaInfo</c> naming the
+/// bundle of the system roots and an inspecting proxy's CA. apt looks the host name up exactly: no suffixes,
 /// wildcards, address ranges or ports.
 /// </summary>
 public sealed class AptExporter : IProxyExporter
@@ -86,12 +87,20 @@ public sealed class AptExporter : IProxyExporter
             }
         }
 
-        if (request.CaFile is not null)
+        if (request.CaFile is not null && request.Inspection is null)
         {
             lints.Add(new ExportLint("--ca", "not written: apt has no proxy-only CA setting (Acquire::https::CaInfo replaces the trust store for every repository); install the CA system-wide with update-ca-certificates"));
         }
 
+        if (request.Inspection is { } trust)
+        {
+            // CaInfo replaces apt's roots for https repositories: the bundle keeps the system's.
+            lines.Add($"Acquire::https::CaInfo \"{trust.BundleFile}\";");
+            lints.Add(new ExportLint("--inspection-ca", $"apt fetches as the user _apt: {trust.BundleFile} must be readable by it (mode 0644 and every folder above it searchable)"));
+            InspectionLints.ProxyCa(lints, request, "Acquire::https::CaInfo serves the proxy connection and the repositories alike");
+        }
+
         CommonLints.Add(lints, request, "apt");
-        return new ExportResult(lines, lints);
+        return new ExportResult(lines, lints) { Files = InspectionLints.BundleFiles(request) };
     }
 }

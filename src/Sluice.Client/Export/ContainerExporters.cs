@@ -30,6 +30,11 @@ public sealed class DockerExporter : IProxyExporter
             lints.Add(new ExportLint("--ca", "config.json cannot carry a CA: mount the file into the container and set SSL_CERT_FILE (or install it in the image's trust store)"));
         }
 
+        if (request.Inspection is { } trust)
+        {
+            lints.Add(new ExportLint("--inspection-ca", $"config.json cannot carry a CA: mount {trust.BundleFile} into the container and point SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and GIT_SSL_CAINFO at it, and NODE_EXTRA_CA_CERTS at {trust.CaFile} (--format dotenv writes them for --env-file); or install the CA in the image (--format system in the Dockerfile)"));
+        }
+
         CommonLints.Add(lints, request, "Docker");
         // Written with Utf8JsonWriter, not the reflection-based serializer, so the native (AOT) build keeps it.
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
@@ -49,7 +54,7 @@ public sealed class DockerExporter : IProxyExporter
         }
 
         string text = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
-        return new ExportResult(text.Split('\n').Select(l => l.TrimEnd('\r')).ToArray(), lints);
+        return new ExportResult(text.Split('\n').Select(l => l.TrimEnd('\r')).ToArray(), lints) { Files = InspectionLints.BundleFiles(request) };
     }
 }
 
@@ -62,13 +67,18 @@ public sealed class KubernetesExporter : IProxyExporter
 
     public ExportResult Export(ExportRequest request)
     {
-        (List<KeyValuePair<string, string>> variables, List<ExportLint> lints) = EnvVariables.Build(request, EnvNoProxy.Translate(request.Proxy.Excluded), EnvVariables.CaVariables);
+        (List<KeyValuePair<string, string>> variables, List<ExportLint> lints) = EnvVariables.Build(request, EnvNoProxy.Translate(request.Proxy.Excluded), request.Inspection is null ? EnvVariables.CaVariables : EnvVariables.InspectionVariables);
         if (request.Proxy.Credentials is not null)
         {
             lints.Add(new ExportLint("credentials", "the proxy URLs carry the credentials in clear text in the pod spec: keep them in a Secret and use valueFrom.secretKeyRef"));
         }
 
-        if (request.CaFile is { } ca)
+        if (request.Inspection is { } trust)
+        {
+            lints.Add(new ExportLint("--inspection-ca", $"the CA variables point at {trust.BundleFile} and {trust.CaFile} inside the container: mount both there (a ConfigMap volume: kubectl create configmap sluice-trust --from-file={trust.BundleFile} --from-file={trust.CaFile})"));
+            InspectionLints.NotByEnvironment(lints, request);
+        }
+        else if (request.CaFile is { } ca)
         {
             lints.Add(new ExportLint("--ca", $"the CA variables point at {ca} inside the container: mount the file there (a ConfigMap volume)"));
         }
@@ -81,6 +91,6 @@ public sealed class KubernetesExporter : IProxyExporter
             lines.Add($"    value: {ExportText.JsonString(value)}");
         }
 
-        return new ExportResult(lines, lints);
+        return new ExportResult(lines, lints) { Files = InspectionLints.BundleFiles(request) };
     }
 }

@@ -21,12 +21,25 @@ public enum EnvStyle
 /// <summary>
 /// The environment variables most runtimes read (curl, Go, Python, .NET, Node, wget, Ruby): <c>http_proxy</c>,
 /// <c>https_proxy</c>, <c>no_proxy</c>, each in lower and upper case (some runtimes read only one of them), and with
-/// a CA file the variables that point OpenSSL, Go, requests and Node at it.
+/// a CA file the variables that point OpenSSL, Go, requests and Node at it. With an inspecting proxy's CA, every
+/// variable that replaces a runtime's roots names the bundle (system roots plus the CA), and
+/// <c>NODE_EXTRA_CA_CERTS</c>, which adds to Node's, names the CA alone.
 /// </summary>
 public static class EnvVariables
 {
     /// <summary>Variables that name a CA bundle file, for the generic environment formats.</summary>
     public static IReadOnlyList<string> CaVariables { get; } = ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"];
+
+    /// <summary>
+    /// The same with an inspecting proxy's CA: OpenSSL (and so Python's ssl, Ruby, .NET on Linux, Go), requests, curl,
+    /// git and Node.
+    /// </summary>
+    public static IReadOnlyList<string> InspectionVariables { get; } = ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "NODE_EXTRA_CA_CERTS"];
+
+    /// <summary>The file a CA variable names: with an inspecting proxy's CA, the bundle, or the CA alone where the variable adds to the roots.</summary>
+    public static string? CaValue(ExportRequest request, string variable) => request.Inspection is { } trust
+        ? variable == "NODE_EXTRA_CA_CERTS" && !trust.BundleHoldsProxyCa ? trust.CaFile : trust.BundleFile
+        : request.CaFile;
 
     public static (List<KeyValuePair<string, string>> Variables, List<ExportLint> Lints) Build(ExportRequest request, NoProxyTranslation noProxy, IReadOnlyList<string> caVariables)
     {
@@ -45,13 +58,18 @@ public static class EnvVariables
         }
 
         var lints = new List<ExportLint>(noProxy.Lints);
-        if (request.CaFile is { } ca)
+        if (request.Inspection is { } trust)
+        {
+            variables.AddRange(caVariables.Select(name => new KeyValuePair<string, string>(name, CaValue(request, name)!)));
+            InspectionLints.ProxyCa(lints, request, "these variables serve the proxy connection and the origins alike");
+        }
+        else if (request.CaFile is { } ca)
         {
             variables.AddRange(caVariables.Select(name => new KeyValuePair<string, string>(name, ca)));
             string[] replacing = caVariables.Where(v => v is not "NODE_EXTRA_CA_CERTS").ToArray();
             if (replacing.Length > 0)
             {
-                lints.Add(new ExportLint("--ca", $"{string.Join(", ", replacing)} replace the default trust store rather than add to it: unless the proxy inspects TLS (so every origin certificate comes from this CA), the file must also hold the public roots (append /etc/ssl/certs/ca-certificates.crt)"));
+                lints.Add(new ExportLint("--ca", $"{string.Join(", ", replacing)} replace the default trust store rather than add to it: unless the proxy inspects TLS (so every origin certificate comes from this CA), the file must also hold the public roots; for an inspecting proxy's CA pass --inspection-ca, which builds a bundle with the system roots"));
             }
         }
 
@@ -87,7 +105,8 @@ public sealed class EnvExporter(EnvStyle style) : IProxyExporter
 
     public ExportResult Export(ExportRequest request)
     {
-        (List<KeyValuePair<string, string>> variables, List<ExportLint> lints) = EnvVariables.Build(request, EnvNoProxy.Translate(request.Proxy.Excluded), EnvVariables.CaVariables);
+        (List<KeyValuePair<string, string>> variables, List<ExportLint> lints) = EnvVariables.Build(request, EnvNoProxy.Translate(request.Proxy.Excluded), request.Inspection is null ? EnvVariables.CaVariables : EnvVariables.InspectionVariables);
+        InspectionLints.NotByEnvironment(lints, request);
         CommonLints.Add(lints, request, "no environment variable");
         var lines = new List<string>();
         if (style == EnvStyle.Systemd)
@@ -96,7 +115,7 @@ public sealed class EnvExporter(EnvStyle style) : IProxyExporter
         }
 
         lines.AddRange(variables.Select(v => Line(style, v.Key, v.Value)));
-        return new ExportResult(lines, lints);
+        return new ExportResult(lines, lints) { Files = InspectionLints.BundleFiles(request) };
     }
 
     public static string Line(EnvStyle style, string name, string value) => style switch

@@ -106,5 +106,50 @@ internal static class CommonLints
         {
             lints.Add(new ExportLint("sslCA", "the CA is inline in the block and runtimes need a file: write it to a file and pass --ca FILE to emit the trust settings"));
         }
+
+        if (request.Proxy.InspectionCaFile is { } inspection)
+        {
+            lints.Add(request.Inspection?.CaFile == inspection
+                ? new ExportLint("sslInspectionCA", $"the block names the inspection CA file {inspection}; it is used as --inspection-ca would be")
+                : new ExportLint("sslInspectionCA", $"the block names the inspection CA file {inspection}; --inspection-ca {request.Inspection?.CaFile} is used instead"));
+        }
+        else if (request.Proxy.InspectionCaPem is not null && request.Inspection is null)
+        {
+            lints.Add(new ExportLint("sslInspectionCA", "the CA is inline in the block and runtimes need a file: write it to a file and pass --inspection-ca FILE to emit the trust settings"));
+        }
+    }
+}
+
+/// <summary>What the formats share about an inspecting proxy's CA.</summary>
+internal static class InspectionLints
+{
+    /// <summary>The bundle, for a format whose lines name it.</summary>
+    public static IReadOnlyList<ExportFile> BundleFiles(ExportRequest request) => request.Inspection is { } trust ? [trust.Bundle] : [];
+
+    /// <summary><c>--ca</c> beside <c>--inspection-ca</c>, where one setting serves the proxy connection and the origins.</summary>
+    public static void ProxyCa(List<ExportLint> lints, ExportRequest request, string oneSetting)
+    {
+        if (request.Inspection is not { } trust || request.CaFile is not { } ca || Path.GetFullPath(ca) == trust.CaFile)
+        {
+            return;
+        }
+
+        if (request.Proxy.Type == ProxyType.Http)
+        {
+            lints.Add(new ExportLint("--ca", "the proxy is http, so its own CA plays no part: not written; origins are trusted through --inspection-ca"));
+        }
+        else if (trust.BundleHoldsProxyCa)
+        {
+            lints.Add(new ExportLint("--ca", $"{oneSetting}: the bundle holds the proxy's CA as well, so it is trusted for origins too"));
+        }
+    }
+
+    /// <summary>For the environment formats: the runtimes that read no variable for their roots.</summary>
+    public static void NotByEnvironment(List<ExportLint> lints, ExportRequest request)
+    {
+        if (request.Inspection is not null)
+        {
+            lints.Add(new ExportLint("--inspection-ca", "Java reads none of these variables (--format java builds its trust store), nor does apt (--format apt); --format system installs the CA for the whole machine"));
+        }
     }
 }

@@ -1,7 +1,8 @@
 namespace Sluice.Client.Export;
 
 /// <summary>
-/// <c>git config --global</c> lines: <c>http.proxy</c>, <c>http.proxySSLCAInfo</c> for an HTTPS proxy, and for each
+/// <c>git config --global</c> lines: <c>http.proxy</c>, <c>http.proxySSLCAInfo</c> for an HTTPS proxy,
+/// <c>http.sslCAInfo</c> (the bundle of the system roots and an inspecting proxy's CA), and for each
 /// excluded host <c>http.&lt;url&gt;.proxy ""</c> (an empty proxy disables proxying, environment included). Git
 /// matches such a URL's scheme and host exactly (<c>*</c> stands for one label), and its port exactly, a missing port
 /// meaning the scheme's default; so both http:// and https:// keys are written.
@@ -86,9 +87,9 @@ public sealed class GitExporter : IProxyExporter
                 {
                     lines.Add(Line("http.proxySSLCAInfo", ca));
                 }
-                else
+                else if (request.Inspection is null)
                 {
-                    lints.Add(new ExportLint("--ca", "http.proxySSLCAInfo is for an https proxy and this one is http: not written; if the proxy inspects TLS, set http.sslCAInfo (it replaces git's trust store for origins)"));
+                    lints.Add(new ExportLint("--ca", "http.proxySSLCAInfo is for an https proxy and this one is http: not written; if the proxy inspects TLS, pass its CA with --inspection-ca (http.sslCAInfo, with the system roots)"));
                 }
             }
 
@@ -97,8 +98,14 @@ public sealed class GitExporter : IProxyExporter
             lines.AddRange(urls.Tokens.Select(url => Line($"http.{url}.proxy", "")));
         }
 
+        if (request.Inspection is { } trust)
+        {
+            lines.Add(Line("http.sslCAInfo", trust.BundleFile)); // replaces git's roots for origins: the bundle keeps the system's
+            InspectionLints.ProxyCa(lints, request, "http.sslCAInfo names the bundle the environment formats share");
+        }
+
         CommonLints.Add(lints, request, "git");
-        return new ExportResult(lines, lints);
+        return new ExportResult(lines, lints) { Files = InspectionLints.BundleFiles(request) };
     }
 
     private static string Line(string key, string value) => $"git config --global {ExportText.ShWord(key)} {ExportText.Sh(value)}";

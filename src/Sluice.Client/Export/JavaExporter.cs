@@ -8,7 +8,8 @@ namespace Sluice.Client.Export;
 /// <c>JAVA_TOOL_OPTIONS</c> with the JDK's proxy properties. <c>http.nonProxyHosts</c> (read for https too) is a
 /// <c>|</c>-separated list of patterns matched against the whole host, case-insensitively, where <c>*</c> may only
 /// start or end a pattern: <c>example.com</c> is that host only, <c>*.example.com</c> its subdomains, no CIDRs, no
-/// ports; an IPv6 literal is compared in brackets.
+/// ports; an IPv6 literal is compared in brackets. A CA (the HTTPS proxy's, or an inspecting proxy's for origins) goes
+/// into a trust store made from the JDK's roots, named by <c>javax.net.ssl.trustStore</c>.
 /// </summary>
 public sealed class JavaExporter : IProxyExporter
 {
@@ -110,22 +111,51 @@ public sealed class JavaExporter : IProxyExporter
             }
         }
 
-        if (request.CaFile is { } ca)
+        if (request.Inspection is { } trust)
         {
-            string store = Path.ChangeExtension(ca, ".p12");
-            lines.Add($"# trust the CA: copy the JDK's roots, then add it (javax.net.ssl.trustStore replaces cacerts)");
-            lines.Add($"keytool -importkeystore -noprompt -srckeystore \"$JAVA_HOME/lib/security/cacerts\" -srcstorepass changeit -destkeystore {ExportText.Sh(store)} -deststoretype PKCS12 -deststorepass changeit");
-            lines.Add($"keytool -importcert -noprompt -alias sluice-proxy-ca -file {ExportText.Sh(ca)} -keystore {ExportText.Sh(store)} -storetype PKCS12 -storepass changeit");
-            options.AddRange([$"-Djavax.net.ssl.trustStore={store}", "-Djavax.net.ssl.trustStoreType=PKCS12", "-Djavax.net.ssl.trustStorePassword=changeit"]);
-            if (store.Any(char.IsWhiteSpace))
+            lines.Add("# trust the inspecting proxy's CA for origins: a copy of the JDK's roots plus the CA (javax.net.ssl.trustStore replaces cacerts)");
+            var cas = new List<(string Alias, string File)> { ("sluice-inspection-ca", trust.CaFile) };
+            if (request.CaFile is { } proxyCa && Path.GetFullPath(proxyCa) != trust.CaFile)
             {
-                lints.Add(new ExportLint("--ca", "JAVA_TOOL_OPTIONS is split at whitespace: move the CA to a path without spaces"));
+                cas.Add(("sluice-proxy-ca", proxyCa));
             }
+
+            TrustStore(lines, options, lints, trust.TrustStoreFile, cas);
+            if (trust.CaCount > 1)
+            {
+                lints.Add(new ExportLint("--inspection-ca", $"{trust.CaFile} holds {trust.CaCount} certificates and keytool imports the first only: give each its own file and import the others with keytool -importcert -alias sluice-inspection-ca-2 ..."));
+            }
+        }
+        else if (request.CaFile is { } ca)
+        {
+            lines.Add("# trust the CA: copy the JDK's roots, then add it (javax.net.ssl.trustStore replaces cacerts)");
+            TrustStore(lines, options, lints, Path.ChangeExtension(ca, ".p12"), [("sluice-proxy-ca", ca)]);
         }
 
         CommonLints.Add(lints, request, "Java");
         lines.Add($"export JAVA_TOOL_OPTIONS={ExportText.Sh(string.Join(" ", options))}");
         return new ExportResult(lines, lints);
+    }
+
+    /// <summary>
+    /// keytool lines that build a PKCS12 trust store from the JDK's own <c>cacerts</c> (from <c>JAVA_HOME</c>, else from
+    /// the <c>java</c> on PATH) plus the given CAs, afresh each time, and the properties that make it the JVM's.
+    /// </summary>
+    private static void TrustStore(List<string> lines, List<string> options, List<ExportLint> lints, string store, IReadOnlyList<(string Alias, string File)> cas)
+    {
+        const string jdkRoots = "\"${JAVA_HOME:-$(dirname \"$(dirname \"$(readlink -f \"$(command -v java)\")\")\")}/lib/security/cacerts\"";
+        lines.Add($"rm -f {ExportText.Sh(store)}");
+        lines.Add($"keytool -importkeystore -noprompt -srckeystore {jdkRoots} -srcstorepass changeit -destkeystore {ExportText.Sh(store)} -deststoretype PKCS12 -deststorepass changeit");
+        foreach ((string alias, string file) in cas)
+        {
+            lines.Add($"keytool -importcert -noprompt -alias {alias} -file {ExportText.Sh(file)} -keystore {ExportText.Sh(store)} -storetype PKCS12 -storepass changeit");
+        }
+
+        options.AddRange([$"-Djavax.net.ssl.trustStore={store}", "-Djavax.net.ssl.trustStoreType=PKCS12", "-Djavax.net.ssl.trustStorePassword=changeit"]);
+        if (store.Any(char.IsWhiteSpace))
+        {
+            lints.Add(new ExportLint(cas[0].Alias == "sluice-inspection-ca" ? "--inspection-ca" : "--ca", $"JAVA_TOOL_OPTIONS is split at whitespace: the trust store {store} needs a path without spaces"));
+        }
     }
 
     /// <summary>Octet wildcards covering exactly an IPv4 network: one when the prefix ends on an octet, else one per value of the partial octet (at most 128).</summary>

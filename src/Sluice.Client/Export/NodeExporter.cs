@@ -135,10 +135,15 @@ public sealed class NodeExporter : IProxyExporter
             }
         }
 
-        if (request.CaFile is { } ca)
+        if (request.Inspection is { } trust)
+        {
+            npmrc.Add($"cafile={trust.BundleFile}"); // cafile replaces npm's roots: the bundle keeps the system's
+            InspectionLints.ProxyCa(lints, request, "NODE_EXTRA_CA_CERTS and npm's cafile serve the proxy connection and the origins alike");
+        }
+        else if (request.CaFile is { } ca)
         {
             npmrc.Add($"cafile={ca}");
-            lints.Add(new ExportLint("--ca", "npm's cafile replaces its trust store (NODE_EXTRA_CA_CERTS adds to Node's): unless the proxy inspects TLS, the file must also hold the public roots"));
+            lints.Add(new ExportLint("--ca", "npm's cafile replaces its trust store (NODE_EXTRA_CA_CERTS adds to Node's): unless the proxy inspects TLS, the file must also hold the public roots; for an inspecting proxy's CA pass --inspection-ca"));
         }
 
         if (npmrc.Count > 0)
@@ -149,6 +154,6 @@ public sealed class NodeExporter : IProxyExporter
         }
 
         CommonLints.Add(lints, request, "Node");
-        return new ExportResult(lines, lints);
+        return new ExportResult(lines, lints) { Files = InspectionLints.BundleFiles(request) };
     }
 }

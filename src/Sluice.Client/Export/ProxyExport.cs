@@ -1,12 +1,18 @@
 namespace Sluice.Client.Export;
 
-/// <summary>What to export: the proxy (with its excluded list) and, optionally, the path of a PEM file of the CA that
-/// runtimes should trust (the HTTPS proxy's CA, or the CA of a TLS-inspecting proxy).</summary>
+/// <summary>What to export: the proxy (with its excluded list) and, optionally, the path of a PEM file of the HTTPS
+/// proxy's CA that runtimes should trust, and what they need to trust a TLS-inspecting proxy's CA for origins.</summary>
 public sealed record ExportRequest(ProxySettings Proxy, string? CaFile = null)
 {
     /// <summary>The CA file runtimes are told to trust: the one given, else the one the settings were read from.</summary>
     public string? CaFile { get; init; } = CaFile ?? Proxy.CaFile;
+
+    /// <summary>The inspecting proxy's CA and the bundle built with it (<c>--inspection-ca</c>), or null.</summary>
+    public InspectionTrust? Inspection { get; init; }
 }
+
+/// <summary>A file the lines refer to, for the caller to write before they are used (the trust bundle).</summary>
+public sealed record ExportFile(string Path, string Content, string Description);
 
 /// <summary>
 /// One place where a runtime will read the settings differently from Sluice's semantics (or cannot express them),
@@ -18,8 +24,11 @@ public sealed record ExportLint(string Subject, string Message)
     public override string ToString() => $"{Subject}: {Message}";
 }
 
-/// <summary>The ready-to-use lines (for stdout) and the lints (for stderr).</summary>
-public sealed record ExportResult(IReadOnlyList<string> Lines, IReadOnlyList<ExportLint> Lints);
+/// <summary>The ready-to-use lines (for stdout), the lints (for stderr), and the files the lines refer to.</summary>
+public sealed record ExportResult(IReadOnlyList<string> Lines, IReadOnlyList<ExportLint> Lints)
+{
+    public IReadOnlyList<ExportFile> Files { get; init; } = [];
+}
 
 /// <summary>One output format of <c>sluice env</c>: a runtime family's syntax for the proxy, the excluded list and the CA.</summary>
 public interface IProxyExporter
@@ -50,6 +59,7 @@ public static class ProxyExporters
         new PythonExporter(),
         new GitExporter(),
         new AptExporter(),
+        new SystemExporter(),
     ];
 
     public static IReadOnlyList<string> Formats { get; } = All.Select(e => e.Format).ToArray();

@@ -4,7 +4,8 @@ namespace Sluice.Client.Export;
 /// Environment for Python: urllib's <c>proxy_bypass_environment</c> strips leading dots and matches a name and its
 /// subdomains, honours <c>*</c> only as the whole value, has no CIDR and compares <c>host:port</c> only when the URL
 /// writes the port; requests first matches every entry as a plain suffix (so a bare <c>example.com</c> also matches
-/// <c>badexample.com</c>) and honours IPv4 CIDRs. With a CA: <c>REQUESTS_CA_BUNDLE</c>, <c>SSL_CERT_FILE</c>, <c>PIP_CERT</c>.
+/// <c>badexample.com</c>) and honours IPv4 CIDRs. With a CA: <c>REQUESTS_CA_BUNDLE</c>, <c>SSL_CERT_FILE</c>, <c>PIP_CERT</c>
+/// (each replaces the roots: with an inspecting proxy's CA they name the bundle of the system roots plus the CA).
 /// </summary>
 public sealed class PythonExporter : IProxyExporter
 {
@@ -78,6 +79,6 @@ public sealed class PythonExporter : IProxyExporter
         }
 
         CommonLints.Add(lints, request, "Python");
-        return new ExportResult(variables.Select(v => EnvExporter.Line(EnvStyle.Sh, v.Key, v.Value)).ToArray(), lints);
+        return new ExportResult(variables.Select(v => EnvExporter.Line(EnvStyle.Sh, v.Key, v.Value)).ToArray(), lints) { Files = InspectionLints.BundleFiles(request) };
     }
 }

@@ -56,7 +56,8 @@ public sealed class JavaExporterTests
         Assert.Equal(
             [
                 "# trust the CA: copy the JDK's roots, then add it (javax.net.ssl.trustStore replaces cacerts)",
-                "keytool -importkeystore -noprompt -srckeystore \"$JAVA_HOME/lib/security/cacerts\" -srcstorepass changeit -destkeystore '/etc/sluice/proxy-ca.p12' -deststoretype PKCS12 -deststorepass changeit",
+                "rm -f '/etc/sluice/proxy-ca.p12'",
+                "keytool -importkeystore -noprompt -srckeystore \"${JAVA_HOME:-$(dirname \"$(dirname \"$(readlink -f \"$(command -v java)\")\")\")}/lib/security/cacerts\" -srcstorepass changeit -destkeystore '/etc/sluice/proxy-ca.p12' -deststoretype PKCS12 -deststorepass changeit",
                 "keytool -importcert -noprompt -alias sluice-proxy-ca -file '/etc/sluice/proxy-ca.pem' -keystore '/etc/sluice/proxy-ca.p12' -storetype PKCS12 -storepass changeit",
                 "export JAVA_TOOL_OPTIONS='-Dhttp.proxyHost=proxy.test -Dhttp.proxyPort=3129 -Dhttps.proxyHost=proxy.test -Dhttps.proxyPort=3129 -Dhttp.nonProxyHosts= -Djavax.net.ssl.trustStore=/etc/sluice/proxy-ca.p12 -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword=changeit'",
             ],
