@@ -14,7 +14,7 @@ internal static class ImportSquidCommand
     {
         var file = new Argument<FileInfo>("squid.conf") { Description = "The Squid configuration to convert." };
         var output = new Option<FileInfo?>("--output", "-o") { Description = "Write the Sluice configuration here instead of standard output." };
-        var command = new Command("import-squid", "Convert a Squid configuration (http_port, https_port, acl, http_access, auth_param basic, timeouts, and parents: cache_peer, cache_peer_access, always_direct, never_direct) into a Sluice configuration. Directives that do not translate are listed on standard error with their line numbers. The translation never allows what Squid would deny. Exit code 0 when the result loads as a Sluice configuration, 1 when it does not yet (a file it names is missing here), 2 on a usage error.")
+        var command = new Command("import-squid", "Convert a Squid configuration (http_port, https_port, acl, http_access, auth_param basic, timeouts, parents: cache_peer, cache_peer_access, always_direct, never_direct, and TLS inspection: http_port ssl-bump, ssl_bump, tls_outgoing_options cafile=) into a Sluice configuration. Directives that do not translate are listed on standard error with their line numbers. The translation never allows what Squid would deny. Exit code 0 when the result loads as a Sluice configuration, 1 when it does not yet (a file it names is missing here), 2 on a usage error.")
         {
             file, output,
         };

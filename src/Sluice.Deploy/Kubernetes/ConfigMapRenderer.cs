@@ -94,6 +94,7 @@ internal static class ConfigMapRenderer
         }
 
         UpstreamSecrets.PointAtMounts(root, layout, notes);
+        InspectionSecret.PointAtMounts(root, layout, notes);
         if (layout.LogFile is { } logFile && Child(root, "log") is YamlMappingNode log)
         {
             log.Children[new YamlScalarNode("access")] = Quoted($"{PodPaths.LogDir}/{logFile}");

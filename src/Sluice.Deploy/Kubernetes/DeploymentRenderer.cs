@@ -65,6 +65,7 @@ internal static class DeploymentRenderer
         }
 
         UpstreamSecrets.Mount(layout, mounts, volumes, env);
+        InspectionSecret.Mount(layout, mounts, volumes);
         if (layout.LogFile is not null)
         {
             mounts.Add(new YamlMap().Add("name", "log").Add("mountPath", PodPaths.LogDir));

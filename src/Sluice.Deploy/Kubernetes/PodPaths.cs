@@ -6,6 +6,7 @@ public static class PodPaths
     public const string ConfigDir = "/etc/sluice/config";
     public const string ConfigFile = "sluice.yaml";
     public const string AuthDir = "/etc/sluice/auth";
+    public const string InspectionDir = "/etc/sluice/inspection";
     public const string LogDir = "/var/log/sluice";
 
     /// <summary>The "app" user of the .NET runtime images (deploy/Dockerfile).</summary>

@@ -46,7 +46,7 @@ internal static class Secrets
                 + $"e.g. kubectl -n {ns} create secret generic {layout.Name}-users --from-file=users.htpasswd=...";
         }
 
-        foreach (string note in UpstreamSecrets.Notes(layout))
+        foreach (string note in UpstreamSecrets.Notes(layout).Concat(InspectionSecret.Notes(layout)))
         {
             yield return note;
         }

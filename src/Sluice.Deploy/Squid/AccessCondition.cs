@@ -22,6 +22,9 @@ internal sealed record AccessCondition
 
     public List<string>? Users { get; init; }
 
+    /// <summary>Path globs from a urlpath_regex acl.</summary>
+    public List<string>? Paths { get; init; }
+
     /// <summary>Set when a term can never match in Sluice, with the reason.</summary>
     public string? NeverWhy { get; init; }
 
@@ -150,6 +153,22 @@ internal sealed class AccessConditions(AclTable acls, SquidNotes notes)
                     {
                         List<string> names = acl.Values.Distinct().ToList();
                         c = c with { Domains = c.Domains is null ? names : AddressSets.Intersect(c.Domains, names) };
+                    }
+
+                    break;
+                case AclKind.UrlPath:
+                    if (negated || c.Paths is not null)
+                    {
+                        if (!Inexpressible(line, allow, negated
+                            ? $"{shown}: Sluice cannot say \"any path but\" these"
+                            : $"{shown}: a second urlpath_regex acl on one line (Sluice cannot say a path matches two patterns at once)"))
+                        {
+                            return null;
+                        }
+                    }
+                    else
+                    {
+                        c = c with { Paths = [.. acl.Values] };
                     }
 
                     break;

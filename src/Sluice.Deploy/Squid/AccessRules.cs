@@ -70,7 +70,7 @@ internal static class AccessRules
 
     /// <summary>Matches every request: no matcher at all.</summary>
     public static bool IsCatchAll(Rule rule) =>
-        rule.Destinations.IsEmpty && rule.Ports.IsEmpty && rule.Methods.IsEmpty && rule.Schemes.IsEmpty && rule.Clients.IsEmpty && rule.Users.IsEmpty;
+        rule.Destinations.IsEmpty && rule.Ports.IsEmpty && rule.Methods.IsEmpty && rule.Paths.IsEmpty && rule.Schemes.IsEmpty && rule.Clients.IsEmpty && rule.Users.IsEmpty;
 
     private static Rule ToRule(SquidAccess line, AccessCondition c, List<TranslatedRule> earlier)
     {
@@ -103,6 +103,11 @@ internal static class AccessRules
             rule = rule with { Methods = [.. c.Methods] };
         }
 
+        if (c.Paths is not null)
+        {
+            rule = rule with { Paths = [.. c.Paths.Select(Path)] };
+        }
+
         if (c.HttpOnly)
         {
             rule = rule with { Schemes = [RequestScheme.Http] };
@@ -121,8 +126,14 @@ internal static class AccessRules
         return rule;
     }
 
+    // Every glob was checked as a path when its acl was read.
+    private static PathPattern Path(string text) =>
+        PathPattern.TryParse(text, out PathPattern pattern, out string problem)
+            ? pattern
+            : throw new InvalidOperationException($"'{text}' is not a path: {problem}");
+
     // Every value was checked as a destination when its acl was read.
-    private static DestinationPattern Destination(string text) =>
+    public static DestinationPattern Destination(string text) =>
         DestinationPattern.TryParse(text, out DestinationPattern pattern, out string problem)
             ? pattern
             : throw new InvalidOperationException($"'{text}' is not a destination: {problem}");

@@ -11,6 +11,15 @@ internal enum AclKind
     Port,
     Method,
     ProxyAuth,
+
+    /// <summary><c>ssl::server_name</c>: the TLS server's name, which for an explicit proxy is the CONNECT's host; read as dstdomain is.</summary>
+    ServerName,
+
+    /// <summary><c>at_step</c>: the SslBump step an ssl_bump line is evaluated at.</summary>
+    AtStep,
+
+    /// <summary><c>urlpath_regex</c> whose every value is an anchored literal prefix: <see cref="Acl.Values"/> are path globs.</summary>
+    UrlPath,
     All,
     CacheManager,
     Unsupported,
@@ -22,7 +31,7 @@ internal enum AclKind
 /// </summary>
 internal sealed record Acl(string Name, AclKind Kind, int Line)
 {
-    /// <summary>Domain names (lower case), methods (upper case) or users.</summary>
+    /// <summary>Domain names (lower case), methods (upper case), users, SslBump steps or path globs.</summary>
     public IReadOnlyList<string> Values { get; init; } = [];
 
     public IReadOnlyList<IPNetwork> Networks { get; init; } = [];
@@ -90,7 +99,25 @@ internal sealed class AclTable
         "port" => AclKind.Port,
         "method" => AclKind.Method,
         "proxy_auth" => AclKind.ProxyAuth,
+        "ssl::server_name" => AclKind.ServerName,
+        "at_step" => AclKind.AtStep,
+        "urlpath_regex" => AclKind.UrlPath,
         _ => AclKind.Unsupported,
+    };
+
+    // Types worth more than "no equivalent": what Sluice has instead.
+    private static readonly Dictionary<string, string> Instead = new(StringComparer.Ordinal)
+    {
+        ["url_regex"] = "url_regex matches the whole URL with a regular expression; Sluice rules match destinations: and paths: (segment prefixes and globs), so write those by hand",
+        ["ssl::server_name_regex"] = "a regular expression over server names; Sluice matches names as ssl::server_name and dstdomain list them",
+    };
+
+    // Where an acl may appear in Sluice's translation, and what it means anywhere else.
+    private static string? WhyOutOfPlace(AclKind kind) => kind switch
+    {
+        AclKind.ServerName => "ssl::server_name names the TLS server for ssl_bump; in http_access a dstdomain acl says the same and translates",
+        AclKind.AtStep => "at_step only means something to ssl_bump",
+        _ => null,
     };
 
     private void Add(SquidAcl line, SquidNotes notes)
@@ -108,8 +135,9 @@ internal sealed class AclTable
 
         if (kind == AclKind.Unsupported)
         {
-            _acls[name] = acl with { Kind = AclKind.Unsupported, Why = acl.Why ?? $"acl type {line.Type} has no Sluice equivalent" };
-            notes.Untranslated(line.Line, "acl", $"{name}: type {line.Type} has no Sluice equivalent (http_access lines using it are narrowed or widened, see below)");
+            string? instead = Instead.GetValueOrDefault(line.Type);
+            _acls[name] = acl with { Kind = AclKind.Unsupported, Why = acl.Why ?? instead ?? $"acl type {line.Type} has no Sluice equivalent" };
+            notes.Untranslated(line.Line, "acl", $"{name}: {instead ?? $"type {line.Type} has no Sluice equivalent"} (http_access lines using it are narrowed or widened, see below)");
             return;
         }
 
@@ -120,7 +148,37 @@ internal sealed class AclTable
             return;
         }
 
-        _acls[name] = WithValues(acl, kind, line, notes);
+        if (acl.Kind == AclKind.UrlPath)
+        {
+            _acls[name] = UrlPath(acl, line, notes);
+            return;
+        }
+
+        Acl read = WithValues(acl, kind, line, notes);
+        _acls[name] = read.Kind == AclKind.Unsupported ? read : read with { Why = WhyOutOfPlace(kind) };
+    }
+
+    /// <summary>
+    /// A urlpath_regex acl as path globs when every value is an anchored literal prefix (<c>^/api/v1</c>, with an
+    /// optional trailing <c>.*</c>): <c>/api/v1*</c>, the same string prefix. One value that is not makes the whole acl
+    /// unsupported, so no line using it matches less (a deny) or more (an allow) than in Squid.
+    /// </summary>
+    private static Acl UrlPath(Acl acl, SquidAcl line, SquidNotes notes)
+    {
+        var globs = new List<string>(acl.Values);
+        foreach (string value in line.Values)
+        {
+            if (!SquidPaths.TryPrefix(value, line.IgnoreCase, out string glob, out string why))
+            {
+                notes.Untranslated(line.Line, "acl", $"{line.Name}: urlpath_regex '{value}': {why} (http_access lines using it are narrowed or widened, see below)");
+                return acl with { Kind = AclKind.Unsupported, Why = $"urlpath_regex '{value}': {why}" };
+            }
+
+            globs.Add(glob);
+        }
+
+        notes.Remark(line.Line, "acl", $"{line.Name}: urlpath_regex becomes paths: {string.Join(", ", globs.Skip(acl.Values.Count))} (the same string prefix; Sluice matches the path with escapes decoded and dot segments removed, Squid the path as written)");
+        return acl with { Values = globs.Distinct(StringComparer.Ordinal).ToList() };
     }
 
     /// <summary>The values of one line, read as <paramref name="kind"/> (that line's type), added to the acl.</summary>
@@ -156,21 +214,21 @@ internal sealed class AclTable
                     }
 
                     break;
-                case AclKind.DstDomain:
+                case AclKind.DstDomain or AclKind.ServerName:
                     if (DestinationPattern.TryParse(value, out DestinationPattern pattern, out string problem) && pattern.Kind is PatternKind.ExactName or PatternKind.NameAndSubdomains)
                     {
                         values.Add(value.ToLowerInvariant());
                     }
                     else
                     {
-                        notes.Untranslated(line.Line, "acl", $"{line.Name}: '{value}' is not a domain name ({(problem.Length > 0 ? problem : "dstdomain takes names")})");
+                        notes.Untranslated(line.Line, "acl", $"{line.Name}: '{value}' is not a domain name ({(problem.Length > 0 ? problem : $"{line.Type} takes names")})");
                     }
 
                     break;
                 case AclKind.Method:
                     values.Add(value.ToUpperInvariant());
                     break;
-                case AclKind.ProxyAuth:
+                case AclKind.ProxyAuth or AclKind.AtStep:
                     values.Add(value);
                     break;
             }

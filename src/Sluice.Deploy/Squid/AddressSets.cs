@@ -61,7 +61,7 @@ internal static class AddressSets
     }
 
     // Every name the dstdomain value 'inner' matches, 'outer' matches too.
-    private static bool Covers(string outer, string inner)
+    public static bool Covers(string outer, string inner)
     {
         if (!outer.StartsWith('.'))
         {

@@ -30,11 +30,15 @@ public sealed record SquidPort(int Line, string Directive, string Spec, string? 
 public sealed record SquidOption(string Text, string Key, string Value);
 
 /// <summary>
-/// <c>acl NAME TYPE VALUE...</c>: the values without Squid's flags (<c>-i</c>, <c>-n</c>...), with the words of
-/// each <c>"file"</c> in their place. <paramref name="UnreadFile"/> names the first file that could not be read;
-/// the values after it are not in the list.
+/// <c>acl NAME TYPE VALUE...</c>: the values without Squid's flags (<c>-i</c>, <c>-n</c>, <c>--client-requested</c>...),
+/// with the words of each <c>"file"</c> in their place. <paramref name="UnreadFile"/> names the first file that could
+/// not be read; the values after it are not in the list.
 /// </summary>
-public sealed record SquidAcl(int Line, string Name, string Type, IReadOnlyList<string> Values, string? UnreadFile);
+public sealed record SquidAcl(int Line, string Name, string Type, IReadOnlyList<string> Values, string? UnreadFile)
+{
+    /// <summary>The line has <c>-i</c>: Squid compares its values without regard to case (names always are; paths are not).</summary>
+    public bool IgnoreCase { get; init; }
+}
 
 /// <summary><c>http_access allow|deny [!]ACL...</c>, with the line as written (words joined by one space).</summary>
 public sealed record SquidAccess(int Line, bool Allow, IReadOnlyList<AclTerm> Terms, string Text);

@@ -2,13 +2,23 @@ namespace Sluice.Deploy.Squid;
 
 /// <summary>
 /// <c>http_port</c> and <c>https_port</c> as Sluice listeners. Interception and reverse-proxy ports are left out;
-/// options without an equivalent are reported and the listener is kept without them.
+/// options without an equivalent are reported and the listener is kept without them. An http_port with ssl-bump is
+/// an explicit proxy that bumps CONNECTs: a plain listener here, its CA read by <see cref="BumpDirectives"/>.
 /// </summary>
 internal static class SquidListeners
 {
-    private static readonly string[] Modes = ["intercept", "transparent", "tproxy", "accel", "ssl-bump", "vhost", "vport"];
+    private static readonly string[] Modes = ["intercept", "transparent", "tproxy", "accel", "vhost", "vport"];
 
     private static readonly string[] TlsOptions = ["cert", "tls-cert", "key", "tls-key", "clientca", "tls-clientca"];
+
+    private static readonly string[] BumpOptions = ["ssl-bump", "cert", "tls-cert", "key", "tls-key", "generate-host-certificates", "dynamic_cert_mem_cache_size"];
+
+    /// <summary>Is the port one Sluice cannot be: intercepting, reverse proxy, or bumping TLS that arrives without CONNECT?</summary>
+    public static bool Intercepts(SquidPort port) => Mode(port) is not null;
+
+    // ssl-bump on an https_port bumps intercepted TLS (Squid requires intercept or tproxy there).
+    private static SquidOption? Mode(SquidPort port) =>
+        port.Options.FirstOrDefault(o => Modes.Contains(o.Key) || (o.Key == "ssl-bump" && port.Directive == "https_port"));
 
     public static List<SquidListener> Translate(IEnumerable<SquidPort> ports, SquidNotes notes)
     {
@@ -35,7 +45,7 @@ internal static class SquidListeners
     private static SquidListener? Listener(SquidPort port, SquidNotes notes)
     {
         (int line, string directive) = (port.Line, port.Directive);
-        if (port.Options.FirstOrDefault(o => Modes.Contains(o.Key)) is { } mode)
+        if (Mode(port) is { } mode)
         {
             notes.Untranslated(line, directive, $"'{mode.Text}': Sluice is an explicit forward proxy only (no interception or reverse-proxy mode)");
             return null;
@@ -73,7 +83,8 @@ internal static class SquidListeners
             tls = new SquidListenerTls(cert, key, string.IsNullOrEmpty(clientCa) ? null : clientCa);
         }
 
-        foreach (SquidOption option in port.Options.Where(o => !TlsOptions.Contains(o.Key)))
+        string[] consumed = port.Options.Any(o => o.Key == "ssl-bump") ? BumpOptions : TlsOptions;
+        foreach (SquidOption option in port.Options.Where(o => !consumed.Contains(o.Key)))
         {
             notes.Untranslated(line, directive, $"option '{option.Key}' has no Sluice equivalent; the listener is translated without it");
         }
@@ -81,6 +92,6 @@ internal static class SquidListeners
         return new SquidListener(address, tls);
     }
 
-    private static string? Option(SquidPort port, string name, string tlsName) =>
+    public static string? Option(SquidPort port, string name, string tlsName) =>
         port.Options.FirstOrDefault(o => o.Key == name || o.Key == tlsName)?.Value;
 }

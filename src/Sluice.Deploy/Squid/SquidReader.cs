@@ -114,11 +114,14 @@ public static class SquidReader
     private static SquidAcl Acl(int line, string[] w, Func<string, string?> readFile)
     {
         var values = new List<string>();
+        bool ignoreCase = false;
         foreach (string value in w.Skip(3))
         {
-            if (value is "-i" or "-n" or "+i" or "--")
+            ignoreCase |= value == "-i";
+            if (value is "-i" or "-n" or "+i" or "--" || value.StartsWith("--", StringComparison.Ordinal))
             {
-                continue; // Sluice compares names case-insensitively and never resolves dst names
+                continue; // Sluice compares names case-insensitively and never resolves dst names; --client-requested and
+                          // the like say where ssl::server_name takes the name from, and Sluice has only the CONNECT's
             }
 
             if (value.StartsWith('"') && value.EndsWith('"') && value.Length > 2)
@@ -126,7 +129,7 @@ public static class SquidReader
                 string path = value[1..^1];
                 if (readFile(path) is not { } contents)
                 {
-                    return new SquidAcl(line, w[1], w[2], values, UnreadFile: path);
+                    return new SquidAcl(line, w[1], w[2], values, UnreadFile: path) { IgnoreCase = ignoreCase };
                 }
 
                 values.AddRange(Lines(contents).SelectMany(l => l.Words));
@@ -136,7 +139,7 @@ public static class SquidReader
             values.Add(value);
         }
 
-        return new SquidAcl(line, w[1], w[2], values, UnreadFile: null);
+        return new SquidAcl(line, w[1], w[2], values, UnreadFile: null) { IgnoreCase = ignoreCase };
     }
 
     private static string? ReadFromDisk(string path)

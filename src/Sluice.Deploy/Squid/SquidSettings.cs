@@ -42,8 +42,6 @@ internal sealed record SquidSettings
         ["cache_log"] = "Sluice writes its operational messages to standard error",
         ["cache_store_log"] = "Sluice does not cache",
         ["dns_nameservers"] = "Sluice uses the system resolver",
-        ["ssl_bump"] = "Sluice never intercepts TLS; tunnels stay end-to-end",
-        ["sslcrtd_program"] = "Sluice never intercepts TLS; tunnels stay end-to-end",
         ["cache_peer_domain"] = "removed in Squid 4: write cache_peer_access PEER allow DSTDOMAIN-ACL, which translates",
         ["include"] = "the files it names are not read; convert them separately and merge their lines by hand, in order",
     };

@@ -20,6 +20,9 @@ public sealed record SquidTranslation
     /// <summary>From <c>cache_peer</c> parents, in the order Squid prefers them.</summary>
     public IReadOnlyList<SquidUpstream> Upstreams { get; init; } = [];
 
+    /// <summary>From <c>http_port ... ssl-bump</c> and <c>ssl_bump</c>; null when nothing is inspected.</summary>
+    public SquidInspection? Inspection { get; init; }
+
     /// <summary>In http_access order; first match wins.</summary>
     public required IReadOnlyList<TranslatedRule> Rules { get; init; }
 
@@ -54,7 +57,17 @@ public sealed record SquidAuth(string? Realm, string UsersFile);
 /// A Sluice rule and the http_access line it comes from (<see cref="Rule.Line"/> is that line's number), with the
 /// lines that decided its route (<see cref="Rule.Via"/>) when any did.
 /// </summary>
-public sealed record TranslatedRule(Rule Rule, string AccessLine, string? Route = null);
+public sealed record TranslatedRule(Rule Rule, string AccessLine, string? Route = null)
+{
+    /// <summary>The ssl_bump lines that made it inspect (<see cref="Rule.Tls"/>), when any did.</summary>
+    public string? Tls { get; init; }
+}
+
+/// <summary>
+/// <c>tls.inspection</c>: the CA of the ssl-bump port (<paramref name="Ca"/>, <paramref name="Key"/>), the extra CAs
+/// trusted for origins, and the names ssl_bump splices, which are never inspected whatever a rule says.
+/// </summary>
+public sealed record SquidInspection(string Ca, string Key, string? UpstreamCa, IReadOnlyList<string> NeverInspect, string Comment);
 
 /// <summary>
 /// Parent proxies from <c>cache_peer</c> lines: URLs, balance, the login's user and the environment variable its

@@ -17,11 +17,13 @@ public static class SquidTranslator
         notes.AddRange(conf.Problems);
         List<SquidListener> listeners = SquidListeners.Translate(conf.Ports, notes);
         AclTable acls = AclTable.Build(conf.Acls, notes);
-        SquidSettings settings = SquidSettings.Translate(conf.Directives.Where(d => !PeerDirectives.Handles(d.Name)), notes);
+        SquidSettings settings = SquidSettings.Translate(conf.Directives.Where(d => !PeerDirectives.Handles(d.Name) && !BumpDirectives.Handles(d.Name)), notes);
         PeerDirectives peers = PeerDirectives.Read(conf.Directives, notes);
+        BumpDirectives bump = BumpDirectives.Read(conf.Ports, conf.Directives, notes);
         List<PeerGroup> groups = PeerTranslation.Translate(peers, notes);
         SquidRoutes routes = SquidRoutes.Build(peers, groups, acls, notes);
-        (List<TranslatedRule> rules, bool usesAuth) = AccessRules.Translate(conf.Access, acls, routes, notes);
+        (List<TranslatedRule> access, bool usesAuth) = AccessRules.Translate(conf.Access, acls, routes, notes);
+        (List<TranslatedRule> rules, SquidInspection? inspection) = InspectedRules.Apply(access, BumpPlan.Build(bump.Lines, acls, notes), bump, notes);
 
         if (listeners.Count == 0)
         {
@@ -38,6 +40,7 @@ public static class SquidTranslator
             Listeners = listeners,
             Auth = auth,
             Upstreams = [.. groups.Select(g => g.Upstream)],
+            Inspection = inspection,
             Rules = rules,
             RouteDefault = routes.Default == RouteConfig.Direct ? null : routes.Default,
             Default = defaultAction,

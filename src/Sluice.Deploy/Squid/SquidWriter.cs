@@ -31,10 +31,20 @@ public static class SquidWriter
 
         root.Add("upstreams", upstreams.Count > 0 ? upstreams : null,
             "Parents from cache_peer lines. checkDestinations is local (the default): Sluice resolves a name and refuses private addresses\nbefore sending it up; a name that does not resolve here goes up for the parent to resolve.");
+        if (translation.Inspection is { } inspection)
+        {
+            var map = new YamlMap()
+                .Add("ca", inspection.Ca)
+                .Add("key", inspection.Key)
+                .Add("upstreamCa", inspection.UpstreamCa)
+                .Add("neverInspect", List(inspection.NeverInspect));
+            root.Add("tls", new YamlMap().Add("inspection", map), inspection.Comment);
+        }
+
         var rules = new YamlList();
         foreach (TranslatedRule rule in translation.Rules)
         {
-            rules.AddWithComment(Rule(rule.Rule), $"line {rule.Rule.Line}: {rule.AccessLine}" + (rule.Route is null ? "" : $"\n{rule.Route}"));
+            rules.AddWithComment(Rule(rule.Rule), $"line {rule.Rule.Line}: {rule.AccessLine}" + (rule.Route is null ? "" : $"\n{rule.Route}") + (rule.Tls is null ? "" : $"\n{rule.Tls}"));
         }
 
         root.Add("rules", rules.Count > 0 ? rules : null);
@@ -97,7 +107,9 @@ public static class SquidWriter
         .Add("action", rule.Action == RuleAction.Allow ? "allow" : "deny")
         .Add("destinations", List(rule.Destinations.Select(d => d.Text)))
         .Add("ports", List(rule.Ports.Select(p => p.First == p.Last ? (object)p.First : p.ToString())))
+        .Add("tls", rule.Tls == TlsMode.Inspect ? "inspect" : null)
         .Add("methods", List(rule.Methods))
+        .Add("paths", List(rule.Paths.Select(p => p.Text)))
         .Add("schemes", List(rule.Schemes.Select(s => s.ToString().ToLowerInvariant())))
         .Add("clients", List(rule.Clients.Select(n => n.ToString())))
         .Add("users", List(rule.Users))

@@ -27,9 +27,24 @@ internal sealed record SquidConversion(SquidTranslation Translation, string Yaml
     /// <summary>The notes as import-squid prints them (without the file name in front).</summary>
     public string Notes => string.Join("\n", Translation.Notes);
 
-    /// <param name="target"><c>host:port</c> for CONNECT, <c>http://host[:port]/</c> for a forwarded request.</param>
+    /// <param name="target">
+    /// <c>host:port</c> for CONNECT, <c>http://host[:port]/path</c> for a forwarded request, <c>https://host/path</c> for
+    /// a request inside an inspected tunnel.
+    /// </param>
     public bool Allows(string target, string client = "10.1.1.1", string? method = null, string? user = null) =>
         Decide(target, client, method, user).Allowed;
+
+    /// <summary>What an allowed CONNECT's bytes get, as the proxy decides it: <c>inspect</c> or <c>tunnel</c>; null when it is refused.</summary>
+    public string? Tls(string authority, string client = "10.1.1.1", string? user = null)
+    {
+        Decision decision = Decide(authority, client, null, user);
+        bool inspected = decision.Allowed && MayInspect(authority) && Config.Rules.FirstOrDefault(r => r.Name == decision.Rule)?.Tls == TlsMode.Inspect;
+        return !decision.Allowed ? null : inspected ? "inspect" : "tunnel";
+    }
+
+    // Inspection is configured and neverInspect does not name the CONNECT's host.
+    private bool MayInspect(string authority) =>
+        Config.Inspection is { } inspection && HostPort.TryParseAuthority(authority, 0, out HostPort d, out _) && !inspection.IsNeverInspected(d.Host, d.Address, d.Port);
 
     /// <summary>How an allowed request leaves: <c>direct</c> or an upstream (its rule's via, else route.default); null when it is denied.</summary>
     public string? Route(string target, string client = "10.1.1.1", string? method = null, string? user = null)
@@ -40,22 +55,31 @@ internal sealed record SquidConversion(SquidTranslation Translation, string Yaml
 
     private Decision Decide(string target, string client, string? method, string? user)
     {
-        bool http = target.StartsWith("http://", StringComparison.Ordinal);
+        bool inside = target.StartsWith("https://", StringComparison.Ordinal);
+        bool http = inside || target.StartsWith("http://", StringComparison.Ordinal);
         HostPort destination;
         string problem;
+        string? path = null;
         if (http)
         {
-            Assert.True(HostPort.TryParseUri(target, out UriTarget uri, out problem), problem);
-            destination = uri.Authority;
+            // Inside an inspected tunnel the request is origin-form to the CONNECT's host, port 443 here.
+            string uriText = inside ? "http://" + target["https://".Length..] : target;
+            Assert.True(HostPort.TryParseUri(uriText, out UriTarget uri, out problem), problem);
+            destination = inside && uri.Authority.Port == 80 ? uri.Authority with { Port = 443 } : uri.Authority;
+            Assert.True(RequestPath.TryNormalise(uri.PathAndQuery, out string normalised, out problem), problem);
+            path = normalised;
         }
         else
         {
             Assert.True(HostPort.TryParseAuthority(target, 0, out destination, out problem), problem);
         }
 
-        var facts = new RequestFacts(http ? (method ?? "GET") : "CONNECT", http ? RequestScheme.Http : RequestScheme.Tunnel, destination.Host, destination.Address, destination.Port, IPAddress.Parse(client))
+        RequestScheme scheme = inside ? RequestScheme.Https : http ? RequestScheme.Http : RequestScheme.Tunnel;
+        var facts = new RequestFacts(http ? (method ?? "GET") : "CONNECT", scheme, destination.Host, destination.Address, destination.Port, IPAddress.Parse(client))
         {
             User = user,
+            Path = path,
+            MayInspect = !http && MayInspect(target),
         };
         return new RulePolicy(Config.Rules, Config.Default).Decide(facts);
     }

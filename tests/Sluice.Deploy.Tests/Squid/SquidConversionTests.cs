@@ -160,4 +160,67 @@ public sealed class SquidConversionTests : IDisposable
         ConfigException e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, Path.Combine(_dir, "sluice.yaml")));
         Assert.Contains(written.Split(' ')[1], e.Problem, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Bumped_destinations_are_inspected_their_requests_decided_as_squid_decides_bumped_ones_and_spliced_ones_tunnelled()
+    {
+        foreach (string file in new[] { "bump/ca.pem", "bump/ca.key", "internal-roots.pem" })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(_dir, file))!);
+            Write(file, "stand-in: the loader only checks that the file is there");
+        }
+
+        SquidConversion c = Convert(File.ReadAllText(SquidConversion.Fixture("bump-some.conf")).Replace("/etc/squid/", _dir + "/", StringComparison.Ordinal));
+        Assert.Equal(Path.Combine(_dir, "bump/ca.pem"), c.Config.Inspection!.Ca);
+        Assert.Equal(Path.Combine(_dir, "internal-roots.pem"), c.Config.Inspection.UpstreamCa);
+
+        // The CONNECTs: bumped names inspected, spliced ones tunnelled, the terminated one refused.
+        Assert.Equal("inspect", c.Tls("github.com:443"));
+        Assert.Equal("inspect", c.Tls("mirror.pkg.example:443"));
+        Assert.Equal("tunnel", c.Tls("www.bank.example:443"));
+        Assert.Equal("tunnel", c.Tls("health.example.com:443"));
+        Assert.Equal("tunnel", c.Tls("example.org:443"));
+        Assert.Null(c.Tls("cdn.malware.example:443"));
+        Assert.Null(c.Tls("github.com:443", client: "192.0.2.1")); // not localnet: deny github
+        Assert.Null(c.Tls("example.org:8443")); // CONNECT !SSL_ports
+
+        // Inside the inspected tunnels, as Squid decides bumped requests with http_access.
+        Assert.True(c.Allows("https://github.com/our-org/repo"));
+        Assert.False(c.Allows("https://github.com/other-org/repo"));
+        Assert.False(c.Allows("https://github.com/our-org/../other-org/repo")); // checked as /other-org/repo
+        Assert.True(c.Allows("https://mirror.pkg.example/debian/pool/x.deb"));
+        Assert.True(c.Allows("https://mirror.pkg.example/debian/pool/x.deb", method: "HEAD"));
+        Assert.False(c.Allows("https://mirror.pkg.example/upload", method: "POST"));
+
+        // Paths apply to forwarded requests too; public_docs (url_regex) was left out, and localnet allows it anyway.
+        Assert.True(c.Allows("http://github.com/our-org/repo"));
+        Assert.False(c.Allows("http://github.com/other"));
+        Assert.True(c.Allows("http://docs.example.com/public/x"));
+        Assert.Contains("line 30: http_access: not translated: public_docs: url_regex", c.Notes, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bump_all_but_banks_inspects_every_tunnel_an_allow_rule_opens_and_no_bank()
+    {
+        Write("ca.pem", "stand-in");
+        SquidConversion c = Convert($"""
+            http_port 127.0.0.1:3128 ssl-bump cert={_dir}/ca.pem
+            acl localnet src 10.0.0.0/8
+            acl step1 at_step SslBump1
+            acl banks ssl::server_name .bank.example
+            acl uploads method POST PUT
+            http_access deny uploads
+            http_access allow !CONNECT localnet
+            http_access allow localnet
+            ssl_bump peek step1
+            ssl_bump splice banks
+            ssl_bump bump all
+            """);
+        Assert.Equal(Path.Combine(_dir, "ca.pem"), c.Config.Inspection!.Key); // no key=: the key is in the cert= file
+        Assert.Equal("inspect", c.Tls("example.org:443"));
+        Assert.Equal("tunnel", c.Tls("online.bank.example:443"));
+        Assert.False(c.Allows("https://example.org/form", method: "POST")); // deny uploads sees inside, as in Squid
+        Assert.True(c.Allows("https://example.org/form")); // !CONNECT holds inside: schemes [http, https]
+        Assert.True(c.Allows("http://example.org/"));
+    }
 }

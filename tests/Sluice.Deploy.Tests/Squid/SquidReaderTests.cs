@@ -14,7 +14,7 @@ public sealed class SquidReaderTests
     /// <summary>One line per entry of the model, in the order of its lists: ports, acls, access, directives, problems.</summary>
     private static string Describe(SquidConf conf) => string.Join(" | ", [
         .. conf.Ports.Select(p => $"{p.Line} {p.Directive} {p.Spec} -> {p.Address ?? "none"}{(p.BarePort is { } b ? $" bare {b}" : "")}{string.Concat(p.Options.Select(o => $" [{o.Key}={o.Value}]"))}"),
-        .. conf.Acls.Select(a => $"{a.Line} acl {a.Name} {a.Type} ({string.Join(",", a.Values)}){(a.UnreadFile is { } f ? $" unread {f}" : "")}"),
+        .. conf.Acls.Select(a => $"{a.Line} acl {a.Name} {a.Type} ({string.Join(",", a.Values)}){(a.IgnoreCase ? " -i" : "")}{(a.UnreadFile is { } f ? $" unread {f}" : "")}"),
         .. conf.Access.Select(a => $"{a.Line} {(a.Allow ? "allow" : "deny")} {string.Join(",", a.Terms.Select(t => (t.Negated ? "!" : "") + t.Acl))} '{a.Text}'"),
         .. conf.Directives.Select(d => $"{d.Line} {d.Name} ({string.Join(",", d.Arguments)})"),
         .. conf.Problems.Select(p => $"problem {p}"),
@@ -31,7 +31,9 @@ public sealed class SquidReaderTests
     [InlineData("http_access without allow or deny is a problem", "http_access maybe all", "problem line 1: http_access: not translated: expected http_access allow|deny ACL...")]
     [InlineData("an acl without a type is a problem", "acl a", "problem line 1: acl: not translated: expected acl NAME TYPE VALUE...")]
     [InlineData("an acl without values has none", "acl a port", "1 acl a port ()")]
-    [InlineData("acl flags are left out", "acl d dstdomain -i .Example.com -n -- +i x", "1 acl d dstdomain (.Example.com,x)")]
+    [InlineData("acl flags are left out, -i remembered", "acl d dstdomain -i .Example.com -n -- +i x", "1 acl d dstdomain (.Example.com,x) -i")]
+    [InlineData("ssl::server_name's flags are left out", "acl s ssl::server_name --client-requested .example.com", "1 acl s ssl::server_name (.example.com)")]
+    [InlineData("ssl_bump lines are directives", "ssl_bump splice !step1 banks", "1 ssl_bump (splice,!step1,banks)")]
     [InlineData("a quoted file's words stand in its place", "acl n src 1.1.1.1 \"nets.txt\" 2.2.2.2", "1 acl n src (1.1.1.1,10.0.0.0/8,192.168.0.0/16,172.16.0.0/12,2.2.2.2)")]
     [InlineData("an empty file adds nothing", "acl n src \"empty.txt\"", "1 acl n src ()")]
     [InlineData("a file that is not here stops the values", "acl n src 1.1.1.1 \"gone.txt\" 2.2.2.2", "1 acl n src (1.1.1.1) unread gone.txt")]

@@ -19,9 +19,9 @@ public sealed class SquidTranslatorTests
     {
         string Part(string key, IEnumerable<object> values) => values.Any() ? $" {key}={string.Join(",", values)}" : "";
         return $"{r.Name} {r.Action.ToString().ToLowerInvariant()}"
-            + Part("dest", r.Destinations) + Part("ports", r.Ports.Cast<object>()) + Part("methods", r.Methods)
+            + Part("dest", r.Destinations) + Part("ports", r.Ports.Cast<object>()) + Part("methods", r.Methods) + Part("paths", r.Paths.Select(p => p.Text))
             + Part("schemes", r.Schemes.Cast<object>()) + Part("clients", r.Clients.Cast<object>()) + Part("users", r.Users)
-            + (r.Via is null ? "" : $" via={r.Via}");
+            + (r.Via is null ? "" : $" via={r.Via}") + (r.Tls == TlsMode.Inspect ? " tls=inspect" : "");
     }
 
     [Theory]
@@ -96,7 +96,9 @@ public sealed class SquidTranslatorTests
     [InlineData("auth_param basic program /usr/lib/squid/basic_ldap_auth -b x", "line 1: auth_param: not translated: helper 'basic_ldap_auth': Sluice checks an htpasswd file itself (basic_ncsa_auth FILE is what translates)")]
     [InlineData("auth_param basic children 5", "line 1: auth_param: not translated: basic children: Sluice has no helper processes to tune; it caches successful checks for 5 minutes itself")]
     [InlineData("http_port 3128 intercept", "line 1: http_port: not translated: 'intercept': Sluice is an explicit forward proxy only (no interception or reverse-proxy mode)")]
-    [InlineData("http_port 3128 ssl-bump=on", "line 1: http_port: not translated: 'ssl-bump=on': Sluice is an explicit forward proxy only")]
+    [InlineData("http_port 3128 ssl-bump", "line 1: http_port: not translated: ssl-bump without tls-cert=: there is no CA to sign with (Squid refuses to bump here too)")]
+    [InlineData("http_port 3128 ssl-bump intercept tls-cert=/ca.pem", "line 1: http_port: not translated: 'intercept': Sluice is an explicit forward proxy only")]
+    [InlineData("https_port 3129 ssl-bump intercept cert=/ca.pem", "line 1: https_port: not translated: 'ssl-bump': Sluice is an explicit forward proxy only")]
     [InlineData("http_port 3128", "line 1: http_port: port 3128 alone listens on every address, as Squid does: [::]:3128 (IPv6 and IPv4)")]
     [InlineData("http_port proxy:3128", "line 1: http_port: not translated: 'proxy:3128' is not IP:port (Sluice listens on addresses, not host names)")]
     [InlineData("http_port 99999", "line 1: http_port: port 99999 alone listens on every address, as Squid does: [::]:99999 (IPv6 and IPv4)\nline 1: http_port: not translated: '99999' is not IP:port")]
@@ -209,5 +211,159 @@ public sealed class SquidTranslatorTests
         SquidTranslation t = Translate($"auth_param basic program /usr/lib/squid/basic_ncsa_auth /etc/squid/passwd\n{realm}\nacl u proxy_auth REQUIRED\nhttp_access allow u");
         Assert.Equal(new SquidAuth(expected, "/etc/squid/passwd"), t.Auth);
         Assert.Null(Translate("auth_param basic program /usr/lib/squid/basic_ncsa_auth /etc/squid/passwd\nhttp_access allow all").Auth);
+    }
+
+    private const string BumpPort = "http_port 3128 ssl-bump tls-cert=/ca.pem tls-key=/ca.key\nacl step1 at_step SslBump1\nacl localnet src 10.0.0.0/8\n";
+
+    /// <summary>The rules, then what tls.inspection says: its neverInspect, or that there is none.</summary>
+    private static string Inspection(SquidTranslation t) =>
+        Rules(t) + (t.Inspection is { } i ? $" || never={string.Join(",", i.NeverInspect)}" : " || no inspection");
+
+    [Theory]
+    [InlineData("bump all but banks: every rule that opens tunnels inspects, the banks are neverInspect",
+        "acl banks ssl::server_name .bank.example\nhttp_access allow localnet\nssl_bump peek step1\nssl_bump splice banks\nssl_bump bump all",
+        "allow-localnet allow clients=10.0.0.0/8 tls=inspect || never=.bank.example")]
+    [InlineData("bump !banks is the same", "acl banks ssl::server_name .bank.example\nhttp_access allow localnet\nssl_bump peek step1\nssl_bump bump !banks\nssl_bump splice all",
+        "allow-localnet allow clients=10.0.0.0/8 tls=inspect || never=.bank.example")]
+    [InlineData("bump some: a rule for every destination is split, the bumped ones first", "acl gh ssl::server_name github.com\nhttp_access allow localnet\nssl_bump peek step1\nssl_bump bump gh\nssl_bump splice all",
+        "allow-localnet-inspect allow dest=github.com clients=10.0.0.0/8 tls=inspect | allow-localnet allow clients=10.0.0.0/8 || never=")]
+    [InlineData("a rule whose destinations are all bumped inspects as it is; a path rule decides the requests inside",
+        "acl gh dstdomain github.com\nacl org urlpath_regex ^/our-org/\nhttp_access allow CONNECT gh\nhttp_access allow gh org\nssl_bump bump gh",
+        "allow-CONNECT-gh allow dest=github.com methods=CONNECT tls=inspect | allow-gh-org allow dest=github.com paths=/our-org/* || never=")]
+    [InlineData("only the bumped part of a rule's destinations is inspected", "acl sites dstdomain github.com .example.com\nacl gh dstdomain github.com\nhttp_access allow sites\nssl_bump bump gh",
+        "allow-sites-inspect allow dest=github.com tls=inspect | allow-sites allow dest=github.com,.example.com || never=")]
+    [InlineData("a bumped name inside a rule's domain", "acl g dstdomain .google.com\nacl mail dstdomain mail.google.com\nhttp_access allow g\nssl_bump bump mail",
+        "allow-g-inspect allow dest=mail.google.com tls=inspect | allow-g allow dest=.google.com || never=")]
+    [InlineData("deny rules, http-only rules and rules without CONNECT among their methods do not inspect; !CONNECT includes the requests inside",
+        "acl w method POST\nacl r method GET\nhttp_access deny w\nhttp_access allow !CONNECT localnet\nhttp_access allow r\nssl_bump bump all",
+        "deny-w deny methods=POST | allow-not-CONNECT-localnet allow schemes=Http,Https clients=10.0.0.0/8 | allow-r allow methods=GET || never=")]
+    [InlineData("terminate: a deny rule for those CONNECTs comes first", "acl evil ssl::server_name .evil.example\nhttp_access allow localnet\nssl_bump terminate evil\nssl_bump splice all",
+        "terminate-evil deny dest=.evil.example methods=CONNECT | allow-localnet allow clients=10.0.0.0/8 || no inspection")]
+    [InlineData("terminate for the rest refuses every CONNECT", "acl ok ssl::server_name .ok.example\nhttp_access allow localnet\nssl_bump splice ok\nssl_bump terminate all",
+        "terminate-all deny methods=CONNECT | allow-localnet allow clients=10.0.0.0/8 || no inspection")]
+    [InlineData("a rule that only opens the terminated tunnels is left out", "acl evil dstdomain .evil.example\nhttp_access allow CONNECT evil\nhttp_access allow localnet\nssl_bump terminate evil",
+        "terminate-evil deny dest=.evil.example methods=CONNECT | allow-localnet allow clients=10.0.0.0/8 || no inspection")]
+    [InlineData("Squid 3.4's words: client-first and server-first bump, none splices", "acl banks dstdomain .bank.example\nhttp_access allow localnet\nssl_bump none banks\nssl_bump server-first all",
+        "allow-localnet allow clients=10.0.0.0/8 tls=inspect || never=.bank.example")]
+    [InlineData("peek on any acl decides nothing", "http_access allow localnet\nssl_bump peek localnet\nssl_bump bump all",
+        "allow-localnet allow clients=10.0.0.0/8 tls=inspect || never=")]
+    [InlineData("peek, stare and at_step decide nothing", "acl step2 at_step SslBump2\nacl step3 at_step SslBump3\nhttp_access allow localnet\nssl_bump peek step1\nssl_bump stare step2\nssl_bump bump step3",
+        "allow-localnet allow clients=10.0.0.0/8 tls=inspect || never=")]
+    [InlineData("a splice after a bump of a wider name is never reached", "acl g ssl::server_name .google.com\nacl mail ssl::server_name mail.google.com\nhttp_access allow localnet\nssl_bump bump g\nssl_bump splice mail",
+        "allow-localnet-inspect allow dest=.google.com clients=10.0.0.0/8 tls=inspect | allow-localnet allow clients=10.0.0.0/8 || never=")]
+    [InlineData("a splice of a wider name than a bumped one wins in Sluice", "acl g ssl::server_name .google.com\nacl mail ssl::server_name mail.google.com\nhttp_access allow localnet\nssl_bump bump mail\nssl_bump splice g",
+        "allow-localnet-inspect allow dest=mail.google.com clients=10.0.0.0/8 tls=inspect | allow-localnet allow clients=10.0.0.0/8 || never=.google.com")]
+    [InlineData("ssl_bump by client address is not translated: nothing is inspected", "http_access allow localnet\nssl_bump bump localnet\nssl_bump splice all",
+        "allow-localnet allow clients=10.0.0.0/8 || no inspection")]
+    [InlineData("the lines before one that does not translate still do", "acl gh ssl::server_name github.com\nacl r ssl::server_name_regex gitlab\nhttp_access allow localnet\nssl_bump bump gh\nssl_bump bump r\nssl_bump bump all",
+        "allow-localnet-inspect allow dest=github.com clients=10.0.0.0/8 tls=inspect | allow-localnet allow clients=10.0.0.0/8 || never=")]
+    [InlineData("nothing bumped: no inspection", "http_access allow localnet\nssl_bump peek step1\nssl_bump splice all", "allow-localnet allow clients=10.0.0.0/8 || no inspection")]
+    [InlineData("no ssl_bump line: Squid's default is splice", "http_access allow localnet", "allow-localnet allow clients=10.0.0.0/8 || no inspection")]
+    public void Ssl_bump_becomes_inspecting_rules_and_never_inspect(string proves, string text, string expected)
+    {
+        Assert.False(string.IsNullOrEmpty(proves));
+        Assert.Equal(expected, Inspection(Translate(BumpPort + text)));
+    }
+
+    [Fact]
+    public void The_ca_is_the_ssl_bump_ports_and_upstream_ca_the_outgoing_cafile()
+    {
+        SquidInspection i = Translate(BumpPort + "http_access allow all\ntls_outgoing_options cafile=/roots.pem min-version=1.2\nssl_bump bump all").Inspection!;
+        Assert.Equal(("/ca.pem", "/ca.key", "/roots.pem"), (i.Ca, i.Key, i.UpstreamCa));
+        i = Translate("http_port 3128 ssl-bump cert=/both.pem\nsslproxy_cafile /old-roots.pem\nhttp_access allow all\nssl_bump bump all").Inspection!;
+        Assert.Equal(("/both.pem", "/both.pem", "/old-roots.pem"), (i.Ca, i.Key, i.UpstreamCa));
+        Assert.Equal("[::]:3128", Assert.Single(Translate("http_port 3128 ssl-bump cert=/both.pem").Listeners).Address);
+        Assert.Null(Translate("http_port 3128\nhttp_access allow all\nssl_bump bump all").Inspection);
+    }
+
+    [Theory]
+    [InlineData("http_port 3128 ssl-bump cert=/both.pem", "line 1: http_port: ssl-bump without tls-key=: Squid reads the key from the tls-cert= file, so tls.inspection.key is the same file")]
+    [InlineData(BumpPort, "line 1: http_port: ssl-bump: the CA becomes tls.inspection (ca /ca.pem, key /ca.key); the listener is a plain one, as every Sluice listener can inspect")]
+    [InlineData(BumpPort, "line 1: http_port: ssl-bump: nothing is inspected (no ssl_bump line that translates bumps anything; Squid's default is splice), so tls.inspection is left out")]
+    [InlineData("http_port 3128 ssl-bump tls-cert=/a.pem generate-host-certificates=off dynamic_cert_mem_cache_size=4MB", "line 1: http_port: not translated: generate-host-certificates=off: Sluice always mints a certificate per host")]
+    [InlineData("http_port 3128 ssl-bump tls-cert=/a.pem dynamic_cert_mem_cache_size=4MB tls-dh=prime256v1:/dh.pem", "line 1: http_port: dynamic_cert_mem_cache_size: Sluice keeps the certificates it mints in a bounded cache of its own")]
+    [InlineData("http_port 3128 ssl-bump tls-cert=/a.pem dynamic_cert_mem_cache_size=4MB tls-dh=prime256v1:/dh.pem", "line 1: http_port: not translated: option 'tls-dh' has no Sluice equivalent; the listener is translated without it")]
+    [InlineData("http_port 127.0.0.1:3128 ssl-bump tls-cert=/a.pem\nhttp_port 127.0.0.1:3129 ssl-bump tls-cert=/b.pem", "line 2: http_port: not translated: a second ssl-bump CA: Sluice inspects with one, the one of line 1")]
+    [InlineData("http_port 3128\nhttp_access allow all\nssl_bump bump all", "line 3: ssl_bump: not translated: Squid bumps here, but no http_port has ssl-bump with tls-cert= (the CA it signs with): nothing is inspected")]
+    [InlineData(BumpPort + "ssl_bump peek step1", "line 4: ssl_bump: peek and stare only look: Sluice decides each CONNECT once, by its host (which a client's SNI must name)")]
+    [InlineData(BumpPort + "ssl_bump client-first all", "line 4: ssl_bump: client-first is Squid 3.4's word for bump, and is read as such")]
+    [InlineData(BumpPort + "ssl_bump bounce all", "line 4: ssl_bump: not translated: expected ssl_bump splice|bump|peek|stare|terminate ACL..., got 'ssl_bump bounce all'")]
+    [InlineData(BumpPort + "ssl_bump bump localnet\nssl_bump splice all", "line 4: ssl_bump: not translated: localnet: Sluice decides inspection by destination name (ssl::server_name or dstdomain), not by a client address (src): this line is not translated; nor are the lines after it (to line 5), so the CONNECTs they would decide are tunnelled")]
+    [InlineData(BumpPort + "ssl_bump bump nothere", "line 4: ssl_bump: not translated: acl nothere is not defined (Squid refuses such a file): this line is not translated, so")]
+    [InlineData(BumpPort + "acl r ssl::server_name_regex x\nssl_bump splice r", "line 4: acl: not translated: r: a regular expression over server names; Sluice matches names as ssl::server_name and dstdomain list them (http_access lines using it are narrowed or widened, see below)\nline 5: ssl_bump: not translated: r: a regular expression over server names")]
+    [InlineData(BumpPort + "ssl_bump bump all\nssl_bump splice all", "line 5: ssl_bump: never reached: line 4 decides every CONNECT that gets this far; left out")]
+    [InlineData(BumpPort + "ssl_bump bump !all", "line 4: ssl_bump: never matches (!all, or acls with no name in common); left out")]
+    [InlineData(BumpPort + "acl a ssl::server_name .a.example\nacl b ssl::server_name .b.example\nssl_bump bump !a\nssl_bump splice !b", "line 7: ssl_bump: not translated: a second line of the form ACTION !NAMES")]
+    [InlineData(BumpPort + "acl a ssl::server_name .a.example\nssl_bump bump a !a", "line 5: ssl_bump: not translated: names and !names on one line")]
+    [InlineData(BumpPort + "acl g ssl::server_name .google.com\nacl mail ssl::server_name mail.google.com\nssl_bump bump mail\nssl_bump splice g", "line 7: ssl_bump: not translated: .google.com: Squid bumps mail.google.com first (line 6) and splices the rest; neverInspect wins over every rule in Sluice, so mail.google.com is tunnelled too")]
+    [InlineData(BumpPort + "acl g ssl::server_name .google.com\nacl mail ssl::server_name mail.google.com\nssl_bump splice mail\nssl_bump terminate g", "line 7: ssl_bump: not translated: .google.com: Squid splices mail.google.com first (line 6) and terminates the rest; Sluice refuses every CONNECT to .google.com, mail.google.com included")]
+    [InlineData(BumpPort + "acl g ssl::server_name .google.com\nacl mail ssl::server_name mail.google.com\nssl_bump bump g\nssl_bump splice mail", "line 7: ssl_bump: never decides anything: the lines before it decide every name it names; left out")]
+    [InlineData(BumpPort + "http_access allow localnet\nssl_bump terminate all", "line 5: ssl_bump: not translated: terminate for every destination the lines before it do not name: Sluice cannot refuse the CONNECTs to \"every destination but\" some; it refuses every CONNECT (the rule terminate-all comes first)")]
+    [InlineData(BumpPort + "acl e dstdomain .e.example\nhttp_access allow CONNECT e\nssl_bump terminate e", "line 5: http_access: never decides anything once ssl_bump terminate e refuses those CONNECTs; left out")]
+    [InlineData(BumpPort + "acl s ssl::server_name .s.example\nhttp_access allow s", "line 5: http_access: not translated: s: ssl::server_name names the TLS server for ssl_bump; in http_access a dstdomain acl says the same and translates; this allow line is left out")]
+    [InlineData(BumpPort + "http_access deny step1", "line 4: http_access: not translated: step1: at_step only means something to ssl_bump; this deny line is translated without that condition")]
+    [InlineData("sslcrtd_program /usr/lib/squid/security_file_certgen -s /var/lib/ssl_db -M 4MB", "line 1: sslcrtd_program: Sluice mints the certificates itself, in a bounded in-memory cache: no helper to run")]
+    [InlineData("sslproxy_cert_error allow all", "line 1: sslproxy_cert_error: not translated: Sluice never accepts an origin certificate that does not validate: such a CONNECT gets 502 with error=tls_certificate_error")]
+    [InlineData("sslproxy_capath /etc/ssl/certs", "line 1: sslproxy_capath: not translated: a folder of CAs: Sluice reads one PEM file; concatenate them into tls.inspection.upstreamCa")]
+    [InlineData("tls_outgoing_options cafile=/r.pem flags=DONT_VERIFY_PEER min-version=1.2 foo=bar", "line 1: tls_outgoing_options: not translated: flags=DONT_VERIFY_PEER: Sluice always validates origin certificates (system roots plus upstreamCa) and checks the name\nline 1: tls_outgoing_options: not translated: min-version=1.2: Sluice negotiates TLS 1.2 or 1.3 with origins with the platform's settings\nline 1: tls_outgoing_options: not translated: option 'foo' has no Sluice equivalent")]
+    [InlineData("tls_outgoing_options cafile=/r.pem", "line 1: tls_outgoing_options: /r.pem is for bumped connections, and nothing is inspected: left out")]
+    public void Ssl_bump_notes_say_what_did_not_translate_exactly(string text, string expected)
+    {
+        Assert.Contains(expected, string.Join("\n", Translate(text).Notes), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("^/our-org/", false, "/our-org/*")]
+    [InlineData("^/api/v1.*", false, "/api/v1*")]
+    [InlineData("^/a\\.b", false, "/a.b*")]
+    [InlineData("^/", false, "/*")]
+    [InlineData("^/123", true, "/123*")]
+    [InlineData("^/a-b_c~d:e@f", false, "/a-b_c~d:e@f*")]
+    [InlineData("^/a.b", false, null)]
+    [InlineData("/a", false, null)]
+    [InlineData("^/a$", false, null)]
+    [InlineData("^/a|^/b", false, null)]
+    [InlineData("^/a/(x|y)", false, null)]
+    [InlineData("^/[a-z]", false, null)]
+    [InlineData("^/a//b", false, null)]
+    [InlineData("^/a/../b", false, null)]
+    [InlineData("^/a/./b", false, null)]
+    [InlineData("^/a%20b", false, null)]
+    [InlineData("^/a\\?b", false, null)]
+    [InlineData("^/a\\.*", false, null)]
+    [InlineData("^/Admin", true, null)]
+    public void Only_an_anchored_literal_prefix_becomes_a_path(string regex, bool ignoreCase, string? glob)
+    {
+        bool ok = Sluice.Deploy.Squid.SquidPaths.TryPrefix(regex, ignoreCase, out string result, out string why);
+        Assert.Equal(glob, ok ? result : null);
+        Assert.True(ok || why.Length > 0);
+    }
+
+    [Theory]
+    [InlineData("allow: the path rule", "acl p urlpath_regex ^/pub/ ^/docs\nhttp_access allow p", "allow-p allow paths=/pub/*,/docs*")]
+    [InlineData("deny: the path rule", "acl p urlpath_regex ^/admin\nhttp_access deny p", "deny-p deny paths=/admin*")]
+    [InlineData("one value that is not a prefix: an allow line is left out", "acl p urlpath_regex ^/pub/ \\.exe$\nhttp_access allow p", "")]
+    [InlineData("one value that is not a prefix: a deny line is widened", "acl p urlpath_regex ^/pub/ \\.exe$\nhttp_access deny p", "deny-p deny")]
+    [InlineData("-i: an allow line with letters is left out", "acl p urlpath_regex -i ^/pub/\nhttp_access allow p", "")]
+    [InlineData("!path on a deny line is widened", "acl p urlpath_regex ^/pub/\nhttp_access deny !p", "deny-not-p deny")]
+    [InlineData("two path acls on an allow line: left out", "acl p urlpath_regex ^/pub/\nacl q urlpath_regex ^/pub/x\nhttp_access allow p q", "")]
+    [InlineData("url_regex on an allow line is left out", "acl u url_regex ^https://x\\.example/\nhttp_access allow u", "")]
+    [InlineData("url_regex on a deny line is widened", "acl u url_regex ^https://x\\.example/\nhttp_access deny u", "deny-u deny")]
+    public void Path_acls_become_paths_where_they_say_exactly_a_prefix(string proves, string text, string expected)
+    {
+        Assert.False(string.IsNullOrEmpty(proves));
+        Assert.Equal(expected, Rules(Translate(text)));
+    }
+
+    [Theory]
+    [InlineData("acl p urlpath_regex ^/pub/ ^/docs", "line 1: acl: p: urlpath_regex becomes paths: /pub/*, /docs* (the same string prefix; Sluice matches the path with escapes decoded and dot segments removed, Squid the path as written)")]
+    [InlineData("acl p urlpath_regex ^/pub/ \\.exe$", "line 1: acl: not translated: p: urlpath_regex '\\.exe$': not anchored at the start of the path (^/...)")]
+    [InlineData("acl p urlpath_regex -i ^/Pub", "line 1: acl: not translated: p: urlpath_regex '^/Pub': -i: Squid compares it without regard to case, and Sluice paths are case-sensitive")]
+    [InlineData("acl p urlpath_regex ^/a(b|c)", "line 1: acl: not translated: p: urlpath_regex '^/a(b|c)': '(' makes it more than a literal prefix")]
+    [InlineData("acl u url_regex -i ^https?://[^/]+/track", "line 1: acl: not translated: u: url_regex matches the whole URL with a regular expression; Sluice rules match destinations: and paths: (segment prefixes and globs), so write those by hand (http_access lines using it are narrowed or widened, see below)")]
+    [InlineData("acl p urlpath_regex ^/pub/\nhttp_access deny !p", "line 2: http_access: not translated: !p: Sluice cannot say \"any path but\" these; this deny line is translated without that condition")]
+    public void Path_notes_say_what_became_a_path_and_what_did_not(string text, string expected)
+    {
+        Assert.Contains(expected, string.Join("\n", Translate(text).Notes), StringComparison.Ordinal);
     }
 }

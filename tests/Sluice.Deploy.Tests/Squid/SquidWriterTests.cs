@@ -26,6 +26,7 @@ public sealed class SquidWriterTests
     [InlineData("istio-external-proxy")]
     [InlineData("debian-default")]
     [InlineData("corporate-parents")]
+    [InlineData("bump-some")]
     public void Squid_files_convert_to_the_reviewed_output(string fixture)
     {
         string text = File.ReadAllText(SquidConversion.Fixture($"{fixture}.conf"));
@@ -60,6 +61,7 @@ public sealed class SquidWriterTests
     [InlineData("clients", "    clients:\n      - 10.0.0.0/8\n")]
     [InlineData("destinations", "    destinations:\n      - .example.com\n      - 203.0.113.0/24\n")]
     [InlineData("users", "    users:\n      - alice\n")]
+    [InlineData("tls and paths", "    destinations:\n      - github.com\n    tls: inspect\n    methods:\n      - GET\n    paths:\n      - /our-org/*\n")]
     public void A_rule_is_written_with_the_matchers_it_has_under_its_line(string matcher, string expected)
     {
         Rule rule = matcher switch
@@ -70,6 +72,7 @@ public sealed class SquidWriterTests
             "clients" => Allow with { Clients = [IPNetwork.Parse("10.0.0.0/8")] },
             "destinations" => Allow with { Destinations = [Pattern(".example.com"), Pattern("203.0.113.0/24")] },
             "users" => Allow with { Users = ["alice"] },
+            "tls and paths" => Allow with { Destinations = [Pattern("github.com")], Tls = TlsMode.Inspect, Methods = ["GET"], Paths = [PathPattern.TryParse("/our-org/*", out PathPattern p, out _) ? p : null!] },
             _ => Allow,
         };
         string yaml = SquidWriter.Write(Minimal(Rule(rule)), "squid.conf");
@@ -97,6 +100,18 @@ public sealed class SquidWriterTests
         Assert.DoesNotContain("idle", yaml, StringComparison.Ordinal);
         Assert.Contains("log:\n  access: \"off\"\n  format: squid\n", yaml, StringComparison.Ordinal);
         Assert.DoesNotContain("rules:", yaml, StringComparison.Ordinal);
+        Assert.DoesNotContain("tls:\n  inspection", yaml, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Inspection_is_written_with_its_comment_before_the_rules()
+    {
+        string yaml = SquidWriter.Write(Minimal(Rule(Allow with { Tls = TlsMode.Inspect }) with { Tls = "ssl_bump line 9 (ssl_bump bump all) bumps its CONNECTs: tls: inspect" }) with
+        {
+            Inspection = new SquidInspection("/etc/squid/ca.pem", "/etc/squid/ca.key", "/etc/squid/roots.pem", [".bank.example"], "why\nand more"),
+        }, "squid.conf");
+        Assert.Contains("# why\n# and more\ntls:\n  inspection:\n    ca: /etc/squid/ca.pem\n    key: /etc/squid/ca.key\n    upstreamCa: /etc/squid/roots.pem\n    neverInspect:\n      - .bank.example\nrules:\n", yaml, StringComparison.Ordinal);
+        Assert.Contains("# line 7: http_access allow x\n# ssl_bump line 9 (ssl_bump bump all) bumps its CONNECTs: tls: inspect\n  - name: allow-x\n    action: allow\n    tls: inspect\n", yaml, StringComparison.Ordinal);
     }
 
     private static DestinationPattern Pattern(string text) =>
