@@ -7,10 +7,11 @@ using Sluice.Proxy.Tests.Infrastructure;
 namespace Sluice.Cli.Tests;
 
 /// <summary>
-/// Real runtimes configured only by <c>sluice env --inspection-ca</c> output, through the real proxy on loopback, as
-/// behind an inspecting proxy: three HTTPS origins on 127.0.0.1, one with a certificate from the inspecting proxy's
-/// CA (what such a proxy presents), one from a CA standing for the system roots (<c>--system-roots</c>: a public
-/// origin), one from an unrelated CA. With the emitted settings each runtime trusts the first, keeps trusting what
+/// Real runtimes configured only by <c>sluice env --inspection-ca</c> output, through the real proxy on loopback,
+/// which inspects the first of three HTTPS origins on 127.0.0.1 (it validates that origin against its own upstreamCa
+/// and shows the client a certificate it mints with the inspection CA), and tunnels the others untouched: one with a
+/// certificate from a CA standing for the system roots (<c>--system-roots</c>: a public origin), one from an
+/// unrelated CA. With the emitted settings each runtime trusts the first, keeps trusting what
 /// its roots trust, and still refuses the third; without them it refuses the first with a certificate error. No
 /// machine trust store is touched; the system format runs in a mount namespace of its own.
 /// </summary>
@@ -32,6 +33,7 @@ public sealed class EnvInspectionCaTests : IAsyncLifetime, IDisposable
 
     private readonly string _dir = Directory.CreateTempSubdirectory("sluice-env-inspection-").FullName;
     private readonly TestPki _inspectionCa = new("Inspecting proxy CA");
+    private readonly TestPki _inspectedOriginCa = new("Inspected origin's CA");
     private readonly TestPki _publicRoot = new("Public root CA");
     private readonly TestPki _otherCa = new("Unrelated CA");
     private readonly List<TestOrigin> _origins = [];
@@ -44,14 +46,26 @@ public sealed class EnvInspectionCaTests : IAsyncLifetime, IDisposable
 
     public async Task InitializeAsync()
     {
-        foreach (TestPki ca in (TestPki[])[_inspectionCa, _publicRoot, _otherCa])
+        foreach (TestPki ca in (TestPki[])[_inspectedOriginCa, _publicRoot, _otherCa])
         {
             (string cert, string key, _) = ca.Server($"origin-{_origins.Count}"); // for 127.0.0.1, ::1 and localhost
             using X509Certificate2 pem = X509Certificate2.CreateFromPemFile(cert, key);
             _origins.Add(await TestOrigin.StartAsync(issued: X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null)));
         }
 
-        _proxy = await TestProxy.StartAsync();
+        // The first origin is inspected: the proxy mints its certificate with the inspection CA the settings trust.
+        var inspected = new Policy.Rules.Rule
+        {
+            Name = "inspected-origin",
+            Action = Policy.Rules.RuleAction.Allow,
+            Destinations = [Policy.Rules.DestinationPattern.TryParse($"127.0.0.1:{_origins[0].Port}", out var pattern, out _) ? pattern : throw new InvalidOperationException()],
+            Tls = Policy.Rules.TlsMode.Inspect,
+        };
+        _proxy = await TestProxy.StartAsync(c => c with
+        {
+            Inspection = new Policy.Config.InspectionConfig { Ca = _inspectionCa.CaPath, Key = _inspectionCa.CaKeyPath, UpstreamCa = _inspectedOriginCa.CaPath },
+            Rules = [inspected],
+        });
     }
 
     public async Task DisposeAsync()
@@ -66,6 +80,7 @@ public sealed class EnvInspectionCaTests : IAsyncLifetime, IDisposable
     public void Dispose()
     {
         _inspectionCa.Dispose();
+        _inspectedOriginCa.Dispose();
         _publicRoot.Dispose();
         _otherCa.Dispose();
         Directory.Delete(_dir, recursive: true);
@@ -128,12 +143,25 @@ public sealed class EnvInspectionCaTests : IAsyncLifetime, IDisposable
     [FactWhen(Probe.Node)]
     public async Task Node_https_get_with_the_node_environment()
     {
+        // Node 20 has no proxy support of its own: the script opens the CONNECT tunnel itself (to HTTPS_PROXY, as the
+        // settings say), then TLS over it with Node's roots and NODE_EXTRA_CA_CERTS.
         File.WriteAllText(Path.Combine(_dir, "fetch.js"), """
-            const https = require('https');
+            const http = require('http'), tls = require('tls');
             const certificateErrors = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_UNTRUSTED']);
+            const proxy = new URL(process.env.HTTPS_PROXY || process.env.https_proxy);
             const get = url => new Promise(done => {
-              https.get(url, { timeout: 10000 }, response => { response.resume(); done('OK'); })
-                .on('error', e => done(certificateErrors.has(e.code) ? 'CERT' : `ERR ${e.code} ${e.message}`));
+              const u = new URL(url);
+              const connect = http.request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: `${u.hostname}:${u.port}`, timeout: 10000 });
+              connect.on('connect', (answer, socket) => {
+                if (answer.statusCode !== 200) { socket.destroy(); return done(`ERR CONNECT ${answer.statusCode}`); }
+                const secure = tls.connect({ socket, host: u.hostname, ALPNProtocols: ['http/1.1'] }, () => {
+                  secure.write(`GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`);
+                });
+                secure.once('data', () => { secure.destroy(); done('OK'); });
+                secure.on('error', e => done(certificateErrors.has(e.code) ? 'CERT' : `ERR ${e.code} ${e.message}`));
+              });
+              connect.on('error', e => done(`ERR ${e.code} ${e.message}`));
+              connect.end();
             });
             (async () => { for (const url of process.argv.slice(2)) console.log(await get(url)); })();
             """);
@@ -142,6 +170,7 @@ public sealed class EnvInspectionCaTests : IAsyncLifetime, IDisposable
         string[] node = Env("node", trust: true).TakeWhile(l => !l.StartsWith("cat >> ~/.npmrc", StringComparison.Ordinal)).ToArray();
         Assert.Contains($"export NODE_EXTRA_CA_CERTS='{_inspectionCa.CaPath}'", node);
         Assert.Equal(TrustedWithOwnRoots, await OutcomesAsync(node, $"node fetch.js \"$@\""));
+        await AssertThroughTheProxyAsync("Node");
         string[] without = Env("node", trust: false).TakeWhile(l => !l.StartsWith("cat >> ~/.npmrc", StringComparison.Ordinal)).ToArray();
         Assert.Equal(Refused, await OutcomesAsync(without, $"node fetch.js \"$@\""));
     }
@@ -318,8 +347,9 @@ public sealed class EnvInspectionCaTests : IAsyncLifetime, IDisposable
         Assert.False(File.Exists("/usr/local/share/ca-certificates/sluice-inspection-ca.crt"));
     }
 
+    // The request itself in the log, as the proxy read it inside the tunnel: the runtime trusted the minted certificate.
     private async Task AssertThroughTheProxyAsync(string who) =>
-        await _proxy.AccessLog.WaitForAsync(l => l.Contains($"CONNECT 127.0.0.1:{_origins[0].Port}", StringComparison.Ordinal), $"for {who}'s tunnel to the inspected origin through the proxy");
+        await _proxy.AccessLog.WaitForAsync(l => l.Contains("TCP_MISS/", StringComparison.Ordinal) && l.Contains($" https://127.0.0.1:{_origins[0].Port}/hello", StringComparison.Ordinal), $"for {who}'s request inside the inspected tunnel");
 
     private string[] Env(string format, bool trust)
     {

@@ -1,3 +1,4 @@
+using Sluice.Proxy.Files;
 using Sluice.Policy.Config;
 
 namespace Sluice.Proxy.Auth;
@@ -16,7 +17,7 @@ internal sealed class UserFiles
     private readonly Action<string> _warn;
     private readonly object _checking = new();
     private volatile UserDirectory _directory;
-    private (DateTime Users, DateTime Groups) _stamps;
+    private (FileStamp Users, FileStamp Groups) _stamps;
     private long _nextCheck;
 
     /// <exception cref="UsersFileException">The files cannot be used.</exception>
@@ -57,7 +58,7 @@ internal sealed class UserFiles
 
     private void ReloadIfChanged()
     {
-        (DateTime, DateTime) stamps = Stamps();
+        (FileStamp, FileStamp) stamps = Stamps();
         if (stamps == _stamps)
         {
             return;
@@ -74,6 +75,6 @@ internal sealed class UserFiles
         }
     }
 
-    private (DateTime, DateTime) Stamps() =>
-        (File.GetLastWriteTimeUtc(_usersFile), _groupsFile is null ? default : File.GetLastWriteTimeUtc(_groupsFile));
+    private (FileStamp, FileStamp) Stamps() =>
+        (FileStamp.Of(_usersFile), FileStamp.Of(_groupsFile));
 }

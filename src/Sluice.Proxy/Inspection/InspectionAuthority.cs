@@ -3,6 +3,7 @@ using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Sluice.Proxy.Files;
 using Sluice.Policy.Config;
 
 namespace Sluice.Proxy.Inspection;
@@ -20,7 +21,7 @@ internal sealed class InspectionAuthority
     private readonly LeafCertificates _leaves;
     private readonly Action<string> _warn;
     private volatile X509Certificate2 _ca;
-    private (DateTime, DateTime) _stamps;
+    private (FileStamp, FileStamp) _stamps;
     private long _nextCheckTicks;
 
     private InspectionAuthority(InspectionConfig config, LeafCertificates leaves, Action<string> warn)
@@ -79,7 +80,7 @@ internal sealed class InspectionAuthority
         }
 
         Interlocked.Exchange(ref _nextCheckTicks, now + (long)RecheckEvery.TotalMilliseconds);
-        (DateTime, DateTime) stamps = Stamps(_config);
+        (FileStamp, FileStamp) stamps = Stamps(_config);
         if (stamps == _stamps)
         {
             return _ca;
@@ -116,6 +117,6 @@ internal sealed class InspectionAuthority
         return roots;
     }
 
-    private static (DateTime, DateTime) Stamps(InspectionConfig config) =>
-        (File.GetLastWriteTimeUtc(config.Ca), File.GetLastWriteTimeUtc(config.Key));
+    private static (FileStamp, FileStamp) Stamps(InspectionConfig config) =>
+        (FileStamp.Of(config.Ca), FileStamp.Of(config.Key));
 }

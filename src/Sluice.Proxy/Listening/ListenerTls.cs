@@ -1,6 +1,7 @@
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Sluice.Proxy.Files;
 using Sluice.Policy.Config;
 
 namespace Sluice.Proxy.Listening;
@@ -19,7 +20,7 @@ internal sealed class ListenerTls
     private readonly Action<string> _warn;
     private volatile SslStreamCertificateContext _context;
     private volatile IReadOnlyList<RevocationList> _revoked = [];
-    private (DateTime Certificate, DateTime Key, DateTime Crl) _loadedStamps;
+    private (FileStamp Certificate, FileStamp Key, FileStamp Crl) _loadedStamps;
     private long _nextCheckTicks;
 
     public ListenerTls(TlsConfig config, Action<string> warn)
@@ -64,7 +65,7 @@ internal sealed class ListenerTls
         }
 
         Interlocked.Exchange(ref _nextCheckTicks, now + (long)RecheckEvery.TotalMilliseconds);
-        (DateTime Certificate, DateTime Key, DateTime Crl) stamps = Stamps(_config);
+        (FileStamp Certificate, FileStamp Key, FileStamp Crl) stamps = Stamps(_config);
         if (stamps == _loadedStamps)
         {
             return _context;
@@ -166,9 +167,9 @@ internal sealed class ListenerTls
         return usage is not null && usage.EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>().Any(o => o.Value == "1.3.6.1.5.5.7.3.2");
     }
 
-    private static (SslStreamCertificateContext, (DateTime, DateTime, DateTime)) Load(TlsConfig config)
+    private static (SslStreamCertificateContext, (FileStamp, FileStamp, FileStamp)) Load(TlsConfig config)
     {
-        (DateTime, DateTime, DateTime) stamps = Stamps(config);
+        (FileStamp, FileStamp, FileStamp) stamps = Stamps(config);
         string? passphrase = Passphrase(config);
         X509Certificate2 leaf;
         try
@@ -207,6 +208,6 @@ internal sealed class ListenerTls
         return config.KeyPassphraseFile is { } file ? File.ReadLines(file).FirstOrDefault() ?? "" : null;
     }
 
-    private static (DateTime, DateTime, DateTime) Stamps(TlsConfig config) =>
-        (File.GetLastWriteTimeUtc(config.Certificate), File.GetLastWriteTimeUtc(config.Key), config.ClientCrl is null ? default : File.GetLastWriteTimeUtc(config.ClientCrl));
+    private static (FileStamp, FileStamp, FileStamp) Stamps(TlsConfig config) =>
+        (FileStamp.Of(config.Certificate), FileStamp.Of(config.Key), FileStamp.Of(config.ClientCrl));
 }

@@ -29,6 +29,9 @@ public sealed class TestPki : IDisposable
 
     public string CaPath { get; }
 
+    /// <summary>The CA's key as a PEM file, written when first asked for: for a CA the proxy signs with (tls.inspection).</summary>
+    public string CaKeyPath => field ??= Write("ca.key", _caKey.ExportPkcs8PrivateKeyPem());
+
     /// <summary>A server certificate for 127.0.0.1, ::1 and localhost; PEM files for the chain and the key.</summary>
     public (string Certificate, string Key, X509Certificate2 Cert) Server(string file = "proxy", string? passphrase = null, int serial = 1) =>
         Issue(file, "CN=sluice-test-proxy", "1.3.6.1.5.5.7.3.1", passphrase, serial, san =>
