@@ -322,6 +322,11 @@ public static class RequestPath
     private static bool ReadsTheSameDecodedAgain(string decoded, out string problem)
     {
         problem = "";
+        if (!decoded.Contains('%', StringComparison.Ordinal))
+        {
+            return true; // the common case, without allocating
+        }
+
         string[] segments = decoded.Split('/');
         for (int depth = 2; segments.Any(s => s.Contains('%', StringComparison.Ordinal)); depth++)
         {

@@ -166,6 +166,19 @@ public sealed class InspectionConfigTests : IDisposable
         Assert.True(expected == Assert.Single(_files.Parse(yaml).Rules).Tls, why);
     }
 
+    [Fact]
+    public void An_inspecting_rule_may_route_through_an_upstream()
+    {
+        Rule rule = Assert.Single(_files.Parse(Header + """
+            upstreams:
+              - { name: corp, proxies: ["http://proxy.corp.example:3128"] }
+            rules:
+              - { name: gh, action: allow, destinations: [github.com], tls: inspect, via: corp }
+            """).Rules);
+
+        Assert.Equal((TlsMode.Inspect, "corp"), (rule.Tls, rule.Via));
+    }
+
     // ---- rules: paths ----
 
     [Theory]
