@@ -116,7 +116,8 @@ public static class ConfigAdvisor
     private static void Inspection(SluiceConfig config, List<string> warnings)
     {
         Rule[] inspecting = config.Rules.Where(r => r.Tls == TlsMode.Inspect).ToArray();
-        if (config.Inspection is { } inspection)
+        InspectionConfig? inspection = config.Inspection;
+        if (inspection is not null)
         {
             if (inspecting.Length == 0)
             {
@@ -126,17 +127,60 @@ public static class ConfigAdvisor
             {
                 warnings.Add($"rules {string.Join(", ", inspecting.Select(r => r.Name))} inspect TLS and tls.inspection.neverInspect is empty: list the destinations that must never be inspected (certificate-pinned apps, banking, health) so no rule can inspect them");
             }
+
+            foreach (Rule rule in inspecting.Where(r => !r.Destinations.IsEmpty && r.Destinations.All(d => NeverInspected(inspection, d))))
+            {
+                warnings.Add($"rule {rule.Name} (line {rule.Line}) says tls: inspect, but every destination it names is in tls.inspection.neverInspect: {(rule.MatchesTunnels ? "it only ever allows untouched tunnels" : "its paths or methods match no CONNECT there, so it allows no HTTPS at all")}");
+            }
         }
 
-        foreach (Rule rule in config.Rules.Where(r => !r.Paths.IsEmpty && r.Tls == TlsMode.Tunnel))
+        foreach (Rule rule in config.Rules.Where(r => !r.Paths.IsEmpty))
         {
-            bool seenInside = inspecting.Any(i => rule.Destinations.IsEmpty || i.Destinations.IsEmpty || rule.Destinations.Any(d => i.Destinations.Any(e => RuleShadowing.Covers(e, d) || RuleShadowing.Covers(d, e))));
-            if (!seenInside)
+            if (PathsUnseenInHttps(config, rule, inspecting) is { } why)
             {
-                warnings.Add($"rule {rule.Name} (line {rule.Line}) names paths: they are seen in http:// requests only, because no rule inspects HTTPS to its destinations (tls: inspect); its {(rule.Action == RuleAction.Deny ? "denies" : "allows")} never apply to HTTPS");
+                warnings.Add($"rule {rule.Name} (line {rule.Line}) names paths, {why}: they are seen in http:// requests only, so its {(rule.Action == RuleAction.Deny ? "denies" : "allows")} never apply to HTTPS");
             }
         }
     }
+
+    // Where does an HTTPS request to the rule's destinations get decided? By the first allow rule that can take a
+    // CONNECT there: the paths are seen only if that rule inspects and the destination may be inspected.
+    private static string? PathsUnseenInHttps(SluiceConfig config, Rule rule, Rule[] inspecting)
+    {
+        if (rule.Destinations.IsEmpty)
+        {
+            return inspecting.Length == 0 ? "but no rule inspects HTTPS (tls: inspect)" : null; // any destination: no one rule decides
+        }
+
+        foreach (DestinationPattern destination in rule.Destinations)
+        {
+            if (config.Inspection is { } inspection && NeverInspected(inspection, destination))
+            {
+                return $"but {destination} is in tls.inspection.neverInspect";
+            }
+
+            Rule? first = config.Rules.FirstOrDefault(x => x.Action == RuleAction.Allow && (x.Tls == TlsMode.Inspect || x.MatchesTunnels) && Overlaps(x, destination));
+            if (first is { Tls: TlsMode.Tunnel })
+            {
+                return $"but a CONNECT to {destination} is decided first by rule {first.Name} (line {first.Line}), which tunnels it without inspecting";
+            }
+
+            // No allow rule takes it (inspecting rules always allow): the default decides the CONNECT, as a tunnel. A
+            // deny's paths lose nothing when that default is deny too.
+            if (first is null && (rule.Action == RuleAction.Allow || config.Default == RuleAction.Allow))
+            {
+                return $"but no rule inspects HTTPS to {destination} (tls: inspect)";
+            }
+        }
+
+        return null;
+    }
+
+    private static bool Overlaps(Rule rule, DestinationPattern destination) =>
+        rule.Destinations.IsEmpty || rule.Destinations.Any(d => RuleShadowing.Covers(d, destination) || RuleShadowing.Covers(destination, d));
+
+    private static bool NeverInspected(InspectionConfig inspection, DestinationPattern destination) =>
+        inspection.NeverInspect.Any(n => RuleShadowing.Covers(n, destination));
 
     private static bool IsLoopback(ParentProxyAddress proxy) =>
         proxy.Address.Address is { } ip ? IPAddress.IsLoopback(ip) : proxy.Address.Host == "localhost";

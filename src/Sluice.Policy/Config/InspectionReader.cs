@@ -49,6 +49,7 @@ internal static class InspectionReader
         }
 
         var patterns = ImmutableArray.CreateBuilder<DestinationPattern>();
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (YamlNode entry in inspection.List(key))
         {
             if (entry is not YamlScalarNode { Value: { } text })
@@ -59,6 +60,16 @@ internal static class InspectionReader
             if (!DestinationPattern.TryParse(text, out DestinationPattern pattern, out string problem))
             {
                 throw inspection.Error(entry, $"{where}.{key}: {problem}");
+            }
+
+            // By meaning, as in rules: ".bank.example" and ".Bank.Example." are one entry.
+            string meaning = $"{pattern.Kind} {pattern.Name} {pattern.Network} {pattern.Port}";
+            if (!seen.TryAdd(meaning, text))
+            {
+                string first = seen[meaning];
+                throw inspection.Error(entry, first == text
+                    ? $"{where}.{key}: '{text}' is listed twice"
+                    : $"{where}.{key}: '{text}' is listed twice (the same as '{first}')");
             }
 
             patterns.Add(pattern);

@@ -80,8 +80,28 @@ internal static class RulesReader
         }
 
         CheckTls(rule, item, where, top, inspection);
+        CheckPaths(rule, item, where, top);
         item.RejectUnknownKeys();
         return rule;
+    }
+
+    // Paths are seen in http:// requests and inside inspected tunnels; a rule that admits CONNECTs only sees none.
+    private static void CheckPaths(Rule rule, YamlSection item, string where, YamlSection top)
+    {
+        if (rule.Paths.IsEmpty)
+        {
+            return;
+        }
+
+        if (!rule.Schemes.IsEmpty && rule.Schemes.All(s => s == RequestScheme.Tunnel))
+        {
+            throw top.Error(item.Get("paths")!, $"{where} '{rule.Name}': schemes: [tunnel] admits only CONNECTs, which show no path, so a rule with paths: could never match; paths are seen in http:// requests and inside inspected tunnels");
+        }
+
+        if (!rule.Methods.IsEmpty && rule.Methods.All(m => m == "CONNECT"))
+        {
+            throw top.Error(item.Get("paths")!, $"{where} '{rule.Name}': methods: [CONNECT] admits only CONNECTs, which show no path, so a rule with paths: could never match; paths are seen in http:// requests and inside inspected tunnels");
+        }
     }
 
     private static void CheckTls(Rule rule, YamlSection item, string where, YamlSection top, InspectionConfig? inspection)
@@ -104,6 +124,11 @@ internal static class RulesReader
         if (rule.Tls == TlsMode.Inspect && !rule.Schemes.IsEmpty)
         {
             throw top.Error(item.Get("schemes")!, $"{where} '{rule.Name}': an inspecting rule decides the CONNECT and the https requests inside it, so schemes: has no meaning here");
+        }
+
+        if (rule.Tls == TlsMode.Inspect && !rule.Methods.IsEmpty && rule.Methods.All(m => m == "CONNECT"))
+        {
+            throw top.Error(item.Get("methods")!, $"{where} '{rule.Name}': an inspecting rule's methods are matched on the requests inside the tunnel, which are never CONNECT, so it would inspect tunnels and then match none of their requests; remove methods: to allow every request inside");
         }
     }
 

@@ -195,6 +195,9 @@ public sealed record Rule
         return false;
     }
 
+    // An inspecting rule's request keys met a CONNECT whose destination may not be inspected.
+    private bool NotInspected(RequestFacts request) => Tls == TlsMode.Inspect && request.Scheme == RequestScheme.Tunnel && !request.MayInspect;
+
     private string? Describe(Failure failure, RequestFacts request) => failure switch
     {
         Failure.None => null,
@@ -202,10 +205,16 @@ public sealed record Rule
             ? $"{request.Host} is an IP address and this rule lists names only"
             : $"{request.Host}:{request.Port} is not in destinations",
         Failure.Port => $"port {request.Port} is not in ports [{string.Join(", ", Ports)}]",
-        Failure.Method => $"method {request.Method} is not in methods",
-        Failure.Path => request.Path is null
-            ? request.MayInspect || Tls != TlsMode.Inspect ? "a CONNECT shows no path and this rule names paths" : "the destination is never inspected, so its paths cannot be seen"
-            : $"path {request.Path} is not in paths",
+        Failure.Method => NotInspected(request)
+            ? $"method {request.Method} is not in methods: the destination is never inspected, so they apply to the CONNECT itself"
+            : $"method {request.Method} is not in methods",
+        Failure.Path => request switch
+        {
+            { Path: { } path } => $"path {path} is not in paths",
+            { Scheme: not RequestScheme.Tunnel } => "the request shows no path and this rule names paths",
+            _ when NotInspected(request) => "the destination is never inspected, so its paths cannot be seen",
+            _ => "a CONNECT shows no path and this rule names paths",
+        },
         Failure.Scheme => $"scheme {request.Scheme.ToString().ToLowerInvariant()} is not in schemes",
         Failure.Client => $"client {request.Client} is not in clients",
         Failure.User => request.User is null ? "the client is anonymous and this rule names users" : $"user {request.User} is not in users",

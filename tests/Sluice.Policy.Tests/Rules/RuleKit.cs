@@ -53,7 +53,9 @@ internal static class RuleKit
         RequestScheme[]? schemes = null,
         string[]? clients = null,
         string[]? users = null,
-        string[]? groups = null) => new()
+        string[]? groups = null,
+        string[]? paths = null,
+        TlsMode tls = TlsMode.Tunnel) => new()
         {
             Name = name,
             Action = action,
@@ -64,7 +66,25 @@ internal static class RuleKit
             Clients = [.. (clients ?? []).Select(Networks.Parse)],
             Users = [.. users ?? []],
             Groups = [.. groups ?? []],
+            Paths = [.. (paths ?? []).Select(PathPatternTests.Parse)],
+            Tls = tls,
         };
+
+    /// <summary>A CONNECT, as the proxy decides it: <paramref name="mayInspect"/> when inspection is configured and the host is not in neverInspect.</summary>
+    public static RequestFacts Connect(string host, bool mayInspect, int port = 443, string? client = null, string? user = null) =>
+        Request(host, port, "CONNECT", RequestScheme.Tunnel, client, user) with { MayInspect = mayInspect };
+
+    /// <summary>A request inside an inspected tunnel: scheme https, its target read by <see cref="RequestPath"/> as the proxy would.</summary>
+    public static RequestFacts Inside(string host, string method, string target, int port = 443, string? client = null, string? user = null) =>
+        Request(host, port, method, RequestScheme.Https, client, user) with { Path = NormalisedPath(target) };
+
+    /// <summary>A forwarded http:// request, its target read by <see cref="RequestPath"/>.</summary>
+    public static RequestFacts Forwarded(string host, string method, string target, int port = 80, string? client = null, string? user = null) =>
+        Request(host, port, method, RequestScheme.Http, client, user) with { Path = NormalisedPath(target) };
+
+    public static string NormalisedPath(string target) => RequestPath.TryNormalise(target, out string path, out string problem)
+        ? path
+        : throw new ArgumentException($"test target '{target}' does not normalise: {problem}");
 
     public static PortRange Port(string text) => PortRange.TryParse(text, out PortRange range, out string problem)
         ? range
