@@ -106,7 +106,12 @@ internal sealed class LeafCertificates
         DateTimeOffset notAfter = Min(now + Lifetime, ca.NotAfter.ToUniversalTime());
         byte[] serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7F; // positive, as RFC 5280 asks
-        using X509Certificate2 issued = request.Create(ca, notBefore, notAfter, serial);
+        // Signed with the CA's own key type: an ECDSA leaf under an RSA CA is signed sha256WithRSA (CertificateRequest's
+        // Create(issuer, ...) refuses an issuer whose key algorithm differs from the request's).
+        using AsymmetricAlgorithm caKey = (AsymmetricAlgorithm?)ca.GetECDsaPrivateKey() ?? ca.GetRSAPrivateKey()
+            ?? throw new InvalidOperationException($"the inspection CA {ca.Subject} has no ECDSA or RSA private key");
+        X509SignatureGenerator signer = caKey is RSA rsa ? X509SignatureGenerator.CreateForRSA(rsa, RSASignaturePadding.Pkcs1) : X509SignatureGenerator.CreateForECDsa((ECDsa)caKey);
+        using X509Certificate2 issued = request.Create(ca.SubjectName, signer, notBefore, notAfter, serial);
         X509Certificate2 leaf = issued.CopyWithPrivateKey(key);
         return SslStreamCertificateContext.Create(leaf, [X509CertificateLoader.LoadCertificate(ca.RawData)], offline: true);
     }
