@@ -100,7 +100,17 @@ internal sealed class InspectionAuthority
 
     private static X509Certificate2 LoadCa(InspectionConfig config)
     {
-        X509Certificate2 ca = X509Certificate2.CreateFromPemFile(config.Ca, config.Key);
+        X509Certificate2 ca;
+        try
+        {
+            ca = X509Certificate2.CreateFromPemFile(config.Ca, config.Key);
+        }
+        catch (ArgumentException e)
+        {
+            // What X509Certificate2 throws for a key of another certificate: a problem with the files, like the others.
+            throw new InvalidOperationException($"the key {config.Key} does not belong to the CA certificate {config.Ca} ({e.Message})", e);
+        }
+
         bool isCa = ca.Extensions.OfType<X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority);
         bool signs = ca.Extensions.OfType<X509KeyUsageExtension>().All(u => u.KeyUsages.HasFlag(X509KeyUsageFlags.KeyCertSign));
         if (!isCa || !signs)
