@@ -1,10 +1,13 @@
+using System.Diagnostics;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using Sluice.Proxy.Auth;
 using Sluice.Proxy.Errors;
 using Sluice.Proxy.Inspection;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Transport;
+using Sluice.Proxy.Upstream;
 
 namespace Sluice.Proxy.Requests;
 
@@ -45,19 +48,39 @@ internal sealed class InspectedTunnel : IDisposable
     /// <summary>The parent proxy the tunnel goes through, once one carries it.</summary>
     public ParentProxy? Parent => _connect.Parent;
 
-    /// <summary>The origin connection left by the last request, if any; the caller owns it until it gives it back.</summary>
+    /// <summary>
+    /// The origin connection left by the last request, if it is still open; the caller owns it until it gives it back.
+    /// One the origin closed (or spoke on out of turn) while the tunnel was idle is dropped here, so a request with a
+    /// body, which cannot be sent twice, goes on a new connection instead of failing on the dead one.
+    /// </summary>
     public Connection? TakeUpstream()
     {
         Connection? idle = _idle;
         _idle = null;
+        if (idle?.PendingRead is { IsCompleted: true })
+        {
+            idle.Dispose();
+            return null;
+        }
+
         return idle;
     }
 
-    /// <summary>Keeps a reusable origin connection for the next request.</summary>
+    /// <summary>
+    /// Keeps a reusable origin connection for the next request, watched by a zero-byte read through TLS: it completes
+    /// only when the origin sends something or closes, and the next request's response read awaits that same read
+    /// first (<see cref="Connection.PendingRead"/>), so there is never a second read on the stream.
+    /// </summary>
     public void ReturnUpstream(Connection connection)
     {
         _idle?.Dispose();
         _idle = connection;
+        if (connection.PendingRead is null)
+        {
+            Task<int> watch = connection.Stream.ReadAsync(Memory<byte>.Empty).AsTask();
+            _ = watch.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            connection.PendingRead = watch;
+        }
     }
 
     /// <summary>
@@ -66,7 +89,7 @@ internal sealed class InspectedTunnel : IDisposable
     /// </summary>
     public async Task<Connection> OpenOriginAsync(CancellationToken cancellationToken)
     {
-        Connection plain = await _connect.OpenTunnelAsync(_allowed, cancellationToken).ConfigureAwait(false);
+        Connection plain = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         var check = new OriginCheck();
         var tls = new SslStream(new ConnectionStream(plain), leaveInnerStreamOpen: false);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -88,6 +111,30 @@ internal sealed class InspectedTunnel : IDisposable
             string why = e is OperationCanceledException ? $"no answer within {Policy.Config.Durations.Format(_connect.Timeouts.Connect)}" : e.InnerException?.Message ?? e.Message;
             throw new ProxyErrorException(ProxyErrorKind.OriginTlsFailed, $"the TLS handshake with {Target.AuthorityWithPort} failed: {why}") { Hop = hop };
         }
+    }
+
+    // A direct tunnel's destination, resolved and guarded once, for the CONNECT: every origin connection goes to these.
+    private Verdict? _checked;
+
+    /// <summary>
+    /// The TCP connection under the origin TLS: through the route's parent as any tunnel, or directly to the addresses
+    /// checked for the CONNECT, so a name that resolves elsewhere later cannot move the tunnel (no second lookup).
+    /// </summary>
+    private async Task<Connection> ConnectAsync(CancellationToken cancellationToken)
+    {
+        if (_allowed.Route.Kind == RouteKind.Parent)
+        {
+            return await _connect.OpenTunnelAsync(_allowed, cancellationToken).ConfigureAwait(false);
+        }
+
+        RequestPipeline pipeline = _connect.Snapshot.Pipeline;
+        TimeSpan timeout = pipeline.ResolveTimeout;
+        long started = Stopwatch.GetTimestamp();
+        _checked ??= await _connect.Services.Dialer.ResolveAsync(pipeline, _allowed, cancellationToken).ConfigureAwait(false);
+        long connecting = Stopwatch.GetTimestamp();
+        Socket socket = await TcpConnector.ConnectAsync(_checked.Permitted, Target.Port, Target.AuthorityWithPort, timeout, timeout - Stopwatch.GetElapsedTime(started), cancellationToken).ConfigureAwait(false);
+        _connect.Metrics.UpstreamConnect.Observe(Stopwatch.GetElapsedTime(connecting).TotalSeconds);
+        return Connection.FromSocket(socket);
     }
 
     public void Dispose()
