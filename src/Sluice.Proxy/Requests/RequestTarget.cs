@@ -75,12 +75,9 @@ internal sealed record RequestTarget(HostPort Destination, string PathAndQuery)
             return false;
         }
 
-        if (authority is null)
-        {
-            problem = "the request names no host";
-            return false;
-        }
-
+        // Only HTTP/1.0 may leave Host out (HTTP/1.1 without it never gets here): inside TLS to one origin, the request
+        // can only be for that origin.
+        authority ??= tunnel.AuthorityWithPort;
         if (!HostPort.TryParseAuthority(authority, 443, out HostPort named, out string why))
         {
             problem = $"Host '{HostPort.Redact(authority)}': {why}";

@@ -248,6 +248,68 @@ public sealed class InsideTunnelTests
     }
 
     [Fact]
+    public async Task Pipelined_requests_inside_get_their_answers_in_order()
+    {
+        await using InspectionKit kit = await InspectionKit.StartAsync();
+        await using TestProxy proxy = await kit.ProxyAsync(InspectionKit.Inspect(paths: ["/hello", "/status"]));
+        await using TunnelClient tunnel = await kit.OpenAsync(proxy);
+
+        string host = $"Host: {kit.Authority}\r\n";
+        await tunnel.SendAsync($"GET /hello HTTP/1.1\r\n{host}\r\nGET /headers HTTP/1.1\r\n{host}\r\nGET /status/204 HTTP/1.1\r\n{host}\r\nGET /hello HTTP/1.1\r\n{host}\r\n");
+        Assert.Equal("hello from origin", (await tunnel.ReadResponseAsync()).Text);
+        Assert.Equal(403, (await tunnel.ReadResponseAsync()).Status);
+        Assert.Equal(204, (await tunnel.ReadResponseAsync()).Status);
+        Assert.Equal("hello from origin", (await tunnel.ReadResponseAsync()).Text);
+        Assert.Equal(1, kit.Origin.Connections);
+    }
+
+    [Fact]
+    public async Task An_http_1_0_request_without_host_inside_is_for_the_tunnels_origin()
+    {
+        await using InspectionKit kit = await InspectionKit.StartAsync();
+        await using TestProxy proxy = await kit.ProxyAsync(InspectionKit.Inspect(paths: ["/headers"]));
+        await using TunnelClient tunnel = await kit.OpenAsync(proxy);
+
+        await tunnel.SendAsync("GET /headers HTTP/1.0\r\n\r\n");
+        TunnelResponse response = await tunnel.ReadResponseAsync();
+        Assert.Equal(200, response.Status);
+        Assert.Contains($"Host: {kit.Authority}", response.Text.Split('\n'));
+        Assert.Equal("close", response.Field("Connection")); // one response per HTTP/1.0 connection
+        Assert.True(await tunnel.ClosedAsync());
+    }
+
+    [Fact]
+    public async Task A_head_section_over_the_limit_inside_is_431_and_ends_the_tunnel()
+    {
+        await using InspectionKit kit = await InspectionKit.StartAsync();
+        await using TestProxy proxy = await kit.ProxyAsync(InspectionKit.Inspect());
+        await using TunnelClient tunnel = await kit.OpenAsync(proxy);
+
+        TunnelResponse response = await tunnel.RequestAsync("GET", "/hello", $"X-Big: {new string('a', 200_000)}\r\n");
+        Assert.Equal(431, response.Status);
+        Assert.StartsWith($"{TestProxy.Name}; error=http_request_error", response.Field("Proxy-Status"));
+        Assert.True(await tunnel.ClosedAsync());
+        await proxy.StopAsync();
+        Assert.Contains(proxy.AccessLog.Lines, l => l.Contains("/431 "));
+        Assert.DoesNotContain(proxy.AccessLog.Lines, l => l.Contains(" TCP_MISS/"));
+    }
+
+    [Fact]
+    public async Task A_client_that_closes_its_side_after_the_request_still_gets_the_response()
+    {
+        await using InspectionKit kit = await InspectionKit.StartAsync();
+        await using TestProxy proxy = await kit.ProxyAsync(InspectionKit.Inspect());
+        await using TunnelClient tunnel = await kit.OpenAsync(proxy);
+
+        await tunnel.SendAsync($"GET /hello HTTP/1.1\r\nHost: {kit.Authority}\r\n\r\n");
+        await tunnel.Tls.ShutdownAsync(); // close_notify: nothing more from this side
+        tunnel.Raw.ShutdownSend();
+        TunnelResponse response = await tunnel.ReadResponseAsync();
+        Assert.Equal("hello from origin", response.Text);
+        Assert.True(await tunnel.ClosedAsync());
+    }
+
+    [Fact]
     public async Task A_connect_inside_the_tunnel_is_400_and_ends_it()
     {
         await using InspectionKit kit = await InspectionKit.StartAsync();

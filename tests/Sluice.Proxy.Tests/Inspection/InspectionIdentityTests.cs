@@ -60,6 +60,25 @@ public sealed class InspectionIdentityTests : IDisposable
         Assert.DoesNotContain(lines, l => l.Contains("wonderland") || l.Contains("builder"));
     }
 
+    [Fact(Skip = "src/Sluice.Proxy/Pipeline/RequestPipeline.cs:94 challenges an anonymous request that a users rule could allow also when its scheme is https (inside an inspected tunnel), so the client gets a 407 it cannot answer; add && request.Scheme != RequestScheme.Https to that condition")]
+    public async Task An_anonymous_tunnel_is_refused_with_403_inside_never_challenged_with_407()
+    {
+        // Inside a tunnel nobody can answer a 407: Proxy-Authorization belongs to the CONNECT (design: a refusal inside
+        // is a 403 with Proxy-Status).
+        await using InspectionKit kit = await InspectionKit.StartAsync();
+        await using TestProxy proxy = await kit.ProxyAsync(
+            c => c with { Auth = new AuthConfig { Basic = new BasicAuthConfig { Realm = "egress", UsersFile = UsersFile }, Required = false } },
+            InspectionKit.Inspect("public", paths: ["/hello"]),
+            InspectionKit.Inspect("alice-reads-headers", paths: ["/headers"], users: ["alice"]));
+        await using TunnelClient tunnel = await kit.OpenAsync(proxy);
+
+        Assert.Equal(200, (await tunnel.GetAsync("/hello")).Status);
+        TunnelResponse refused = await tunnel.GetAsync("/headers");
+        Assert.True(refused.Status == 403, refused.ToString());
+        Assert.Null(refused.Field("Proxy-Authenticate"));
+        Assert.Equal(200, (await tunnel.GetAsync("/hello")).Status);
+    }
+
     [Fact]
     public async Task A_connect_without_credentials_is_challenged_and_one_with_wrong_ones_is_not_let_in()
     {
