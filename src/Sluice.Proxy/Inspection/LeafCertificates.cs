@@ -100,7 +100,7 @@ internal sealed class LeafCertificates
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false)); // serverAuth
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        request.CertificateExtensions.Add(AuthorityKeyId(ca));
 
         DateTimeOffset notBefore = Max(now - Backdate, ca.NotBefore.ToUniversalTime());
         DateTimeOffset notAfter = Min(now + Lifetime, ca.NotAfter.ToUniversalTime());
@@ -115,6 +115,12 @@ internal sealed class LeafCertificates
         X509Certificate2 leaf = issued.CopyWithPrivateKey(key);
         return SslStreamCertificateContext.Create(leaf, [X509CertificateLoader.LoadCertificate(ca.RawData)], offline: true);
     }
+
+    // RFC 5280 §4.2.1.1: the CA's subject key identifier, or, for a CA made without one, the identifier §4.2.1.2 derives
+    // from its public key (CreateFromCertificate refuses such a CA, and then nothing could be minted).
+    private static X509AuthorityKeyIdentifierExtension AuthorityKeyId(X509Certificate2 ca) =>
+        X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(
+            ca.Extensions.OfType<X509SubjectKeyIdentifierExtension>().FirstOrDefault() ?? new X509SubjectKeyIdentifierExtension(ca.PublicKey, false));
 
     // A common name holds at most 64 characters (RFC 5280); the SAN carries the full name, which is what clients check.
     private static string CommonName(string host) => (host.Length <= 64 ? host : host[..64]).Replace(",", "", StringComparison.Ordinal).Replace("+", "", StringComparison.Ordinal);

@@ -190,6 +190,12 @@ public sealed class InsideTunnelTests
         Assert.Contains(lines, l => l.StartsWith("Via: 1.1 " + TestProxy.Name, StringComparison.Ordinal));
 
         Assert.Equal(200, (await tunnel.GetAsync($"HTTPS://{kit.Authority.ToUpperInvariant()}/headers")).Status);
+        Assert.Equal(200, (await tunnel.RequestAsync("GET", "/headers", host: kit.Authority.ToUpperInvariant())).Status); // names are case-insensitive
+
+        // With absolute-form the URI's authority is the request's; Host is replaced by it (RFC 9112 §3.2.2).
+        TunnelResponse hostIgnored = await tunnel.RequestAsync("GET", $"https://{kit.Authority}/headers", host: "other.test");
+        Assert.Equal(200, hostIgnored.Status);
+        Assert.Contains($"Host: {kit.Authority}", hostIgnored.Text.Split('\n'));
         Assert.Equal(403, (await tunnel.GetAsync($"https://{kit.Authority}/hello")).Status);
         TunnelResponse plain = await tunnel.GetAsync($"http://{kit.Authority}/headers");
         Assert.Equal(400, plain.Status); // inside TLS, http:// names no request this tunnel can carry

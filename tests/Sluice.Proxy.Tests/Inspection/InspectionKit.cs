@@ -51,7 +51,8 @@ public sealed class InspectionKit : IAsyncDisposable
 
     /// <summary>A CA fit for inspection (CA:TRUE, keyCertSign), as PEM; <paramref name="isCa"/> false makes a plain leaf instead.</summary>
     /// <param name="rsa">An RSA 2048 key instead of ECDSA P-256 (the design allows both).</param>
-    public static (string Certificate, string Key, X509Certificate2 Ca) CreateCa(string name, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null, bool isCa = true, bool rsa = false)
+    /// <param name="subjectKeyId">Whether the CA carries a subject key identifier (CAs made by some tools do not).</param>
+    public static (string Certificate, string Key, X509Certificate2 Ca) CreateCa(string name, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null, bool isCa = true, bool rsa = false, bool subjectKeyId = true)
     {
         using AsymmetricAlgorithm key = rsa ? RSA.Create(2048) : ECDsa.Create(ECCurve.NamedCurves.nistP256);
         CertificateRequest request = key is RSA rsaKey
@@ -59,7 +60,11 @@ public sealed class InspectionKit : IAsyncDisposable
             : new CertificateRequest($"CN={name}", (ECDsa)key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(isCa, isCa, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(isCa ? X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign : X509KeyUsageFlags.DigitalSignature, true));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        if (subjectKeyId)
+        {
+            request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        }
+
         using X509Certificate2 ca = request.CreateSelfSigned(notBefore ?? DateTimeOffset.UtcNow.AddDays(-1), notAfter ?? DateTimeOffset.UtcNow.AddDays(30));
         return (ca.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem(), X509CertificateLoader.LoadCertificate(ca.RawData));
     }

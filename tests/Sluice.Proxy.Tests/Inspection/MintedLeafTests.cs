@@ -21,7 +21,10 @@ public sealed class MintedLeafTests
     private static void AssertIssuedBy(X509Certificate2 leaf, X509Certificate2 ca)
     {
         Assert.Equal(ca.Subject, leaf.Issuer);
-        byte[] caKeyId = ca.Extensions.OfType<X509SubjectKeyIdentifierExtension>().Single().SubjectKeyIdentifierBytes.ToArray();
+        // The CA's own key identifier, or the one RFC 5280 §4.2.1.2 derives from its public key when it carries none.
+        X509SubjectKeyIdentifierExtension caSki = ca.Extensions.OfType<X509SubjectKeyIdentifierExtension>().SingleOrDefault()
+            ?? new X509SubjectKeyIdentifierExtension(ca.PublicKey, false);
+        byte[] caKeyId = caSki.SubjectKeyIdentifierBytes.ToArray();
         X509AuthorityKeyIdentifierExtension aki = leaf.Extensions.OfType<X509AuthorityKeyIdentifierExtension>().Single();
         Assert.Equal(caKeyId, aki.KeyIdentifier!.Value.ToArray());
         Assert.NotNull(leaf.Extensions.OfType<X509SubjectKeyIdentifierExtension>().SingleOrDefault());
@@ -120,9 +123,9 @@ public sealed class MintedLeafTests
         Assert.Equal(200, (await second.GetAsync("/hello")).Status);
     }
 
-    private static X509Certificate2 CaWithKey(string name, bool rsa = false)
+    private static X509Certificate2 CaWithKey(string name, bool rsa = false, bool subjectKeyId = true)
     {
-        (string certificate, string key, X509Certificate2 publicPart) = InspectionKit.CreateCa(name, rsa: rsa);
+        (string certificate, string key, X509Certificate2 publicPart) = InspectionKit.CreateCa(name, rsa: rsa, subjectKeyId: subjectKeyId);
         publicPart.Dispose();
         return X509Certificate2.CreateFromPem(certificate, key);
     }
@@ -217,6 +220,33 @@ public sealed class MintedLeafTests
             await using TunnelClient tunnel = await TunnelClient.OpenAsync(proxy.Endpoint, kit.Authority, rsaCa);
 
             AssertIssuedBy(tunnel.Presented!, rsaCa);
+            Assert.Equal(200, (await tunnel.GetAsync("/hello")).Status);
+        }
+    }
+
+    [Fact]
+    public async Task A_ca_without_a_subject_key_identifier_still_mints_leaves_with_an_authority_key_identifier()
+    {
+        using X509Certificate2 ca = CaWithKey("Unit CA without SKI", subjectKeyId: false);
+        var leaves = new LeafCertificates();
+
+        X509Certificate2 leaf = (await leaves.ForAsync(ca, "a.test", null)).TargetCertificate;
+        using var caPublic = X509CertificateLoader.LoadCertificate(ca.RawData);
+        AssertIssuedBy(leaf, caPublic);
+    }
+
+    [Fact]
+    public async Task An_inspection_ca_without_a_subject_key_identifier_serves_inspected_tunnels()
+    {
+        await using InspectionKit kit = await InspectionKit.StartAsync();
+        (string certificate, string key, X509Certificate2 bareCa) = InspectionKit.CreateCa("Inspection CA without SKI", subjectKeyId: false);
+        using (bareCa)
+        {
+            kit.ReplaceCaFiles(certificate, key);
+            await using TestProxy proxy = await kit.ProxyAsync(InspectionKit.Inspect());
+            await using TunnelClient tunnel = await TunnelClient.OpenAsync(proxy.Endpoint, kit.Authority, bareCa);
+
+            AssertIssuedBy(tunnel.Presented!, bareCa);
             Assert.Equal(200, (await tunnel.GetAsync("/hello")).Status);
         }
     }
