@@ -178,4 +178,40 @@ public sealed class ClientHandshakeTests
         Assert.Equal(200, (await tunnel.GetAsync("/")).Status);
         Assert.Equal(["http/1.1"], origin.Negotiated.ToArray());
     }
+
+    [Fact]
+    public async Task An_https_proxy_listener_inspects_tunnels_inside_its_own_tls()
+    {
+        await using InspectionKit kit = await InspectionKit.StartAsync();
+        using var listenerPki = new TestPki("Proxy Listener CA");
+        (string certificate, string key, _) = listenerPki.Server();
+        await using TestProxy proxy = await kit.ProxyAsync(
+            c => c with { Listeners = [new ListenerConfig { Address = new IPEndPoint(IPAddress.Loopback, 0), Tls = new TlsConfig { Certificate = certificate, Key = key } }] },
+            InspectionKit.Inspect(paths: ["/hello"]));
+        Assert.Equal("https", proxy.Uri.Scheme);
+
+        var issuers = new List<string>();
+        var handler = new SocketsHttpHandler { Proxy = new WebProxy(proxy.Uri) };
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) =>
+        {
+            if (presented is null)
+            {
+                return false;
+            }
+
+            using var leaf = X509CertificateLoader.LoadCertificate(presented.GetRawCertData());
+            issuers.Add(leaf.Issuer);
+            using var chain = new X509Chain();
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.Add(listenerPki.Ca); // the proxy leg
+            chain.ChainPolicy.CustomTrustStore.Add(kit.Ca); // the inspected origin leg
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            return chain.Build(leaf);
+        };
+        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+
+        Assert.Equal("hello from origin", await client.GetStringAsync(kit.Url("/hello")));
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync(kit.Url("/headers"))).StatusCode);
+        Assert.Equal([listenerPki.Ca.Subject, kit.Ca.Subject], issuers.Distinct());
+    }
 }

@@ -183,7 +183,8 @@ public sealed class InspectedTrafficTests
 
             string body = $"connection {number}";
             await TlsOrigin.WriteAsync(tls, $"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\n{(say ? "Connection: close\r\n" : "")}\r\n{body}");
-            await tls.ShutdownAsync(); // close_notify, then FIN as the connection is disposed
+            await tls.ShutdownAsync(); // close_notify
+            await tls.DisposeAsync(); // and FIN
             closed?.TrySetResult();
         });
         return origin;
@@ -220,7 +221,7 @@ public sealed class InspectedTrafficTests
 
         Assert.Equal("connection 1", (await tunnel.GetAsync("/one")).Text);
         await closed.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        await Task.Delay(100); // the FIN is on its way over loopback; not a timing assertion, only a head start
+        await Task.Delay(500); // close_notify and FIN are on their way over loopback: a head start, not a timing assertion
 
         TunnelResponse second = method == "GET" ? await tunnel.GetAsync("/two") : await tunnel.SendBodyAsync("POST", "/two", "a body that cannot be sent twice"u8.ToArray());
         Assert.True(second.Status == 200, $"{method} after the origin closed its idle connection: {second}");
