@@ -230,6 +230,31 @@ public sealed class InspectedTrafficTests
     }
 
     [Fact]
+    public async Task A_close_delimited_origin_response_reaches_the_client_chunked_and_the_tunnel_goes_on()
+    {
+        await using InspectionKit kit = await InspectionKit.StartAsync();
+        using X509Certificate2 certificate = InspectionKit.Issue(kit.Origins.Ca, InspectionKit.OriginName);
+        TlsOrigin? untilClose = null;
+        untilClose = TlsOrigin.Start(certificate, async (tls, number) =>
+        {
+            if (await untilClose!.ReadRequestAsync(tls) is not null)
+            {
+                await TlsOrigin.WriteAsync(tls, $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nbody {number} ends with the connection");
+                await tls.ShutdownAsync();
+            }
+        });
+        await using TlsOrigin origin = untilClose;
+        await using TestProxy proxy = await kit.ProxyAsync(InspectionKit.Inspect());
+        await using TunnelClient tunnel = await TunnelClient.OpenAsync(proxy.Endpoint, $"{InspectionKit.OriginName}:{origin.Port}", kit.Ca);
+
+        TunnelResponse first = await tunnel.GetAsync("/");
+        Assert.Equal("chunked", first.Field("Transfer-Encoding"));
+        Assert.Equal("body 1 ends with the connection", first.Text);
+        Assert.Equal("body 2 ends with the connection", (await tunnel.GetAsync("/")).Text);
+        Assert.Equal(2, origin.Connections);
+    }
+
+    [Fact]
     public async Task A_reopened_origin_connection_goes_to_the_address_checked_for_the_connect()
     {
         await using InspectionKit kit = await InspectionKit.StartAsync();
