@@ -162,6 +162,18 @@ internal sealed class ForwardExchange
     {
         if (_x.Inspected is { } tunnel)
         {
+            if (Head.Target.StartsWith('/'))
+            {
+                _x.Url = $"https://{tunnel.Target.Authority}{Head.Target}"; // what was asked, even when it is refused
+            }
+
+            if (Head.Target == "*" && Head.Method != "OPTIONS")
+            {
+                // RFC 9112 §3.2.4: the asterisk-form is for OPTIONS only.
+                (target, refusal, problem) = (null, ProxyErrorKind.MalformedRequest, $"the target * is for OPTIONS only, not {Head.Method}");
+                return false;
+            }
+
             return RequestTarget.TryParseInside(Head.Target, Head.Fields.Get("Host"), tunnel.Target, out target, out refusal, out problem);
         }
 

@@ -100,22 +100,27 @@ internal sealed class LeafCertificates
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false)); // serverAuth
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        request.CertificateExtensions.Add(AuthorityKeyId(ca));
 
         DateTimeOffset notBefore = Max(now - Backdate, ca.NotBefore.ToUniversalTime());
         DateTimeOffset notAfter = Min(now + Lifetime, ca.NotAfter.ToUniversalTime());
         byte[] serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7F; // positive, as RFC 5280 asks
-        // Signed through a generator rather than Create(ca, ...), which refuses an ECDSA leaf under an RSA CA.
-        using ECDsa? ecdsaCa = ca.GetECDsaPrivateKey();
-        using RSA? rsaCa = ecdsaCa is null ? ca.GetRSAPrivateKey() : null;
-        X509SignatureGenerator signer = ecdsaCa is not null
-            ? X509SignatureGenerator.CreateForECDsa(ecdsaCa)
-            : X509SignatureGenerator.CreateForRSA(rsaCa ?? throw new CryptographicException("the inspection CA has neither an ECDSA nor an RSA key"), RSASignaturePadding.Pkcs1);
+        // Signed with the CA's own key type: an ECDSA leaf under an RSA CA is signed sha256WithRSA (CertificateRequest's
+        // Create(issuer, ...) refuses an issuer whose key algorithm differs from the request's).
+        using AsymmetricAlgorithm caKey = (AsymmetricAlgorithm?)ca.GetECDsaPrivateKey() ?? ca.GetRSAPrivateKey()
+            ?? throw new InvalidOperationException($"the inspection CA {ca.Subject} has no ECDSA or RSA private key");
+        X509SignatureGenerator signer = caKey is RSA rsa ? X509SignatureGenerator.CreateForRSA(rsa, RSASignaturePadding.Pkcs1) : X509SignatureGenerator.CreateForECDsa((ECDsa)caKey);
         using X509Certificate2 issued = request.Create(ca.SubjectName, signer, notBefore, notAfter, serial);
         X509Certificate2 leaf = issued.CopyWithPrivateKey(key);
         return SslStreamCertificateContext.Create(leaf, [X509CertificateLoader.LoadCertificate(ca.RawData)], offline: true);
     }
+
+    // RFC 5280 §4.2.1.1: the CA's subject key identifier, or, for a CA made without one, the identifier §4.2.1.2 derives
+    // from its public key (CreateFromCertificate refuses such a CA, and then nothing could be minted).
+    private static X509AuthorityKeyIdentifierExtension AuthorityKeyId(X509Certificate2 ca) =>
+        X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(
+            ca.Extensions.OfType<X509SubjectKeyIdentifierExtension>().FirstOrDefault() ?? new X509SubjectKeyIdentifierExtension(ca.PublicKey, false));
 
     // A common name holds at most 64 characters (RFC 5280); the SAN carries the full name, which is what clients check.
     private static string CommonName(string host) => (host.Length <= 64 ? host : host[..64]).Replace(",", "", StringComparison.Ordinal).Replace("+", "", StringComparison.Ordinal);

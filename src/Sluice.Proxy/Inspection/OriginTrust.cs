@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Security.Authentication;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace Sluice.Proxy.Inspection;
@@ -44,12 +45,14 @@ internal sealed class OriginTrust
             return $"the certificate of {host} is for {Names(presented)}, not {host}";
         }
 
+        X509ChainStatusFlags flags = Flags(chain);
         if (_extra.Count > 0)
         {
             using var custom = new X509Chain();
             custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
             custom.ChainPolicy.CustomTrustStore.AddRange(_extra);
             custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            custom.ChainPolicy.ApplicationPolicy.Add(new Oid(ServerAuth)); // as SslStream's own chain asks: a server certificate
             if (chain is not null)
             {
                 custom.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
@@ -63,12 +66,20 @@ internal sealed class OriginTrust
             {
                 return null;
             }
+
+            // What is wrong whichever roots are asked: the system's chain alone would call every upstreamCa origin untrusted.
+            flags &= Flags(custom);
         }
 
-        return ChainProblem(host, presented, chain);
+        return ChainProblem(host, presented, flags);
     }
 
-    private static string ChainProblem(string host, X509Certificate2 presented, X509Chain? chain)
+    private const string ServerAuth = "1.3.6.1.5.5.7.3.1";
+
+    private const X509ChainStatusFlags Untrusted = X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain;
+
+    /// <summary>Every status of the chain; an unknown or unreached root counts as both kinds of untrusted, so two chains agree on it.</summary>
+    private static X509ChainStatusFlags Flags(X509Chain? chain)
     {
         X509ChainStatusFlags flags = X509ChainStatusFlags.NoError;
         foreach (X509ChainStatus status in chain?.ChainStatus ?? [])
@@ -76,6 +87,11 @@ internal sealed class OriginTrust
             flags |= status.Status;
         }
 
+        return (flags & Untrusted) != 0 ? flags | Untrusted : flags;
+    }
+
+    private static string ChainProblem(string host, X509Certificate2 presented, X509ChainStatusFlags flags)
+    {
         DateTime now = DateTime.Now;
         if (flags.HasFlag(X509ChainStatusFlags.NotTimeValid) || presented.NotAfter < now || presented.NotBefore > now)
         {
@@ -85,7 +101,12 @@ internal sealed class OriginTrust
                 : $"a certificate in the chain of {host} is outside its validity period";
         }
 
-        if (flags.HasFlag(X509ChainStatusFlags.UntrustedRoot) || flags.HasFlag(X509ChainStatusFlags.PartialChain))
+        if (flags.HasFlag(X509ChainStatusFlags.NotValidForUsage))
+        {
+            return $"the certificate of {host} is not for server authentication (its extended key usage lacks serverAuth)";
+        }
+
+        if ((flags & Untrusted) != 0)
         {
             return $"the certificate of {host} is issued by {presented.Issuer}, which is not trusted (not in the system roots or tls.inspection.upstreamCa)";
         }

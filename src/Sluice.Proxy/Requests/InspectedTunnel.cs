@@ -45,19 +45,39 @@ internal sealed class InspectedTunnel : IDisposable
     /// <summary>The parent proxy the tunnel goes through, once one carries it.</summary>
     public ParentProxy? Parent => _connect.Parent;
 
-    /// <summary>The origin connection left by the last request, if any; the caller owns it until it gives it back.</summary>
+    /// <summary>
+    /// The origin connection left by the last request, if it is still open; the caller owns it until it gives it back.
+    /// One the origin closed (or spoke on out of turn) while the tunnel was idle is dropped here, so a request with a
+    /// body, which cannot be sent twice, goes on a new connection instead of failing on the dead one.
+    /// </summary>
     public Connection? TakeUpstream()
     {
         Connection? idle = _idle;
         _idle = null;
+        if (idle?.PendingRead is { IsCompleted: true })
+        {
+            idle.Dispose();
+            return null;
+        }
+
         return idle;
     }
 
-    /// <summary>Keeps a reusable origin connection for the next request.</summary>
+    /// <summary>
+    /// Keeps a reusable origin connection for the next request, watched by a zero-byte read through TLS: it completes
+    /// only when the origin sends something or closes, and the next request's response read awaits that same read
+    /// first (<see cref="Connection.PendingRead"/>), so there is never a second read on the stream.
+    /// </summary>
     public void ReturnUpstream(Connection connection)
     {
         _idle?.Dispose();
         _idle = connection;
+        if (connection.PendingRead is null)
+        {
+            Task<int> watch = connection.Stream.ReadAsync(Memory<byte>.Empty).AsTask();
+            _ = watch.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            connection.PendingRead = watch;
+        }
     }
 
     /// <summary>

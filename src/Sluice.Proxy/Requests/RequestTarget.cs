@@ -26,7 +26,8 @@ internal sealed record RequestTarget(HostPort Destination, string PathAndQuery)
     /// <summary><c>host:port</c>, formatted once: the CONNECT's log URL, the status page's destination, error details.</summary>
     public string AuthorityWithPort { get; } = Destination.ToString();
 
-    public string AbsoluteUri => $"{(Secure ? "https" : "http")}://{Authority}{PathAndQuery}";
+    /// <summary>The URI for logs; a request for <c>*</c> (asterisk-form) names the server alone.</summary>
+    public string AbsoluteUri => $"{(Secure ? "https" : "http")}://{Authority}{(PathAndQuery == "*" ? "" : PathAndQuery)}";
 
     /// <summary>The absolute URI had neither a path nor a query (<c>http://host</c>): an OPTIONS for it asks about the
     /// server as a whole, and goes to the origin as <c>OPTIONS *</c> (RFC 9112 §3.2.4).</summary>
@@ -50,11 +51,13 @@ internal sealed record RequestTarget(HostPort Destination, string PathAndQuery)
         refusal = ProxyErrorKind.MalformedRequest;
         string pathAndQuery = target;
         string? authority = host;
+        bool pathWasEmpty = target == "*";
         if (target.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
         {
             int end = target.AsSpan(8).IndexOfAny('/', '?');
             authority = end < 0 ? target[8..] : target.Substring(8, end);
             pathAndQuery = end < 0 ? "/" : target[(8 + end)..];
+            pathWasEmpty = end < 0; // https://host: an OPTIONS for it is OPTIONS * at the origin (RFC 9112 §3.2.4)
             if (pathAndQuery.StartsWith('?'))
             {
                 pathAndQuery = "/" + pathAndQuery;
@@ -72,12 +75,9 @@ internal sealed record RequestTarget(HostPort Destination, string PathAndQuery)
             return false;
         }
 
-        if (authority is null)
-        {
-            problem = "the request names no host";
-            return false;
-        }
-
+        // Only HTTP/1.0 may leave Host out (HTTP/1.1 without it never gets here): inside TLS to one origin, the request
+        // can only be for that origin.
+        authority ??= tunnel.AuthorityWithPort;
         if (!HostPort.TryParseAuthority(authority, 443, out HostPort named, out string why))
         {
             problem = $"Host '{HostPort.Redact(authority)}': {why}";
@@ -92,7 +92,9 @@ internal sealed record RequestTarget(HostPort Destination, string PathAndQuery)
         }
 
         problem = "";
-        parsed = new RequestTarget(tunnel.Destination, target == "*" ? "" : pathAndQuery) { Secure = true, PathWasEmpty = target == "*" };
+        // "*" stays "*": an OPTIONS goes up as OPTIONS *, and any other method as the client wrote it, never as an
+        // empty request target.
+        parsed = new RequestTarget(tunnel.Destination, pathAndQuery) { Secure = true, PathWasEmpty = pathWasEmpty };
         return true;
     }
 

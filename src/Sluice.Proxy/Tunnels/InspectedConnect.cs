@@ -48,6 +48,7 @@ internal static class InspectedConnect
 
         var tls = new SslStream(new ConnectionStream(client), leaveInnerStreamOpen: false);
         string? refused = null;
+        string? unminted = null;
         using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(stopping))
         {
             handshake.CancelAfter(exchange.Timeouts.RequestHeaders);
@@ -64,13 +65,28 @@ internal static class InspectedConnect
                             throw new AuthenticationException(refused);
                         }
 
-                        return await tunnel.Authority.ServerOptionsAsync(target.Host, target.Address).ConfigureAwait(false);
+                        try
+                        {
+                            return await tunnel.Authority.ServerOptionsAsync(target.Host, target.Address).ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (e is not OperationCanceledException)
+                        {
+                            // Not the client's fault: said so in the log instead of escaping the session unlogged.
+                            unminted = $"no certificate could be minted for {target.Host}: {e.Message}";
+                            throw new AuthenticationException(unminted, e);
+                        }
                     },
                     null, handshake.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or System.Security.Cryptography.CryptographicException)
             {
                 await tls.DisposeAsync().ConfigureAwait(false);
+                if (unminted is not null)
+                {
+                    exchange.Log(SquidResult.None, 200, peer, contentType: null, ProxyErrorKind.InternalError, reason: unminted);
+                    return false;
+                }
+
                 string reason = refused ?? (e is OperationCanceledException && !stopping.IsCancellationRequested
                     ? $"no TLS handshake from the client within {Policy.Config.Durations.Format(exchange.Timeouts.RequestHeaders)}"
                     : $"the client's TLS handshake failed ({e.InnerException?.Message ?? e.Message}); does it trust the inspection CA?");
@@ -79,7 +95,17 @@ internal static class InspectedConnect
             }
         }
 
-        await runInside(Connection.Layered(client, tls), tunnel).ConfigureAwait(false);
+        Connection inside = Connection.Layered(client, tls);
+        await runInside(inside, tunnel).ConfigureAwait(false);
+        if (inside.Input.BytesRead == 0 && !stopping.IsCancellationRequested)
+        {
+            // Many clients (.NET's SslStream among them) check the certificate only once the handshake has completed on
+            // our side: one that refused the leaf leaves without a byte, and that is all this side can see of it.
+            exchange.Log(SquidResult.None, 200, peer, contentType: null, ProxyErrorKind.ClientTlsFailed,
+                reason: "the client ended the tunnel after the TLS handshake without sending a request; does it trust the inspection CA?");
+            return false;
+        }
+
         exchange.Log(SquidResult.None, 200, peer, contentType: null, countBytes: false);
         return false;
     }
