@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
-using System.Text.Json;
 using Sluice.Policy.Config;
 using Sluice.Proxy.Inspection;
 
@@ -280,37 +279,13 @@ internal static class CaCommand
         w.WriteString("keyAlgorithm", ca.KeyAlgorithm);
         w.WriteNumber("keyBits", ca.KeySize);
         w.WriteBoolean("ca", ca.IsCa);
-        WriteOptional(w, "pathLength", ca.PathLength);
+        JsonOutput.WriteOptional(w, "pathLength", ca.PathLength);
         w.WriteBoolean("keyCertSign", ca.CanSignCertificates);
         w.WriteBoolean("usable", problem is null);
-        WriteOptional(w, "problem", problem);
-        WriteOptional(w, "warning", warning);
+        JsonOutput.WriteOptional(w, "problem", problem);
+        JsonOutput.WriteOptional(w, "warning", warning);
         w.WriteEndObject();
     });
-
-    private static void WriteOptional(Utf8JsonWriter w, string name, string? value)
-    {
-        if (value is null)
-        {
-            w.WriteNull(name);
-        }
-        else
-        {
-            w.WriteString(name, value);
-        }
-    }
-
-    private static void WriteOptional(Utf8JsonWriter w, string name, int? value)
-    {
-        if (value is { } number)
-        {
-            w.WriteNumber(name, number);
-        }
-        else
-        {
-            w.WriteNull(name);
-        }
-    }
 
     private static string Utc(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
 

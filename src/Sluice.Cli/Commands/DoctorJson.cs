@@ -99,10 +99,10 @@ internal static class DoctorJson
             w.WriteStartObject("connect");
             w.WriteNumber("status", c.Status);
             w.WriteString("reason", c.Reason);
-            WriteOptional(w, "proxyStatus", c.ProxyStatus);
-            WriteOptional(w, "error", c.ProxyStatusError);
-            WriteOptional(w, "details", c.ProxyStatusDetails);
-            WriteOptional(w, "realm", c.AuthenticateRealm);
+            JsonOutput.WriteOptional(w, "proxyStatus", c.ProxyStatus);
+            JsonOutput.WriteOptional(w, "error", c.ProxyStatusError);
+            JsonOutput.WriteOptional(w, "details", c.ProxyStatusDetails);
+            JsonOutput.WriteOptional(w, "realm", c.AuthenticateRealm);
             w.WriteEndObject();
         }
         else
@@ -132,8 +132,8 @@ internal static class DoctorJson
         }
 
         w.WriteEndArray();
-        WriteOptional(w, "failure", r.Failure);
-        WriteOptional(w, "hint", r.Hint);
+        JsonOutput.WriteOptional(w, "failure", r.Failure);
+        JsonOutput.WriteOptional(w, "hint", r.Hint);
         w.WriteEndObject();
     }
 
@@ -152,7 +152,7 @@ internal static class DoctorJson
         w.WriteString("notAfter", c.NotAfter);
         w.WriteString("trust", Kebab(c.Trust.ToString()));
         w.WriteBoolean("nameMatches", c.NameMatches);
-        WriteOptional(w, "protocol", c.Protocol);
+        JsonOutput.WriteOptional(w, "protocol", c.Protocol);
         if (c.ChainProblem.Length > 0)
         {
             w.WriteString("chainProblem", c.ChainProblem);
@@ -161,15 +161,4 @@ internal static class DoctorJson
         w.WriteEndObject();
     }
 
-    private static void WriteOptional(Utf8JsonWriter w, string name, string? value)
-    {
-        if (value is null)
-        {
-            w.WriteNull(name);
-        }
-        else
-        {
-            w.WriteString(name, value);
-        }
-    }
 }

@@ -16,4 +16,30 @@ internal static class JsonOutput
 
         output.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
     }
+
+    /// <summary>A string property, or null when there is no value: the field is always there for scripts to read.</summary>
+    public static void WriteOptional(Utf8JsonWriter w, string name, string? value)
+    {
+        if (value is null)
+        {
+            w.WriteNull(name);
+        }
+        else
+        {
+            w.WriteString(name, value);
+        }
+    }
+
+    /// <summary>A number property, or null when there is none.</summary>
+    public static void WriteOptional(Utf8JsonWriter w, string name, int? value)
+    {
+        if (value is { } number)
+        {
+            w.WriteNumber(name, number);
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
+    }
 }

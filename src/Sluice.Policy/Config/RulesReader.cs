@@ -126,10 +126,8 @@ internal static class RulesReader
             throw top.Error(item.Get("schemes")!, $"{where} '{rule.Name}': an inspecting rule decides the CONNECT and the https requests inside it, so schemes: has no meaning here");
         }
 
-        if (rule.Tls == TlsMode.Inspect && !rule.Methods.IsEmpty && rule.Methods.All(m => m == "CONNECT"))
-        {
-            throw top.Error(item.Get("methods")!, $"{where} '{rule.Name}': an inspecting rule's methods are matched on the requests inside the tunnel, which are never CONNECT, so it would inspect tunnels and then match none of their requests; remove methods: to allow every request inside");
-        }
+        // tls: inspect with methods: [CONNECT] is allowed on purpose: it inspects the tunnel and leaves every request
+        // inside to the other rules (Squid's "http_access allow CONNECT x" with "ssl_bump bump x").
     }
 
     private static bool TryParseTls(string text, out TlsMode mode)

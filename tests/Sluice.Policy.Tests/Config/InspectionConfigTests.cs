@@ -151,7 +151,6 @@ public sealed class InspectionConfigTests : IDisposable
     [InlineData(Header + "rules:\n  - name: a\n    action: allow\n    tls: bump\n", 9, 10, "rules[0].tls: expected tunnel or inspect, got 'bump'", "a value Squid users might write")]
     [InlineData(Header + "rules:\n  - name: a\n    action: allow\n    tls: Inspect\n", 9, 10, "rules[0].tls: expected tunnel or inspect, got 'Inspect'", "values are lower-case")]
     [InlineData(Header + "rules:\n  - name: a\n    action: allow\n    tls: [inspect]\n", 9, 10, "rules[0].tls: expected tunnel or inspect, got sequence", "a list")]
-    [InlineData(Header + "rules:\n  - name: a\n    action: allow\n    tls: inspect\n    methods: [CONNECT]\n", 10, 14, "an inspecting rule's methods are matched on the requests inside the tunnel, which are never CONNECT", "inspect with methods [CONNECT] only")]
     public void Rule_tls_errors_point_at_the_offending_node(string yaml, long line, long column, string message, string why) =>
         AssertRefused(yaml, line, column, message, why);
 
