@@ -333,9 +333,9 @@ public sealed class InsideClient : IDisposable
             {
                 n = await Tls.ReadAsync(one, cts.Token);
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or OperationCanceledException)
             {
-                return null;
+                return null; // the tunnel ended, or nothing came within the time allowed
             }
 
             if (n == 0)
