@@ -29,6 +29,12 @@ internal sealed class OriginTrust
     /// <summary>Null when the certificate is good; otherwise what is wrong with it.</summary>
     private string? Validate(string host, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
+        if (certificate is not null && !HasSubjectAltName(certificate))
+        {
+            // TLS libraries still fall back to the subject's CN; browsers and RFC 6125 do not, and neither does Sluice.
+            return $"the certificate of {host} names no host in a subjectAltName (only in its subject, {certificate.Subject}), which clients do not accept";
+        }
+
         if (errors == SslPolicyErrors.None)
         {
             return null;
@@ -112,6 +118,20 @@ internal sealed class OriginTrust
         }
 
         return $"the certificate of {host} does not validate: {(flags == X509ChainStatusFlags.NoError ? "chain errors" : flags.ToString())}";
+    }
+
+    private static bool HasSubjectAltName(X509Certificate certificate)
+    {
+        using var parsed = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        foreach (X509Extension extension in parsed.Extensions)
+        {
+            if (extension is X509SubjectAlternativeNameExtension san && (san.EnumerateDnsNames().Any() || san.EnumerateIPAddresses().Any()))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string Names(X509Certificate2 certificate)
