@@ -75,7 +75,7 @@ public sealed class ExplainInspectionTests : IDisposable
     [Theory]
     [InlineData("https://code.test/other", "  decision: deny: no rule matched GET code.test:443; the default is deny")]
     [InlineData("https://code.test/our-org/secrets", "  decision: deny: rule no-secrets denies GET code.test:443")]
-    [InlineData("https://code.test/our-org/x/..%2Fsecrets", "  path:     /our-org/secrets (read from /our-org/x/..%2Fsecrets)")]
+    [InlineData("https://code.test/our-org/x/%2e%2e/secrets", "  path:     /our-org/secrets (read from /our-org/x/%2e%2e/secrets)")]
     [InlineData("wss://code.test/elsewhere", "inside:   GET /elsewhere (https) in the tunnel to code.test:443")]
     public async Task A_request_refused_inside_is_a_403_in_the_tunnel_and_exit_1(string url, string line)
     {
