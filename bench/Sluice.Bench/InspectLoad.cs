@@ -157,7 +157,7 @@ internal static class InspectLoad
         return s;
     }
 
-    private static int _sentBesidesLeaf = -1;
+    private static int _certificatesSent = -1;
 
     private static SslClientAuthenticationOptions ClientOptions(Settings s)
     {
@@ -178,10 +178,10 @@ internal static class InspectLoad
             AllowTlsResume = false,           // every new tunnel is a full handshake
             RemoteCertificateValidationCallback = (_, _, chain, errors) =>
             {
-                // How many certificates the server sent besides its leaf (Squid sends its CA too): once per run.
-                if (Volatile.Read(ref _sentBesidesLeaf) < 0 && chain is not null)
+                // How many certificates the server sent, its leaf included (Squid sends its CA too): once per run.
+                if (Volatile.Read(ref _certificatesSent) < 0 && chain is not null)
                 {
-                    Volatile.Write(ref _sentBesidesLeaf, chain.ChainPolicy.ExtraStore.Count);
+                    Volatile.Write(ref _certificatesSent, chain.ChainPolicy.ExtraStore.Count);
                 }
 
                 return errors == SslPolicyErrors.None;
@@ -542,7 +542,7 @@ internal static class InspectLoad
             string other => other,
         } : "?";
         string issuer = tls.RemoteCertificate?.Issuer ?? "?";
-        return $"{tls.SslProtocol}/{tls.NegotiatedCipherSuite}/{key}-leaf/+{Volatile.Read(ref _sentBesidesLeaf)}-certs/issuer:{issuer}".Replace(' ', '_');
+        return $"{tls.SslProtocol}/{tls.NegotiatedCipherSuite}/{key}-leaf/certificates-sent:{Volatile.Read(ref _certificatesSent)}/issuer:{issuer}".Replace(' ', '_');
     }
 
     private static int HeadEnd(byte[] buffer, int filled)

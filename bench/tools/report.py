@@ -379,14 +379,14 @@ def inspect_text(values, meta, failures, standalone, by_rep, notes=None):
                  f"medians of {settings}.\n\n"
                  f"Machine: {meta.get('machine')}; load average (1 min) at start {meta.get('load_start', '?')}, at end "
                  f"{meta.get('load_end', '?')}.\nVersions: {meta.get('versions')}.\n{meta.get('versions_inspect', '')}.\n\n") if standalone else \
-                f"Inspected row of the same run (medians of {settings}):\n\n"
+                f"Inspected row of the same run (medians of {settings}). {meta.get('versions_inspect', '')}.\n\n"
     errors = [f for f in failures if any(f.startswith(f"- {NAMES.get(t, t)}, {w}:") for t in present for w in INSPECT_WORKLOADS | {"startup"})]
     tls = {}   # what the client negotiated with each target (the client's own line, first round)
     for t in present:
         for n in (notes or {}).get(("inspect_new", t), []):
             m = re.search(r"tls=(\S+)", n)
             if m and m.group(1) != "-":
-                tls.setdefault(t, m.group(1).split("/issuer:")[0].replace("/", ", "))
+                tls.setdefault(t, m.group(1).split("/issuer:")[0].replace("/", ", ").replace("-leaf", " leaf").replace("certificates-sent:", "certificates sent: "))
     tls_text = "; ".join(f"{INSPECT_NAMES[t]}: {v}" for t, v in tls.items())
     rows = [(w, metric) for w, metric, *_ in INSPECT_ROWS + INSPECT_CPU_ROWS]
     details = ["| workload | metric | " + " | ".join(INSPECT_NAMES[t] for t in present) + " |", "|---|---|" + "---|" * len(present)]
