@@ -567,6 +567,7 @@ w_inspect_new() {
   rate=$(kv rate "$out") ok=$(kv ok "$out")
   record inspect_new "$t" "$rep" per_s "${rate:-nan}" "${out:-no output: $(head -c 200 "$LOGS/load-new-$t-$rep.err" | tr '\t\n' '  ')}"
   record_cpu inspect_new "$t" "$rep" "$out" "${ok:-0}" 1 ms_per_op
+  record_rss inspect_new "$t" "$rep"
   log "  inspect_new $t: ${rate:-?}/s (failed $(kv failed "$out"), proxy CPU $(per_op "$(kv cpu_proxy_ms "$out")" "${ok:-0}" 1) ms/tunnel) $(kv tls "$out") $(kv first_error "$out")"
 }
 w_inspect_rps() {
@@ -582,6 +583,7 @@ w_inspect_rps() {
   record inspect_rps "$t" "$rep" p99_ms "$(kv p99_ms "$out")"
   record inspect_rps "$t" "$rep" p999_ms "$(kv p999_ms "$out")"
   record_cpu inspect_rps "$t" "$rep" "$out" "${ok:-0}" 1000 us_per_op
+  record_rss inspect_rps "$t" "$rep"
   log "  inspect_rps $t: ${rps:-?} req/s, p50 $(kv p50_ms "$out") ms, p99 $(kv p99_ms "$out") ms (failed $(kv failed "$out")) $(kv first_error "$out")"
 }
 tree_ticks() {  # pid: utime + stime (clock ticks) of a process and all its descendants (Squid's helpers, nginx's worker)
@@ -591,6 +593,17 @@ tree_ticks() {  # pid: utime + stime (clock ticks) of a process and all its desc
     END { n = 1; todo[1] = root; total = 0
       while (n > 0) { p = todo[n--]; total += ticks[p]; for (c in parent) if (parent[c] == p) todo[++n] = c }
       print total }'
+}
+tree_rss_kb() {  # pid: resident memory (VmRSS, KiB) of a process and its descendants
+  local total=0 p
+  for p in $({ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '{ pid = $1; sub(/^.*\) /, ""); parent[pid] = $2 }
+      END { n = 1; todo[1] = root; while (n > 0) { p = todo[n--]; print p; for (c in parent) if (parent[c] == p) todo[++n] = c } }'); do
+    total=$(( total + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0) ))
+  done
+  echo "$total"
+}
+record_rss() {  # workload target rep: the proxy's resident memory after an inspected-row workload (a leak shows as growth)
+  [[ $2 == direct ]] || record "$1" "$2" "$3" rss_after_kb "$(tree_rss_kb "${PID[$2]}")"
 }
 w_inspect_dl() {   # curl, as workload 2: the client trusts the inspection CA (inspecting proxies) or the origin CA
   local t=$1 rep=$2 p=() ca=$PKI/origin-ca.crt proxy0=0 origin0 hz
@@ -603,6 +616,7 @@ w_inspect_dl() {   # curl, as workload 2: the client trusts the inspection CA (i
     "$(per_op $(( $(tree_ticks "${PID[$t]}") - proxy0 )) "$BIG_BYTES" "$(awk -v hz="$hz" 'BEGIN {print 1e9 / hz}')")"
   record inspect_dl "$t" "$rep" cpu_origin_s_per_GB \
     "$(per_op $(( $(tree_ticks "${PID[nginx]}") - origin0 )) "$BIG_BYTES" "$(awk -v hz="$hz" 'BEGIN {print 1e9 / hz}')")"
+  record_rss inspect_dl "$t" "$rep"
 }
 w_idle() {
   local t=$1 rep=$2 out
