@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sluice vs Squid vs tinyproxy vs direct, side by side on loopback. See docs/benchmarks.md.
 #
-#   bench/run.sh                 full run (5 repetitions, 1 GiB files, 10 s wrk; about 15-20 minutes, some 7 more with the parent row)
+#   bench/run.sh                 full run (5 repetitions, 1 GiB files, 10 s wrk; about 15-20 minutes, some 7 more with the
+#                                parent row and some 20 more with the inspected row)
 #   bench/run.sh --quick         1 repetition, 128 MiB files, 3 s wrk, 2,000 idle tunnels (about 3 minutes)
 #   bench/run.sh --only sluice   rerun only Sluice's rows; direct/Squid/tinyproxy come from the last run of the same mode
 #   bench/run.sh --only parent   only the parent row: Sluice -> Squid parent vs Squid -> Squid parent, with Sluice and
