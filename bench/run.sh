@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Sluice vs Squid vs tinyproxy vs direct, side by side on loopback. See docs/benchmarks.md.
 #
-#   bench/run.sh                 full run (5 repetitions, 1 GiB files, 10 s wrk; about 15-20 minutes, some 7 more with the parent row)
+#   bench/run.sh                 full run (5 repetitions, 1 GiB files, 10 s wrk; about 15-20 minutes, some 7 more with the
+#                                parent row and some 20 more with the inspected row)
 #   bench/run.sh --quick         1 repetition, 128 MiB files, 3 s wrk, 2,000 idle tunnels (about 3 minutes)
 #   bench/run.sh --only sluice   rerun only Sluice's rows; direct/Squid/tinyproxy come from the last run of the same mode
 #   bench/run.sh --only parent   only the parent row: Sluice -> Squid parent vs Squid -> Squid parent, with Sluice and
 #                                the parent Squid alone as one-hop baselines (JIT only; --quick: about 2 minutes)
+#   bench/run.sh --only inspect  only the inspected row: Sluice with tls: inspect vs Squid ssl_bump (squid-openssl),
+#                                with direct TLS and both proxies' plain tunnels as baselines (JIT only; --quick: ~3 min)
 #
 # Options: --reps N, --no-aot (skip the NativeAOT build), --no-policy (skip BenchmarkDotNet),
 #          --no-build (reuse bench/out/jit and bench/out/aot as they are), --no-parent (leave out the parent row),
+#          --no-inspect (leave out the inspected row),
 #          --docs / --no-docs (write docs/benchmarks.md + docs/benchmarks.png; default: only a full run of all targets
-#          does; with --only parent, --docs rewrites only the parent row's part of docs/benchmarks.md).
+#          does; with --only parent or --only inspect, --docs rewrites only that row's part of docs/benchmarks.md).
 #
 # Everything listens on 127.0.0.1 only, every step is bounded in time, and every process started here is
 # stopped on exit. Needs root for apt-get (only when something is missing) and for the origin's port 443.
@@ -19,29 +23,32 @@ set -Eeuo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$REPO/bench
 WORK=/tmp/bench                  # the anchor configs name /tmp/bench for their pid and log files
-MODE=full ONLY=all DOCS=auto AOT=1 POLICY=1 BUILD=1 PARENT=1 REPS=""
+MODE=full ONLY=all DOCS=auto AOT=1 POLICY=1 BUILD=1 PARENT=1 INSPECT=1 REPS=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) MODE=quick ;;
-    --only) ONLY=${2:?--only needs sluice, parent or all}; shift ;;
+    --only) ONLY=${2:?--only needs sluice, parent, inspect or all}; shift ;;
     --only=*) ONLY=${1#--only=} ;;
     --reps) REPS=${2:?}; shift ;;
     --no-aot) AOT=0 ;;
     --no-policy) POLICY=0 ;;
     --no-build) BUILD=0 ;;
     --no-parent) PARENT=0 ;;
+    --no-inspect) INSPECT=0 ;;
     --docs) DOCS=yes ;;
     --no-docs) DOCS=no ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
-[[ $ONLY == all || $ONLY == sluice || $ONLY == parent ]] || { echo "--only takes sluice, parent or all" >&2; exit 2; }
+[[ $ONLY == all || $ONLY == sluice || $ONLY == parent || $ONLY == inspect ]] || { echo "--only takes sluice, parent, inspect or all" >&2; exit 2; }
 [[ $ONLY == parent && $PARENT == 0 ]] && { echo "--only parent and --no-parent exclude each other" >&2; exit 2; }
+[[ $ONLY == inspect && $INSPECT == 0 ]] && { echo "--only inspect and --no-inspect exclude each other" >&2; exit 2; }
 [[ $DOCS == auto ]] && { [[ $MODE == full && $ONLY == all ]] && DOCS=yes || DOCS=no; }
-# The parent row compares the JIT build only, and has no policy part.
-[[ $ONLY == parent ]] && AOT=0 POLICY=0
+# The parent and inspected rows compare the JIT build only, and have no policy part; each --only leaves the other out.
+[[ $ONLY == parent ]] && AOT=0 POLICY=0 INSPECT=0
+[[ $ONLY == inspect ]] && AOT=0 POLICY=0 PARENT=0
 
 if [[ $MODE == full ]]; then
   REPS=${REPS:-5} IDLE_REPS=3 WRK_SECS=10 WARM_SECS=2 BIG_BYTES=$((1024 * 1024 * 1024)) BIG_LABEL="1 GiB"
@@ -57,17 +64,29 @@ ORIGIN_HTTP=18080 ORIGIN_TLS=443
 SQUID_PORT=13128 SQUID_TLS_PORT=13129 TINY_PORT=18888
 # The parent row (ports fixed by its anchors): the parent Squid (squid-parent.conf) and its two children, Squid
 # (squid-child.conf) and Sluice (the generated config plus sluice-child.yaml; 13143 is its unused TLS listener).
+# The inspected row: Sluice with an inspecting rule (the generated config with sluice-inspect.yaml in place of its rule;
+# 13151 is its unused TLS listener) and Squid with ssl_bump (squid-bump.conf), against the origin's port 18443, whose
+# certificate is signed by a CA made at run time (both proxies trust it for the origin).
+ORIGIN_INSPECT=18443
 declare -A PORT=([sluice]=13130 [sluice-aot]=13132 [squid]=$SQUID_PORT [tinyproxy]=$TINY_PORT
-                 [squid-parent]=13140 [squid-child]=13141 [sluice-child]=13142)
-declare -A TLS_PORT=([sluice]=13131 [sluice-aot]=13133 [squid]=$SQUID_TLS_PORT [sluice-child]=13143)
+                 [squid-parent]=13140 [squid-child]=13141 [sluice-child]=13142
+                 [sluice-inspect]=13150 [squid-bump]=13152)
+declare -A TLS_PORT=([sluice]=13131 [sluice-aot]=13133 [squid]=$SQUID_TLS_PORT [sluice-child]=13143 [sluice-inspect]=13151)
 declare -A PID=()
 # What the parent row measures: forwarded 1 KiB GETs, CONNECT with plain HTTP inside (the relay through two hops,
 # without the client's TLS), a forwarded bulk GET and new tunnels per second. The other workloads are one-hop only.
 PARENT_WORKLOADS=(fwd1k connect_plain fwd_dl newtunnels)
 PARENT_TARGETS=(squid-parent sluice-child squid-child)
+# What the inspected row measures, all HTTPS to the origin's port 18443 with the client trusting one CA: new inspected
+# tunnels per second, kept-alive requests inside inspected tunnels, and a bulk download through one. Its targets run
+# these workloads only; direct and the plain tunnels of the one-hop Sluice and Squid run them as baselines.
+INSPECT_WORKLOADS=(inspect_new inspect_rps inspect_dl)
+INSPECT_TARGETS=(sluice-inspect squid-bump)
+INSPECT_BASELINES=(direct sluice squid)
 
 OUT=$BENCH/out/$MODE
 [[ $ONLY == parent ]] && OUT=$BENCH/out/$MODE-parent   # its own raw.tsv: never the cached rows of --only sluice
+[[ $ONLY == inspect ]] && OUT=$BENCH/out/$MODE-inspect
 RAW=$OUT/raw.tsv
 LOGS=$OUT/logs
 mkdir -p "$OUT" "$LOGS" "$WORK"
@@ -117,6 +136,33 @@ if [[ ${#need[@]} -gt 0 ]]; then
 fi
 command -v dotnet >/dev/null || die "dotnet (SDK 10) is needed"
 
+# The inspected row's Squid is Debian's squid-openssl: the same Squid built with OpenSSL, which has ssl_bump (the squid
+# package is the GnuTLS build, without it). The two packages conflict (both ship /usr/sbin/squid), and the system's
+# squid stays as it is (the test suite runs /usr/sbin/squid as a parent proxy), so the .deb of the installed squid's
+# version is fetched with `apt-get download` and unpacked under bench/out/squid-openssl, never installed. Its data
+# files (error pages, mime table) come from the installed squid-common, which is of the same source version.
+SQUID_SSL=$BENCH/out/squid-openssl
+if [[ $INSPECT == 1 && $ONLY != sluice ]]; then
+  want=$(dpkg-query -W -f '${Version}' squid-common 2>/dev/null || true)
+  [[ -n $want ]] || die "squid-common is not installed (the squid package brings it); the inspected row needs it"
+  if [[ $(cat "$SQUID_SSL/version" 2>/dev/null) != "$want" || ! -x $SQUID_SSL/usr/sbin/squid ]]; then
+    log "fetching squid-openssl $want with apt-get download (unpacked under bench/out/squid-openssl, not installed)"
+    rm -rf "$SQUID_SSL" "$BENCH/out/squid-openssl-deb"
+    mkdir -p "$BENCH/out/squid-openssl-deb"
+    if ! (cd "$BENCH/out/squid-openssl-deb" && apt-get download "squid-openssl=$want") >"$LOGS/apt-squid-openssl.log" 2>&1; then
+      apt-get update -qq >>"$LOGS/apt-squid-openssl.log" 2>&1
+      (cd "$BENCH/out/squid-openssl-deb" && apt-get download "squid-openssl=$want") >>"$LOGS/apt-squid-openssl.log" 2>&1 \
+        || die "apt-get download squid-openssl=$want failed, see $LOGS/apt-squid-openssl.log (--no-inspect leaves the row out)"
+    fi
+    dpkg-deb -x "$BENCH"/out/squid-openssl-deb/squid-openssl_*.deb "$SQUID_SSL" || die "cannot unpack squid-openssl"
+    echo "$want" >"$SQUID_SSL/version"
+  fi
+  missing=$(ldd "$SQUID_SSL/usr/sbin/squid" "$SQUID_SSL/usr/lib/squid/security_file_certgen" | awk '/not found/ {print $1}' | sort -u | paste -sd' ' -)
+  [[ -z $missing ]] || die "squid-openssl needs libraries that are not installed: $missing"
+  "$SQUID_SSL/usr/sbin/squid" -v | grep -q -- '--with-openssl' || die "$SQUID_SSL/usr/sbin/squid is not built with OpenSSL"
+  ln -sfn "$SQUID_SSL" "$WORK/squid-openssl"   # the path squid-bump.conf names for its certificate helper
+fi
+
 # Raise our open-file limit to the hard limit; 10,000 idle tunnels need two descriptors each in the proxy.
 ulimit -n "$(ulimit -Hn)"
 FD_LIMIT=$(ulimit -n)
@@ -126,7 +172,7 @@ if (( IDLE_COUNT > MAX_IDLE )); then
   IDLE_COUNT=$MAX_IDLE
 fi
 
-for p in $ORIGIN_HTTP $ORIGIN_TLS "${PORT[@]}" "${TLS_PORT[@]}"; do
+for p in $ORIGIN_HTTP $ORIGIN_TLS $ORIGIN_INSPECT "${PORT[@]}" "${TLS_PORT[@]}"; do
   if ss -Hltn "sport = :$p" | grep -q .; then die "port $p on this machine is already in use; stop what uses it first"; fi
 done
 
@@ -180,15 +226,24 @@ TARGETS=(sluice)                 # with --only sluice, direct comes from the cac
 [[ $ONLY == all ]] && TARGETS=(direct sluice)
 [[ $AOT == 1 ]] && TARGETS+=(sluice-aot)
 [[ $ONLY == all ]] && TARGETS+=(squid tinyproxy)
+[[ $ONLY == inspect ]] && TARGETS=("${INSPECT_BASELINES[@]}")
+# The inspected row: with --only sluice only Sluice's inspecting config is measured again (Squid ssl_bump and the
+# baselines come from the last full run, as the other rows do).
+if [[ $INSPECT == 1 ]]; then
+  if [[ $ONLY == sluice ]]; then TARGETS+=(sluice-inspect); else TARGETS+=("${INSPECT_TARGETS[@]}"); fi
+fi
 # The parent row: the parent alone (a one-hop baseline, and the ceiling of both chains) and its two children. With
 # --only sluice only Sluice's child is measured again; the parent still runs, as its parent, without being measured.
 if [[ $PARENT == 1 ]]; then
   if [[ $ONLY == sluice ]]; then TARGETS+=(sluice-child); else TARGETS+=("${PARENT_TARGETS[@]}"); fi
 fi
 is_parent_row() { [[ " ${PARENT_TARGETS[*]} " == *" $1 "* ]]; }
-runs_workload() {  # workload target: the parent row's targets (and every target of --only parent) run its workloads only
-  { [[ $ONLY == parent ]] || is_parent_row "$2"; } || return 0
-  [[ " ${PARENT_WORKLOADS[*]} " == *" $1 "* ]]
+is_inspect_row() { [[ " ${INSPECT_TARGETS[*]} " == *" $1 "* ]]; }
+runs_workload() {  # workload target: the parent row's targets (and every target of --only parent) run its workloads
+                   # only; the inspected row's workloads run for its targets and its baselines, its targets run no other
+  if [[ $ONLY == parent ]] || is_parent_row "$2"; then [[ " ${PARENT_WORKLOADS[*]} " == *" $1 "* ]]; return; fi
+  if [[ " ${INSPECT_WORKLOADS[*]} " == *" $1 "* ]]; then is_inspect_row "$2" || [[ " ${INSPECT_BASELINES[*]} " == *" $2 "* ]]; return; fi
+  ! is_inspect_row "$2"
 }
 
 # ---------------------------------------------------------------- 3. origin: files, certificates, nginx
@@ -206,6 +261,41 @@ for name in origin proxy; do   # throw-away test certificates, made at run time,
     -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout "$WORK/$name.key" -out "$WORK/$name.crt" 2>/dev/null
 done
 chmod 644 "$WORK"/*.crt "$WORK/proxy.key"   # squid drops to its own user before reading its certificate
+
+# The inspected row's certificates, made afresh at every run under bench/out/pki (linked as /tmp/bench/pki, the path
+# its anchors name), ECDSA P-256 throughout, valid 7 days, never committed: an origin CA and the leaf nginx serves
+# with it on port 18443 (both proxies trust the origin CA for the origin), and the inspection CA both proxies sign
+# their leaves with (the client trusts only it when it talks to an inspecting proxy).
+PKI=$BENCH/out/pki
+if [[ $INSPECT == 1 ]]; then
+  rm -rf "$PKI"
+  mkdir -p "$PKI"
+  make_ca() {  # name common-name
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 -subj "/CN=$2" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$PKI/$1.key" -out "$PKI/$1.crt" >>"$LOGS/pki.log" 2>&1
+  }
+  make_ca origin-ca "Sluice bench origin CA" && make_ca inspect-ca "Sluice bench inspection CA" \
+    && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+         -keyout "$PKI/origin.key" -out "$PKI/origin.csr" >>"$LOGS/pki.log" 2>&1 \
+    && printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=critical,CA:FALSE" \
+         "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$PKI/origin.ext" \
+    && openssl x509 -req -in "$PKI/origin.csr" -CA "$PKI/origin-ca.crt" -CAkey "$PKI/origin-ca.key" -days 7 \
+         -set_serial "0x$(openssl rand -hex 8)" -extfile "$PKI/origin.ext" -out "$PKI/origin.crt" >>"$LOGS/pki.log" 2>&1 \
+    || die "cannot make the inspected row's certificates, see $LOGS/pki.log"
+  # Squid reads its CA key as its own user (proxy); the keys are throw-away, but not world-readable.
+  { chgrp proxy "$PKI"/*.key && chmod 640 "$PKI"/*.key; } 2>/dev/null || chmod 644 "$PKI"/*.key
+  ln -sfn "$PKI" "$WORK/pki"
+fi
+INSPECT_ORIGIN=""
+[[ $INSPECT == 1 ]] && INSPECT_ORIGIN="
+  server {   # the inspected row's origin: the same files, a certificate from the origin CA made above
+    listen 127.0.0.1:$ORIGIN_INSPECT ssl backlog=4096;
+    ssl_protocols TLSv1.2 TLSv1.3;   # nginx 1.22's default stops at TLS 1.2
+    ssl_certificate $WORK/pki/origin.crt;
+    ssl_certificate_key $WORK/pki/origin.key;
+    root $WORK/www;
+  }"
 
 cat >"$WORK/nginx.conf" <<EOF
 daemon off;
@@ -230,7 +320,7 @@ http {
     ssl_certificate_key $WORK/origin.key;
     root $WORK/www;
     location /upload { client_max_body_size 0; return 204; }   # reads and discards the body
-  }
+  }$INSPECT_ORIGIN
 }
 EOF
 
@@ -249,6 +339,7 @@ wait_port() {  # port, seconds
 }
 start_bg nginx nginx -c "$WORK/nginx.conf"
 wait_port $ORIGIN_HTTP 10 && wait_port $ORIGIN_TLS 10 || die "nginx did not start, see $LOGS/nginx.log"
+[[ $INSPECT == 0 ]] || wait_port $ORIGIN_INSPECT 10 || die "nginx did not listen on $ORIGIN_INSPECT, see $LOGS/nginx.log"
 curl -sf -o /dev/null "http://127.0.0.1:$ORIGIN_HTTP/1k" || die "origin does not serve /1k"
 
 # ---------------------------------------------------------------- 4. proxies
@@ -300,13 +391,28 @@ if [[ $PARENT == 1 ]]; then
   "$SLUICE_CHECK" check --config "$WORK/sluice-child.yaml" >"$LOGS/sluice-child-check.log" 2>&1 \
     || die "generated $WORK/sluice-child.yaml does not validate (this build may not know upstreams:), see $LOGS/sluice-child-check.log; --no-parent leaves the row out"
 fi
+# Sluice inspecting: the same generated config with the anchor's tls.inspection and inspecting rule in place of the rule.
+if [[ $INSPECT == 1 ]]; then
+  { sluice_config "${PORT[sluice-inspect]}" "${TLS_PORT[sluice-inspect]}" "${extra[@]}" | sed '/^rules:$/,/^default: deny$/d'
+    cat "$BENCH/anchors/sluice-inspect.yaml"; } >"$WORK/sluice-inspect.yaml"
+  "$SLUICE_CHECK" check --config "$WORK/sluice-inspect.yaml" >"$LOGS/sluice-inspect-check.log" 2>&1 \
+    || die "generated $WORK/sluice-inspect.yaml does not validate (this build may not know tls: inspect), see $LOGS/sluice-inspect-check.log; --no-inspect leaves the row out"
+  # Squid ssl_bump: the anchor exactly, and a fresh certificate database for its helper (owned by Squid's user).
+  cp "$BENCH/anchors/squid-bump.conf" "$WORK/squid-bump.conf"
+  if [[ $ONLY != sluice ]]; then
+    rm -rf "$WORK/squid-ssl-db"
+    "$SQUID_SSL/usr/lib/squid/security_file_certgen" -c -s "$WORK/squid-ssl-db" -M 4MB >"$LOGS/squid-ssl-db.log" 2>&1 \
+      || die "security_file_certgen -c failed, see $LOGS/squid-ssl-db.log"
+    chown -R proxy:proxy "$WORK/squid-ssl-db"
+  fi
+fi
 # Squid: the anchor config exactly; the TLS-listener workload adds one https_port line to a copy of it.
 cp "$BENCH/anchors/squid.conf" "$WORK/squid.conf"
 { cat "$BENCH/anchors/squid.conf"
   echo "https_port 127.0.0.1:$SQUID_TLS_PORT tls-cert=$WORK/proxy.crt tls-key=$WORK/proxy.key"; } >"$WORK/squid-tls.conf"
 cp "$BENCH/anchors/tinyproxy.conf" "$WORK/tinyproxy.conf"
 cp "$BENCH/anchors/squid-parent.conf" "$BENCH/anchors/squid-child.conf" "$WORK/"
-for f in squid-cache squid-parent-cache squid-child-cache; do
+for f in squid-cache squid-parent-cache squid-child-cache squid-bump-cache; do
   touch "$WORK/$f.log" && chown proxy "$WORK/$f.log" 2>/dev/null || true
 done
 
@@ -320,6 +426,8 @@ start_proxy() {  # target [squid-conf]: starts it and records the time to its fi
     sluice-child) start_bg sluice-child "$BENCH/out/jit/sluice" run --config "$WORK/sluice-child.yaml" ;;
     squid)        rm -f "$WORK/squid.pid"; start_bg squid squid -N -f "$conf" ;;
     squid-parent|squid-child) rm -f "$WORK/$t.pid"; start_bg "$t" squid -N -f "$WORK/$t.conf" ;;
+    sluice-inspect) start_bg sluice-inspect "$BENCH/out/jit/sluice" run --config "$WORK/sluice-inspect.yaml" ;;
+    squid-bump)   rm -f "$WORK/squid-bump.pid"; start_bg squid-bump "$SQUID_SSL/usr/sbin/squid" -N -f "$WORK/squid-bump.conf" ;;
     tinyproxy)    rm -f "$WORK/tinyproxy.pid"; start_bg tinyproxy tinyproxy -d -c "$WORK/tinyproxy.conf" ;;
   esac
   local deadline=$(( t_start + 20000 ))
@@ -332,6 +440,12 @@ start_proxy() {  # target [squid-conf]: starts it and records the time to its fi
   if [[ $t == *-child ]]; then   # the answer must have crossed the parent Squid (its Via), or the row measures nothing
     curl -s -m 5 -o /dev/null -D - -x "http://127.0.0.1:${PORT[$t]}" "http://127.0.0.1:$ORIGIN_HTTP/1k" | grep -qi '^via:.*bench-squid-parent' \
       || die "$t answers without going through the parent Squid (no Via from bench-squid-parent)"
+  fi
+  if is_inspect_row "$t"; then   # a CONNECT must be inspected: a client that trusts only the inspection CA gets through
+    local code
+    code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' --cacert "$PKI/inspect-ca.crt" -p -x "http://127.0.0.1:${PORT[$t]}" \
+           "https://127.0.0.1:$ORIGIN_INSPECT/1k" 2>"$LOGS/$t-inspect-check.err") || true
+    [[ $code == 200 ]] || die "$t does not inspect: a client trusting only the inspection CA got ${code:-nothing} ($(head -c 300 "$LOGS/$t-inspect-check.err"))"
   fi
 }
 stop_proxy() { [[ -n ${PID[$1]:-} ]] && stop_pid "${PID[$1]}"; unset "PID[$1]"; }
@@ -421,6 +535,90 @@ w_newtunnels() {
   record newtunnels "$t" "$rep" per_s "${rate:-nan}" "$out"
   log "  newtunnels $t: ${rate:-?}/s (failed ${failed:-?}) $(grep -oE 'first_error=.*' <<<"$out")"
 }
+# The inspected row. Its client is bench/Sluice.Bench's `load` (InspectLoad.cs): .NET SslStream, which trusts exactly
+# one CA file (the inspection CA through an inspecting proxy, the origin CA through a plain tunnel or direct), so a
+# handshake through Squid ssl_bump or Sluice inspect succeeds only with a leaf the proxy minted. Full handshakes (no
+# TLS resumption towards the proxy); --warmup runs the same workload first in the same process.
+LOAD_DLL=$ART/bdn/bin/Sluice.Bench/release/Sluice.Bench.dll
+load_args() {  # target: how the client reaches the origin, which CA it trusts, and whose CPU time it reads
+  local t=$1
+  case $t in
+    direct) printf '%s\n' --ca "$PKI/origin-ca.crt" ;;
+    sluice-inspect|squid-bump) printf '%s\n' --proxy "127.0.0.1:${PORT[$t]}" --ca "$PKI/inspect-ca.crt" --watch "proxy=${PID[$t]}" ;;
+    *) printf '%s\n' --proxy "127.0.0.1:${PORT[$t]}" --ca "$PKI/origin-ca.crt" --watch "proxy=${PID[$t]}" ;;
+  esac
+  printf '%s\n' --target "127.0.0.1:$ORIGIN_INSPECT" --path /1k --watch "origin=${PID[nginx]}"
+}
+kv() { { grep -oE "(^| )$1=[^ ]+" <<<"$2" || true; } | head -1 | cut -d= -f2; }   # key line: a value of the client's line
+per_op() { awk -v c="$1" -v n="$2" -v f="$3" 'BEGIN { if (c == "" || n + 0 == 0) print "nan"; else printf "%.3f", c * f / n }'; }
+record_cpu() {  # workload target rep out ops factor unit: CPU time per operation of the proxy, the origin and the client
+  local w=$1 t=$2 rep=$3 out=$4 ops=$5 f=$6 unit=$7 who
+  for who in proxy origin client; do
+    [[ $who == proxy && $t == direct ]] && continue
+    record "$w" "$t" "$rep" "cpu_${who}_$unit" "$(per_op "$(kv "cpu_${who}_ms" "$out")" "$ops" "$f")"
+  done
+}
+w_inspect_new() {
+  local t=$1 rep=$2 out args
+  mapfile -t args < <(load_args "$t")
+  out=$(timeout $((WARM_SECS + TUNNEL_SECS + 60)) dotnet "$LOAD_DLL" load new "${args[@]}" --conns 16 \
+        --count "$TUNNEL_COUNT" --seconds "$TUNNEL_SECS" --warmup "$WARM_SECS" 2>"$LOGS/load-new-$t-$rep.err" | tail -1) || true
+  echo "$out" >"$LOGS/load-new-$t-$rep.txt"
+  local rate ok
+  rate=$(kv rate "$out") ok=$(kv ok "$out")
+  record inspect_new "$t" "$rep" per_s "${rate:-nan}" "${out:-no output: $(head -c 200 "$LOGS/load-new-$t-$rep.err" | tr '\t\n' '  ')}"
+  record_cpu inspect_new "$t" "$rep" "$out" "${ok:-0}" 1 ms_per_op
+  record_rss inspect_new "$t" "$rep"
+  log "  inspect_new $t: ${rate:-?}/s (failed $(kv failed "$out"), proxy CPU $(per_op "$(kv cpu_proxy_ms "$out")" "${ok:-0}" 1) ms/tunnel) $(kv tls "$out") $(kv first_error "$out")"
+}
+w_inspect_rps() {
+  local t=$1 rep=$2 out args
+  mapfile -t args < <(load_args "$t")
+  out=$(timeout $((WARM_SECS + WRK_SECS + 60)) dotnet "$LOAD_DLL" load keepalive "${args[@]}" --conns 50 \
+        --count 100000000 --seconds "$WRK_SECS" --warmup "$WARM_SECS" 2>"$LOGS/load-rps-$t-$rep.err" | tail -1) || true
+  echo "$out" >"$LOGS/load-rps-$t-$rep.txt"
+  local rps ok
+  rps=$(kv rps "$out") ok=$(kv ok "$out")
+  record inspect_rps "$t" "$rep" rps "${rps:-nan}" "${out:-no output: $(head -c 200 "$LOGS/load-rps-$t-$rep.err" | tr '\t\n' '  ')}"
+  record inspect_rps "$t" "$rep" p50_ms "$(kv p50_ms "$out")"
+  record inspect_rps "$t" "$rep" p99_ms "$(kv p99_ms "$out")"
+  record inspect_rps "$t" "$rep" p999_ms "$(kv p999_ms "$out")"
+  record_cpu inspect_rps "$t" "$rep" "$out" "${ok:-0}" 1000 us_per_op
+  record_rss inspect_rps "$t" "$rep"
+  log "  inspect_rps $t: ${rps:-?} req/s, p50 $(kv p50_ms "$out") ms, p99 $(kv p99_ms "$out") ms (failed $(kv failed "$out")) $(kv first_error "$out")"
+}
+tree_ticks() {  # pid: utime + stime (clock ticks) of a process and all its descendants (Squid's helpers, nginx's worker)
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '{
+      pid = $1; sub(/^.*\) /, "")               # the command name may hold spaces: fields after it, from the state
+      parent[pid] = $2; ticks[pid] = $12 + $13 }
+    END { n = 1; todo[1] = root; total = 0
+      while (n > 0) { p = todo[n--]; total += ticks[p]; for (c in parent) if (parent[c] == p) todo[++n] = c }
+      print total }'
+}
+tree_rss_kb() {  # pid: resident memory (VmRSS, KiB) of a process and its descendants
+  local total=0 p
+  for p in $({ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '{ pid = $1; sub(/^.*\) /, ""); parent[pid] = $2 }
+      END { n = 1; todo[1] = root; while (n > 0) { p = todo[n--]; print p; for (c in parent) if (parent[c] == p) todo[++n] = c } }'); do
+    total=$(( total + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0) ))
+  done
+  echo "$total"
+}
+record_rss() {  # workload target rep: the proxy's resident memory after an inspected-row workload (a leak shows as growth)
+  [[ $2 == direct ]] || record "$1" "$2" "$3" rss_after_kb "$(tree_rss_kb "${PID[$2]}")"
+}
+w_inspect_dl() {   # curl, as workload 2: the client trusts the inspection CA (inspecting proxies) or the origin CA
+  local t=$1 rep=$2 p=() ca=$PKI/origin-ca.crt proxy0=0 origin0 hz
+  is_inspect_row "$t" && ca=$PKI/inspect-ca.crt
+  [[ $t != direct ]] && p=(-p -x "$(proxy_url "$t")") && proxy0=$(tree_ticks "${PID[$t]}")
+  origin0=$(tree_ticks "${PID[nginx]}")
+  curl_rate inspect_dl "$t" "$rep" 200 size_download "${p[@]}" --cacert "$ca" "https://127.0.0.1:$ORIGIN_INSPECT/$BIG"
+  hz=$(getconf CLK_TCK)
+  [[ $t != direct ]] && record inspect_dl "$t" "$rep" cpu_proxy_s_per_GB \
+    "$(per_op $(( $(tree_ticks "${PID[$t]}") - proxy0 )) "$BIG_BYTES" "$(awk -v hz="$hz" 'BEGIN {print 1e9 / hz}')")"
+  record inspect_dl "$t" "$rep" cpu_origin_s_per_GB \
+    "$(per_op $(( $(tree_ticks "${PID[nginx]}") - origin0 )) "$BIG_BYTES" "$(awk -v hz="$hz" 'BEGIN {print 1e9 / hz}')")"
+  record_rss inspect_dl "$t" "$rep"
+}
 w_idle() {
   local t=$1 rep=$2 out
   stop_proxy "$t"; start_proxy "$t"        # fresh process: its baseline is not what earlier workloads left behind
@@ -440,6 +638,10 @@ w_idle() {
 # ---------------------------------------------------------------- 5. run
 mkdir -p "$BENCH/out/bin"
 cc -O2 -pthread -o "$BENCH/out/bin/tunnels" "$BENCH/tools/tunnels.c" || die "cannot compile bench/tools/tunnels.c"
+if [[ $INSPECT == 1 ]]; then   # the inspected row's client (bench/Sluice.Bench, which also holds the policy benchmark)
+  dotnet build "$BENCH/Sluice.Bench" -c Release --artifacts-path "$ART/bdn" >"$LOGS/build-bdn.log" 2>&1 \
+    || die "cannot build bench/Sluice.Bench (the inspected row's client), see $LOGS/build-bdn.log"
+fi
 
 PROXIES=(); for t in "${TARGETS[@]}"; do [[ $t == direct ]] || PROXIES+=("$t"); done
 # The parent Squid starts before its children (their readiness check goes through it); --only sluice starts it too,
@@ -452,14 +654,17 @@ if [[ " ${TARGETS[*]} " != *" squid-parent "* ]]; then sed -i '/^startup\tsquid-
 rotate() { local n=$1; shift; local a=("$@"); local k=$(( n % ${#a[@]} )); echo "${a[@]:k}" "${a[@]:0:k}"; }
 WORKLOADS=(fwd1k connect_dl connect_plain fwd_dl tunnel_ul newtunnels)
 [[ $ONLY == parent ]] && WORKLOADS=("${PARENT_WORKLOADS[@]}")
+[[ $ONLY == inspect ]] && WORKLOADS=()
+[[ $INSPECT == 1 ]] && WORKLOADS+=("${INSPECT_WORKLOADS[@]}")
 for rep in $(seq "$REPS"); do
   for w in "${WORKLOADS[@]}"; do
-    log "rep $rep/$REPS: $w"
+    log "rep $rep/$REPS: $w (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    record load - "$rep" load1 "$(cut -d' ' -f1 /proc/loadavg)" "$w"
     for t in $(rotate "$rep" "${TARGETS[@]}"); do if runs_workload "$w" "$t"; then "w_$w" "$t" "$rep"; fi; done
   done
 done
 
-if [[ $ONLY != parent ]]; then
+if [[ $ONLY != parent && $ONLY != inspect ]]; then
   log "TLS listener: Squid restarted with its https_port variant"
   if [[ $ONLY == all ]]; then stop_proxy squid; start_proxy squid "$WORK/squid-tls.conf"; fi
   TLS_TARGETS=(sluice); [[ $ONLY == all ]] && TLS_TARGETS=(direct sluice); [[ $AOT == 1 ]] && TLS_TARGETS+=(sluice-aot); [[ $ONLY == all ]] && TLS_TARGETS+=(squid)
@@ -471,7 +676,7 @@ if [[ $ONLY != parent ]]; then
 
   for rep in $(seq "$IDLE_REPS"); do
     log "rep $rep/$IDLE_REPS: $IDLE_COUNT idle tunnels"
-    for t in "${PROXIES[@]}"; do if ! is_parent_row "$t"; then w_idle "$t" "$rep"; fi; done
+    for t in "${PROXIES[@]}"; do if ! is_parent_row "$t" && ! is_inspect_row "$t"; then w_idle "$t" "$rep"; fi; done
   done
 fi
 for t in "${PROXIES[@]}"; do stop_proxy "$t"; done
@@ -496,7 +701,7 @@ if [[ $ONLY == sluice ]]; then
   prev=$OUT/raw.previous.tsv
   [[ -f $BENCH/out/$MODE/raw.all.tsv ]] && prev=$BENCH/out/$MODE/raw.all.tsv
   if [[ -f $prev ]]; then
-    awk -F'\t' -v measured=" ${TARGETS[*]} " '$2 != "sluice" && $2 != "sluice-aot" && index(measured, " " $2 " ") == 0' "$prev" >>"$RAW"
+    awk -F'\t' -v measured=" ${TARGETS[*]} " '$1 != "load" && $2 != "sluice" && $2 != "sluice-aot" && index(measured, " " $2 " ") == 0' "$prev" >>"$RAW"
     log "direct/Squid/tinyproxy rows taken from $prev"
   else
     log "no previous run of mode $MODE to take direct/Squid/tinyproxy rows from"
@@ -526,14 +731,17 @@ tunnel_count=$TUNNEL_COUNT
 idle_count=$IDLE_COUNT
 warm_secs=$WARM_SECS
 tunnel_secs=$TUNNEL_SECS
+inspect=$INSPECT
+versions_inspect=$([[ -x $SQUID_SSL/usr/sbin/squid ]] && echo "Squid ssl_bump: squid-openssl $(cat "$SQUID_SSL/version" 2>/dev/null) ($("$SQUID_SSL/usr/sbin/squid" -v | grep -oE 'OpenSSL [0-9.]+' | head -1)), unpacked, not installed; ")Sluice on .NET $(dotnet --list-runtimes | awk '/Microsoft.NETCore.App/ {v=$2} END {print v}') ($(openssl version | awk '{print $1, $2}') on this system)
 EOF
 report_args=(--raw "$RAW" --meta "$OUT/meta.env" --table "$OUT/table.md" --png "$OUT/benchmarks.png")
 [[ $ONLY == parent ]] && report_args+=(--part parent)
+[[ $ONLY == inspect ]] && report_args+=(--part inspect)
 [[ -n $BDN_CSV ]] && report_args+=(--bdn "$BDN_CSV")
 [[ $DOCS == yes ]] && report_args+=(--docs "$REPO/docs/benchmarks.md" --docs-png "$REPO/docs/benchmarks.png")
 $PY "$BENCH/tools/report.py" "${report_args[@]}"
-if [[ $ONLY == parent ]]; then
-  log "done: table in $OUT/table.md$([[ $DOCS == yes ]] && echo ', parent row of docs/benchmarks.md updated')"
+if [[ $ONLY == parent || $ONLY == inspect ]]; then
+  log "done: table in $OUT/table.md$([[ $DOCS == yes ]] && echo ", $ONLY row of docs/benchmarks.md updated")"
 else
   log "done: table in $OUT/table.md, chart in $OUT/benchmarks.png$([[ $DOCS == yes ]] && echo ', docs/benchmarks.md updated')"
 fi

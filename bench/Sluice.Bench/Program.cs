@@ -17,11 +17,17 @@ namespace Sluice.Bench;
 /// <summary>
 /// Workload 7 of docs/benchmarks.md: what a policy decision costs as the number of domain rules grows.
 /// Run with `dotnet run -c Release -- [--quick] [BenchmarkDotNet switches]`; bench/run.sh does it.
+/// `load ...` is the HTTPS client of the inspected row instead (InspectLoad).
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "load")
+        {
+            return InspectLoad.Run(args[1..]); // the inspected row's client (bench/run.sh), not a BenchmarkDotNet job
+        }
+
         if (args.Contains("--build-times"))
         {
             // How long building a RulePolicy of N rules takes (construction is not what BenchmarkDotNet measures).
