@@ -29,10 +29,18 @@ internal sealed class OriginTrust
     /// <summary>Null when the certificate is good; otherwise what is wrong with it.</summary>
     private string? Validate(string host, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
-        if (certificate is not null && !HasSubjectAltName(certificate))
+        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
+        {
+            return $"{host} sent no certificate";
+        }
+
+        // Parsed once per handshake: SslStream hands over an X509Certificate2 already; anything else is read here.
+        using X509Certificate2? copy = certificate as X509Certificate2 is null ? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()) : null;
+        X509Certificate2 presented = copy ?? (X509Certificate2)certificate;
+        if (!HasSubjectAltName(presented))
         {
             // TLS libraries still fall back to the subject's CN; browsers and RFC 6125 do not, and neither does Sluice.
-            return $"the certificate of {host} names no host in a subjectAltName (only in its subject, {certificate.Subject}), which clients do not accept";
+            return $"the certificate of {host} names no host in a subjectAltName (only in its subject, {presented.Subject}), which clients do not accept";
         }
 
         if (errors == SslPolicyErrors.None)
@@ -40,12 +48,6 @@ internal sealed class OriginTrust
             return null;
         }
 
-        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
-        {
-            return $"{host} sent no certificate";
-        }
-
-        using var presented = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
         if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
         {
             return $"the certificate of {host} is for {Names(presented)}, not {host}";
@@ -120,10 +122,9 @@ internal sealed class OriginTrust
         return $"the certificate of {host} does not validate: {(flags == X509ChainStatusFlags.NoError ? "chain errors" : flags.ToString())}";
     }
 
-    private static bool HasSubjectAltName(X509Certificate certificate)
+    private static bool HasSubjectAltName(X509Certificate2 certificate)
     {
-        using var parsed = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-        foreach (X509Extension extension in parsed.Extensions)
+        foreach (X509Extension extension in certificate.Extensions)
         {
             if (extension is X509SubjectAlternativeNameExtension san && (san.EnumerateDnsNames().Any() || san.EnumerateIPAddresses().Any()))
             {
