@@ -665,13 +665,15 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     private async Task<Connection?> HandshakeAsync(Socket socket, ListenerTls tls, TimeSpan timeout)
     {
         IPEndPoint? remote = null;
-        var tlsStream = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        var handshaking = new HandshakeStream(new NetworkStream(socket, ownsSocket: false));
+        var tlsStream = new SslStream(handshaking, leaveInnerStreamOpen: false);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         deadline.CancelAfter(timeout);
         try
         {
             remote = (IPEndPoint)socket.RemoteEndPoint!;
             await tlsStream.AuthenticateAsServerAsync(tls.Options(), deadline.Token).ConfigureAwait(false);
+            handshaking.Handshaken();
             return new Connection(socket, tlsStream, remote) { CertificateUser = CommonName(tlsStream.RemoteCertificate) };
         }
         catch (Exception e)

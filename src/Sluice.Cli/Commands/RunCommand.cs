@@ -50,6 +50,7 @@ internal static class RunCommand
 
     private static async Task<int> RunAsync(FileInfo? configFile, bool verbose)
     {
+        ProxyRuntime.Configure(); // before the first socket of the process
         if (!ConfigOption.TryLoad(configFile, Console.Error, out SluiceConfig config))
         {
             return 2;

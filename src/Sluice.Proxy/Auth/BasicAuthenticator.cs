@@ -184,8 +184,11 @@ internal sealed class BasicAuthenticator : IDisposable
                     try
                     {
                         // An unknown user costs as much as a known one, so timing does not tell which names exist.
+                        // Hashing is slow by design: it runs on the thread pool, never on a socket engine's thread
+                        // (completions run inline there, see ProxyRuntime), where it would stall every connection.
                         string? against = hash ?? decoy;
-                        ok = against is not null && PasswordHashes.Verify(password, against) && hash is not null && user.Length > 0;
+                        ok = against is not null && await Task.Run(() => PasswordHashes.Verify(password, against)).ConfigureAwait(false)
+                            && hash is not null && user.Length > 0;
                     }
                     finally
                     {

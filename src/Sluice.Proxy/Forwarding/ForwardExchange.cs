@@ -501,7 +501,7 @@ internal sealed class ForwardExchange
         HeadLimits limits = _x.HeadLimits;
         while (true)
         {
-            ParseResult result = HeadParser.ParseResponse(upstream.Input.Buffered, limits, out ResponseHead? head);
+            ParseResult result = HeadParser.ParseResponse(upstream.Input.Buffered, limits, out ResponseHead? head, upstream.HeadStrings);
             switch (result.Status)
             {
                 case ParseStatus.Complete:

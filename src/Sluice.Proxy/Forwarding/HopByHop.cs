@@ -21,8 +21,6 @@ internal static class HopByHop
 
     private static readonly Func<string, bool> DropFixedTrailers = NeverInTrailers.Contains;
 
-    private static readonly HashSet<string> Protected = new(StringComparer.OrdinalIgnoreCase) { "Host", "Content-Length" };
-
     /// <summary>
     /// Which trailer fields of a chunked message are not passed on: the hop-by-hop ones (the fixed list and whatever
     /// the message's Connection field names: RFC 9110 §7.6.1 says "header or trailer"), and framing and routing
@@ -42,13 +40,25 @@ internal static class HopByHop
     /// <summary>Removes hop-by-hop fields; the caller adds its own Connection, Upgrade and Transfer-Encoding.</summary>
     public static void Strip(HttpFields fields)
     {
-        foreach (string listed in fields.Tokens("Connection").ToList())
+        // The fields Connection names, gathered before anything is removed (Connection itself goes below). The usual
+        // values (close, keep-alive, Upgrade) name fields removed anyway, so the list is only made for the unusual.
+        List<string>? listed = null;
+        foreach (ReadOnlySpan<char> token in fields.TokenSpans("Connection"))
         {
             // Connection must not strip what frames or routes the message: naming Content-Length there would
             // otherwise turn a body into a second, unchecked request on the upstream connection.
-            if (!Protected.Contains(listed))
+            if (!IsAlwaysRemoved(token) && !token.Equals("close", StringComparison.OrdinalIgnoreCase)
+                && !token.Equals("Host", StringComparison.OrdinalIgnoreCase) && !token.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
             {
-                fields.Remove(listed);
+                (listed ??= []).Add(token.ToString());
+            }
+        }
+
+        if (listed is not null)
+        {
+            foreach (string name in listed)
+            {
+                fields.Remove(name);
             }
         }
 
@@ -56,5 +66,18 @@ internal static class HopByHop
         {
             fields.Remove(name);
         }
+    }
+
+    private static bool IsAlwaysRemoved(ReadOnlySpan<char> name)
+    {
+        foreach (string always in Always)
+        {
+            if (name.Equals(always, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -126,8 +126,7 @@ internal static class Framing
         if (clCount > 0)
         {
             // Identical repeated values are tolerated for responses (§6.3 rule 5); differing ones are not.
-            var values = fields.Tokens("Content-Length").Distinct(StringComparer.Ordinal).ToList();
-            if (values.Count != 1 || !TryParseLength(values[0], out long length))
+            if (!TryReadSameLength(fields, out long length))
             {
                 problem = $"the origin sent an invalid Content-Length '{string.Join(", ", fields.All("Content-Length"))}'";
                 return false;
@@ -141,10 +140,32 @@ internal static class Framing
         return true;
     }
 
-    public static bool TryParseLength(string text, out long length)
+    public static bool TryParseLength(ReadOnlySpan<char> text, out long length)
     {
         length = 0;
-        return text.Length is > 0 and <= 18 && text.All(char.IsAsciiDigit)
+        return text.Length is > 0 and <= 18 && !text.ContainsAnyExcept(Digits)
             && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out length);
+    }
+
+    private static readonly System.Buffers.SearchValues<char> Digits = System.Buffers.SearchValues.Create("0123456789");
+
+    /// <summary>Every element of every Content-Length field spelled the same, and that a number of bytes.</summary>
+    private static bool TryReadSameLength(HttpFields fields, out long length)
+    {
+        length = 0;
+        ReadOnlySpan<char> first = [];
+        foreach (ReadOnlySpan<char> value in fields.TokenSpans("Content-Length"))
+        {
+            if (first.IsEmpty)
+            {
+                first = value;
+            }
+            else if (!value.SequenceEqual(first))
+            {
+                return false;
+            }
+        }
+
+        return TryParseLength(first, out length);
     }
 }

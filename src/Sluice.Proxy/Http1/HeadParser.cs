@@ -41,7 +41,8 @@ internal static class HeadParser
     private const byte CR = (byte)'\r';
     private const byte LF = (byte)'\n';
 
-    public static ParseResult ParseRequest(ReadOnlySpan<byte> buffer, HeadLimits limits, out RequestHead? head)
+    /// <param name="strings">The strings of the connection's previous head, reused where the bytes are the same.</param>
+    public static ParseResult ParseRequest(ReadOnlySpan<byte> buffer, HeadLimits limits, out RequestHead? head, FieldStrings? strings = null)
     {
         head = null;
         int start = SkipLeadingEmptyLines(buffer);
@@ -81,14 +82,14 @@ internal static class HeadParser
             return ParseResult.Malformed("request line not terminated by CRLF (bare LF)");
         }
 
-        ParseResult line = ParseRequestLine(rest[..(lf - 1)], out string method, out string target, out int minor);
+        ParseResult line = ParseRequestLine(rest[..(lf - 1)], strings, out string method, out string target, out int minor);
         if (line.Status != ParseStatus.Complete)
         {
             return line;
         }
 
         var fields = new HttpFields();
-        ParseResult section = ParseFields(buffer, start + lf + 1, limits, fields, out int end);
+        ParseResult section = ParseFields(buffer, start + lf + 1, limits, fields, strings, out int end);
         if (section.Status != ParseStatus.Complete)
         {
             return section;
@@ -98,7 +99,8 @@ internal static class HeadParser
         return new ParseResult(ParseStatus.Complete, end, HeadProblem.None, "");
     }
 
-    public static ParseResult ParseResponse(ReadOnlySpan<byte> buffer, HeadLimits limits, out ResponseHead? head)
+    /// <param name="strings">The strings of the connection's previous head, reused where the bytes are the same.</param>
+    public static ParseResult ParseResponse(ReadOnlySpan<byte> buffer, HeadLimits limits, out ResponseHead? head, FieldStrings? strings = null)
     {
         head = null;
         int lf = buffer.IndexOf(LF);
@@ -139,7 +141,7 @@ internal static class HeadParser
         }
 
         var fields = new HttpFields();
-        ParseResult section = ParseFields(buffer, lf + 1, limits, fields, out int end);
+        ParseResult section = ParseFields(buffer, lf + 1, limits, fields, strings, out int end);
         if (section.Status != ParseStatus.Complete)
         {
             return section;
@@ -149,7 +151,7 @@ internal static class HeadParser
         {
             MinorVersion = line[7] - '0',
             Status = ((line[9] - '0') * 100) + ((line[10] - '0') * 10) + (line[11] - '0'),
-            Reason = Encoding.Latin1.GetString(reason),
+            Reason = strings?.StartLine(0, reason) ?? FieldStrings.Once(reason),
             Fields = fields,
             WireLength = end,
         };
@@ -178,7 +180,7 @@ internal static class HeadParser
         return Math.Min(i, buffer.Length);
     }
 
-    private static ParseResult ParseRequestLine(ReadOnlySpan<byte> line, out string method, out string target, out int minor)
+    private static ParseResult ParseRequestLine(ReadOnlySpan<byte> line, FieldStrings? strings, out string method, out string target, out int minor)
     {
         method = target = "";
         minor = 0;
@@ -224,13 +226,13 @@ internal static class HeadParser
             return ParseResult.Invalid(HeadProblem.VersionNotSupported, $"HTTP/{(char)version[5]}.{(char)version[7]} is not supported on this listener; use HTTP/1.1");
         }
 
-        method = Encoding.ASCII.GetString(methodBytes);
-        target = Encoding.ASCII.GetString(targetBytes);
+        method = strings?.StartLine(0, methodBytes) ?? FieldStrings.Once(methodBytes);
+        target = strings?.StartLine(1, targetBytes) ?? FieldStrings.Once(targetBytes);
         minor = version[7] == '0' ? 0 : 1;
         return new ParseResult(ParseStatus.Complete, 0, HeadProblem.None, "");
     }
 
-    private static ParseResult ParseFields(ReadOnlySpan<byte> buffer, int position, HeadLimits limits, HttpFields fields, out int end)
+    private static ParseResult ParseFields(ReadOnlySpan<byte> buffer, int position, HeadLimits limits, HttpFields fields, FieldStrings? strings, out int end)
     {
         end = 0;
         while (true)
@@ -267,7 +269,7 @@ internal static class HeadParser
                 return ParseResult.Invalid(HeadProblem.HeaderSectionTooLarge, $"more than {limits.MaxFieldCount} header fields");
             }
 
-            ParseResult field = ParseField(line, fields);
+            ParseResult field = ParseField(line, fields, strings);
             if (field.Status != ParseStatus.Complete)
             {
                 return field;
@@ -275,7 +277,7 @@ internal static class HeadParser
         }
     }
 
-    private static ParseResult ParseField(ReadOnlySpan<byte> line, HttpFields fields)
+    private static ParseResult ParseField(ReadOnlySpan<byte> line, HttpFields fields, FieldStrings? strings)
     {
         if (line[0] is (byte)' ' or (byte)'\t')
         {
@@ -319,7 +321,8 @@ internal static class HeadParser
         }
 
         value = value.Trim(" \t"u8);
-        fields.Add(Encoding.ASCII.GetString(name), Encoding.Latin1.GetString(value));
+        int index = fields.Count;
+        fields.Add(strings?.Name(index, name) ?? FieldStrings.Once(name), strings?.Value(index, value) ?? FieldStrings.Once(value));
         return new ParseResult(ParseStatus.Complete, 0, HeadProblem.None, "");
     }
 

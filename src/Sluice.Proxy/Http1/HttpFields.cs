@@ -3,6 +3,8 @@ namespace Sluice.Proxy.Http1;
 /// <summary>
 /// The header fields of one message, in the order received. Names keep their spelling; lookups ignore case.
 /// A list, not a dictionary: duplicates are meaningful (and sometimes an attack) and must stay visible.
+/// Every lookup on the request path is a loop over the list, without delegates, iterators or splitting into strings:
+/// a forwarded request runs a few dozen of them, twice (request and response).
 /// </summary>
 internal sealed class HttpFields
 {
@@ -18,15 +20,8 @@ internal sealed class HttpFields
 
     public string? Get(string name)
     {
-        foreach (KeyValuePair<string, string> field in _fields)
-        {
-            if (field.Key.Equals(name, StringComparison.OrdinalIgnoreCase))
-            {
-                return field.Value;
-            }
-        }
-
-        return null;
+        int index = IndexOf(name);
+        return index < 0 ? null : _fields[index].Value;
     }
 
     public int CountOf(string name)
@@ -43,8 +38,9 @@ internal sealed class HttpFields
         return n;
     }
 
-    public bool Contains(string name) => Get(name) is not null;
+    public bool Contains(string name) => IndexOf(name) >= 0;
 
+    /// <summary>The values of every field with this name, in order (for messages and cold paths: it allocates).</summary>
     public IEnumerable<string> All(string name)
     {
         foreach (KeyValuePair<string, string> field in _fields)
@@ -56,21 +52,24 @@ internal sealed class HttpFields
         }
     }
 
-    /// <summary>Every comma-separated element of every field with this name, trimmed, empties dropped.</summary>
+    /// <summary>Every comma-separated element of every field with this name, trimmed, empties dropped (allocates).</summary>
     public IEnumerable<string> Tokens(string name)
     {
-        foreach (string value in All(name))
+        var tokens = new List<string>();
+        foreach (ReadOnlySpan<char> token in TokenSpans(name))
         {
-            foreach (string token in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-            {
-                yield return token;
-            }
+            tokens.Add(token.ToString());
         }
+
+        return tokens;
     }
+
+    /// <summary>The same elements as <see cref="Tokens"/>, as spans of the values: nothing allocated.</summary>
+    public TokenEnumerator TokenSpans(string name) => new(_fields, name);
 
     public bool HasToken(string name, string token)
     {
-        foreach (string t in Tokens(name))
+        foreach (ReadOnlySpan<char> t in TokenSpans(name))
         {
             if (t.Equals(token, StringComparison.OrdinalIgnoreCase))
             {
@@ -84,14 +83,121 @@ internal sealed class HttpFields
     /// <summary>Forgets every field (a tunnel keeps nothing of the request that opened it).</summary>
     public void Clear() => _fields.Clear();
 
-    public void Remove(string name) => _fields.RemoveAll(f => f.Key.Equals(name, StringComparison.OrdinalIgnoreCase));
+    public void Remove(string name)
+    {
+        for (int i = _fields.Count - 1; i >= 0; i--)
+        {
+            if (_fields[i].Key.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                _fields.RemoveAt(i);
+            }
+        }
+    }
 
+    /// <summary>One field with this name and value, where the first of its name was (or last when there was none).</summary>
     public void Set(string name, string value)
     {
-        int index = _fields.FindIndex(f => f.Key.Equals(name, StringComparison.OrdinalIgnoreCase));
-        Remove(name);
-        _fields.Insert(index < 0 ? _fields.Count : index, new(name, value));
+        int index = IndexOf(name);
+        if (index < 0)
+        {
+            _fields.Add(new(name, value));
+            return;
+        }
+
+        _fields[index] = new(name, value);
+        for (int i = _fields.Count - 1; i > index; i--)
+        {
+            if (_fields[i].Key.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                _fields.RemoveAt(i);
+            }
+        }
     }
 
     public List<KeyValuePair<string, string>>.Enumerator GetEnumerator() => _fields.GetEnumerator();
+
+    private int IndexOf(string name)
+    {
+        for (int i = 0; i < _fields.Count; i++)
+        {
+            if (_fields[i].Key.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// The comma-separated elements of the fields with one name (RFC 9110 §5.6.1), trimmed of spaces and tabs, empty
+    /// elements skipped. Commas are not special inside quoted strings here, as in <see cref="Tokens"/>: the fields read
+    /// this way (Connection, Transfer-Encoding, Content-Length, Upgrade) are lists of tokens.
+    /// </summary>
+    public ref struct TokenEnumerator
+    {
+        private readonly List<KeyValuePair<string, string>> _fields;
+        private readonly string _name;
+        private int _field;
+        private ReadOnlySpan<char> _rest;
+        private bool _inField;
+
+        internal TokenEnumerator(List<KeyValuePair<string, string>> fields, string name)
+        {
+            _fields = fields;
+            _name = name;
+            _field = -1;
+            _rest = default;
+            _inField = false;
+            Current = default;
+        }
+
+        public ReadOnlySpan<char> Current { get; private set; }
+
+        public readonly TokenEnumerator GetEnumerator() => this;
+
+        public bool MoveNext()
+        {
+            while (true)
+            {
+                if (!_inField && !NextField())
+                {
+                    return false;
+                }
+
+                int comma = _rest.IndexOf(',');
+                ReadOnlySpan<char> element = comma < 0 ? _rest : _rest[..comma];
+                if (comma < 0)
+                {
+                    _inField = false;
+                }
+                else
+                {
+                    _rest = _rest[(comma + 1)..];
+                }
+
+                element = element.Trim(" \t");
+                if (!element.IsEmpty)
+                {
+                    Current = element;
+                    return true;
+                }
+            }
+        }
+
+        private bool NextField()
+        {
+            while (++_field < _fields.Count)
+            {
+                if (_fields[_field].Key.Equals(_name, StringComparison.OrdinalIgnoreCase))
+                {
+                    _rest = _fields[_field].Value;
+                    _inField = true;
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
 }

@@ -8,42 +8,60 @@ internal static class Via
     /// <summary>True when a Via entry names this proxy as a recipient: the request has been here before.</summary>
     public static bool HasBeenHere(HttpFields fields, string proxyName)
     {
-        foreach (string value in fields.All("Via"))
+        for (int i = 0; i < fields.Count; i++)
         {
-            foreach (string entry in SplitOutsideComments(value))
+            KeyValuePair<string, string> field = fields[i];
+            if (field.Key.Equals("Via", StringComparison.OrdinalIgnoreCase) && NamesRecipient(field.Value, proxyName))
             {
-                string[] parts = entry.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-                if (parts.Length >= 2 && parts[1].Equals(proxyName, StringComparison.OrdinalIgnoreCase))
-                {
-                    return true;
-                }
+                return true;
             }
         }
 
         return false;
     }
 
-    private static IEnumerable<string> SplitOutsideComments(string value)
+    /// <summary>Whether one of the value's entries (commas inside comments do not separate) has this received-by.</summary>
+    private static bool NamesRecipient(ReadOnlySpan<char> value, string proxyName)
     {
         int depth = 0;
         int start = 0;
-        for (int i = 0; i < value.Length; i++)
+        for (int i = 0; i <= value.Length; i++)
         {
-            switch (value[i])
+            char c = i < value.Length ? value[i] : ',';
+            if (c == '(')
             {
-                case '(':
-                    depth++;
-                    break;
-                case ')':
-                    depth = Math.Max(0, depth - 1);
-                    break;
-                case ',' when depth == 0:
-                    yield return value[start..i].Trim();
-                    start = i + 1;
-                    break;
+                depth++;
+            }
+            else if (c == ')')
+            {
+                depth = Math.Max(0, depth - 1);
+            }
+            else if (c == ',' && (depth == 0 || i == value.Length))
+            {
+                if (ReceivedBy(value[start..i]).Equals(proxyName, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+
+                start = i + 1;
             }
         }
 
-        yield return value[start..].Trim();
+        return false;
+    }
+
+    /// <summary>The second whitespace-separated word of an entry (<c>1.1 proxy-name (comment)</c>), or empty.</summary>
+    private static ReadOnlySpan<char> ReceivedBy(ReadOnlySpan<char> entry)
+    {
+        entry = entry.TrimStart(" \t");
+        int gap = entry.IndexOfAny(' ', '\t');
+        if (gap < 0)
+        {
+            return [];
+        }
+
+        entry = entry[gap..].TrimStart(" \t");
+        int end = entry.IndexOfAny(' ', '\t');
+        return end < 0 ? entry : entry[..end];
     }
 }

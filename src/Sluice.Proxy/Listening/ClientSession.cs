@@ -78,8 +78,9 @@ internal sealed class ClientSession
                 if (head.IsConnect)
                 {
                     // A tunnel can last for hours: it keeps no per-request timers (they come back if a 407 lets
-                    // the connection carry another request).
+                    // the connection carry another request), nor the strings of its heads.
                     ReleaseTimers();
+                    _client.ForgetHeadStrings();
                 }
 
                 if (head.IsConnect && _inspected is not null)
@@ -204,7 +205,7 @@ internal sealed class ClientSession
             ReadOnlySpan<byte> buffered = _client.Input.Buffered;
             if (MayBeComplete(buffered, scanned) || buffered.Length > limits.MaxRequestLineBytes || buffered.Length > limits.MaxHeaderBytes)
             {
-                ParseResult result = HeadParser.ParseRequest(buffered, limits, out RequestHead? head);
+                ParseResult result = HeadParser.ParseRequest(buffered, limits, out RequestHead? head, _client.HeadStrings);
                 switch (result.Status)
                 {
                     case ParseStatus.Complete:

@@ -94,12 +94,14 @@ internal sealed class InspectedTunnel : IDisposable
 
         Connection plain = await _connect.OpenTunnelAsync(_allowed, cancellationToken).ConfigureAwait(false);
         var check = new OriginCheck();
-        var tls = new SslStream(new ConnectionStream(plain), leaveInnerStreamOpen: false);
+        var handshaking = new HandshakeStream(new ConnectionStream(plain));
+        var tls = new SslStream(handshaking, leaveInnerStreamOpen: false);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_connect.Timeouts.Connect);
         try
         {
             await tls.AuthenticateAsClientAsync(Authority.Origins.OptionsFor(Target.Host, check), timeout.Token).ConfigureAwait(false);
+            handshaking.Handshaken();
             return Connection.Layered(plain, tls);
         }
         catch (Exception e) when (e is AuthenticationException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))

@@ -34,6 +34,16 @@ internal sealed class Connection : IDisposable
     /// </summary>
     public string? CertificateUser { get; init; }
 
+    /// <summary>
+    /// The strings of the last head read here, for the next one (<see cref="FieldStrings"/>); made at the first head.
+    /// A connection that becomes a tunnel reads no more heads and lets them go (<see cref="ForgetHeadStrings"/>).
+    /// </summary>
+    public FieldStrings HeadStrings => _headStrings ??= new FieldStrings();
+
+    public void ForgetHeadStrings() => _headStrings = null;
+
+    private FieldStrings? _headStrings;
+
     /// <summary>When this connection last finished an exchange; used by the upstream pool.</summary>
     public long IdleSinceTicks { get; set; }
 

@@ -46,7 +46,8 @@ internal static class InspectedConnect
             return false;
         }
 
-        var tls = new SslStream(new ConnectionStream(client), leaveInnerStreamOpen: false);
+        var handshaking = new HandshakeStream(new ConnectionStream(client));
+        var tls = new SslStream(handshaking, leaveInnerStreamOpen: false);
         string? refused = null;
         string? unminted = null;
         using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(stopping))
@@ -77,6 +78,7 @@ internal static class InspectedConnect
                         }
                     },
                     null, handshake.Token).ConfigureAwait(false);
+                handshaking.Handshaken();
             }
             catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or System.Security.Cryptography.CryptographicException)
             {

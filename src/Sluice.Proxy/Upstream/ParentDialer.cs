@@ -162,10 +162,12 @@ internal sealed class ParentDialer
         Stream stream = new NetworkStream(socket, ownsSocket: false);
         if (parent.Address.Tls)
         {
-            var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+            var handshaking = new HandshakeStream(stream);
+            var tls = new SslStream(handshaking, leaveInnerStreamOpen: false);
             try
             {
                 await tls.AuthenticateAsClientAsync(access.TlsOptions(address.Host), timeout.Token).ConfigureAwait(false);
+                handshaking.Handshaken();
             }
             catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
