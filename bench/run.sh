@@ -2,9 +2,10 @@
 # Sluice vs Traffic Server, Squid, httpd, tinyproxy and direct, side by side on loopback. See docs/benchmarks.md.
 #
 #   bench/run.sh                 full run: 5 rounds, 1 GiB files, 10 s wrk, 9,500 idle tunnels, 2-minute soaks.
-#                                About 75-90 minutes on the 2-core machine: ~55 for the one-hop rows (6 targets),
-#                                ~7 for the parent row and ~20 for the inspected row (--no-parent, --no-inspect)
-#   bench/run.sh --quick         1 round, 128 MiB files, 3 s wrk, 2,000 idle tunnels, 20 s soaks (about 12-15 minutes)
+#                                About 90 minutes on the 2-core machine (up to 2 hours when it is busy): ~50 for the
+#                                one-hop rows (6 targets, all workloads), ~10 idle tunnels, ~7 soaks, ~10 policy,
+#                                ~20 the inspected row (--no-inspect), ~5 the parent row's targets (--no-parent)
+#   bench/run.sh --quick         1 round, 128 MiB files, 3 s wrk, 2,000 idle tunnels, 20 s soaks (about 8-10 minutes)
 #   bench/run.sh --only sluice   rerun only Sluice's rows; direct and the peers come from the last run of the same mode
 #   bench/run.sh --only parent   only the parent row: Sluice -> Squid parent vs Squid -> Squid parent, with Sluice and
 #                                the parent Squid alone as one-hop baselines (JIT only; --quick: about 2 minutes)
@@ -549,7 +550,7 @@ if [[ $NAMES == 1 && $ONLY != parent && $ONLY != inspect ]]; then
   if "$SLUICE_CHECK" check --config "$WORK/sluice-names.yaml" >"$LOGS/sluice-names-check.log" 2>&1; then
     AUX+=(sluice-names); [[ $AOT == 1 ]] && AUX+=(sluice-aot-names)
   else
-    NAMES_STATUS="$NAMES_STATUS; Sluice: not measured, this build does not accept resolver: { servers: [...] } ($(grep -m1 -iE 'error|resolver' "$LOGS/sluice-names-check.log" | head -c 160))"
+    NAMES_STATUS="$NAMES_STATUS; Sluice: not measured, this build does not accept resolver: { servers: [...] } (sluice check: $(grep -m1 -oE "unknown key '[^']+'[^(]*" "$LOGS/sluice-names-check.log" || echo "see logs/sluice-names-check.log"))"
     log "names row: Sluice left out: this build does not accept resolver: (see $LOGS/sluice-names-check.log)"
   fi
   NAMES_STATUS="$NAMES_STATUS; Squid left out (dns_nameservers takes no port)"
@@ -667,13 +668,13 @@ w_fwd1k_c500() {  # the same with 500 connections over 4 wrk threads
 }
 w_auth() {  # target rep: forwarded 1 KiB GETs with Basic credentials, through the target's authenticating process
   local t=$1 rep=$2
-  is_aux "$t-auth" || { log "  auth      $t: not measured ($AUTH_STATUS)"; return 0; }
+  is_aux "$t-auth" || { log "  auth      $t: not measured (see the auth row's note)"; return 0; }
   wrk_measure auth "$t" "$rep" 2 50 "$WORK/abs.lua" "$(proxy_url "$t-auth")" -H "Proxy-Authorization: Basic $AUTH_B64"
 }
 w_names() {  # target rep: the rotating script over 1,000 names, and the same script over the IP literal, back to back
   local t=$1 rep=$2 proc=$1 ip names first second
   [[ $t == ats ]] || proc=$t-names
-  [[ $t == ats ]] || is_aux "$proc" || { log "  names     $t: not measured ($NAMES_STATUS)"; return 0; }
+  [[ $t == ats ]] || is_aux "$proc" || { log "  names     $t: not measured (see the names row's note)"; return 0; }
   first=names_ip second=names; (( rep % 2 == 0 )) && first=names second=names_ip   # alternate which goes first
   for w in $first $second; do
     wrk_measure "$w" "$t" "$rep" 2 50 "$WORK/$w.lua" "$(proxy_url "$proc")"

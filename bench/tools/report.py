@@ -493,7 +493,7 @@ def chart(values, medians, present, bdn, meta, png):
         title = label.format(big=big, idle=idle, soak=meta.get("soak_secs", "?"), after=meta.get("soak_after", "?")).replace("…", "forwarded GET 1 KiB")
         ax.set_title(title + ("  (higher is better)" if higher else "  (lower is better)"), fontsize=8.5)
         ax.set_ylabel(unit)
-        ax.tick_params(axis="x", labelsize=8)
+        ax.tick_params(axis="x", labelsize=7, labelrotation=20)
     i = len(panels)
     if bdn:
         ax = axes[i]
