@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Sluice vs Squid vs tinyproxy vs direct, side by side on loopback. See docs/benchmarks.md.
+# Sluice vs Traffic Server, Squid, httpd, tinyproxy and direct, side by side on loopback. See docs/benchmarks.md.
 #
-#   bench/run.sh                 full run (5 repetitions, 1 GiB files, 10 s wrk; about 15-20 minutes, some 7 more with the
-#                                parent row and some 20 more with the inspected row)
-#   bench/run.sh --quick         1 repetition, 128 MiB files, 3 s wrk, 2,000 idle tunnels (about 3 minutes)
-#   bench/run.sh --only sluice   rerun only Sluice's rows; direct/Squid/tinyproxy come from the last run of the same mode
+#   bench/run.sh                 full run: 5 rounds, 1 GiB files, 10 s wrk, 9,500 idle tunnels, 2-minute soaks.
+#                                About 90 minutes on the 2-core machine (up to 2 hours when it is busy): ~50 for the
+#                                one-hop rows (6 targets, all workloads), ~10 idle tunnels, ~7 soaks, ~10 policy,
+#                                ~20 the inspected row (--no-inspect), ~5 the parent row's targets (--no-parent)
+#   bench/run.sh --quick         1 round, 128 MiB files, 3 s wrk, 2,000 idle tunnels, 20 s soaks (about 8-10 minutes)
+#   bench/run.sh --only sluice   rerun only Sluice's rows; direct and the peers come from the last run of the same mode
 #   bench/run.sh --only parent   only the parent row: Sluice -> Squid parent vs Squid -> Squid parent, with Sluice and
 #                                the parent Squid alone as one-hop baselines (JIT only; --quick: about 2 minutes)
 #   bench/run.sh --only inspect  only the inspected row: Sluice with tls: inspect vs Squid ssl_bump (squid-openssl),
@@ -13,6 +15,8 @@
 # Options: --reps N, --no-aot (skip the NativeAOT build), --no-policy (skip BenchmarkDotNet),
 #          --no-build (reuse bench/out/jit and bench/out/aot as they are), --no-parent (leave out the parent row),
 #          --no-inspect (leave out the inspected row),
+#          --peers LIST (comma-separated subset of ats,squid,httpd,tinyproxy; default all four),
+#          --no-c500, --no-auth, --no-names, --no-soak, --no-idle, --no-tls (leave out that row),
 #          --docs / --no-docs (write docs/benchmarks.md + docs/benchmarks.png; default: only a full run of all targets
 #          does; with --only parent or --only inspect, --docs rewrites only that row's part of docs/benchmarks.md).
 #
@@ -24,6 +28,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$REPO/bench
 WORK=/tmp/bench                  # the anchor configs name /tmp/bench for their pid and log files
 MODE=full ONLY=all DOCS=auto AOT=1 POLICY=1 BUILD=1 PARENT=1 INSPECT=1 REPS=""
+ALL_PEERS=(ats squid httpd tinyproxy) PEERS_ARG=ats,squid,httpd,tinyproxy
+C500=1 AUTH=1 NAMES=1 SOAK=1 IDLE=1 TLS=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) MODE=quick ;;
@@ -35,9 +41,17 @@ while [[ $# -gt 0 ]]; do
     --no-build) BUILD=0 ;;
     --no-parent) PARENT=0 ;;
     --no-inspect) INSPECT=0 ;;
+    --peers) PEERS_ARG=${2:?--peers needs a list, e.g. ats,squid}; shift ;;
+    --peers=*) PEERS_ARG=${1#--peers=} ;;
+    --no-c500) C500=0 ;;
+    --no-auth) AUTH=0 ;;
+    --no-names) NAMES=0 ;;
+    --no-soak) SOAK=0 ;;
+    --no-idle) IDLE=0 ;;
+    --no-tls) TLS=0 ;;
     --docs) DOCS=yes ;;
     --no-docs) DOCS=no ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -45,17 +59,25 @@ done
 [[ $ONLY == all || $ONLY == sluice || $ONLY == parent || $ONLY == inspect ]] || { echo "--only takes sluice, parent, inspect or all" >&2; exit 2; }
 [[ $ONLY == parent && $PARENT == 0 ]] && { echo "--only parent and --no-parent exclude each other" >&2; exit 2; }
 [[ $ONLY == inspect && $INSPECT == 0 ]] && { echo "--only inspect and --no-inspect exclude each other" >&2; exit 2; }
-[[ $DOCS == auto ]] && { [[ $MODE == full && $ONLY == all ]] && DOCS=yes || DOCS=no; }
+PEERS=()
+for p in ${PEERS_ARG//,/ }; do
+  [[ " ${ALL_PEERS[*]} " == *" $p "* ]] || { echo "--peers: unknown peer $p (ats, squid, httpd, tinyproxy)" >&2; exit 2; }
+  PEERS+=("$p")
+done
+has_peer() { [[ " ${PEERS[*]} " == *" $1 "* ]]; }
+# The parent and inspected rows are built on Squid.
+has_peer squid || PARENT=0 INSPECT=0
+[[ $DOCS == auto ]] && { [[ $MODE == full && $ONLY == all && ${#PEERS[@]} == 4 ]] && DOCS=yes || DOCS=no; }
 # The parent and inspected rows compare the JIT build only, and have no policy part; each --only leaves the other out.
 [[ $ONLY == parent ]] && AOT=0 POLICY=0 INSPECT=0
 [[ $ONLY == inspect ]] && AOT=0 POLICY=0 PARENT=0
 
 if [[ $MODE == full ]]; then
   REPS=${REPS:-5} IDLE_REPS=3 WRK_SECS=10 WARM_SECS=2 BIG_BYTES=$((1024 * 1024 * 1024)) BIG_LABEL="1 GiB"
-  TUNNEL_COUNT=20000 TUNNEL_SECS=30 IDLE_COUNT=10000 BDN_ARGS=(--filter '*')
+  TUNNEL_COUNT=20000 TUNNEL_SECS=30 IDLE_COUNT=9500 SOAK_SECS=120 SOAK_AFTER=60 BDN_ARGS=(--filter '*')
 else
   REPS=${REPS:-1} IDLE_REPS=1 WRK_SECS=3 WARM_SECS=1 BIG_BYTES=$((128 * 1024 * 1024)) BIG_LABEL="128 MiB"
-  TUNNEL_COUNT=3000 TUNNEL_SECS=10 IDLE_COUNT=2000 BDN_ARGS=(--quick --filter '*DecideBenchmarks*' '*NameBenchmarks*')
+  TUNNEL_COUNT=3000 TUNNEL_SECS=10 IDLE_COUNT=2000 SOAK_SECS=20 SOAK_AFTER=15 BDN_ARGS=(--quick --filter '*DecideBenchmarks*' '*NameBenchmarks*')
 fi
 
 # Ports (127.0.0.1 only). Squid and tinyproxy ports are the anchors'; the origin's TLS port is 443 because it is
@@ -68,10 +90,19 @@ SQUID_PORT=13128 SQUID_TLS_PORT=13129 TINY_PORT=18888
 # 13151 is its unused TLS listener) and Squid with ssl_bump (squid-bump.conf), against the origin's port 18443, whose
 # certificate is signed by a CA made at run time (both proxies trust it for the origin).
 ORIGIN_INSPECT=18443
+# Traffic Server and httpd: their anchors' ports (bench/anchors/ats/records.config, bench/anchors/httpd.conf), a plain
+# proxy port and a TLS listener each. The auth row: Sluice (JIT 13134, AOT 13136) and Squid (13138, squid-auth.conf)
+# with Basic authentication. The names row: Sluice with `resolver:` pointing at the local dnsmasq (JIT 13146, AOT 13148).
+ATS_PORT=13160 ATS_TLS_PORT=13161 HTTPD_PORT=13170 HTTPD_TLS_PORT=13171 DNS_PORT=15353
 declare -A PORT=([sluice]=13130 [sluice-aot]=13132 [squid]=$SQUID_PORT [tinyproxy]=$TINY_PORT
+                 [ats]=$ATS_PORT [httpd]=$HTTPD_PORT
+                 [sluice-auth]=13134 [sluice-aot-auth]=13136 [squid-auth]=13138
+                 [sluice-names]=13146 [sluice-aot-names]=13148
                  [squid-parent]=13140 [squid-child]=13141 [sluice-child]=13142
                  [sluice-inspect]=13150 [squid-bump]=13152)
-declare -A TLS_PORT=([sluice]=13131 [sluice-aot]=13133 [squid]=$SQUID_TLS_PORT [sluice-child]=13143 [sluice-inspect]=13151)
+declare -A TLS_PORT=([sluice]=13131 [sluice-aot]=13133 [squid]=$SQUID_TLS_PORT [ats]=$ATS_TLS_PORT [httpd]=$HTTPD_TLS_PORT
+                     [sluice-auth]=13135 [sluice-aot-auth]=13137 [sluice-names]=13147 [sluice-aot-names]=13149
+                     [sluice-child]=13143 [sluice-inspect]=13151)
 declare -A PID=()
 # What the parent row measures: forwarded 1 KiB GETs, CONNECT with plain HTTP inside (the relay through two hops,
 # without the client's TLS), a forwarded bulk GET and new tunnels per second. The other workloads are one-hop only.
@@ -97,13 +128,19 @@ die() { log "FATAL: $*"; exit 1; }
 
 # ---------------------------------------------------------------- cleanup: stop exactly what we started
 STARTED=()
+descendants() {  # pid: the process ids below it (httpd's children, Squid's helpers), deepest last
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '{ pid = $1; sub(/^.*\) /, ""); parent[pid] = $2 }
+    END { n = 1; todo[1] = root; while (n > 0) { p = todo[n--]; for (c in parent) if (parent[c] == p) { print c; todo[++n] = c } } }'
+}
 stop_pid() {
-  local pid=$1
+  local pid=$1 kids
   kill -0 "$pid" 2>/dev/null || return 0
+  kids=$(descendants "$pid")
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true     # squid waits shutdown_lifetime (30 s) on TERM; the anchor config keeps it
   wait "$pid" 2>/dev/null || true
+  for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done   # what it started and left behind, by id
 }
 cleanup() {
   local rc=$?
@@ -118,6 +155,10 @@ trap 'exit 130' INT TERM
 need=()
 command -v squid >/dev/null || need+=(squid)
 command -v tinyproxy >/dev/null || need+=(tinyproxy)
+command -v traffic_server >/dev/null || need+=(trafficserver)
+command -v apache2 >/dev/null || need+=(apache2)
+command -v htpasswd >/dev/null || need+=(apache2-utils)     # the auth row's bcrypt users file
+command -v dnsmasq >/dev/null || need+=(dnsmasq-base)       # the names row's local DNS server
 command -v nginx >/dev/null || need+=(nginx)
 command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
@@ -172,7 +213,7 @@ if (( IDLE_COUNT > MAX_IDLE )); then
   IDLE_COUNT=$MAX_IDLE
 fi
 
-for p in $ORIGIN_HTTP $ORIGIN_TLS $ORIGIN_INSPECT "${PORT[@]}" "${TLS_PORT[@]}"; do
+for p in $ORIGIN_HTTP $ORIGIN_TLS $ORIGIN_INSPECT $DNS_PORT "${PORT[@]}" "${TLS_PORT[@]}"; do
   if ss -Hltn "sport = :$p" | grep -q .; then die "port $p on this machine is already in use; stop what uses it first"; fi
 done
 
@@ -225,7 +266,7 @@ log "AOT: $AOT_STATUS"
 TARGETS=(sluice)                 # with --only sluice, direct comes from the cached run like Squid and tinyproxy
 [[ $ONLY == all ]] && TARGETS=(direct sluice)
 [[ $AOT == 1 ]] && TARGETS+=(sluice-aot)
-[[ $ONLY == all ]] && TARGETS+=(squid tinyproxy)
+[[ $ONLY == all ]] && TARGETS+=("${PEERS[@]}")
 [[ $ONLY == inspect ]] && TARGETS=("${INSPECT_BASELINES[@]}")
 # The inspected row: with --only sluice only Sluice's inspecting config is measured again (Squid ssl_bump and the
 # baselines come from the last full run, as the other rows do).
@@ -242,6 +283,10 @@ is_inspect_row() { [[ " ${INSPECT_TARGETS[*]} " == *" $1 "* ]]; }
 runs_workload() {  # workload target: the parent row's targets (and every target of --only parent) run its workloads
                    # only; the inspected row's workloads run for its targets and its baselines, its targets run no other
   if [[ $ONLY == parent ]] || is_parent_row "$2"; then [[ " ${PARENT_WORKLOADS[*]} " == *" $1 "* ]]; return; fi
+  case $1 in   # the auth and names rows: Sluice's builds (through their own processes) and the peers that take part
+    auth)  [[ $2 == sluice || $2 == sluice-aot || $2 == squid ]]; return ;;
+    names) [[ $2 == sluice || $2 == sluice-aot || $2 == ats ]]; return ;;
+  esac
   if [[ " ${INSPECT_WORKLOADS[*]} " == *" $1 "* ]]; then is_inspect_row "$2" || [[ " ${INSPECT_BASELINES[*]} " == *" $2 "* ]]; return; fi
   ! is_inspect_row "$2"
 }
@@ -412,9 +457,105 @@ cp "$BENCH/anchors/squid.conf" "$WORK/squid.conf"
   echo "https_port 127.0.0.1:$SQUID_TLS_PORT tls-cert=$WORK/proxy.crt tls-key=$WORK/proxy.key"; } >"$WORK/squid-tls.conf"
 cp "$BENCH/anchors/tinyproxy.conf" "$WORK/tinyproxy.conf"
 cp "$BENCH/anchors/squid-parent.conf" "$BENCH/anchors/squid-child.conf" "$WORK/"
-for f in squid-cache squid-parent-cache squid-child-cache squid-bump-cache; do
+for f in squid-cache squid-parent-cache squid-child-cache squid-bump-cache squid-auth-cache; do
   touch "$WORK/$f.log" && chown proxy "$WORK/$f.log" 2>/dev/null || true
 done
+# Traffic Server: the anchor directory as its sysconfdir, and a runroot of its own under /tmp/bench/ats (config, run,
+# log, cache and state directories there; binaries and plugins from the package), so nothing system-wide is used or
+# changed. It runs as traffic_server in the foreground (no traffic_manager) and drops to the trafficserver user.
+ATS_DIR=$WORK/ats
+if [[ " ${TARGETS[*]} " == *" ats "* ]]; then
+  rm -rf "$ATS_DIR"
+  mkdir -p "$ATS_DIR"/{etc,run,log,cache,var,share}
+  cp "$BENCH"/anchors/ats/* "$ATS_DIR/etc/"
+  : >"$ATS_DIR/etc/hosts"
+  cat >"$ATS_DIR/runroot.yaml" <<ROOT
+prefix: $ATS_DIR
+exec_prefix: /usr
+bindir: /usr/bin
+sbindir: /usr/sbin
+sysconfdir: $ATS_DIR/etc
+datadir: $ATS_DIR/share
+includedir: /usr/include
+libdir: /usr/lib/trafficserver
+libexecdir: /usr/lib/trafficserver/modules
+localstatedir: $ATS_DIR/var
+runtimedir: $ATS_DIR/run
+logdir: $ATS_DIR/log
+cachedir: $ATS_DIR/cache
+ROOT
+  chown -R trafficserver:trafficserver "$ATS_DIR" 2>/dev/null || chmod -R a+rwX "$ATS_DIR"
+fi
+# httpd: the anchor exactly (a complete config; its ServerRoot and runtime directory are /tmp/bench/httpd).
+if [[ " ${TARGETS[*]} " == *" httpd "* ]]; then
+  rm -rf "$WORK/httpd"; mkdir -p "$WORK/httpd"; chown www-data "$WORK/httpd" 2>/dev/null || true
+  cp "$BENCH/anchors/httpd.conf" "$WORK/httpd.conf"
+  apache2 -f "$WORK/httpd.conf" -t >"$LOGS/httpd-check.log" 2>&1 || die "httpd rejects bench/anchors/httpd.conf, see $LOGS/httpd-check.log"
+fi
+
+# The auth row: one bcrypt users file for Sluice and Squid, made at run time (cost 10, htpasswd's default for -B;
+# `sluice passwd` if htpasswd is missing). User bench, password benchpass: throw-away, loopback only.
+AUTH_USER=bench AUTH_PASS=benchpass AUTH_FILE=$WORK/auth.htpasswd AUTH_STATUS="not measured (--no-auth)"
+AUTH_B64=$(printf '%s:%s' "$AUTH_USER" "$AUTH_PASS" | base64)
+AUX=()              # processes the auth and names rows measure under their Sluice or peer target's name
+if [[ $AUTH == 1 && $ONLY != parent && $ONLY != inspect ]]; then
+  if command -v htpasswd >/dev/null; then
+    htpasswd -nbB -C 10 "$AUTH_USER" "$AUTH_PASS" | grep . >"$AUTH_FILE"; AUTH_HASH="htpasswd -nbB -C 10"
+  else
+    printf '%s\n' "$AUTH_PASS" | "$SLUICE_CHECK" passwd "$AUTH_FILE" "$AUTH_USER" --password-stdin >"$LOGS/passwd.log" 2>&1
+    AUTH_HASH="sluice passwd"
+  fi
+  chmod 644 "$AUTH_FILE"                           # Squid's helper reads it as Squid's user
+  AUTH_STATUS="bcrypt users file ($(cut -d: -f2 "$AUTH_FILE" | cut -c1-7)…, made with $AUTH_HASH)"
+  for s in sluice sluice-aot; do
+    sluice_config "${PORT[$s-auth]}" "${TLS_PORT[$s-auth]}" "${extra[@]}" \
+      "auth: { basic: { realm: bench, usersFile: $AUTH_FILE } }" \
+      | sed "s/^    destinations: \[\"127.0.0.1\", \"localhost\"\]\$/&\n    users: [$AUTH_USER]/" >"$WORK/$s-auth.yaml"
+  done
+  if "$SLUICE_CHECK" check --config "$WORK/sluice-auth.yaml" >"$LOGS/sluice-auth-check.log" 2>&1; then
+    AUX+=(sluice-auth); [[ $AOT == 1 ]] && AUX+=(sluice-aot-auth)
+  else
+    AUTH_STATUS="Sluice: not measured, this build rejects auth.basic / users: (see logs/sluice-auth-check.log)"
+    log "auth row: $AUTH_STATUS"
+  fi
+  if [[ " ${TARGETS[*]} " == *" squid "* ]]; then
+    cp "$BENCH/anchors/squid-auth.conf" "$WORK/squid-auth.conf"
+    if [[ $(printf '%s %s\n' "$AUTH_USER" "$AUTH_PASS" | timeout 10 /usr/lib/squid/basic_ncsa_auth "$AUTH_FILE" 2>&1) == OK* ]]; then
+      AUX+=(squid-auth)
+    else
+      AUTH_STATUS="$AUTH_STATUS; Squid: not measured, basic_ncsa_auth does not accept this bcrypt file"
+      log "auth row: basic_ncsa_auth does not accept $AUTH_FILE's bcrypt hash: Squid left out"
+    fi
+  fi
+fi
+
+# The names row: dnsmasq on 127.0.0.1:15353 answers n0.bench.test … n999.bench.test with 127.0.0.1 (TTL 300 s) and
+# nothing else (no upstream servers, no /etc/hosts). Sluice asks it through `resolver: { servers: [...] }` where this
+# build knows the key (probed with `sluice check`; the row is left out otherwise); Traffic Server through
+# proxy.config.dns.nameservers (in its anchor: it never asks the system's servers). Squid's dns_nameservers takes addresses without a port, so it cannot ask 15353.
+NAMES_STATUS="not measured (--no-names)"
+if [[ $NAMES == 1 && $ONLY != parent && $ONLY != inspect ]]; then
+  for i in $(seq 0 999); do echo "127.0.0.1 n$i.bench.test"; done >"$WORK/names.hosts"
+  start_bg dnsmasq dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --keep-in-foreground --listen-address=127.0.0.1 \
+    --bind-interfaces --port=$DNS_PORT --local-ttl=300 --addn-hosts="$WORK/names.hosts" --local=/bench.test/ \
+    --pid-file="$WORK/dnsmasq.pid"   # --local: AAAA and unknown names under bench.test get NODATA / NXDOMAIN, not REFUSED
+  for _ in $(seq 100); do python3 "$BENCH/tools/dnsq.py" 127.0.0.1 $DNS_PORT n0.bench.test n999.bench.test >/dev/null 2>&1 && break; sleep 0.1; done
+  python3 "$BENCH/tools/dnsq.py" 127.0.0.1 $DNS_PORT n0.bench.test n999.bench.test >"$LOGS/dnsq.log" 2>&1 \
+    || die "dnsmasq on 127.0.0.1:$DNS_PORT does not answer n0/n999.bench.test, see $LOGS/dnsmasq.log and $LOGS/dnsq.log"
+  NAMES_STATUS="dnsmasq $(dnsmasq -v | awk 'NR==1 {print $3}') on 127.0.0.1:$DNS_PORT, 1,000 names, TTL 300 s"
+  for s in sluice sluice-aot; do
+    sluice_config "${PORT[$s-names]}" "${TLS_PORT[$s-names]}" "${extra[@]}" "resolver: { servers: [\"127.0.0.1:$DNS_PORT\"] }" \
+      | sed 's/^    destinations: \["127.0.0.1", "localhost"\]$/    destinations: [".bench.test", "127.0.0.1", "localhost"]/' >"$WORK/$s-names.yaml"
+  done
+  if "$SLUICE_CHECK" check --config "$WORK/sluice-names.yaml" >"$LOGS/sluice-names-check.log" 2>&1; then
+    AUX+=(sluice-names); [[ $AOT == 1 ]] && AUX+=(sluice-aot-names)
+  else
+    NAMES_STATUS="$NAMES_STATUS; Sluice: not measured, this build does not accept resolver: { servers: [...] } (sluice check: $(grep -m1 -oE "unknown key '[^']+'[^(]*" "$LOGS/sluice-names-check.log" || echo "see logs/sluice-names-check.log"))"
+    log "names row: Sluice left out: this build does not accept resolver: (see $LOGS/sluice-names-check.log)"
+  fi
+  NAMES_STATUS="$NAMES_STATUS; Squid left out (dns_nameservers takes no port)"
+fi
+is_aux() { [[ " ${AUX[*]} " == *" $1 "* ]]; }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 start_proxy() {  # target [squid-conf]: starts it and records the time to its first forwarded 200
@@ -429,14 +570,26 @@ start_proxy() {  # target [squid-conf]: starts it and records the time to its fi
     sluice-inspect) start_bg sluice-inspect "$BENCH/out/jit/sluice" run --config "$WORK/sluice-inspect.yaml" ;;
     squid-bump)   rm -f "$WORK/squid-bump.pid"; start_bg squid-bump "$SQUID_SSL/usr/sbin/squid" -N -f "$WORK/squid-bump.conf" ;;
     tinyproxy)    rm -f "$WORK/tinyproxy.pid"; start_bg tinyproxy tinyproxy -d -c "$WORK/tinyproxy.conf" ;;
+    ats)          start_bg ats traffic_server --run-root="$ATS_DIR/runroot.yaml" ;;
+    httpd)        rm -f "$WORK/httpd.pid"; start_bg httpd apache2 -f "$WORK/httpd.conf" -DFOREGROUND ;;
+    sluice-auth|sluice-names) start_bg "$t" "$BENCH/out/jit/sluice" run --config "$WORK/$t.yaml" ;;
+    sluice-aot-auth|sluice-aot-names) start_bg "$t" "$BENCH/out/aot/sluice" run --config "$WORK/$t.yaml" ;;
+    squid-auth)   rm -f "$WORK/squid-auth.pid"; start_bg squid-auth squid -N -f "$WORK/squid-auth.conf" ;;
   esac
-  local deadline=$(( t_start + 20000 ))
-  until [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' -x "http://127.0.0.1:${PORT[$t]}" "http://127.0.0.1:$ORIGIN_HTTP/1k" 2>/dev/null) == 200 ]]; do
+  local deadline=$(( t_start + 20000 )) cred=() url="http://127.0.0.1:$ORIGIN_HTTP/1k"
+  [[ $t == *-auth ]] && cred=(--proxy-user "$AUTH_USER:$AUTH_PASS")
+  [[ $t == *-names ]] && url="http://n1.bench.test:$ORIGIN_HTTP/1k"
+  until [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' "${cred[@]}" -x "http://127.0.0.1:${PORT[$t]}" "$url" 2>/dev/null) == 200 ]]; do
     kill -0 "${PID[$t]}" 2>/dev/null || die "$t exited at start, see $LOGS/$t.log"
     (( $(now_ms) < deadline )) || die "$t does not forward within 20 s, see $LOGS/$t.log"
     sleep 0.01
   done
   record startup "$t" 0 ms $(( $(now_ms) - t_start ))
+  if [[ $t == *-auth ]]; then   # without credentials the answer must be a 407, or the row measures no authentication
+    local code
+    code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -x "http://127.0.0.1:${PORT[$t]}" "http://127.0.0.1:$ORIGIN_HTTP/1k") || true
+    [[ $code == 407 ]] || die "$t answers ${code:-nothing} to a request without credentials (407 expected)"
+  fi
   if [[ $t == *-child ]]; then   # the answer must have crossed the parent Squid (its Via), or the row measures nothing
     curl -s -m 5 -o /dev/null -D - -x "http://127.0.0.1:${PORT[$t]}" "http://127.0.0.1:$ORIGIN_HTTP/1k" | grep -qi '^via:.*bench-squid-parent' \
       || die "$t answers without going through the parent Squid (no Via from bench-squid-parent)"
@@ -463,14 +616,31 @@ cat >"$WORK/abs.lua" <<EOF
 wrk.path = "http://127.0.0.1:$ORIGIN_HTTP/1k"
 wrk.headers["Host"] = "127.0.0.1:$ORIGIN_HTTP"
 EOF
+# The names row: one script, two host lists. Every request names the next of 1,000 hosts (n0.bench.test … n999, each
+# thread starting elsewhere), or the IP literal, in the same request-building code, so only the name differs.
+names_lua() {  # host-expression
+  cat <<EOF
+-- wrk through a forward proxy: absolute-form request line, the host rotating per request (bench/run.sh names row)
+local n = 0
+function setup(thread) thread:set("start", math.random(0, 999)) end
+function init(args) n = start or 0 end
+function request()
+  n = (n + 1) % 1000
+  local host = $1 .. ":$ORIGIN_HTTP"
+  return wrk.format("GET", "http://" .. host .. "/1k", { Host = host })
+end
+EOF
+}
+names_lua '"n" .. n .. ".bench.test"' >"$WORK/names.lua"
+names_lua '"127.0.0.1" .. ((n < 0) and n or "")' >"$WORK/names_ip.lua"
 wrk_to_ms='function ms(v){ if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /m$/) return v*60000; if (v ~ /s$/) return v*1000; return v }'
-w_fwd1k() {  # target rep
-  local t=$1 rep=$2 args out
-  if [[ $t == direct ]]; then args=("http://127.0.0.1:$ORIGIN_HTTP/1k")
-  else args=(-s "$WORK/abs.lua" "$(proxy_url "$t")"); fi
-  timeout $((WARM_SECS + 20)) wrk -t2 -c50 -d"${WARM_SECS}s" "${args[@]}" >/dev/null 2>&1 || true
-  out=$(timeout $((WRK_SECS + 30)) wrk -t2 -c50 -d"${WRK_SECS}s" --latency "${args[@]}" 2>&1) || true
-  echo "$out" >"$LOGS/wrk-$t-$rep.txt"
+wrk_measure() {  # workload target rep threads conns lua-script url [wrk args...]: a warm-up, then the measured run
+  local w=$1 t=$2 rep=$3 threads=$4 conns=$5 script=$6 url=$7; shift 7
+  local args=("$@") out
+  [[ -n $script ]] && args+=(-s "$script")
+  timeout $((WARM_SECS + 20)) wrk -t"$threads" -c"$conns" -d"${WARM_SECS}s" "${args[@]}" "$url" >/dev/null 2>&1 || true
+  out=$(timeout $((WRK_SECS + 30)) wrk -t"$threads" -c"$conns" -d"${WRK_SECS}s" --latency "${args[@]}" "$url" 2>&1) || true
+  echo "$out" >"$LOGS/wrk-$w-$t-$rep.txt"
   local rps p50 p99 bad
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk "$wrk_to_ms"' $1 == "50%" {print ms($2)}' <<<"$out")
@@ -479,11 +649,38 @@ w_fwd1k() {  # target rep
   # reports a connection the proxy closes after a response as one (tinyproxy does not keep client connections).
   bad=$(awk '/Non-2xx/ {n+=$NF} /Socket errors/ {gsub(",",""); n+=$4+$8+$10} END {print n+0}' <<<"$out")
   closed=$(awk '/Socket errors/ {gsub(",",""); n+=$6} END {print n+0}' <<<"$out")
-  record fwd1k "$t" "$rep" rps "${rps:-nan}" "errors=$bad read_errors=$closed"
-  record fwd1k "$t" "$rep" p50_ms "${p50:-nan}"
-  record fwd1k "$t" "$rep" p99_ms "${p99:-nan}"
-  record fwd1k "$t" "$rep" errors "$bad"
-  log "  fwd1k     $t: ${rps:-?} req/s, p50 ${p50:-?} ms, p99 ${p99:-?} ms, errors $bad, read errors (closes) $closed"
+  record "$w" "$t" "$rep" rps "${rps:-nan}" "errors=$bad read_errors=$closed"
+  record "$w" "$t" "$rep" p50_ms "${p50:-nan}"
+  record "$w" "$t" "$rep" p99_ms "${p99:-nan}"
+  record "$w" "$t" "$rep" errors "$bad"
+  WRK_RPS=${rps:-nan}
+  log "  $(printf '%-9s' "$w") $t: ${rps:-?} req/s, p50 ${p50:-?} ms, p99 ${p99:-?} ms, errors $bad, read errors (closes) $closed"
+}
+w_fwd1k() {  # target rep: forwarded 1 KiB GETs, 50 kept-alive connections (direct: the same GET in origin-form)
+  local t=$1 rep=$2
+  if [[ $t == direct ]]; then wrk_measure fwd1k "$t" "$rep" 2 50 "" "http://127.0.0.1:$ORIGIN_HTTP/1k"
+  else wrk_measure fwd1k "$t" "$rep" 2 50 "$WORK/abs.lua" "$(proxy_url "$t")"; fi
+}
+w_fwd1k_c500() {  # the same with 500 connections over 4 wrk threads
+  local t=$1 rep=$2
+  if [[ $t == direct ]]; then wrk_measure fwd1k_c500 "$t" "$rep" 4 500 "" "http://127.0.0.1:$ORIGIN_HTTP/1k"
+  else wrk_measure fwd1k_c500 "$t" "$rep" 4 500 "$WORK/abs.lua" "$(proxy_url "$t")"; fi
+}
+w_auth() {  # target rep: forwarded 1 KiB GETs with Basic credentials, through the target's authenticating process
+  local t=$1 rep=$2
+  is_aux "$t-auth" || { log "  auth      $t: not measured (see the auth row's note)"; return 0; }
+  wrk_measure auth "$t" "$rep" 2 50 "$WORK/abs.lua" "$(proxy_url "$t-auth")" -H "Proxy-Authorization: Basic $AUTH_B64"
+}
+w_names() {  # target rep: the rotating script over 1,000 names, and the same script over the IP literal, back to back
+  local t=$1 rep=$2 proc=$1 ip names first second
+  [[ $t == ats ]] || proc=$t-names
+  [[ $t == ats ]] || is_aux "$proc" || { log "  names     $t: not measured (see the names row's note)"; return 0; }
+  first=names_ip second=names; (( rep % 2 == 0 )) && first=names second=names_ip   # alternate which goes first
+  for w in $first $second; do
+    wrk_measure "$w" "$t" "$rep" 2 50 "$WORK/$w.lua" "$(proxy_url "$proc")"
+    [[ $w == names ]] && names=$WRK_RPS || ip=$WRK_RPS
+  done
+  record names "$t" "$rep" vs_ip "$(awk -v a="$names" -v b="$ip" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "nan"; else printf "%.4f", a / b }')"
 }
 curl_rate() {  # workload target rep expect_code size_field curl-args...: records MB/s (10^6 bytes per second)
   local w=$1 t=$2 rep=$3 code=$4 field=$5; shift 5
@@ -635,6 +832,45 @@ w_idle() {
   log "  idle      $t: ${per:-?} KiB/tunnel; $out"
 }
 
+w_soak() {  # target: memory under a mixed load, on a fresh process
+  local t=$1 base peak=0 after rss deadline pids=() dl=0 wrk_out tun_out
+  stop_proxy "$t"; start_proxy "$t"
+  for _ in $(seq 20); do curl -s -o /dev/null -x "$(proxy_url "$t")" "http://127.0.0.1:$ORIGIN_HTTP/1k"; done
+  curl -s -o /dev/null -p -x "$(proxy_url "$t")" -k "https://127.0.0.1:$ORIGIN_TLS/1k"
+  sleep 1
+  base=$(tree_rss_kb "${PID[$t]}")
+  deadline=$(( $(date +%s) + SOAK_SECS ))
+  # at once: forwarded 1 KiB GETs (wrk, 16 connections), new tunnels (8 threads) and bulk tunnel downloads in a row
+  timeout $((SOAK_SECS + 30)) wrk -t1 -c16 -d"${SOAK_SECS}s" -s "$WORK/abs.lua" "$(proxy_url "$t")" >"$LOGS/soak-wrk-$t.txt" 2>&1 &
+  pids+=($!); STARTED+=($!)
+  timeout $((SOAK_SECS + 30)) "$BENCH/out/bin/tunnels" 127.0.0.1 "${PORT[$t]}" 127.0.0.1 $ORIGIN_HTTP /1k 8 100000000 "$SOAK_SECS"     >"$LOGS/soak-tunnels-$t.txt" 2>&1 &
+  pids+=($!); STARTED+=($!)
+  ( while (( $(date +%s) < deadline )); do
+      timeout 300 curl -sS -o /dev/null -w '%{http_code} %{size_download}\n' -p -x "$(proxy_url "$t")" "http://127.0.0.1:$ORIGIN_HTTP/$BIG" || true
+    done ) >"$LOGS/soak-dl-$t.txt" 2>&1 &
+  pids+=($!); STARTED+=($!)
+  while (( $(date +%s) < deadline + 30 )); do
+    rss=$(tree_rss_kb "${PID[$t]}"); (( rss > peak )) && peak=$rss
+    echo "$(date +%s) $rss" >>"$LOGS/soak-rss-$t.txt"
+    local running=0 p; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && running=1; done
+    (( running )) || break
+    sleep 1
+  done
+  for p in "${pids[@]}"; do stop_pid "$p"; done
+  sleep "$SOAK_AFTER"
+  after=$(tree_rss_kb "${PID[$t]}")
+  kill -0 "${PID[$t]}" 2>/dev/null || die "$t exited during the soak, see $LOGS/$t.log"
+  dl=$(grep -c "^200 $BIG_BYTES\$" "$LOGS/soak-dl-$t.txt" || true)
+  wrk_out=$(awk '/requests in/ {print $1}' "$LOGS/soak-wrk-$t.txt")
+  tun_out=$(grep -oE 'ok=[0-9]+ failed=[0-9]+' "$LOGS/soak-tunnels-$t.txt" | head -1)
+  local note="requests=${wrk_out:-?} tunnels:${tun_out:-?} downloads=$dl"
+  record soak "$t" 1 rss_base_mib "$(awk -v k="$base" 'BEGIN {printf "%.1f", k / 1024}')" "$note"
+  record soak "$t" 1 rss_peak_mib "$(awk -v k="$peak" 'BEGIN {printf "%.1f", k / 1024}')"
+  record soak "$t" 1 rss_after_mib "$(awk -v k="$after" 'BEGIN {printf "%.1f", k / 1024}')"
+  record soak "$t" 1 after_over_base "$(awk -v a="$after" -v b="$base" 'BEGIN {printf "%.3f", a / b}')"
+  log "  soak      $t: RSS $((base / 1024)) MiB at start, peak $((peak / 1024)) MiB, $((after / 1024)) MiB ${SOAK_AFTER}s after ($note)"
+}
+
 # ---------------------------------------------------------------- 5. run
 mkdir -p "$BENCH/out/bin"
 cc -O2 -pthread -o "$BENCH/out/bin/tunnels" "$BENCH/tools/tunnels.c" || die "cannot compile bench/tools/tunnels.c"
@@ -647,12 +883,16 @@ PROXIES=(); for t in "${TARGETS[@]}"; do [[ $t == direct ]] || PROXIES+=("$t"); 
 # The parent Squid starts before its children (their readiness check goes through it); --only sluice starts it too,
 # for Sluice's child, without measuring it.
 if [[ " ${PROXIES[*]} " == *" sluice-child "* && " ${PROXIES[*]} " != *" squid-parent "* ]]; then PROXIES=(squid-parent "${PROXIES[@]}"); fi
-log "starting proxies: ${PROXIES[*]}"
-for t in "${PROXIES[@]}"; do start_proxy "$t"; done
+log "starting proxies: ${PROXIES[*]}${AUX[*]:+; for the auth and names rows: ${AUX[*]}}"
+for t in "${PROXIES[@]}" "${AUX[@]}"; do start_proxy "$t"; done
 if [[ " ${TARGETS[*]} " != *" squid-parent "* ]]; then sed -i '/^startup\tsquid-parent\t/d' "$RAW"; fi
 
 rotate() { local n=$1; shift; local a=("$@"); local k=$(( n % ${#a[@]} )); echo "${a[@]:k}" "${a[@]:0:k}"; }
-WORKLOADS=(fwd1k connect_dl connect_plain fwd_dl tunnel_ul newtunnels)
+WORKLOADS=(fwd1k)
+[[ $C500 == 1 ]] && WORKLOADS+=(fwd1k_c500)
+WORKLOADS+=(connect_dl connect_plain fwd_dl tunnel_ul newtunnels)
+[[ $AUTH == 1 ]] && WORKLOADS+=(auth)
+[[ $NAMES == 1 ]] && WORKLOADS+=(names)
 [[ $ONLY == parent ]] && WORKLOADS=("${PARENT_WORKLOADS[@]}")
 [[ $ONLY == inspect ]] && WORKLOADS=()
 [[ $INSPECT == 1 ]] && WORKLOADS+=("${INSPECT_WORKLOADS[@]}")
@@ -664,22 +904,38 @@ for rep in $(seq "$REPS"); do
   done
 done
 
+for t in "${AUX[@]}"; do stop_proxy "$t"; done
 if [[ $ONLY != parent && $ONLY != inspect ]]; then
-  log "TLS listener: Squid restarted with its https_port variant"
-  if [[ $ONLY == all ]]; then stop_proxy squid; start_proxy squid "$WORK/squid-tls.conf"; fi
-  TLS_TARGETS=(sluice); [[ $ONLY == all ]] && TLS_TARGETS=(direct sluice); [[ $AOT == 1 ]] && TLS_TARGETS+=(sluice-aot); [[ $ONLY == all ]] && TLS_TARGETS+=(squid)
-  for rep in $(seq "$REPS"); do
-    log "rep $rep/$REPS: tls_dl"
-    for t in $(rotate "$rep" "${TLS_TARGETS[@]}"); do w_tls_dl "$t" "$rep"; done
-  done
-  if [[ $ONLY == all ]]; then stop_proxy squid; start_proxy squid; fi
+  if [[ $TLS == 1 ]]; then
+    # the TLS listener: Sluice's listeners[].tls, Traffic Server's ssl port and httpd's SSL virtual host are in their
+    # configs from the start; Squid is restarted with its https_port variant. tinyproxy has no TLS listener.
+    TLS_TARGETS=(sluice); [[ $ONLY == all ]] && TLS_TARGETS=(direct sluice); [[ $AOT == 1 ]] && TLS_TARGETS+=(sluice-aot)
+    if [[ $ONLY == all ]]; then for p in "${PEERS[@]}"; do [[ $p == tinyproxy ]] || TLS_TARGETS+=("$p"); done; fi
+    if [[ " ${TLS_TARGETS[*]} " == *" squid "* ]]; then
+      log "TLS listener: Squid restarted with its https_port variant"; stop_proxy squid; start_proxy squid "$WORK/squid-tls.conf"
+    fi
+    for rep in $(seq "$REPS"); do
+      log "rep $rep/$REPS: tls_dl"
+      for t in $(rotate "$rep" "${TLS_TARGETS[@]}"); do w_tls_dl "$t" "$rep"; done
+    done
+    if [[ " ${TLS_TARGETS[*]} " == *" squid "* ]]; then stop_proxy squid; start_proxy squid; fi
+  fi
 
-  for rep in $(seq "$IDLE_REPS"); do
-    log "rep $rep/$IDLE_REPS: $IDLE_COUNT idle tunnels"
-    for t in "${PROXIES[@]}"; do if ! is_parent_row "$t" && ! is_inspect_row "$t"; then w_idle "$t" "$rep"; fi; done
-  done
+  if [[ $IDLE == 1 ]]; then
+    for rep in $(seq "$IDLE_REPS"); do
+      log "rep $rep/$IDLE_REPS: $IDLE_COUNT idle tunnels"
+      for t in "${PROXIES[@]}"; do if ! is_parent_row "$t" && ! is_inspect_row "$t"; then w_idle "$t" "$rep"; fi; done
+    done
+  fi
+
+  if [[ $SOAK == 1 ]]; then
+    # memory: a fresh process of each Sluice build, RSS after start, the peak under a mixed load, and RSS after it
+    log "soak: ${SOAK_SECS}s mixed load per Sluice build, RSS ${SOAK_AFTER}s after (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    for t in "${PROXIES[@]}"; do if [[ $t == sluice || $t == sluice-aot ]]; then w_soak "$t"; fi; done
+  fi
 fi
 for t in "${PROXIES[@]}"; do stop_proxy "$t"; done
+[[ -n ${PID[dnsmasq]:-} ]] && stop_proxy dnsmasq
 
 BDN_CSV=""
 if [[ $POLICY == 1 ]]; then
@@ -719,7 +975,7 @@ only=$ONLY
 date=$(date -u +%Y-%m-%dT%H:%MZ)
 commit=$COMMIT
 machine=$(nproc) CPUs ($cpu), $mem RAM, Linux $(uname -r), open-file limit $FD_LIMIT
-versions=Squid $(squid -v | awk 'NR==1 {print $4}'); tinyproxy $(tinyproxy -v | awk '{print $2}'); nginx $(nginx -v 2>&1 | cut -d/ -f2); wrk $( (wrk -v 2>&1 || true) | awk 'NR==1 {print $2}'); curl $(curl -V | awk 'NR==1 {print $2}'); .NET SDK $(dotnet --version), runtime $(dotnet --list-runtimes | awk '/Microsoft.NETCore.App/ {v=$2} END {print v}'); Python $(python3 -c 'import sys; print(sys.version.split()[0])')
+versions=Traffic Server $(traffic_server -V 2>&1 | awk '/^Traffic Server/ {print $3; exit}'); Squid $(squid -v | awk 'NR==1 {print $4}'); httpd $(apache2 -v | awk -F'[/ ]' 'NR==1 {print $4}'); tinyproxy $(tinyproxy -v | awk '{print $2}'); nginx $(nginx -v 2>&1 | cut -d/ -f2); wrk $( (wrk -v 2>&1 || true) | awk 'NR==1 {print $2}'); curl $(curl -V | awk 'NR==1 {print $2}'); .NET SDK $(dotnet --version), runtime $(dotnet --list-runtimes | awk '/Microsoft.NETCore.App/ {v=$2} END {print v}'); Python $(python3 -c 'import sys; print(sys.version.split()[0])')
 aot=$AOT_STATUS
 load_start=$LOAD_START
 load_end=$(cut -d' ' -f1 /proc/loadavg)
@@ -732,6 +988,11 @@ idle_count=$IDLE_COUNT
 warm_secs=$WARM_SECS
 tunnel_secs=$TUNNEL_SECS
 inspect=$INSPECT
+peers=${PEERS[*]}
+auth=$AUTH_STATUS
+names=$NAMES_STATUS
+soak_secs=$SOAK_SECS
+soak_after=$SOAK_AFTER
 versions_inspect=$([[ -x $SQUID_SSL/usr/sbin/squid ]] && echo "Squid ssl_bump: squid-openssl $(cat "$SQUID_SSL/version" 2>/dev/null) ($("$SQUID_SSL/usr/sbin/squid" -v | grep -oE 'OpenSSL [0-9.]+' | head -1)), unpacked, not installed; ")Sluice on .NET $(dotnet --list-runtimes | awk '/Microsoft.NETCore.App/ {v=$2} END {print v}') ($(openssl version | awk '{print $1, $2}') on this system)
 EOF
 report_args=(--raw "$RAW" --meta "$OUT/meta.env" --table "$OUT/table.md" --png "$OUT/benchmarks.png")

@@ -11,26 +11,40 @@ import re
 import statistics
 from collections import defaultdict
 
-TARGETS = ["direct", "sluice", "sluice-aot", "squid", "tinyproxy"]
-NAMES = {"direct": "direct", "sluice": "Sluice", "sluice-aot": "Sluice AOT", "squid": "Squid", "tinyproxy": "tinyproxy",
+TARGETS = ["direct", "sluice", "sluice-aot", "ats", "squid", "httpd", "tinyproxy"]
+PEERS = ["ats", "squid", "httpd", "tinyproxy"]      # the proxies users would otherwise run; "best peer" is the best of these
+NAMES = {"direct": "direct", "sluice": "Sluice", "sluice-aot": "Sluice AOT", "ats": "Traffic Server", "squid": "Squid",
+         "httpd": "httpd", "tinyproxy": "tinyproxy",
          "squid-parent": "Squid parent alone", "sluice-child": "Sluice → Squid parent", "squid-child": "Squid → Squid parent",
          "sluice-inspect": "Sluice inspect", "squid-bump": "Squid ssl_bump"}
 PARENT_TARGETS = ["sluice", "squid-parent", "sluice-child", "squid-child"]   # one-hop baselines first, then the chains
 PARENT_ONLY = {"squid-parent", "sluice-child", "squid-child"}
-COLORS = {"direct": "#9e9e9e", "sluice": "#1f77b4", "sluice-aot": "#6baed6", "squid": "#d62728", "tinyproxy": "#ff7f0e"}
+COLORS = {"direct": "#9e9e9e", "sluice": "#1f77b4", "sluice-aot": "#6baed6", "ats": "#2ca02c", "squid": "#d62728",
+          "httpd": "#9467bd", "tinyproxy": "#ff7f0e"}
 
 # workload, metric, label, unit, higher is better, target (kind, factor) or None
 ROWS = [
     ("fwd1k", "rps", "1. forwarded GET 1 KiB, 50 keep-alive conns", "req/s", True, ("squid", 1.6)),
     ("fwd1k", "p50_ms", "1. … latency p50", "ms", False, None),
     ("fwd1k", "p99_ms", "1. … latency p99", "ms", False, ("squid-max", 1.0)),
+    ("fwd1k_c500", "rps", "1c. forwarded GET 1 KiB, 500 keep-alive conns", "req/s", True, None),
+    ("fwd1k_c500", "p99_ms", "1c. … latency p99 (500 conns)", "ms", False, None),
+    ("auth", "rps", "1a. forwarded GET 1 KiB with Basic auth (bcrypt), 50 conns", "req/s", True, None),
+    ("auth", "p99_ms", "1a. … latency p99 (Basic auth)", "ms", False, None),
+    ("names_ip", "rps", "1n. forwarded GET 1 KiB, rotating script, IP literal", "req/s", True, None),
+    ("names", "rps", "1n. forwarded GET 1 KiB, rotating over 1,000 names (local DNS)", "req/s", True, None),
+    ("names", "vs_ip", "1n. … 1,000 names ÷ IP literal (same process, same round)", "×", True, ("abs-min", 0.9)),
     ("connect_dl", "MBps", "2. CONNECT tunnel download {big} (TLS to origin)", "MB/s", True, ("squid+direct", (1.5, 0.6))),
     ("connect_plain", "MBps", "2b. CONNECT tunnel download {big}, plain HTTP inside", "MB/s", True, None),
     ("fwd_dl", "MBps", "3. forwarded GET {big}", "MB/s", True, ("squid", 3.0)),
     ("tunnel_ul", "MBps", "3. upload (POST) {big} through a tunnel", "MB/s", True, None),
     ("newtunnels", "per_s", "4. new tunnels (connect, CONNECT, GET 1 KiB, close)", "tunnels/s", True, None),
     ("idle", "kb_per_tunnel", "5. idle CONNECT tunnels: RSS per tunnel ({idle} tunnels)", "KiB", False, ("abs-max", 8.0)),
-    ("tls_dl", "MBps", "6. tunnel download {big} via TLS listener (Squid https_port)", "MB/s", True, None),
+    ("tls_dl", "MBps", "6. tunnel download {big} via TLS listener (not tinyproxy: it has none)", "MB/s", True, None),
+    ("soak", "rss_base_mib", "8. soak: RSS after start and a few requests", "MiB", False, None),
+    ("soak", "rss_peak_mib", "8. soak: peak RSS during {soak} s of mixed load", "MiB", False, None),
+    ("soak", "rss_after_mib", "8. soak: RSS {after} s after the load", "MiB", False, None),
+    ("soak", "after_over_base", "8. soak: RSS after ÷ RSS at start", "×", False, None),
     ("startup", "ms", "start to first forwarded response", "ms", False, None),
 ]
 
@@ -163,6 +177,8 @@ def verdict(target, higher, m, build):
         return "yes" if rs >= factor[0] and rd >= factor[1] else "no"
     if kind == "abs-max":
         return "yes" if v <= factor else "no"
+    if kind == "abs-min":
+        return "yes" if v >= factor else "no"
     return ""
 
 
@@ -172,7 +188,17 @@ TARGET_TEXT = {
     ("connect_dl", "MBps"): "≥ 1.5× Squid, ≥ 0.6× direct",
     ("fwd_dl", "MBps"): "≥ 3× Squid",
     ("idle", "kb_per_tunnel"): "≤ 8 KB",
+    ("names", "vs_ip"): "≥ 0.9× (within 10 %)",
 }
+
+
+def best_peer(m, present, higher, eligible=None):
+    """The best peer's name and median in this row (highest, or lowest where lower is better), or (None, nan)."""
+    cands = [(t, m[t]) for t in PEERS if t in present and not math.isnan(m.get(t, math.nan)) and (eligible is None or t in eligible)]
+    if not cands:
+        return None, math.nan
+    t, v = (max if higher else min)(cands, key=lambda c: c[1])
+    return t, v
 
 
 def parse_time_ns(text):
@@ -208,27 +234,33 @@ def build_table(values, notes, meta, bdn):
     present = [t for t in TARGETS if any(k[2] == t for k in values)]
     aot = "sluice-aot" in present
     big, idle = meta.get("big", "1 GiB"), meta.get("idle_count", "?")
-    head = ["workload", "unit"] + [NAMES[t] for t in present] + ["Sluice ÷ Squid"]
+    head = ["workload", "unit"] + [NAMES[t] for t in present] + ["best peer", "Sluice ÷ best peer"]
     if aot:
-        head.append("AOT ÷ Squid")
-    head += ["Sluice ÷ direct", "tinyproxy ÷ Squid", "target (issue 6)", "met: Sluice" + (" / AOT" if aot else "")]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 4) + ["---"] * 2) + "|"]
+        head.append("AOT ÷ best peer")
+    head += ["Sluice ÷ Squid", "Sluice ÷ direct", "target (issue 6)", "met: Sluice" + (" / AOT" if aot else "")]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * len(present) + ["---"] + ["---:"] * (len(head) - len(present) - 5) + ["---"] * 2) + "|"]
     medians = {}
     for w, metric, label, unit, higher, target in ROWS:
         m = {t: med(values.get((w, metric, t), [])) for t in present}
         if all(math.isnan(v) for v in m.values()):
             continue
         medians[(w, metric)] = m
+        eligible = None
         if w == "idle":
             est = {t: med(values.get(("idle", "established", t), [])) for t in present}
             short = [f"{NAMES[t]} {int(e)}" for t, e in est.items() if not math.isnan(e) and e < float(idle)]
-            label = label + (f" — established only: {', '.join(short)}" if short else "")
-        cells = [label.format(big=big, idle=idle), unit] + [fmt(m[t], unit) for t in present]
-        cells.append(fmt_ratio(ratio(m.get("sluice", math.nan), m.get("squid", math.nan))))
+            label = label + (f" — established only: {', '.join(short)} (not eligible as best peer)" if short else "")
+            eligible = {t for t, e in est.items() if not math.isnan(e) and e >= float(idle)}
+        bp, bv = best_peer(m, present, higher, eligible)
+        ratio_row = unit != "×"          # a row that is itself a ratio gets no ratio columns
+        cells = [label.format(big=big, idle=idle, soak=meta.get("soak_secs", "?"), after=meta.get("soak_after", "?")), unit]
+        cells += [fmt(m[t], unit) for t in present]
+        cells.append(NAMES[bp] if bp and ratio_row else "–")
+        cells.append(fmt_ratio(ratio(m.get("sluice", math.nan), bv)) if ratio_row else "–")
         if aot:
-            cells.append(fmt_ratio(ratio(m.get("sluice-aot", math.nan), m.get("squid", math.nan))))
-        cells.append(fmt_ratio(ratio(m.get("sluice", math.nan), m.get("direct", math.nan))))
-        cells.append(fmt_ratio(ratio(m.get("tinyproxy", math.nan), m.get("squid", math.nan))))
+            cells.append(fmt_ratio(ratio(m.get("sluice-aot", math.nan), bv)) if ratio_row else "–")
+        cells.append(fmt_ratio(ratio(m.get("sluice", math.nan), m.get("squid", math.nan))) if ratio_row else "–")
+        cells.append(fmt_ratio(ratio(m.get("sluice", math.nan), m.get("direct", math.nan))) if ratio_row else "–")
         cells.append(TARGET_TEXT.get((w, metric), ""))
         v = verdict(target, higher, m, "sluice")
         if aot and target is not None:
@@ -458,10 +490,10 @@ def chart(values, medians, present, bdn, meta, png):
             ax.annotate(fmt(y, unit), (b.get_x() + b.get_width() / 2, y), ha="center", va="bottom", fontsize=8,
                         xytext=(0, 2), textcoords="offset points")
         ax.set_ylim(0, max(y + h for y, h in zip(ys, hi)) * 1.15)
-        title = label.format(big=big, idle=idle).replace("…", "forwarded GET 1 KiB")
+        title = label.format(big=big, idle=idle, soak=meta.get("soak_secs", "?"), after=meta.get("soak_after", "?")).replace("…", "forwarded GET 1 KiB")
         ax.set_title(title + ("  (higher is better)" if higher else "  (lower is better)"), fontsize=8.5)
         ax.set_ylabel(unit)
-        ax.tick_params(axis="x", labelsize=8)
+        ax.tick_params(axis="x", labelsize=7, labelrotation=20)
     i = len(panels)
     if bdn:
         ax = axes[i]
@@ -552,10 +584,14 @@ def main():
 Machine: {meta.get('machine')}; load average (1 min) at start {meta.get('load_start', '?')}, at end {meta.get('load_end', '?')} (anything else running on the machine shows up in the numbers).
 Versions: {meta.get('versions')}.
 NativeAOT: {meta.get('aot')}.
+Peers: {", ".join(NAMES.get(t, t) for t in meta.get('peers', 'squid tinyproxy').split())}. Auth row: {meta.get('auth', '?')}. Names row: {meta.get('names', '?')}.
 
 {table}
 
-Ratios are of medians; "Sluice" is the JIT (framework-dependent) Release build{aot_note}. MB/s is 10^6 bytes per second.
+Ratios are of medians; "Sluice" is the JIT (framework-dependent) Release build{aot_note}. "Best peer" is the best median
+of that row among Traffic Server, Squid, httpd and tinyproxy (the highest, or the lowest where lower is better: latency,
+memory, start-up; there a ratio below 1× is Sluice ahead). Rows whose unit is × are ratios themselves. MB/s is 10^6
+bytes per second.
 
 {policy}
 
