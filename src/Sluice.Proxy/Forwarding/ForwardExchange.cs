@@ -50,9 +50,10 @@ internal sealed class ForwardExchange
     private ParentHop? ParentHop => _x.Parent is { } parent ? new ParentHop(parent.Endpoint) : null;
 
     /// <summary>Runs the exchange; returns true when the client connection may carry another request.</summary>
-    public static Task<bool> RunAsync(RequestContext exchange, CancellationToken stopping) => new ForwardExchange(exchange, stopping).RunAsync();
+    public static ValueTask<bool> RunAsync(RequestContext exchange, CancellationToken stopping) => new ForwardExchange(exchange, stopping).RunAsync();
 
-    private async Task<bool> RunAsync()
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
+    private async ValueTask<bool> RunAsync()
     {
         if (!TryReadTarget(out RequestTarget? target, out ProxyErrorKind refusal, out string problem))
         {
@@ -182,7 +183,8 @@ internal sealed class ForwardExchange
         return read;
     }
 
-    private async Task<bool> ForwardAsync()
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
+    private async ValueTask<bool> ForwardAsync()
     {
         // Inside an inspected tunnel the upstream is the tunnel's TLS connection to its origin, re-opened (same route,
         // same checked addresses) when the origin closed it; the CONNECT's route decided where that goes.
@@ -197,7 +199,7 @@ internal sealed class ForwardExchange
             firstParent = _allowed.Route.Order.FirstOrDefault(_x.Services.Parents.Health.IsUp);
         }
 
-        string? key = tunnel is not null ? null : viaParent ? firstParent?.Key : UpstreamPool.Key(_target.Host, _target.Port);
+        string? key = tunnel is not null ? null : viaParent ? firstParent?.Key : _target.AuthorityWithPort;
         using var exchangeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
         TimeSpan idle = _x.Timeouts.Idle;
         exchangeTimeout.CancelAfter(idle);
@@ -306,7 +308,8 @@ internal sealed class ForwardExchange
         return pooled;
     }
 
-    private async Task<Outcome> ExchangeAsync(Connection upstream, HeadWriter requestHead, bool reused, Action progress, CancellationToken ct)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
+    private async ValueTask<Outcome> ExchangeAsync(Connection upstream, HeadWriter requestHead, bool reused, Action progress, CancellationToken ct)
     {
         try
         {
@@ -333,7 +336,8 @@ internal sealed class ForwardExchange
         }
     }
 
-    private async Task<Outcome> RelayResponseAsync(Connection upstream, bool reused, Task<long> upload, CancellationTokenSource? uploadCancel, Action progress, CancellationToken ct)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
+    private async ValueTask<Outcome> RelayResponseAsync(Connection upstream, bool reused, Task<long> upload, CancellationTokenSource? uploadCancel, Action progress, CancellationToken ct)
     {
         long readBefore = upstream.Input.BytesRead;
         ResponseHead? response;
@@ -496,7 +500,8 @@ internal sealed class ForwardExchange
     private static bool IsIdempotent(string method) => method is "GET" or "HEAD" or "OPTIONS" or "TRACE" or "PUT" or "DELETE";
 
     /// <summary>The response head, or null when the connection ended before any byte of this response.</summary>
-    private async Task<ResponseHead?> ReadResponseHeadAsync(Connection upstream, long readBefore, CancellationToken ct)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
+    private async ValueTask<ResponseHead?> ReadResponseHeadAsync(Connection upstream, long readBefore, CancellationToken ct)
     {
         HeadLimits limits = _x.HeadLimits;
         while (true)
@@ -598,7 +603,8 @@ internal sealed class ForwardExchange
     private const int CoalesceBodyBytes = 16 * 1024;
 
     /// <returns>True when the whole body was written with the head (nothing left to copy).</returns>
-    private async Task<bool> WriteResponseHeadAsync(ResponseHead response, BodyFraming framing, bool chunkedOut, bool close, CancellationToken ct, BufferedInput? body = null)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
+    private async ValueTask<bool> WriteResponseHeadAsync(ResponseHead response, BodyFraming framing, bool chunkedOut, bool close, CancellationToken ct, BufferedInput? body = null)
     {
         HttpFields fields = response.Fields;
         HopByHop.Strip(fields);

@@ -48,6 +48,7 @@ internal sealed class BufferedInput : IDisposable
     /// Wait for data with a zero-byte read before renting the buffer: right for connections that may idle (a client
     /// between requests), a wasted system call where an answer is due (an origin's response).
     /// </param>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
     public async ValueTask<int> FillAsync(int maxBuffered, CancellationToken cancellationToken, bool waitWithoutBuffer = true)
     {
         if (BufferedCount == 0 && waitWithoutBuffer)
@@ -68,6 +69,7 @@ internal sealed class BufferedInput : IDisposable
     }
 
     /// <summary>Waits until the stream has data (or ends) without holding a buffer, unless bytes are already buffered.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))] // one box per call, pooled
     public async ValueTask WaitForDataAsync(CancellationToken cancellationToken)
     {
         if (BufferedCount == 0)
@@ -77,6 +79,7 @@ internal sealed class BufferedInput : IDisposable
     }
 
     /// <summary>Reads body or tunnel bytes: buffered ones first, then straight from the stream into <paramref name="destination"/>.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
     public async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         if (BufferedCount > 0)

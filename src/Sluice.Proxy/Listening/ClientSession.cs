@@ -167,7 +167,8 @@ internal sealed class ClientSession
     }
 
     /// <summary>Between requests a keep-alive connection waits, without a buffer, up to the idle timeout.</summary>
-    private async Task<bool> WaitForNextRequestAsync()
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
+    private async ValueTask<bool> WaitForNextRequestAsync()
     {
         if (_client.Input.BufferedCount > 0)
         {
@@ -191,7 +192,8 @@ internal sealed class ClientSession
         }
     }
 
-    private async Task<(RequestHead?, ProxyErrorKind?, string)> ReadHeadAsync()
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
+    private async ValueTask<(RequestHead?, ProxyErrorKind?, string)> ReadHeadAsync()
     {
         CancellationTokenSource deadline = Timer(ref _headTimer, CancellationToken.None);
         deadline.CancelAfter(_snapshot.Config.Timeouts.RequestHeaders);

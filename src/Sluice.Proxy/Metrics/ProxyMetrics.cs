@@ -84,13 +84,22 @@ internal sealed class ProxyMetrics
     /// the rules' decision (null: not decided), rule, status and error.
     /// </summary>
     public void CountRequest(string kind, bool? allowed, string? rule, int status, Errors.ProxyErrorKind? error) =>
-        Requests.WithLabels(kind, allowed switch { null => "none", true => "allow", false => "deny" }, rule ?? "",
-            StatusLabel(status), Errors.ProxyErrors.ProxyStatusError(error) ?? "").Inc();
+        _requestSeries.GetOrAdd((kind, allowed, rule, status, error), static (key, requests) => requests.WithLabels(key.Kind,
+            key.Allowed switch { null => "none", true => "allow", false => "deny" }, key.Rule ?? "",
+            StatusLabel(key.Status), Errors.ProxyErrors.ProxyStatusError(key.Error) ?? ""), Requests).Inc();
+
+    // Every request counts once: the series it counts in is found by its values, not re-made from label strings each
+    // time (WithLabels allocates the label array and hashes each string). Bounded like the series themselves: kinds,
+    // decisions, rules and errors come from the code and the configuration, statuses are three digits.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Kind, bool? Allowed, string? Rule, int Status, Errors.ProxyErrorKind? Error), Counter.Child> _requestSeries = new();
+
+    private Counter.Child? _bytesIn;
+    private Counter.Child? _bytesOut;
 
     public void CountBytes(long fromClients, long toClients)
     {
-        Bytes.WithLabels("in").Inc(fromClients);
-        Bytes.WithLabels("out").Inc(toClients);
+        (_bytesIn ??= Bytes.WithLabels("in")).Inc(fromClients);
+        (_bytesOut ??= Bytes.WithLabels("out")).Inc(toClients);
     }
 
     public void CountRejection(Limits.LimitKind limit) => LimitRejections.WithLabels(limit switch

@@ -58,6 +58,7 @@ internal sealed class Connection : IDisposable
     internal Task<int>? PendingRead { get; set; }
 
     /// <summary>Waits for the pending idle receive, if any, so the next read is the only one on the socket.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))] // one box per call, pooled
     public async ValueTask AwaitPendingReadAsync(CancellationToken cancellationToken)
     {
         if (PendingRead is not { } pending)

@@ -5,7 +5,7 @@ using Sluice.Proxy.Transport;
 namespace Sluice.Proxy.Upstream;
 
 /// <summary>
-/// Idle keep-alive connections to origins, by host and port. A connection is handed out only if it has been
+/// Idle keep-alive connections to origins, by host and port (the target's <c>host:port</c>, or a parent's key). A connection is handed out only if it has been
 /// idle for less than the configured time and the origin has not closed it or sent unsolicited bytes.
 /// </summary>
 /// <remarks>
@@ -40,8 +40,6 @@ internal sealed class UpstreamPool : IAsyncDisposable
         _maxPerHost = maxPerHost;
         Interlocked.Exchange(ref _maxIdleTicks, (long)maxIdle.TotalMilliseconds);
     }
-
-    public static string Key(string host, int port) => $"{host}:{port}";
 
     public Connection? TryTake(string key)
     {
@@ -175,7 +173,10 @@ internal sealed class UpstreamPool : IAsyncDisposable
             return false;
         }
 
-        return !Readable(connection);
+        // The idle watch's zero-byte receive completes on the first readiness event: while it has not, nothing arrived
+        // (no FIN, no stray byte) and the socket need not be asked. A close racing the next request is the same race
+        // as one just after a Poll, and the forwarder retries it on a fresh connection where that is safe.
+        return connection.PendingRead is { IsCompleted: false } || !Readable(connection);
     }
 
     private void Sweep()
