@@ -34,6 +34,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     private ProxyServices? _services;
     private volatile ProxySnapshot? _snapshot;
     private ParentHealth? _parentHealth;
+    private Memory.MemoryTrim? _memoryTrim;
     private Admin.AdminServer? _admin;
     private long _generation;
     private OwnEndpoints _ownEndpoints = OwnEndpoints.None;
@@ -192,6 +193,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
 
         _services.Stats.Event("start", $"listening on {string.Join(", ", bound.Select(ConfigEndpoints.Format))}");
+        _memoryTrim = new Memory.MemoryTrim(_options.MemoryTrimInterval, () => metrics.MemoryTrims.Inc());
         metrics.Ready.Set(1);
     }
 
@@ -403,6 +405,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
+        _memoryTrim?.Dispose();
         if (_admin is not null)
         {
             await _admin.DisposeAsync().ConfigureAwait(false);

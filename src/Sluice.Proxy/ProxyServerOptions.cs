@@ -23,4 +23,7 @@ public sealed class ProxyServerOptions
 
     /// <summary>How long <see cref="ProxyServer.StopAsync"/> waits for open connections; null: <c>timeouts.drain</c>.</summary>
     public TimeSpan? DrainTimeout { get; init; }
+
+    /// <summary>How long the proxy must be quiet after a busy period before it gives memory back (Memory/MemoryTrim).</summary>
+    public TimeSpan MemoryTrimInterval { get; init; } = TimeSpan.FromSeconds(15);
 }

@@ -17,6 +17,7 @@ internal sealed class ProxyMetrics
         MetricFactory f = Prometheus.Metrics.WithCustomRegistry(Registry);
         Requests = f.CreateCounter("sluice_requests_total", "Forwarded requests and tunnels, by kind, decision, rule, status and Proxy-Status error.",
             new CounterConfiguration { LabelNames = ["kind", "decision", "rule", "status", "error"] });
+        MemoryTrims = f.CreateCounter("sluice_memory_trims_total", "Times the proxy gave memory back after a busy period (a compacting collection and malloc_trim while quiet).");
         ActiveConnections = f.CreateGauge("sluice_active_connections", "Client connections open now.");
         ActiveTunnels = f.CreateGauge("sluice_active_tunnels", "CONNECT and WebSocket tunnels open now.");
         Bytes = f.CreateCounter("sluice_bytes_total", "Bytes to and from clients.", new CounterConfiguration { LabelNames = ["direction"] });
@@ -58,6 +59,8 @@ internal sealed class ProxyMetrics
     public Counter AuthFailures { get; }
 
     public Counter Reloads { get; }
+
+    public Counter MemoryTrims { get; }
 
     public Gauge ConfigGeneration { get; }
 

@@ -286,6 +286,14 @@ public static class ConformanceTable
             "1.0 for an HTTP/1.0 request", "GET http://{o}/ HTTP/1.0\r\nHost: {o}\r\n\r\n", 200, o => OriginSaw(o, "\r\nVia: 1.0 sluice-test\r\n")),
         Req("9110-7.6.3-via-loop", "9110 §7.6.3", "—", "Via lets a proxy see a request loop",
             "508 when its own entry is already there", Get + "Via: 1.1 sluice-test\r\n\r\n", 508),
+        Req("9110-7.6.3-via-loop-in-list", "9110 §7.6.3", "—", "Via lets a proxy see a request loop",
+            "508 when its entry follows others, after a comment holding a comma, in another case, after a tab",
+            Get + "Via: 1.0 first (a, b), 1.1\tSLUICE-TEST (x)\r\n\r\n", 508),
+        Req("9110-7.6.3-via-loop-second-field", "9110 §7.6.3", "—", "Via lets a proxy see a request loop",
+            "508 when its entry is in a second Via field", Get + "Via: 1.1 first\r\nVia: HTTP/1.1 sluice-test\r\n\r\n", 508),
+        Req("9110-7.6.3-via-not-a-loop", "9110 §7.6.3", "—", "Via lets a proxy see a request loop",
+            "forwarded when its name is only in a comment or part of another name",
+            Get + "Via: 1.1 edge (sluice-test), 1.1 sluice-test-2\r\n\r\n", 200, o => OriginSaw(o, "\r\nVia: 1.1 edge (sluice-test), 1.1 sluice-test-2\r\n")),
 
         // ---- RFC 9110 §9.3.6: CONNECT ----
         Req("9110-9.3.6-connect-content-length", "9110 §9.3.6", "—", "a CONNECT request has no content",
