@@ -565,7 +565,9 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         ProxyServices services = _services!;
         try
         {
-            await Task.Yield();
+            // No hop to the thread pool first: socket completions run inline (ProxyRuntime), so the session's first
+            // step runs here, on the accept loop's thread, until its first read waits (a few microseconds), instead
+            // of costing every connection a queued work item and a woken thread.
             ProxySnapshot snapshot = _snapshot!;
             Connection? client = tls is null
                 ? TryWrap(socket)

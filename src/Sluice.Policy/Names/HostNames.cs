@@ -68,7 +68,7 @@ static partial class HostNames
             return true;
         }
 
-        if (text.Any(c => c > 127))
+        if (!System.Text.Ascii.IsValid(text))
         {
             try
             {
@@ -99,7 +99,7 @@ static partial class HostNames
         }
 
         // Checked again after IDN conversion, which makes names longer; DNS cannot carry more than this.
-        if (text.Length > 253 || text.Split('.').Any(label => label.Length > 63))
+        if (text.Length > 253 || LongestLabel(text) > 63)
         {
             problem = $"'{raw}' is longer than 253 characters or has a label longer than 63";
             return false;
@@ -133,7 +133,43 @@ static partial class HostNames
             && octets.All(o => o.Length is > 0 and <= 3 && o.All(char.IsAsciiDigit) && (o.Length == 1 || o[0] != '0'));
     }
 
-    // Digits, dots and hex/octal prefixes only: something inet_aton might read as an address.
-    private static bool LooksNumeric(string text) =>
-        text.All(c => char.IsAsciiHexDigit(c) || c is '.' or 'x' or 'X') && text.Split('.').All(l => l.Length > 0 && (char.IsAsciiDigit(l[0])));
+    // Digits, dots and hex/octal prefixes only, every label starting with a digit: something inet_aton might read as
+    // an address. Read on every request's host, so without splitting it into strings.
+    private static bool LooksNumeric(string text)
+    {
+        bool labelStart = true;
+        foreach (char c in text)
+        {
+            if (c == '.')
+            {
+                if (labelStart)
+                {
+                    return false; // an empty label
+                }
+
+                labelStart = true;
+                continue;
+            }
+
+            if (!(char.IsAsciiHexDigit(c) || c is 'x' or 'X') || (labelStart && !char.IsAsciiDigit(c)))
+            {
+                return false;
+            }
+
+            labelStart = false;
+        }
+
+        return !labelStart;
+    }
+
+    private static int LongestLabel(string text)
+    {
+        int longest = 0;
+        foreach (Range label in text.AsSpan().Split('.'))
+        {
+            longest = Math.Max(longest, label.End.Value - label.Start.Value);
+        }
+
+        return longest;
+    }
 }

@@ -232,7 +232,8 @@ internal sealed class RequestContext
     /// The upstream side of a CONNECT: direct, or a tunnel through the route's parent (checked here, then CONNECT to
     /// the parent, its answer checked). Throws the refusal or the failure.
     /// </summary>
-    public async Task<Connection> OpenTunnelAsync(Verdict allowed, CancellationToken cancellationToken)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
+    public async ValueTask<Connection> OpenTunnelAsync(Verdict allowed, CancellationToken cancellationToken)
     {
         if (allowed.Route.Kind != RouteKind.Parent)
         {

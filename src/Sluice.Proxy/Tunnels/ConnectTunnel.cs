@@ -13,7 +13,8 @@ internal static class ConnectTunnel
 
     /// <param name="runInside">Runs the requests of an inspected tunnel over the client's TLS connection (the session loop).</param>
     /// <returns>True when the connection may carry another request (the CONNECT was answered 407).</returns>
-    public static async Task<bool> RunAsync(RequestContext exchange, Func<Connection, InspectedTunnel, Task> runInside, CancellationToken stopping)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
+    public static async ValueTask<bool> RunAsync(RequestContext exchange, Func<Connection, InspectedTunnel, Task> runInside, CancellationToken stopping)
     {
         Connection client = exchange.Client;
         if (!RequestTarget.TryParseAuthority(exchange.Head.Target, out RequestTarget? target, out string problem))

@@ -15,7 +15,8 @@ internal static class Relay
 {
     private const int BufferSize = 64 * 1024;
 
-    public static async Task<RelayResult> RunAsync(Connection client, Connection upstream, TimeSpan idle, bool splice, CancellationToken stopping)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
+    public static async ValueTask<RelayResult> RunAsync(Connection client, Connection upstream, TimeSpan idle, bool splice, CancellationToken stopping)
     {
         using var activity = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         activity.CancelAfter(idle);
@@ -29,7 +30,8 @@ internal static class Relay
     }
 
     /// <returns>Bytes copied, and whether the direction ended by end of stream rather than by error or timeout.</returns>
-    private static async Task<(long Copied, bool Clean)> PumpAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle, bool splice)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
+    private static async ValueTask<(long Copied, bool Clean)> PumpAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle, bool splice)
     {
         long copied = 0;
         try
@@ -105,7 +107,8 @@ internal static class Relay
     /// written the ordinary way, which waits for room; the pipe goes back to the pool empty.
     /// </summary>
     /// <returns>Bytes moved, when the source ended cleanly (the destination's send side is then shut down).</returns>
-    private static async Task<long> SpliceAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
+    private static async ValueTask<long> SpliceAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle)
     {
         int source = (int)from.Socket.SafeHandle.DangerousGetHandle();
         int destination = (int)to.Socket.SafeHandle.DangerousGetHandle();
