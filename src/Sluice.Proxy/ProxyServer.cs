@@ -35,6 +35,9 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     private volatile ProxySnapshot? _snapshot;
     private ParentHealth? _parentHealth;
     private Memory.MemoryTrim? _memoryTrim;
+
+    // The configuration in force, as sessions read it at each request: one delegate for all of them.
+    private Func<ProxySnapshot>? _currentSnapshot;
     private Admin.AdminServer? _admin;
     private long _generation;
     private OwnEndpoints _ownEndpoints = OwnEndpoints.None;
@@ -581,7 +584,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             services.Metrics.ActiveConnections.Inc();
             try
             {
-                await new ClientSession(client, () => _snapshot!, services, live, _stopping.Token).RunAsync().ConfigureAwait(false);
+                await new ClientSession(client, _currentSnapshot ??= () => _snapshot!, services, live, _stopping.Token).RunAsync().ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -695,6 +698,8 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     private void Track(Task session)
     {
         _sessions.TryAdd(session, 0);
-        session.ContinueWith(t => _sessions.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        // A static callback with the set as its state: no delegate made per connection.
+        session.ContinueWith(static (t, sessions) => ((ConcurrentDictionary<Task, byte>)sessions!).TryRemove(t, out _), _sessions,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 }

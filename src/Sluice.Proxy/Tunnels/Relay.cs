@@ -30,74 +30,85 @@ internal static class Relay
     }
 
     /// <returns>Bytes copied, and whether the direction ended by end of stream rather than by error or timeout.</returns>
+    /// <remarks>One async method per direction, not a loop calling another: an idle tunnel holds two of these frames.</remarks>
+    private static ValueTask<(long Copied, bool Clean)> PumpAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle, bool splice) =>
+        splice ? SpliceAsync(from, to, activity, idle) : CopyAsync(from, to, activity, idle);
+
+    /// <summary>Bytes that arrived with the request head (e.g. a TLS ClientHello right after CONNECT) go first.</summary>
+    private static async ValueTask<int> SendEarlyBytesAsync(Connection from, Connection to, CancellationTokenSource activity)
+    {
+        ReadOnlyMemory<byte> early = from.Input.BufferedMemory;
+        if (early.IsEmpty)
+        {
+            return 0;
+        }
+
+        await to.Stream.WriteAsync(early, activity.Token).ConfigureAwait(false);
+        from.Input.Consume(early.Length);
+        return early.Length;
+    }
+
+    private static bool Breaks(Exception e) =>
+        e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException;
+
+    /// <summary>
+    /// One direction failed: the tunnel is broken. Cancel the other direction and reset both ends, so neither peer
+    /// mistakes a truncated stream for a complete one.
+    /// </summary>
+    private static async ValueTask<(long Copied, bool Clean)> BrokenAsync(Connection from, Connection to, CancellationTokenSource activity, long copied)
+    {
+        await activity.CancelAsync().ConfigureAwait(false);
+        from.Abort();
+        to.Abort();
+        return (copied, false);
+    }
+
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
-    private static async ValueTask<(long Copied, bool Clean)> PumpAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle, bool splice)
+    private static async ValueTask<(long Copied, bool Clean)> CopyAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle)
     {
         long copied = 0;
+        byte[]? buffer = null;
         try
         {
-            // Bytes that arrived with the request head (e.g. a TLS ClientHello right after CONNECT) go first.
-            ReadOnlyMemory<byte> early = from.Input.BufferedMemory;
-            if (!early.IsEmpty)
+            copied += await SendEarlyBytesAsync(from, to, activity).ConfigureAwait(false);
+            while (true)
             {
-                await to.Stream.WriteAsync(early, activity.Token).ConfigureAwait(false);
-                copied += early.Length;
-                from.Input.Consume(early.Length);
-            }
-
-            if (splice)
-            {
-                return (copied + await SpliceAsync(from, to, activity, idle).ConfigureAwait(false), true);
-            }
-
-            byte[]? buffer = null;
-            try
-            {
-                while (true)
+                if (buffer is null)
                 {
-                    if (buffer is null)
-                    {
-                        // Wait without a buffer: an idle tunnel holds no memory for its data.
-                        await from.Stream.ReadAsync(Memory<byte>.Empty, activity.Token).ConfigureAwait(false);
-                        buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-                    }
-
-                    int read = await from.Input.ReadAsync(buffer, activity.Token).ConfigureAwait(false);
-                    if (read == 0)
-                    {
-                        await to.ShutdownSendAsync().ConfigureAwait(false);
-                        return (copied, true);
-                    }
-
-                    await to.Stream.WriteAsync(buffer.AsMemory(0, read), activity.Token).ConfigureAwait(false);
-                    copied += read;
-                    activity.CancelAfter(idle);
-                    if (read < buffer.Length)
-                    {
-                        // The sender is not ahead of us: give the buffer back and wait for more without one. A full
-                        // read means more is probably queued, so a bulk transfer skips the extra wait (a system call).
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = null;
-                    }
+                    // Wait without a buffer: an idle tunnel holds no memory for its data.
+                    await from.Stream.ReadAsync(Memory<byte>.Empty, activity.Token).ConfigureAwait(false);
+                    buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
                 }
-            }
-            finally
-            {
-                if (buffer is not null)
+
+                int read = await from.Input.ReadAsync(buffer, activity.Token).ConfigureAwait(false);
+                if (read == 0)
                 {
+                    await to.ShutdownSendAsync().ConfigureAwait(false);
+                    return (copied, true);
+                }
+
+                await to.Stream.WriteAsync(buffer.AsMemory(0, read), activity.Token).ConfigureAwait(false);
+                copied += read;
+                activity.CancelAfter(idle);
+                if (read < buffer.Length)
+                {
+                    // The sender is not ahead of us: give the buffer back and wait for more without one. A full
+                    // read means more is probably queued, so a bulk transfer skips the extra wait (a system call).
                     ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
                 }
             }
         }
-        catch (Exception e) when (e is SpliceInterrupted or IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (Breaks(e))
         {
-            // One direction failed: the tunnel is broken. Cancel the other direction and reset both ends, so
-            // neither peer mistakes a truncated stream for a complete one.
-            copied += (e as SpliceInterrupted)?.Copied ?? 0;
-            await activity.CancelAsync().ConfigureAwait(false);
-            from.Abort();
-            to.Abort();
-            return (copied, false);
+            return await BrokenAsync(from, to, activity, copied).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 
@@ -106,9 +117,9 @@ internal static class Relay
     /// the bytes never enter the process. When the destination is full, what sits in the pipe is read out and
     /// written the ordinary way, which waits for room; the pipe goes back to the pool empty.
     /// </summary>
-    /// <returns>Bytes moved, when the source ended cleanly (the destination's send side is then shut down).</returns>
+    /// <returns>Bytes moved, and whether the source ended cleanly (the destination's send side is then shut down).</returns>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
-    private static async ValueTask<long> SpliceAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle)
+    private static async ValueTask<(long Copied, bool Clean)> SpliceAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle)
     {
         int source = (int)from.Socket.SafeHandle.DangerousGetHandle();
         int destination = (int)to.Socket.SafeHandle.DangerousGetHandle();
@@ -116,6 +127,7 @@ internal static class Relay
         SplicePipe? pipe = null;
         try
         {
+            copied += await SendEarlyBytesAsync(from, to, activity).ConfigureAwait(false);
             while (true)
             {
                 if (pipe is null)
@@ -128,7 +140,7 @@ internal static class Relay
                 if (read == 0)
                 {
                     await to.ShutdownSendAsync().ConfigureAwait(false);
-                    return copied;
+                    return (copied, true);
                 }
 
                 if (read < 0)
@@ -161,11 +173,11 @@ internal static class Relay
                 }
             }
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (Breaks(e))
         {
             pipe?.Close(); // it may hold bytes: never pooled
             pipe = null;
-            throw new SpliceInterrupted(copied, e);
+            return await BrokenAsync(from, to, activity, copied).ConfigureAwait(false);
         }
         finally
         {
@@ -186,11 +198,5 @@ internal static class Relay
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-    }
-
-    /// <summary>A spliced direction failed after moving some bytes: carries the count to the tunnel's log line.</summary>
-    private sealed class SpliceInterrupted(long copied, Exception inner) : Exception("splice relay interrupted", inner)
-    {
-        public long Copied { get; } = copied;
     }
 }
