@@ -26,7 +26,10 @@ internal static class CheckResolver
         summary = r.Mode == ResolverMode.System
             ? "resolver: system (getaddrinfo for every request, nothing cached)"
             : $"resolver: dns, servers {(r.Servers.IsEmpty ? "from /etc/resolv.conf" : string.Join(", ", r.Servers.Select(Endpoints.Format)))}, "
-              + $"hosts file {r.HostsFile ?? "off"}, cache {r.Cache.MaxEntries} names (TTL {Durations.Format(r.Cache.MinTtl)}..{Durations.Format(r.Cache.MaxTtl)}, negative at most {Durations.Format(r.Cache.NegativeTtl)})";
+              + $"hosts file {r.HostsFile ?? "off"}, cache {r.Cache.MaxEntries} names (TTL {Ttl(r.Cache.MinTtl)}..{Ttl(r.Cache.MaxTtl)}, negative at most {Ttl(r.Cache.NegativeTtl)})";
         return true;
     }
+
+    // As the file writes them: a TTL may be 0s, which Durations.Format (for positive durations) would write 0ms.
+    private static string Ttl(TimeSpan value) => value == TimeSpan.Zero ? "0s" : Durations.Format(value);
 }

@@ -55,8 +55,10 @@ public sealed partial class Dnsmasq : IDisposable
                 return server;
             }
 
-            server.Dispose(); // the port was taken between choosing it and dnsmasq binding it: another one
-            Assert.True(tries < 5, $"dnsmasq did not start: {process.StandardError.ReadToEnd()}");
+            // Most often the port was taken between choosing it and dnsmasq binding it: another one.
+            string why = process.HasExited ? process.StandardError.ReadToEnd() : "no answer within 20 s";
+            server.Dispose();
+            Assert.True(tries < 5, $"dnsmasq did not start: {why}");
         }
     }
 
