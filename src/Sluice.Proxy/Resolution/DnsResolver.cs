@@ -100,7 +100,7 @@ internal sealed class DnsResolver : IResolver
     private async Task<DnsAnswer> LookUpAsync(string name)
     {
         long started = _time.GetTimestamp();
-        DnsAnswer answer;
+        DnsAnswer answer = DnsAnswer.Failed($"lookup of {name} failed");
         try
         {
             using var limit = new CancellationTokenSource(_lookupLimit);
@@ -110,8 +110,23 @@ internal sealed class DnsResolver : IResolver
         {
             answer = DnsAnswer.Failed($"lookup of {name} failed: no answer within {Durations.Format(_lookupLimit)}");
         }
+        catch (Exception e)
+        {
+            // Whatever DnsClient throws (a name it cannot encode...) is this name's failed lookup, never a lookup left
+            // in flight for ever: the finally below always ends it.
+            answer = DnsAnswer.Failed($"lookup of {name} failed: {e.Message}");
+        }
+        finally
+        {
+            _events?.LookedUp(_time.GetElapsedTime(started));
+            Store(name, answer);
+        }
 
-        _events?.LookedUp(_time.GetElapsedTime(started));
+        return answer;
+    }
+
+    private void Store(string name, DnsAnswer answer)
+    {
         lock (_lock)
         {
             _inflight.Remove(name);
@@ -125,8 +140,6 @@ internal sealed class DnsResolver : IResolver
                 _cache.Remove(name); // a failure, or TTL 0: used by the requests that waited for it, not kept
             }
         }
-
-        return answer;
     }
 
     private TimeSpan Lifetime(DnsAnswer answer) => answer.Kind switch

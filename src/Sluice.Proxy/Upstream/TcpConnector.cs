@@ -39,16 +39,17 @@ internal static class TcpConnector
             running.Add(Attempt.Start(addresses[next++], port, budget.Token));
             while (running.Count > 0)
             {
-                Task delay = next < addresses.Count ? Task.Delay(AttemptDelay, budget.Token) : Task.Delay(Timeout.Infinite, budget.Token);
-                Task finished = await Task.WhenAny([.. running.Select(a => a.Outcome), delay]).ConfigureAwait(false);
+                // Once the budget is spent no new attempt starts: the running ones report their cancellation.
+                Task? delay = next < addresses.Count && !budget.IsCancellationRequested ? Task.Delay(AttemptDelay, budget.Token) : null;
+                Task finished = await Task.WhenAny([.. running.Select(a => a.Outcome), .. delay is null ? Array.Empty<Task>() : [delay]]).ConfigureAwait(false);
                 if (finished == delay)
                 {
-                    if (!budget.IsCancellationRequested && next < addresses.Count)
+                    if (!budget.IsCancellationRequested)
                     {
                         running.Add(Attempt.Start(addresses[next++], port, budget.Token));
                     }
 
-                    continue; // on the budget's end, the running attempts report their cancellation next
+                    continue;
                 }
 
                 Attempt done = running.First(a => a.Outcome == finished);

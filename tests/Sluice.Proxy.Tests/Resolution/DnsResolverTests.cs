@@ -174,6 +174,21 @@ public sealed class DnsResolverTests : IDisposable
     }
 
     [Fact]
+    public async Task A_name_DNS_cannot_carry_fails_and_leaves_no_lookup_in_flight()
+    {
+        DnsResolver resolver = Resolver();
+        string name = new string('a', 64) + ".test"; // a label over 63 octets
+
+        ResolveException first = await Assert.ThrowsAsync<ResolveException>(() => resolver.ResolveAsync(name, CancellationToken.None));
+        ResolveException again = await Assert.ThrowsAsync<ResolveException>(() => resolver.ResolveAsync(name, CancellationToken.None))
+            .WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.False(first.NotFound);
+        Assert.StartsWith($"lookup of {name} failed", again.Message, StringComparison.Ordinal);
+        Assert.Equal(0, resolver.CacheEntries);
+    }
+
+    [Fact]
     public async Task A_server_that_never_answers_is_a_timeout_error()
     {
         using SlowRelay silent = SlowRelay.Silent();
