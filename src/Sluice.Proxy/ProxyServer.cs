@@ -83,6 +83,17 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             }
         }
 
+        var metrics = new Metrics.ProxyMetrics();
+        Resolution.IResolver resolver;
+        try
+        {
+            resolver = _options.Resolver ?? Resolution.ResolverFactory.Create(_config.Resolver, metrics);
+        }
+        catch (ConfigException e)
+        {
+            throw new StartupException(StartupFailure.Resolver, e.Message, e);
+        }
+
         IReadOnlyDictionary<string, ParentAccess> parentAccess;
         try
         {
@@ -144,13 +155,12 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
 
         Endpoints = bound;
         _ownEndpoints = new OwnEndpoints(OwnEndpoints.Expand(bound), []);
-        var metrics = new Metrics.ProxyMetrics();
         var stats = new Admin.TrafficStats();
         _parentHealth = new ParentHealth((parent, up, error) => ParentChanged(metrics, stats, parent, up, error));
         _services = new ProxyServices
         {
-            Dialer = new UpstreamDialer(_options.Resolver, metrics),
-            Parents = new ParentDialer(_options.Resolver, metrics, _parentHealth),
+            Dialer = new UpstreamDialer(metrics),
+            Parents = new ParentDialer(metrics, _parentHealth),
             Pool = new UpstreamPool(_config.Limits.MaxIdleUpstreamPerHost, _config.Timeouts.UpstreamIdle),
             AccessLog = accessLog,
             Logger = _logger,
@@ -163,6 +173,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         };
         _services.AccessLog.ReportTo(metrics, _logger);
         metrics.WatchLeaves(() => _leaves.Mints, () => _leaves.Count);
+        metrics.WatchDnsCache(() => _snapshot is { } current ? Resolution.ResolverFactory.CacheEntries(current.Resolver) : 0);
 
         metrics.ConfigGeneration.Set(Interlocked.Increment(ref _generation));
         if (_config.Admin is { } admin)
@@ -187,7 +198,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
 
         FitToOpenFileLimit(openFileLimit);
-        _snapshot = NewSnapshot(Fitted(_config), authenticator, parentAccess, inspection); // once every own endpoint is known
+        _snapshot = NewSnapshot(Fitted(_config), authenticator, parentAccess, inspection, resolver); // once every own endpoint is known
         _ = metrics.AcceptFailures; // exported from the start, at 0
         for (int i = 0; i < _listeners.Count; i++)
         {
@@ -293,9 +304,10 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         SluiceConfig effective = Fitted(config with { Listeners = current.Config.Listeners, Log = current.Config.Log });
         IReadOnlyDictionary<string, ParentAccess> parentAccess = ParentAccess.For(effective); // throws ConfigException: nothing applied
         Inspection.InspectionAuthority? inspection = Inspection.InspectionAuthority.For(effective, _leaves, InspectionWarning); // throws ConfigException: nothing applied
+        Resolution.IResolver resolver = ResolverFor(effective.Resolver, current); // throws ConfigException: nothing applied
         BasicAuthenticator? authenticator = CreateAuthenticator(effective.Auth, current.Authenticator); // throws: nothing applied
         _services!.Pool.Configure(effective.Limits.MaxIdleUpstreamPerHost, effective.Timeouts.UpstreamIdle);
-        _snapshot = NewSnapshot(effective, authenticator, parentAccess, inspection);
+        _snapshot = NewSnapshot(effective, authenticator, parentAccess, inspection, resolver);
         DisposeReplaced(current.Authenticator, authenticator);
         _services.Metrics.CountReload(applied: true);
         _services.Metrics.ConfigGeneration.Set(Interlocked.Increment(ref _generation));
@@ -305,11 +317,18 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
 
     private void InspectionWarning(string message) => ProxyLog.FileWarning(_logger, message);
 
-    private ProxySnapshot NewSnapshot(SluiceConfig config, BasicAuthenticator? authenticator, IReadOnlyDictionary<string, ParentAccess> parentAccess, Inspection.InspectionAuthority? inspection)
+    /// <summary>
+    /// The resolver for a reloaded configuration: the host program's when it gave one; the running one (and its cache)
+    /// when <c>resolver:</c> did not change; otherwise a new one, with an empty cache.
+    /// </summary>
+    private Resolution.IResolver ResolverFor(ResolverConfig config, ProxySnapshot current) =>
+        _options.Resolver ?? (config == current.Config.Resolver ? current.Resolver : Resolution.ResolverFactory.Create(config, _services!.Metrics));
+
+    private ProxySnapshot NewSnapshot(SluiceConfig config, BasicAuthenticator? authenticator, IReadOnlyDictionary<string, ParentAccess> parentAccess, Inspection.InspectionAuthority? inspection, Resolution.IResolver resolver)
     {
-        var snapshot = new ProxySnapshot(config, _ownEndpoints, authenticator, parentAccess, _parentHealth!, inspection);
+        var snapshot = new ProxySnapshot(config, _ownEndpoints, authenticator, parentAccess, _parentHealth!, resolver, inspection);
         ParentProxy[] parents = [.. snapshot.Pipeline.Upstreams.SelectMany(u => u.Proxies)];
-        _services!.Parents.Retain(snapshot.Pipeline, parentAccess, parents); // probes use this configuration from now on
+        _services!.Parents.Retain(snapshot.Pipeline, resolver, parentAccess, parents); // probes use this configuration from now on
         foreach (ParentProxy parent in parents)
         {
             _services!.Metrics.ParentUp.WithLabels(parent.Upstream, parent.Endpoint).Set(_parentHealth!.IsUp(parent) ? 1 : 0);

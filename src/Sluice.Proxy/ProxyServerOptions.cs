@@ -7,8 +7,11 @@ namespace Sluice.Proxy;
 /// <summary>What the host supplies besides the configuration: the seams tests and embedders replace.</summary>
 public sealed class ProxyServerOptions
 {
-    /// <summary>Name resolution; tests map their names to 127.0.0.x so nothing leaves the machine.</summary>
-    public IResolver Resolver { get; init; } = new SystemResolver();
+    /// <summary>
+    /// Name resolution chosen by the host program, which wins over <c>resolver:</c> in the configuration (and over its
+    /// reloads); tests map their names to 127.0.0.x so nothing leaves the machine. Null: built from the configuration.
+    /// </summary>
+    public IResolver? Resolver { get; init; }
 
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 

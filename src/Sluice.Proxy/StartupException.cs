@@ -21,6 +21,9 @@ public enum StartupFailure
     /// <summary>The inspection CA (tls.inspection) or its upstreamCa could not be loaded, or is not a usable CA.</summary>
     Inspection,
 
+    /// <summary>The resolver could not be built: mode dns with no name server (neither resolver.servers nor /etc/resolv.conf).</summary>
+    Resolver,
+
     /// <summary>The access-log file could not be opened for writing (no such folder, no permission).</summary>
     AccessLog,
 }

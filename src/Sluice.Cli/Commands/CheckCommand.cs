@@ -36,6 +36,11 @@ internal static class CheckCommand
             return 1;
         }
 
+        if (!CheckResolver.TryBuild(config, out string resolver, errors))
+        {
+            return 1;
+        }
+
         output.WriteLine($"{config.Source}: valid");
         output.WriteLine($"listeners: {string.Join(", ", config.Listeners.Select(l => $"{l.Scheme}://{Endpoints.Format(l.Address)}{(l.Tls?.ClientCertificate is { } m && m != ClientCertificateMode.None ? $" (client certificate {m.ToString().ToLowerInvariant()})" : "")}"))}");
         output.WriteLine($"rules: {config.Rules.Length}, first match wins");
@@ -60,6 +65,7 @@ internal static class CheckCommand
             output.WriteLine($"bypass (direct, not through the proxy; opened by sluice k8s): {bypass.Name} (line {bypass.Line}): {string.Join(", ", bypass.Cidrs)} ports {string.Join(", ", bypass.Ports)}");
         }
 
+        output.WriteLine(resolver);
         foreach (string line in CheckUpstreams.Summary(config))
         {
             output.WriteLine(line);

@@ -28,6 +28,16 @@ internal sealed class DoctorExpectations
         // not expanded (the guard still takes it for every loopback address on its port).
         var own = new OwnEndpoints([.. config.Listeners.Select(l => l.Address)], config.Admin is { } admin ? [admin.Address] : []);
         var pipeline = new RequestPipeline(config, own);
+        IResolver? resolver = null;
+        try
+        {
+            resolver = ResolverFactory.Create(config.Resolver); // the proxy's, from the same factory
+        }
+        catch (ConfigException e)
+        {
+            notes.Add($"{policy}: {e.Message}; addresses are not judged");
+        }
+
         AuthResult? identity = await SupposedIdentity.FindAsync(config, user, password, client, notes.Add).ConfigureAwait(false);
         foreach (ProbeTarget target in targets)
         {
@@ -42,9 +52,9 @@ internal sealed class DoctorExpectations
                 Groups = identity?.Groups ?? [],
             };
             Verdict verdict = pipeline.Decide(facts, identity);
-            if (!verdict.Refused && literal is not null)
+            if (!verdict.Refused && literal is not null && resolver is not null)
             {
-                verdict = await pipeline.ResolveAsync(verdict, new SystemResolver(), CancellationToken.None).ConfigureAwait(false); // a literal is not looked up
+                verdict = await pipeline.ResolveAsync(verdict, resolver, CancellationToken.None).ConfigureAwait(false); // a literal is not looked up
             }
 
             expectations._expected[target] = verdict;

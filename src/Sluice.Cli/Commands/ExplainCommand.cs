@@ -55,10 +55,13 @@ internal static class ExplainCommand
     }
 
     internal static Task<int> RunAsync(FileInfo? file, ExplainRequest input, bool json, TextWriter output, TextWriter errors, CancellationToken cancellationToken) =>
-        RunAsync(file, input, json, output, errors, new SystemResolver(), cancellationToken);
+        RunAsync(file, input, json, output, errors, null, cancellationToken);
 
-    /// <param name="resolver">Where names not given with --resolve are looked up: the system's, as in the proxy, or a test's.</param>
-    internal static async Task<int> RunAsync(FileInfo? file, ExplainRequest input, bool json, TextWriter output, TextWriter errors, IResolver resolver, CancellationToken cancellationToken)
+    /// <param name="resolver">
+    /// Where names not given with --resolve are looked up: null builds the proxy's from the file's <c>resolver:</c> (its
+    /// hosts file, servers and cache rules, through the same factory); a test passes its own.
+    /// </param>
+    internal static async Task<int> RunAsync(FileInfo? file, ExplainRequest input, bool json, TextWriter output, TextWriter errors, IResolver? resolver, CancellationToken cancellationToken)
     {
         if (!ConfigOption.TryLoad(file, errors, out SluiceConfig config))
         {
@@ -89,6 +92,16 @@ internal static class ExplainCommand
         bool resolved = !verdict.Refused && (facts.Address is not null || !input.NoResolve);
         if (resolved)
         {
+            try
+            {
+                resolver ??= ResolverFactory.Create(config.Resolver);
+            }
+            catch (ConfigException e)
+            {
+                errors.WriteLine($"sluice explain: {e.Message}");
+                return 2;
+            }
+
             verdict = await pipeline.ResolveAsync(verdict, new OverridingResolver(overrides, resolver), cancellationToken).ConfigureAwait(false);
         }
 

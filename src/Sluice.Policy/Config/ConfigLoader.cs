@@ -91,6 +91,7 @@ public static class ConfigLoader
             Bypass = BypassReader.Read(top),
             Reload = ReadReload(top.Section("reload")),
             Inspection = inspection,
+            Resolver = ResolverReader.Read(top),
         };
         top.RejectUnknownKeys();
         return config;

@@ -53,6 +53,9 @@ public sealed record SluiceConfig
     /// <summary><c>tls.inspection</c>: the CA inspected tunnels mint certificates with; null when nothing is inspected.</summary>
     public InspectionConfig? Inspection { get; init; }
 
+    /// <summary><c>resolver:</c> how names become addresses (DNS with a cache, or the system's resolver).</summary>
+    public ResolverConfig Resolver { get; init; } = new();
+
     /// <summary>Where this snapshot came from, for messages: a file path or "embedded default".</summary>
     public string Source { get; init; } = "embedded default";
 }

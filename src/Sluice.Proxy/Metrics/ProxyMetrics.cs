@@ -6,7 +6,7 @@ namespace Sluice.Proxy.Metrics;
 /// The proxy's Prometheus metrics, in a registry of its own (one per server). Labels are bounded: decisions, rule
 /// names (from the config), status codes and RFC 9209 error types, never raw host names.
 /// </summary>
-internal sealed class ProxyMetrics
+internal sealed class ProxyMetrics : Resolution.IResolverEvents
 {
     private static readonly double[] Seconds = Histogram.ExponentialBuckets(0.0005, 2, 16); // 0.5 ms .. ~16 s
     private static readonly double[] LongSeconds = Histogram.ExponentialBuckets(0.1, 2, 16); // 0.1 s .. ~55 min
@@ -22,7 +22,13 @@ internal sealed class ProxyMetrics
         ActiveTunnels = f.CreateGauge("sluice_active_tunnels", "CONNECT and WebSocket tunnels open now.");
         Bytes = f.CreateCounter("sluice_bytes_total", "Bytes to and from clients.", new CounterConfiguration { LabelNames = ["direction"] });
         UpstreamConnect = f.CreateHistogram("sluice_upstream_connect_seconds", "Time to establish an upstream TCP connection.", new HistogramConfiguration { Buckets = Seconds });
-        Dns = f.CreateHistogram("sluice_dns_seconds", "Time to resolve a destination name.", new HistogramConfiguration { Buckets = Seconds });
+        Dns = f.CreateHistogram("sluice_dns_seconds", "Time of a real lookup of a name (not answered from the cache or the hosts file).", new HistogramConfiguration { Buckets = Seconds });
+        DnsLookups = f.CreateCounter("sluice_dns_lookups_total", "Name lookups, by how they were answered: hit (cache or hosts file), miss (asked), stale (expired answer during its refresh), negative (no such name or no address), error.",
+            new CounterConfiguration { LabelNames = ["result"] });
+        foreach (Resolution.LookupResult result in Enum.GetValues<Resolution.LookupResult>())
+        {
+            DnsLookups.WithLabels(ResultLabel(result)); // exported from the start, at 0
+        }
         TimeToFirstByte = f.CreateHistogram("sluice_time_to_first_byte_seconds", "From a forwarded request's head to the origin's response head.", new HistogramConfiguration { Buckets = Seconds });
         TunnelDuration = f.CreateHistogram("sluice_tunnel_duration_seconds", "How long tunnels stay open.", new HistogramConfiguration { Buckets = LongSeconds });
         AuthFailures = f.CreateCounter("sluice_auth_failures_total", "Failed proxy authentications, by outcome (failed, throttled, missing).", new CounterConfiguration { LabelNames = ["outcome"] });
@@ -51,6 +57,8 @@ internal sealed class ProxyMetrics
     public Histogram UpstreamConnect { get; }
 
     public Histogram Dns { get; }
+
+    public Counter DnsLookups { get; }
 
     public Histogram TimeToFirstByte { get; }
 
@@ -143,6 +151,26 @@ internal sealed class ProxyMetrics
             entries.Set(cached());
         });
     }
+
+    public void Answered(Resolution.LookupResult result) => DnsLookups.WithLabels(ResultLabel(result)).Inc();
+
+    public void LookedUp(TimeSpan elapsed) => Dns.Observe(elapsed.TotalSeconds);
+
+    /// <summary><c>sluice_dns_cache_entries</c>, read when scraped from whichever resolver serves new requests then.</summary>
+    public void WatchDnsCache(Func<int> entries)
+    {
+        Gauge gauge = Prometheus.Metrics.WithCustomRegistry(Registry).CreateGauge("sluice_dns_cache_entries", "Names held in the resolver's cache (bounded by resolver.cache.maxEntries).");
+        Registry.AddBeforeCollectCallback(() => gauge.Set(entries()));
+    }
+
+    private static string ResultLabel(Resolution.LookupResult result) => result switch
+    {
+        Resolution.LookupResult.Hit => "hit",
+        Resolution.LookupResult.Miss => "miss",
+        Resolution.LookupResult.Stale => "stale",
+        Resolution.LookupResult.Negative => "negative",
+        _ => "error",
+    };
 
     public void CountAccessLogDrops(Func<long> dropped) => Registry.AddBeforeCollectCallback(() => AccessLogDropped.IncTo(dropped()));
 

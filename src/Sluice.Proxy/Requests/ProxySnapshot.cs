@@ -5,6 +5,7 @@ using Sluice.Proxy.Http1;
 using Sluice.Proxy.Inspection;
 using Sluice.Proxy.Logging;
 using Sluice.Proxy.Pipeline;
+using Sluice.Proxy.Resolution;
 using Sluice.Proxy.Upstream;
 
 namespace Sluice.Proxy.Requests;
@@ -20,8 +21,10 @@ internal sealed class ProxySnapshot
     /// <param name="parentAccess">Each upstream's credentials and TLS trust (<see cref="ParentAccess.For"/>), read for this snapshot.</param>
     /// <param name="health">The server's view of which parent proxies are up: routes try the ones marked down last.</param>
     /// <param name="inspection">The inspection CA and origin trust (<see cref="InspectionAuthority.For"/>), when <c>tls.inspection</c> is configured.</param>
-    public ProxySnapshot(SluiceConfig config, OwnEndpoints ownEndpoints, BasicAuthenticator? authenticator, IReadOnlyDictionary<string, ParentAccess> parentAccess, ParentHealth health, InspectionAuthority? inspection = null)
+    /// <param name="resolver">Built from <c>resolver:</c> (kept across reloads that do not change it), or the host program's.</param>
+    public ProxySnapshot(SluiceConfig config, OwnEndpoints ownEndpoints, BasicAuthenticator? authenticator, IReadOnlyDictionary<string, ParentAccess> parentAccess, ParentHealth health, IResolver resolver, InspectionAuthority? inspection = null)
     {
+        Resolver = resolver;
         Inspection = inspection;
         Config = config;
         Authenticator = authenticator;
@@ -36,6 +39,9 @@ internal sealed class ProxySnapshot
     public RequestPipeline Pipeline { get; }
 
     public HeadLimits Limits { get; }
+
+    /// <summary>Where this snapshot's requests, and its parents' names, are resolved; its cache outlives the snapshot when the next one keeps it.</summary>
+    public IResolver Resolver { get; }
 
     /// <summary>How to reach each upstream's proxies, by upstream name.</summary>
     public IReadOnlyDictionary<string, ParentAccess> ParentAccess { get; }

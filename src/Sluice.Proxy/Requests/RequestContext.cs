@@ -194,11 +194,11 @@ internal sealed class RequestContext
 
     /// <summary>Resolves and checks every address (step 5-6 of the pipeline); throws the refusal. A ready verdict dials without a second lookup.</summary>
     public Task<Verdict> ResolveAsync(Verdict allowed, CancellationToken cancellationToken) =>
-        Services.Dialer.ResolveAsync(Snapshot.Pipeline, allowed, cancellationToken);
+        UpstreamDialer.ResolveAsync(Snapshot.Pipeline, Snapshot.Resolver, allowed, cancellationToken);
 
     /// <summary>Resolves, checks every address and connects to a permitted one; throws the refusal or the failure.</summary>
     public Task<Connection> DialAsync(Verdict allowed, CancellationToken cancellationToken) =>
-        Services.Dialer.DialAsync(Snapshot.Pipeline, allowed, cancellationToken);
+        Services.Dialer.DialAsync(Snapshot.Pipeline, Snapshot.Resolver, allowed, cancellationToken);
 
     /// <summary>The parent proxy this request went through, once one carried it: the log's hierarchy field and metrics.</summary>
     public ParentProxy? Parent { get; private set; }
@@ -213,14 +213,14 @@ internal sealed class RequestContext
     /// </summary>
     public async Task CheckBeforeParentAsync(Verdict allowed, CancellationToken cancellationToken)
     {
-        Verdict resolved = await Services.Dialer.ResolveAsync(Snapshot.Pipeline, allowed, cancellationToken).ConfigureAwait(false);
+        Verdict resolved = await UpstreamDialer.ResolveAsync(Snapshot.Pipeline, Snapshot.Resolver, allowed, cancellationToken).ConfigureAwait(false);
         _resolvedByParent = resolved.ResolvedByParent;
     }
 
     /// <summary>A connection to the first parent of the route that answers (failover), for a forwarded request.</summary>
     public async Task<Connection> ConnectParentAsync(Verdict allowed, CancellationToken cancellationToken)
     {
-        ParentLink link = await Services.Parents.ConnectAsync(Snapshot.Pipeline, ParentAccessFor(allowed), allowed.Route, cancellationToken).ConfigureAwait(false);
+        ParentLink link = await Services.Parents.ConnectAsync(Snapshot.Pipeline, Snapshot.Resolver, ParentAccessFor(allowed), allowed.Route, cancellationToken).ConfigureAwait(false);
         Parent = link.Parent;
         return link.Connection;
     }
@@ -242,7 +242,7 @@ internal sealed class RequestContext
 
         await CheckBeforeParentAsync(allowed, cancellationToken).ConfigureAwait(false);
         string via = string.Join(", ", [.. Head.Fields.All("Via"), $"1.{Head.MinorVersion} {ProxyName}"]);
-        ParentLink link = await Services.Parents.OpenTunnelAsync(Snapshot.Pipeline, ParentAccessFor(allowed), allowed, via, HeadLimits, cancellationToken).ConfigureAwait(false);
+        ParentLink link = await Services.Parents.OpenTunnelAsync(Snapshot.Pipeline, Snapshot.Resolver, ParentAccessFor(allowed), allowed, via, HeadLimits, cancellationToken).ConfigureAwait(false);
         Parent = link.Parent;
         return link.Connection;
     }

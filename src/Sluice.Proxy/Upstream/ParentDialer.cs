@@ -23,13 +23,11 @@ internal readonly record struct ParentLink(Connection Connection, ParentProxy Pa
 /// </summary>
 internal sealed class ParentDialer
 {
-    private readonly IResolver _resolver;
     private readonly Metrics.ProxyMetrics _metrics;
     private readonly ParentHealth _health;
 
-    public ParentDialer(IResolver resolver, Metrics.ProxyMetrics metrics, ParentHealth health)
+    public ParentDialer(Metrics.ProxyMetrics metrics, ParentHealth health)
     {
-        _resolver = resolver;
         _metrics = metrics;
         _health = health;
     }
@@ -40,19 +38,19 @@ internal sealed class ParentDialer
     /// A new configuration's parents for the health tracker, each probed with that configuration's address guard and
     /// TLS trust: a parent marked down under an older configuration is not probed with it for ever after.
     /// </summary>
-    public void Retain(RequestPipeline pipeline, IReadOnlyDictionary<string, ParentAccess> access, IEnumerable<ParentProxy> parents) =>
-        _health.Retain(parents, parent => ct => ProbeAsync(pipeline, access[parent.Upstream], parent, ct));
+    public void Retain(RequestPipeline pipeline, IResolver resolver, IReadOnlyDictionary<string, ParentAccess> access, IEnumerable<ParentProxy> parents) =>
+        _health.Retain(parents, parent => ct => ProbeAsync(pipeline, resolver, access[parent.Upstream], parent, ct));
 
     /// <summary>A connection to the first parent of the route that answers, for forwarding requests to it.</summary>
-    public Task<ParentLink> ConnectAsync(RequestPipeline pipeline, ParentAccess access, Route route, CancellationToken cancellationToken) =>
-        WithFailoverAsync(route, (parent, ct) => ConnectOneAsync(pipeline, access, parent, ct), cancellationToken);
+    public Task<ParentLink> ConnectAsync(RequestPipeline pipeline, IResolver resolver, ParentAccess access, Route route, CancellationToken cancellationToken) =>
+        WithFailoverAsync(route, (parent, ct) => ConnectOneAsync(pipeline, resolver, access, parent, ct), cancellationToken);
 
     /// <summary>A tunnel to the request's destination through the first parent of the route that opens one.</summary>
     /// <param name="via">The Via the CONNECT goes up with: the client's entries and this proxy's (so loops are caught upstairs and back here).</param>
-    public Task<ParentLink> OpenTunnelAsync(RequestPipeline pipeline, ParentAccess access, Verdict allowed, string via, HeadLimits limits, CancellationToken cancellationToken) =>
+    public Task<ParentLink> OpenTunnelAsync(RequestPipeline pipeline, IResolver resolver, ParentAccess access, Verdict allowed, string via, HeadLimits limits, CancellationToken cancellationToken) =>
         WithFailoverAsync(allowed.Route, async (parent, ct) =>
         {
-            Connection connection = await ConnectOneAsync(pipeline, access, parent, ct).ConfigureAwait(false);
+            Connection connection = await ConnectOneAsync(pipeline, resolver, access, parent, ct).ConfigureAwait(false);
             try
             {
                 await ConnectThroughAsync(connection, parent, access, allowed.Facts.Destination.ToString(), via, limits, pipeline.ResolveTimeout, ct).ConfigureAwait(false);
@@ -124,19 +122,19 @@ internal sealed class ParentDialer
         || (e.Kind == ProxyErrorKind.ParentError && e.Hop?.ReceivedStatus is null);
 
     /// <summary>A health probe of a parent marked down: a connection (and TLS handshake) made as a request's would be.</summary>
-    private async Task ProbeAsync(RequestPipeline pipeline, ParentAccess access, ParentProxy parent, CancellationToken cancellationToken)
+    private async Task ProbeAsync(RequestPipeline pipeline, IResolver resolver, ParentAccess access, ParentProxy parent, CancellationToken cancellationToken)
     {
-        using Connection connection = await ConnectOneAsync(pipeline, access, parent, cancellationToken).ConfigureAwait(false);
+        using Connection connection = await ConnectOneAsync(pipeline, resolver, access, parent, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>TCP (and TLS) to one parent, within the connect timeout; its name resolved and checked like a destination's.</summary>
-    private async Task<Connection> ConnectOneAsync(RequestPipeline pipeline, ParentAccess access, ParentProxy parent, CancellationToken cancellationToken)
+    private async Task<Connection> ConnectOneAsync(RequestPipeline pipeline, IResolver resolver, ParentAccess access, ParentProxy parent, CancellationToken cancellationToken)
     {
         var hop = new ParentHop(parent.Endpoint);
         Policy.Names.HostPort address = parent.Address.Address;
         TimeSpan limit = pipeline.ResolveTimeout;
         long started = Stopwatch.GetTimestamp();
-        AddressLookup lookup = await pipeline.LookUpAsync(address.Host, address.Address, address.Port, _resolver, cancellationToken).ConfigureAwait(false);
+        AddressLookup lookup = await pipeline.LookUpAsync(address.Host, address.Address, address.Port, resolver, cancellationToken).ConfigureAwait(false);
         switch (lookup.Refusal)
         {
             case ProxyErrorKind.DestinationProhibited:

@@ -6,45 +6,143 @@ using Sluice.Proxy.Errors;
 namespace Sluice.Proxy.Upstream;
 
 /// <summary>
-/// TCP to the first of a list of checked addresses that accepts, within what is left of the connect timeout: the one
-/// connect loop for origins and parent proxies. Failures are the direct kinds (refused, timeout, unreachable) in words
-/// that name <c>what</c> was connected to; a parent's dialer turns them into its own kinds.
+/// TCP to one of a list of checked addresses, within what is left of the connect timeout: the one connect loop for
+/// origins and parent proxies. Happy Eyeballs (RFC 8305 §5): attempts start in the list's order (the resolver puts
+/// IPv6 first and interleaves the families), the next one <see cref="AttemptDelay"/> after the previous started, or at
+/// once when it failed; the first to connect wins and the others are cancelled and closed. Every attempt shares the
+/// budget, so an address that swallows SYNs no longer spends it all before the next is tried. Failures are the direct
+/// kinds (refused, timeout, unreachable) in words that name <c>what</c> was connected to; a parent's dialer turns them
+/// into its own kinds. When every attempt fails, the last failure is the one reported.
 /// </summary>
 internal static class TcpConnector
 {
+    /// <summary>RFC 8305 §5's recommended "Connection Attempt Delay".</summary>
+    public static readonly TimeSpan AttemptDelay = TimeSpan.FromMilliseconds(250);
+
     /// <param name="what">How the messages name the peer: <c>host:port</c>, or <c>parent proxy host:port</c>.</param>
     /// <param name="connectTimeout">The whole budget (lookup included), for the message.</param>
     /// <param name="left">What is left of it now.</param>
     public static async Task<Socket> ConnectAsync(IReadOnlyList<IPAddress> addresses, int port, string what, TimeSpan connectTimeout, TimeSpan left, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-        ProxyErrorException? last = null;
-        foreach (IPAddress address in addresses)
+        if (addresses.Count == 0)
         {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
+            throw new ProxyErrorException(ProxyErrorKind.DestinationUnreachable, $"no address to connect to for {what}");
+        }
+
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        budget.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+        var running = new List<Attempt>();
+        ProxyErrorException? last = null;
+        int next = 0;
+        try
+        {
+            running.Add(Attempt.Start(addresses[next++], port, budget.Token));
+            while (running.Count > 0)
             {
-                await socket.ConnectAsync(new IPEndPoint(address, port), timeout.Token).ConfigureAwait(false);
-                return socket;
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                socket.Dispose();
-                throw new ProxyErrorException(ProxyErrorKind.ConnectionTimeout, $"no connection to {what} ({address}) within {Durations.Format(connectTimeout)}");
-            }
-            catch (SocketException e)
-            {
-                socket.Dispose();
-                last = e.SocketErrorCode switch
+                // Once the budget is spent no new attempt starts: the running ones report their cancellation.
+                Task? delay = next < addresses.Count && !budget.IsCancellationRequested ? Task.Delay(AttemptDelay, budget.Token) : null;
+                Task finished = await Task.WhenAny([.. running.Select(a => a.Outcome), .. delay is null ? Array.Empty<Task>() : [delay]]).ConfigureAwait(false);
+                if (finished == delay)
                 {
-                    SocketError.ConnectionRefused => new ProxyErrorException(ProxyErrorKind.ConnectionRefused, $"{what} ({address}) refused the connection"),
-                    SocketError.TimedOut => new ProxyErrorException(ProxyErrorKind.ConnectionTimeout, $"connecting to {what} ({address}) timed out"),
-                    _ => new ProxyErrorException(ProxyErrorKind.DestinationUnreachable, $"cannot connect to {what} ({address}): {e.SocketErrorCode}"),
-                };
+                    if (!budget.IsCancellationRequested)
+                    {
+                        running.Add(Attempt.Start(addresses[next++], port, budget.Token));
+                    }
+
+                    continue;
+                }
+
+                Attempt done = running.First(a => a.Outcome == finished);
+                running.Remove(done);
+                Exception? failure = await done.Outcome.ConfigureAwait(false);
+                if (failure is null)
+                {
+                    return done.Take();
+                }
+
+                done.Dispose();
+                if (failure is OperationCanceledException)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    throw new ProxyErrorException(ProxyErrorKind.ConnectionTimeout, $"no connection to {what} ({done.Address}) within {Durations.Format(connectTimeout)}");
+                }
+
+                last = Describe((SocketException)failure, what, done.Address);
+                if (next < addresses.Count)
+                {
+                    running.Add(Attempt.Start(addresses[next++], port, budget.Token)); // a failure starts the next at once
+                }
+            }
+        }
+        finally
+        {
+            foreach (Attempt loser in running)
+            {
+                loser.Dispose(); // closing the socket aborts its connect
             }
         }
 
-        throw last ?? new ProxyErrorException(ProxyErrorKind.DestinationUnreachable, $"no address to connect to for {what}");
+        throw last!;
+    }
+
+    private static ProxyErrorException Describe(SocketException e, string what, IPAddress address) => e.SocketErrorCode switch
+    {
+        SocketError.ConnectionRefused => new ProxyErrorException(ProxyErrorKind.ConnectionRefused, $"{what} ({address}) refused the connection"),
+        SocketError.TimedOut => new ProxyErrorException(ProxyErrorKind.ConnectionTimeout, $"connecting to {what} ({address}) timed out"),
+        _ => new ProxyErrorException(ProxyErrorKind.DestinationUnreachable, $"cannot connect to {what} ({address}): {e.SocketErrorCode}"),
+    };
+
+    /// <summary>One connection attempt. Its outcome never throws: null when connected, else what stopped it.</summary>
+    private sealed class Attempt : IDisposable
+    {
+        private Socket? _socket;
+
+        private Attempt(IPAddress address, Socket socket, Task<Exception?> outcome)
+        {
+            Address = address;
+            _socket = socket;
+            Outcome = outcome;
+        }
+
+        public IPAddress Address { get; }
+
+        public Task<Exception?> Outcome { get; }
+
+        public static Attempt Start(IPAddress address, int port, CancellationToken cancellationToken)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            return new Attempt(address, socket, RunAsync(socket, new IPEndPoint(address, port), cancellationToken));
+        }
+
+        private static async Task<Exception?> RunAsync(Socket socket, IPEndPoint endpoint, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await socket.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+            catch (OperationCanceledException e)
+            {
+                return e;
+            }
+            catch (SocketException e)
+            {
+                return e;
+            }
+            catch (ObjectDisposedException)
+            {
+                return new OperationCanceledException(); // closed because another attempt won
+            }
+        }
+
+        /// <summary>The connected socket, now the caller's.</summary>
+        public Socket Take()
+        {
+            Socket socket = _socket!;
+            _socket = null;
+            return socket;
+        }
+
+        public void Dispose() => _socket?.Dispose();
     }
 }

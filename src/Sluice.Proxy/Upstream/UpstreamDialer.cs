@@ -12,28 +12,21 @@ namespace Sluice.Proxy.Upstream;
 /// </summary>
 internal sealed class UpstreamDialer
 {
-    private readonly IResolver _resolver;
     private readonly Metrics.ProxyMetrics _metrics;
 
-    public UpstreamDialer(IResolver resolver, Metrics.ProxyMetrics metrics)
+    public UpstreamDialer(Metrics.ProxyMetrics metrics)
     {
-        _resolver = resolver;
         _metrics = metrics;
     }
 
     /// <summary>
-    /// Resolution and the address guard through the pipeline (one lookup, every address judged), timed for the
-    /// metrics; throws the refusal. Routes through a parent use it too: the destination is checked before it goes up.
+    /// Resolution and the address guard through the pipeline (one lookup, every address judged); throws the refusal.
+    /// Routes through a parent use it too: the destination is checked before it goes up. The resolver is the
+    /// request's snapshot's, and reports its own real lookups to the metrics (a cache hit is no lookup).
     /// </summary>
-    public async Task<Verdict> ResolveAsync(RequestPipeline pipeline, Verdict allowed, CancellationToken cancellationToken)
+    public static async Task<Verdict> ResolveAsync(RequestPipeline pipeline, IResolver resolver, Verdict allowed, CancellationToken cancellationToken)
     {
-        long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        Verdict resolved = await pipeline.ResolveAsync(allowed, _resolver, cancellationToken).ConfigureAwait(false);
-        if (allowed.Facts.Address is null && resolved.Step != VerdictStep.Resolution && !resolved.ResolvedByParent)
-        {
-            _metrics.Dns.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
-        }
-
+        Verdict resolved = await pipeline.ResolveAsync(allowed, resolver, cancellationToken).ConfigureAwait(false);
         return resolved.Refused ? throw resolved.ToException() : resolved;
     }
 
@@ -41,14 +34,14 @@ internal sealed class UpstreamDialer
     /// Resolves and checks through the pipeline (one lookup, every address judged by the guard), then connects to the
     /// first permitted address that answers. The connect timeout bounds the lookup and the connection together.
     /// </summary>
-    public async Task<Connection> DialAsync(RequestPipeline pipeline, Verdict allowed, CancellationToken cancellationToken)
+    public async Task<Connection> DialAsync(RequestPipeline pipeline, IResolver resolver, Verdict allowed, CancellationToken cancellationToken)
     {
         RequestFacts request = allowed.Facts;
         string host = request.Host;
         int port = request.Port;
         TimeSpan connectTimeout = pipeline.ResolveTimeout;
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        Verdict resolved = await ResolveAsync(pipeline, allowed, cancellationToken).ConfigureAwait(false);
+        Verdict resolved = await ResolveAsync(pipeline, resolver, allowed, cancellationToken).ConfigureAwait(false);
         TimeSpan elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         long connecting = System.Diagnostics.Stopwatch.GetTimestamp();
         Socket socket = await TcpConnector.ConnectAsync(resolved.Permitted, port, $"{host}:{port}", connectTimeout, connectTimeout - elapsed, cancellationToken).ConfigureAwait(false);

@@ -6,7 +6,8 @@ namespace Sluice.Proxy.Tests.Infrastructure;
 
 /// <summary>
 /// The real proxy on 127.0.0.1:0 inside the test process. Loopback is allowed through the address guard
-/// (origins live there); names resolve through a <see cref="MapResolver"/>.
+/// (origins live there); names resolve through a <see cref="MapResolver"/>, or with <c>resolverFromConfig</c> through
+/// the resolver the configuration's <c>resolver:</c> builds.
 /// </summary>
 public sealed class TestProxy : IAsyncDisposable
 {
@@ -33,7 +34,7 @@ public sealed class TestProxy : IAsyncDisposable
 
     public int OpenConnections => _server.OpenConnections;
 
-    public static async Task<TestProxy> StartAsync(Func<SluiceConfig, SluiceConfig>? configure = null, MapResolver? resolver = null, AccessLogFormat format = AccessLogFormat.Squid, TimeSpan? drain = null, LogLines? log = null, bool splice = true)
+    public static async Task<TestProxy> StartAsync(Func<SluiceConfig, SluiceConfig>? configure = null, MapResolver? resolver = null, AccessLogFormat format = AccessLogFormat.Squid, TimeSpan? drain = null, LogLines? log = null, bool splice = true, bool resolverFromConfig = false)
     {
         var config = new SluiceConfig
         {
@@ -47,7 +48,7 @@ public sealed class TestProxy : IAsyncDisposable
         config = configure?.Invoke(config) ?? config;
         resolver ??= new MapResolver();
         var accessLog = new LogCapture();
-        var server = new ProxyServer(config, new ProxyServerOptions { Resolver = resolver, AccessLogOutput = accessLog, DrainTimeout = drain ?? TimeSpan.FromSeconds(2), Splice = splice, LoggerFactory = (Microsoft.Extensions.Logging.ILoggerFactory?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance });
+        var server = new ProxyServer(config, new ProxyServerOptions { Resolver = resolverFromConfig ? null : resolver, AccessLogOutput = accessLog, DrainTimeout = drain ?? TimeSpan.FromSeconds(2), Splice = splice, LoggerFactory = (Microsoft.Extensions.Logging.ILoggerFactory?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance });
         await server.StartAsync();
         return new TestProxy(server, resolver, accessLog);
     }
