@@ -74,10 +74,10 @@ has_peer squid || PARENT=0 INSPECT=0
 
 if [[ $MODE == full ]]; then
   REPS=${REPS:-5} IDLE_REPS=3 WRK_SECS=10 WARM_SECS=2 BIG_BYTES=$((1024 * 1024 * 1024)) BIG_LABEL="1 GiB"
-  TUNNEL_COUNT=20000 TUNNEL_SECS=30 IDLE_COUNT=9500 SOAK_SECS=120 SOAK_AFTER=60 BDN_ARGS=(--filter '*')
+  TUNNEL_COUNT=20000 TUNNEL_SECS=30 IDLE_COUNT=9500 IDLE_STEADY=20 SOAK_SECS=120 SOAK_AFTER=60 BDN_ARGS=(--filter '*')
 else
   REPS=${REPS:-1} IDLE_REPS=1 WRK_SECS=3 WARM_SECS=1 BIG_BYTES=$((128 * 1024 * 1024)) BIG_LABEL="128 MiB"
-  TUNNEL_COUNT=3000 TUNNEL_SECS=10 IDLE_COUNT=2000 SOAK_SECS=20 SOAK_AFTER=15 BDN_ARGS=(--quick --filter '*DecideBenchmarks*' '*NameBenchmarks*')
+  TUNNEL_COUNT=3000 TUNNEL_SECS=10 IDLE_COUNT=2000 IDLE_STEADY=5 SOAK_SECS=20 SOAK_AFTER=15 BDN_ARGS=(--quick --filter '*DecideBenchmarks*' '*NameBenchmarks*')
 fi
 
 # Ports (127.0.0.1 only). Squid and tinyproxy ports are the anchors'; the origin's TLS port is 443 because it is
@@ -823,12 +823,14 @@ w_idle() {
   curl -s -o /dev/null -p -x "$(proxy_url "$t")" -k "https://127.0.0.1:$ORIGIN_TLS/1k"
   sleep 1
   out=$(timeout 300 python3 "$BENCH/tools/idle.py" --pid "${PID[$t]}" --proxy "127.0.0.1:${PORT[$t]}" \
-        --target "127.0.0.1:$ORIGIN_HTTP" --count "$IDLE_COUNT" --settle 3 --max-seconds 150 2>&1 | tail -1) || true
-  local per est
+        --target "127.0.0.1:$ORIGIN_HTTP" --count "$IDLE_COUNT" --settle 3 --steady "$IDLE_STEADY" --max-seconds 150 2>&1 | tail -1) || true
+  local per est steady
   per=$(grep -oE 'kb_per_tunnel=[0-9.na-]+' <<<"$out" | cut -d= -f2)
   est=$(grep -oE 'established=[0-9]+' <<<"$out" | cut -d= -f2)
   record idle "$t" "$rep" kb_per_tunnel "${per:-nan}" "$out"
   record idle "$t" "$rep" established "${est:-0}"
+  steady=$(grep -oE 'kb_per_tunnel_steady=[0-9.na-]+' <<<"$out" | cut -d= -f2)
+  [[ -n $steady ]] && record idle "$t" "$rep" kb_per_tunnel_steady "$steady"
   log "  idle      $t: ${per:-?} KiB/tunnel; $out"
 }
 

@@ -106,13 +106,20 @@ async def main(args):
             break
     await asyncio.sleep(args.settle)
     after = tree_rss_kb(args.pid)
+    steady = ""
+    if args.steady > 0:
+        # The same tunnels, still idle, a while later: what a proxy that gives memory back after the burst of
+        # opening them holds in steady state (Sluice's quiet-interval trim), beside the figure just after opening.
+        await asyncio.sleep(args.steady)
+        later = tree_rss_kb(args.pid)
+        steady = f" rss_steady_kb={later} kb_per_tunnel_steady={(later - before) / len(tunnels) if tunnels else float('nan'):.2f}"
     sample = tunnels[:: max(1, len(tunnels) // 100)] if tunnels else []
     alive = sum(await asyncio.gather(*(check_alive(args, t) for t in sample)))
     for _, writer in tunnels:
         writer.close()
     per = (after - before) / len(tunnels) if tunnels else float("nan")
     print(f"established={len(tunnels)} failed={failed} rss_before_kb={before} rss_after_kb={after} "
-          f"kb_per_tunnel={per:.2f} alive={alive}/{len(sample)} first_error={first_error.get('e', 'none').replace(' ', '_')}",
+          f"kb_per_tunnel={per:.2f}{steady} alive={alive}/{len(sample)} first_error={first_error.get('e', 'none').replace(' ', '_')}",
           flush=True)
     await asyncio.sleep(0.5)
 
@@ -126,6 +133,7 @@ if __name__ == "__main__":
     p.add_argument("--count", type=int, default=10000)
     p.add_argument("--concurrency", type=int, default=200)
     p.add_argument("--settle", type=float, default=3.0)
+    p.add_argument("--steady", type=float, default=0, help="measure again this many seconds later (0: not at all)")
     p.add_argument("--max-failures", type=int, default=200, help="stop opening tunnels after this many failures")
     p.add_argument("--max-seconds", type=float, default=120)
     a = p.parse_args()

@@ -40,6 +40,7 @@ ROWS = [
     ("tunnel_ul", "MBps", "3. upload (POST) {big} through a tunnel", "MB/s", True, None),
     ("newtunnels", "per_s", "4. new tunnels (connect, CONNECT, GET 1 KiB, close)", "tunnels/s", True, None),
     ("idle", "kb_per_tunnel", "5. idle CONNECT tunnels: RSS per tunnel ({idle} tunnels)", "KiB", False, ("abs-max", 8.0)),
+    ("idle", "kb_per_tunnel_steady", "5b. … the same tunnels 20 s later, still idle", "KiB", False, None),
     ("tls_dl", "MBps", "6. tunnel download {big} via TLS listener (not tinyproxy: it has none)", "MB/s", True, None),
     ("soak", "rss_base_mib", "8. soak: RSS after start and a few requests", "MiB", False, None),
     ("soak", "rss_peak_mib", "8. soak: peak RSS during {soak} s of mixed load", "MiB", False, None),

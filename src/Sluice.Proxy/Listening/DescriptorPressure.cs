@@ -7,34 +7,16 @@ namespace Sluice.Proxy.Listening;
 /// lowest free number (POSIX), so a socket numbered N means descriptors 0 to N-1 are all open. Accepting stops while
 /// fewer than <c>margin</c> numbers are left below the limit, leaving them to the runtime and the open connections
 /// (a thread that cannot start, or an assembly that cannot load, brings the whole process down), and resumes once a
-/// probe descriptor lands well below the limit again. The limit can be changed from outside, and the margin follows
-/// it (a margin sized for the limit at start could leave a lowered one no room to resume in): it is read again at most
-/// once a second for accepted connections (a system call per accept was a measurable share of a short tunnel) and
-/// every time while resuming.
+/// probe descriptor lands well below the limit again. The limit is read each time: it can be changed from outside,
+/// and the margin follows it (a margin sized for the limit at start could leave a lowered one no room to resume in).
 /// </summary>
 internal sealed class DescriptorPressure(Func<long?> limit)
 {
-    private const long RereadMilliseconds = 1000;
-    private long? _limit;
-    private long _readAt = -RereadMilliseconds; // the first accept reads it (the tick count starts at 0)
-
     /// <summary>The numbers kept free below this limit: half its headroom, at most 1024.</summary>
     public static int MarginFor(long limit) => (int)Math.Min(Limits.DescriptorBudget.HeadroomFor(limit) / 2, 1024);
 
     /// <summary>Whether this new descriptor is within the margin of the limit; the limit when it is.</summary>
-    public long? Near(nint descriptor) => Current() is { } now && descriptor >= now - MarginFor(now) ? now : null;
-
-    private long? Current()
-    {
-        long tick = Environment.TickCount64;
-        if (tick - Volatile.Read(ref _readAt) >= RereadMilliseconds)
-        {
-            _limit = limit();
-            Volatile.Write(ref _readAt, tick);
-        }
-
-        return _limit;
-    }
+    public long? Near(nint descriptor) => limit() is { } now && descriptor >= now - MarginFor(now) ? now : null;
 
     /// <summary>Opens and closes one descriptor to see where the lowest free number is now.</summary>
     public bool HasEased()
@@ -42,9 +24,7 @@ internal sealed class DescriptorPressure(Func<long?> limit)
         try
         {
             using SafeFileHandle probe = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);
-            _limit = limit();
-            Volatile.Write(ref _readAt, Environment.TickCount64);
-            return _limit is not { } now || probe.DangerousGetHandle() < now - 2L * MarginFor(now);
+            return limit() is not { } now || probe.DangerousGetHandle() < now - 2L * MarginFor(now);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
