@@ -207,4 +207,40 @@ public sealed class ResolverAttackTests : IDisposable
         await storm;
         Assert.All(heads, h => Assert.StartsWith("HTTP/1.1 200", h));
     }
+
+    [Fact(Skip = "bug: HostsFile.Refresh reads the hosts file synchronously, under its lock, on the request's (socket) thread: one blocked read stalls every later lookup")]
+    public async Task A_hosts_file_that_cannot_be_read_yet_does_not_hold_up_other_clients_lookups()
+    {
+        // A FIFO stands in for a hosts file on a hung network mount: opening it blocks until a writer comes.
+        await using TestOrigin origin = await TestOrigin.StartAsync();
+        using Dnsmasq dns = Dnsmasq.Start(_dir, "--host-record=good.test,127.0.0.1,300");
+        string fifo = Path.Combine(_dir, "hosts.fifo");
+        using (var make = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            await make.WaitForExitAsync();
+        }
+
+        await using TestProxy proxy = await TestProxy.StartAsync(
+            With(new ResolverConfig { Servers = ImmutableArray.Create(dns.Endpoint), HostsFile = fifo }), resolverFromConfig: true);
+        try
+        {
+            using RawClient first = await RawClient.ConnectAsync(proxy.Endpoint);
+            await first.SendAsync($"GET http://first.test:{origin.Port}/ HTTP/1.1\r\nHost: first.test\r\n\r\n");
+            await Task.Delay(1500); // past the hosts file's once-a-second check
+
+            // Other clients, other names, other connections: they must not wait behind the first one's file read.
+            Task<string>[] others = [.. Enumerable.Range(0, 4).Select(_ => TunnelAsync(proxy, $"good.test:{origin.Port}", timeoutMs: 10_000))];
+            foreach (Task<string> other in others)
+            {
+                Exception? stalled = await Record.ExceptionAsync(async () => Assert.StartsWith("HTTP/1.1 200", await other));
+                Assert.Null(stalled);
+            }
+        }
+        finally
+        {
+            // Release the reader (bounded: no reader, no wait), so the proxy can stop.
+            using var release = System.Diagnostics.Process.Start("timeout", ["5", "sh", "-c", $"echo '127.0.0.1 good.test' > '{fifo}'"]);
+            await release.WaitForExitAsync();
+        }
+    }
 }
