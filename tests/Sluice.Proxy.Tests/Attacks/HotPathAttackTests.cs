@@ -281,4 +281,59 @@ public sealed class HotPathAttackTests
         Assert.StartsWith("HTTP/1.1 200", await ExchangeAsync(client, $"GET http://o.test:{origin.Port}/ HTTP/1.1\r\nHost: o.test\r\nVia: {via}\r\n\r\n"));
         Assert.Single(seen);
     }
+
+    [Theory]
+    [InlineData("chunked\u00a0")]
+    [InlineData("\u00a0chunked")]
+    [InlineData("chunked, chunked")]
+    [InlineData("gzip\u00a0, chunked")]
+    public async Task A_response_transfer_encoding_that_is_not_exactly_chunked_is_a_502(string coding)
+    {
+        await using RawOrigin origin = RawOrigin.Start(async (stream, _) =>
+        {
+            await ReadHeadAsync(stream);
+            await stream.WriteAsync(Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\nTransfer-Encoding: {coding}\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+        });
+        await using TestProxy proxy = await TestProxy.StartAsync();
+        proxy.Resolver.Map("o.test", IPAddress.Loopback);
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+
+        await client.SendAsync($"GET http://o.test:{origin.Port}/ HTTP/1.1\r\nHost: o.test\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 502", await client.ReadHeadAsync());
+    }
+
+    [Theory]
+    [InlineData("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked")]
+    [InlineData("Transfer-Encoding: ,")]
+    [InlineData("Content-Length: 5\u00a0")]
+    [InlineData("Content-Length: \u00a05")]
+    [InlineData("Content-Length: 5,5")]
+    [InlineData("Content-Length: 5\r\nTransfer-Encoding: ,")]
+    public async Task Request_framing_fields_that_only_look_right_are_refused(string framing)
+    {
+        var seen = new ConcurrentQueue<string>();
+        await using RawOrigin origin = Recording(seen);
+        await using TestProxy proxy = await TestProxy.StartAsync();
+        proxy.Resolver.Map("o.test", IPAddress.Loopback);
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+
+        await client.SendAsync($"POST http://o.test:{origin.Port}/ HTTP/1.1\r\nHost: o.test\r\n{framing}\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 400", await client.ReadHeadAsync());
+        Assert.Empty(seen);
+    }
+
+    [Fact]
+    public async Task Connection_close_spelled_with_tabs_and_empty_elements_still_closes_the_client_connection()
+    {
+        var seen = new ConcurrentQueue<string>();
+        await using RawOrigin origin = Recording(seen);
+        await using TestProxy proxy = await TestProxy.StartAsync();
+        proxy.Resolver.Map("o.test", IPAddress.Loopback);
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+
+        await client.SendAsync($"GET http://o.test:{origin.Port}/ HTTP/1.1\r\nHost: o.test\r\nConnection: ,\t,keep-alive\r\nConnection: \tCLOSE\t,\r\n\r\n");
+        string all = Encoding.Latin1.GetString(await client.ReadToEndAsync());
+        Assert.StartsWith("HTTP/1.1 200", all);
+        Assert.EndsWith("ok", all);
+    }
 }
