@@ -672,7 +672,7 @@ w_auth() {  # target rep: forwarded 1 KiB GETs with Basic credentials, through t
   wrk_measure auth "$t" "$rep" 2 50 "$WORK/abs.lua" "$(proxy_url "$t-auth")" -H "Proxy-Authorization: Basic $AUTH_B64"
 }
 w_names() {  # target rep: the rotating script over 1,000 names, and the same script over the IP literal, back to back
-  local t=$1 rep=$2 proc=$1 ip names first second
+  local t=$1 rep=$2 proc=$1 ip names first second w
   [[ $t == ats ]] || proc=$t-names
   [[ $t == ats ]] || is_aux "$proc" || { log "  names     $t: not measured (see the names row's note)"; return 0; }
   first=names_ip second=names; (( rep % 2 == 0 )) && first=names second=names_ip   # alternate which goes first

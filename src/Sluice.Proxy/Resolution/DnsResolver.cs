@@ -24,7 +24,7 @@ internal sealed class DnsResolver : IResolver
     public DnsResolver(ResolverConfig config, IReadOnlyList<IPEndPoint> servers, IResolverEvents? events, TimeProvider? time = null)
     {
         _lookup = new DnsLookup(servers, config.Timeout, config.Attempts);
-        _hosts = config.HostsFile is { } path ? new HostsFile(path, time) : null;
+        _hosts = config.HostsFile is { } path ? new HostsFile(path, config.Timeout, time) : null;
         _limits = config.Cache;
         _cache = new ResolverCache(config.Cache.MaxEntries);
         _events = events;
@@ -47,7 +47,7 @@ internal sealed class DnsResolver : IResolver
     public async Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken)
     {
         string name = host.TrimEnd('.').ToLowerInvariant();
-        if (_hosts?.Find(name) is { } listed)
+        if (_hosts is not null && await _hosts.FindAsync(name, cancellationToken).ConfigureAwait(false) is { } listed)
         {
             _events?.Answered(LookupResult.Hit);
             return listed;

@@ -9,55 +9,84 @@ namespace Sluice.Proxy.Resolution;
 /// looked at no more than once a second so a busy proxy does not stat it per request. A file that is missing or
 /// cannot be read answers nothing (the name servers are asked) until it is back.
 /// </summary>
+/// <remarks>
+/// Lookups never touch the file: they read the table last loaded. Every read runs on the thread pool, one at a time:
+/// the first starts when the resolver is built (lookups wait for it, asynchronously and at most the resolver's query
+/// timeout), later ones are started by the lookup that finds the once-a-second check due. A file on a mount that hangs (a FIFO, a stuck network share) then holds up only that
+/// background check, never a request or a socket thread: a request's lookup would otherwise block every connection
+/// served by the same thread (socket completions run inline, see ProxyRuntime).
+/// </remarks>
 internal sealed class HostsFile
 {
     private static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(1);
 
     private readonly string _path;
     private readonly TimeProvider _time;
-    private readonly Lock _checking = new();
     private volatile Dictionary<string, IPAddress[]> _names = new(StringComparer.Ordinal);
     private FileStamp _stamp;
-    private long _nextCheck; // a TimeProvider timestamp; 0: read at the first lookup
+    private long _nextCheck;
+    private int _checking; // 1 while a background check runs
 
-    public HostsFile(string path, TimeProvider? time = null)
+    private readonly Task _firstRead;
+    private readonly TimeSpan _firstReadWait;
+
+    /// <param name="firstReadWait">How long a lookup waits for the first read before it goes on without the file.</param>
+    public HostsFile(string path, TimeSpan firstReadWait, TimeProvider? time = null)
     {
         _path = path;
         _time = time ?? TimeProvider.System;
+        _firstReadWait = firstReadWait;
+        _checking = 1;
+        _firstRead = Task.Run(CheckInBackground);
     }
 
     /// <summary>The addresses the file gives the (normalised) name, in the resolver's order; null when it has none.</summary>
-    public IPAddress[]? Find(string name)
+    public async ValueTask<IPAddress[]?> FindAsync(string name, CancellationToken cancellationToken)
     {
-        Refresh();
+        if (!_firstRead.IsCompleted)
+        {
+            try
+            {
+                await _firstRead.WaitAsync(_firstReadWait, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // The file does not answer (a hung mount): the name servers are asked meanwhile.
+            }
+        }
+
+
+        if (_time.GetTimestamp() >= Volatile.Read(ref _nextCheck) && Interlocked.CompareExchange(ref _checking, 1, 0) == 0)
+        {
+            _ = Task.Run(CheckInBackground, CancellationToken.None); // not the request's: the check outlives it
+        }
+
         return _names.TryGetValue(name, out IPAddress[]? addresses) ? addresses : null;
     }
 
-    private void Refresh()
+    private void CheckInBackground()
     {
-        long now = _time.GetTimestamp();
-        if (now < Volatile.Read(ref _nextCheck))
+        try
         {
-            return;
+            Check();
         }
-
-        lock (_checking)
+        finally
         {
-            if (now < _nextCheck)
-            {
-                return;
-            }
+            Volatile.Write(ref _checking, 0);
+        }
+    }
 
-            _nextCheck = now + (long)(CheckInterval.TotalSeconds * _time.TimestampFrequency);
-            FileStamp stamp = FileStamp.Of(_path);
-            if (stamp == _stamp)
-            {
-                return;
-            }
-
-            _stamp = stamp;
+    private void Check()
+    {
+        FileStamp stamp = FileStamp.Of(_path);
+        if (stamp != _stamp)
+        {
             _names = Read(_path);
+            _stamp = stamp;
         }
+
+        // From the end of the check: a file that took long to read is not read again at once.
+        Volatile.Write(ref _nextCheck, _time.GetTimestamp() + (long)(CheckInterval.TotalSeconds * _time.TimestampFrequency));
     }
 
     private static Dictionary<string, IPAddress[]> Read(string path)
