@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Sluice.Proxy.Tests.Infrastructure;
 
@@ -12,30 +11,13 @@ namespace Sluice.Proxy.Tests.Attacks;
 /// </summary>
 public sealed class HotPathAttackTests
 {
-    private static async Task<string?> ReadHeadAsync(NetworkStream stream)
-    {
-        var head = new StringBuilder();
-        byte[] one = new byte[1];
-        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
-        {
-            if (await stream.ReadAsync(one) == 0)
-            {
-                return null;
-            }
-
-            head.Append((char)one[0]); // Latin1: every byte kept as it came
-        }
-
-        return head.ToString();
-    }
-
     /// <summary>Records each request head it receives, as bytes in Latin1, and answers with <paramref name="answer"/>(n).</summary>
     private static RawOrigin Recording(ConcurrentQueue<string> seen, Func<int, string>? answer = null)
     {
         int n = 0;
         return RawOrigin.Start(async (stream, _) =>
         {
-            while (await ReadHeadAsync(stream) is { } head)
+            while (await StreamHeads.ReadHeadAsync(stream) is { } head)
             {
                 seen.Enqueue(head);
                 string response = answer?.Invoke(Interlocked.Increment(ref n) - 1) ?? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
@@ -170,7 +152,7 @@ public sealed class HotPathAttackTests
     {
         await using RawOrigin origin = RawOrigin.Start(async (stream, _) =>
         {
-            await ReadHeadAsync(stream);
+            await StreamHeads.ReadHeadAsync(stream);
             await stream.WriteAsync(Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {first}\r\nContent-Length: {second}\r\n\r\nhelloGET /x HTTP/1.1\r\n\r\n"));
         });
         await using TestProxy proxy = await TestProxy.StartAsync();
@@ -186,7 +168,7 @@ public sealed class HotPathAttackTests
     {
         await using RawOrigin origin = RawOrigin.Start(async (stream, _) =>
         {
-            await ReadHeadAsync(stream);
+            await StreamHeads.ReadHeadAsync(stream);
             await stream.WriteAsync(Encoding.Latin1.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 5, ,5\r\nContent-Length:\t5\r\n\r\nhello"));
         });
         await using TestProxy proxy = await TestProxy.StartAsync();
@@ -291,7 +273,7 @@ public sealed class HotPathAttackTests
     {
         await using RawOrigin origin = RawOrigin.Start(async (stream, _) =>
         {
-            await ReadHeadAsync(stream);
+            await StreamHeads.ReadHeadAsync(stream);
             await stream.WriteAsync(Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\nTransfer-Encoding: {coding}\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
         });
         await using TestProxy proxy = await TestProxy.StartAsync();

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Sluice.Proxy.Tests.Infrastructure;
 
@@ -12,31 +11,11 @@ namespace Sluice.Proxy.Tests.Forwarding;
 /// </summary>
 public sealed class HeadReuseTests
 {
-    private static async Task<string?> ReadHeadAsync(NetworkStream stream)
-    {
-        var head = new StringBuilder();
-        byte[] one = new byte[1];
-        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
-        {
-            if (await stream.ReadAsync(one) == 0)
-            {
-                return null;
-            }
-
-            head.Append((char)one[0]);
-        }
-
-        return head.ToString();
-    }
-
-    private static int ContentLength(string head) =>
-        head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase)) is { } line ? int.Parse(line[15..].Trim()) : 0;
-
     /// <summary>An origin that records each request head and answers with the fields <paramref name="answer"/> gives.</summary>
     private static RawOrigin Recording(ConcurrentQueue<string> seen, Func<int, string> answer) => RawOrigin.Start(async (stream, _) =>
     {
         int n = 0;
-        while (await ReadHeadAsync(stream) is { } head)
+        while (await StreamHeads.ReadHeadAsync(stream) is { } head)
         {
             seen.Enqueue(head);
             await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\n{answer(n++)}Content-Length: 2\r\n\r\nok"));
@@ -59,7 +38,7 @@ public sealed class HeadReuseTests
             await client.SendAsync($"GET http://o.test:{origin.Port}/r{i} HTTP/1.1\r\nHost: o.test\r\nUser-Agent: {agents[i]}\r\n{extra}\r\n");
             string head = await client.ReadHeadAsync();
             Assert.StartsWith("HTTP/1.1 200", head);
-            await client.ReadExactlyAsync(ContentLength(head));
+            await client.ReadExactlyAsync(StreamHeads.ContentLength(head));
         }
 
         string[] heads = [.. seen];
@@ -88,7 +67,7 @@ public sealed class HeadReuseTests
             string head = await client.ReadHeadAsync();
             Assert.Contains($"\r\nETag: \"v{i % 2}\"\r\n", head);
             Assert.Contains($"\r\nX-N: {i}\r\n", head);
-            await client.ReadExactlyAsync(ContentLength(head));
+            await client.ReadExactlyAsync(StreamHeads.ContentLength(head));
         }
 
         Assert.Equal(4, seen.Count); // one upstream connection carried them all: the recording origin counts per connection

@@ -13,34 +13,14 @@ namespace Sluice.Proxy.Tests.Functional;
 /// </summary>
 public sealed class DesyncTests
 {
-    private static async Task<string?> ReadHeadAsync(NetworkStream stream)
-    {
-        var head = new StringBuilder();
-        byte[] one = new byte[1];
-        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
-        {
-            if (await stream.ReadAsync(one) == 0)
-            {
-                return null;
-            }
-
-            head.Append((char)one[0]);
-        }
-
-        return head.ToString();
-    }
-
-    private static int ContentLength(string head) =>
-        head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase)) is { } line ? int.Parse(line[15..].Trim()) : 0;
-
     /// <summary>An origin that answers each request with its request line as the body, and records what it saw.</summary>
     private static RawOrigin Recording(ConcurrentQueue<string> seen, string extraHeaders = "") => RawOrigin.Start(async (stream, _) =>
     {
-        while (await ReadHeadAsync(stream) is { } head)
+        while (await StreamHeads.ReadHeadAsync(stream) is { } head)
         {
             string line = head.Split("\r\n")[0];
             seen.Enqueue(line);
-            int length = ContentLength(head);
+            int length = StreamHeads.ContentLength(head);
             if (length > 0)
             {
                 await stream.ReadExactlyAsync(new byte[length]);
@@ -64,13 +44,13 @@ public sealed class DesyncTests
         string smuggled = "DELETE /smuggled HTTP/1.1\r\nHost: o.test\r\n\r\n";
         await attacker.SendAsync($"POST http://o.test:{origin.Port}/a HTTP/1.1\r\nHost: o.test\r\nConnection: Content-Length\r\nContent-Length: {smuggled.Length}\r\n\r\n{smuggled}");
         string head = await attacker.ReadHeadAsync();
-        Assert.Equal("POST /a HTTP/1.1", Encoding.ASCII.GetString(await attacker.ReadExactlyAsync(ContentLength(head))));
+        Assert.Equal("POST /a HTTP/1.1", Encoding.ASCII.GetString(await attacker.ReadExactlyAsync(StreamHeads.ContentLength(head))));
 
         // The pooled upstream connection serves the next client its own response, not a smuggled one.
         using RawClient victim = await RawClient.ConnectAsync(proxy.Endpoint);
         await victim.SendAsync($"GET http://o.test:{origin.Port}/victim HTTP/1.1\r\nHost: o.test\r\n\r\n");
         string victimHead = await victim.ReadHeadAsync();
-        Assert.Equal("GET /victim HTTP/1.1", Encoding.ASCII.GetString(await victim.ReadExactlyAsync(ContentLength(victimHead))));
+        Assert.Equal("GET /victim HTTP/1.1", Encoding.ASCII.GetString(await victim.ReadExactlyAsync(StreamHeads.ContentLength(victimHead))));
         Assert.DoesNotContain(seen, line => line.StartsWith("DELETE", StringComparison.Ordinal));
     }
 
@@ -95,8 +75,8 @@ public sealed class DesyncTests
         await using RawOrigin origin = RawOrigin.Start(async (stream, _) =>
         {
             Interlocked.Increment(ref connections);
-            string? head = await ReadHeadAsync(stream);
-            int length = ContentLength(head!);
+            string? head = await StreamHeads.ReadHeadAsync(stream);
+            int length = StreamHeads.ContentLength(head!);
             if (length > 0)
             {
                 await stream.ReadExactlyAsync(new byte[length]);
@@ -122,7 +102,7 @@ public sealed class DesyncTests
         var requests = new ConcurrentQueue<string>();
         await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
         {
-            string? first = await ReadHeadAsync(stream);
+            string? first = await StreamHeads.ReadHeadAsync(stream);
             requests.Enqueue(first!.Split("\r\n")[0]);
             await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray());
             // The next request arrives on the kept-alive connection: reset it unread, as an origin's idle close does.
@@ -161,7 +141,7 @@ public sealed class DesyncTests
         using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
         await client.SendAsync($"GET http://o.test:{origin.Port}/1 HTTP/1.1\r\nHost: o.test\r\n\r\n");
         string head = await client.ReadHeadAsync();
-        await client.ReadExactlyAsync(ContentLength(head));
+        await client.ReadExactlyAsync(StreamHeads.ContentLength(head));
 
         Task stopping = proxy.StopAsync();
         await client.ReadToEndAsync(timeoutMs: 30_000); // closed by the proxy long before the 2-minute drain ends
@@ -179,7 +159,7 @@ public sealed class DesyncTests
         using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
         await client.SendAsync($"GET http://o.test:{origin.Port}/1 HTTP/1.1\r\nHost: o.test\r\n\r\n");
         string head = await client.ReadHeadAsync();
-        await client.ReadExactlyAsync(ContentLength(head));
+        await client.ReadExactlyAsync(StreamHeads.ContentLength(head));
 
         proxy.Server.Reload(proxy.Server.CurrentConfig with { Default = RuleAction.Deny });
         await client.SendAsync($"GET http://o.test:{origin.Port}/2 HTTP/1.1\r\nHost: o.test\r\n\r\n");
