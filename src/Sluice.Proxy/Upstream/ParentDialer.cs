@@ -151,7 +151,14 @@ internal sealed class ParentDialer
         catch (ProxyErrorException e)
         {
             // A parent that cannot be reached is the parent's failure, named as the next hop (and counted against its health).
-            throw new ProxyErrorException(e.Kind == ProxyErrorKind.ConnectionTimeout ? ProxyErrorKind.ParentTimeout : ProxyErrorKind.ParentRefused, e.Message) { Hop = hop };
+            // Refused only when it refused: a parent that accepted and reset at once can reach the connect's completion
+            // as a reset (SO_ERROR is read after the RST came in), and that is a parent gone, not one refusing.
+            throw new ProxyErrorException(e.Kind switch
+            {
+                ProxyErrorKind.ConnectionTimeout => ProxyErrorKind.ParentTimeout,
+                ProxyErrorKind.ConnectionRefused => ProxyErrorKind.ParentRefused,
+                _ => ProxyErrorKind.ParentError,
+            }, e.Message) { Hop = hop };
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -204,7 +204,7 @@ public sealed class HostileParentTests(ITestOutputHelper output)
         string head = await raw.ReadHeadAsync();
 
         Assert.StartsWith($"HTTP/1.1 {status} ", head);
-        Assert.Contains(proxyStatus, head);
+        Assert.True(head.Contains(proxyStatus, StringComparison.Ordinal), head);
         Assert.Contains($"next-hop=\"{parent.Endpoint}\"", head);
     }
 
