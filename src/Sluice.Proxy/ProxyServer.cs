@@ -495,7 +495,11 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
                 continue;
             }
 
-            Track(RunSessionAsync(socket, tls, client));
+            // Tracked before it runs: the session's first step runs right here (no hop to the thread pool, see
+            // RunSessionAsync), and a stop that comes meanwhile must count it and wait for it like any other.
+            var session = new Task<Task>(() => RunSessionAsync(socket, tls, client));
+            Track(session.Unwrap());
+            session.RunSynchronously(TaskScheduler.Default);
         }
     }
 
