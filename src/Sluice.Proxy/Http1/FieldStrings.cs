@@ -23,6 +23,13 @@ internal sealed class FieldStrings
 
     public string Value(int field, ReadOnlySpan<byte> bytes) => Get(3 + (2 * field), bytes);
 
+    /// <summary>The slot's string from <paramref name="strings"/> when there is one, else a string made once.</summary>
+    public static string StartLine(FieldStrings? strings, int slot, ReadOnlySpan<byte> bytes) => strings?.StartLine(slot, bytes) ?? Once(bytes);
+
+    public static string Name(FieldStrings? strings, int field, ReadOnlySpan<byte> bytes) => strings?.Name(field, bytes) ?? Once(bytes);
+
+    public static string Value(FieldStrings? strings, int field, ReadOnlySpan<byte> bytes) => strings?.Value(field, bytes) ?? Once(bytes);
+
     /// <summary>A string for bytes that are not part of a kept connection's head: the common table, or a new string.</summary>
     public static string Once(ReadOnlySpan<byte> bytes) => FromTable(bytes) ?? Encoding.Latin1.GetString(bytes);
 

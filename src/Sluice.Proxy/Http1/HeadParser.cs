@@ -151,7 +151,7 @@ internal static class HeadParser
         {
             MinorVersion = line[7] - '0',
             Status = ((line[9] - '0') * 100) + ((line[10] - '0') * 10) + (line[11] - '0'),
-            Reason = strings?.StartLine(0, reason) ?? FieldStrings.Once(reason),
+            Reason = FieldStrings.StartLine(strings, 0, reason),
             Fields = fields,
             WireLength = end,
         };
@@ -226,8 +226,8 @@ internal static class HeadParser
             return ParseResult.Invalid(HeadProblem.VersionNotSupported, $"HTTP/{(char)version[5]}.{(char)version[7]} is not supported on this listener; use HTTP/1.1");
         }
 
-        method = strings?.StartLine(0, methodBytes) ?? FieldStrings.Once(methodBytes);
-        target = strings?.StartLine(1, targetBytes) ?? FieldStrings.Once(targetBytes);
+        method = FieldStrings.StartLine(strings, 0, methodBytes);
+        target = FieldStrings.StartLine(strings, 1, targetBytes);
         minor = version[7] == '0' ? 0 : 1;
         return new ParseResult(ParseStatus.Complete, 0, HeadProblem.None, "");
     }
@@ -322,7 +322,7 @@ internal static class HeadParser
 
         value = value.Trim(" \t"u8);
         int index = fields.Count;
-        fields.Add(strings?.Name(index, name) ?? FieldStrings.Once(name), strings?.Value(index, value) ?? FieldStrings.Once(value));
+        fields.Add(FieldStrings.Name(strings, index, name), FieldStrings.Value(strings, index, value));
         return new ParseResult(ParseStatus.Complete, 0, HeadProblem.None, "");
     }
 
