@@ -554,7 +554,7 @@ internal sealed class ForwardExchange
         }
 
         using TunnelTracking tracking = _x.TrackTunnel(countedAgainstLimit: false);
-        RelayResult relay = await Relay.RunAsync(Client, upstream, _x.Timeouts.Idle, _x.Splice, _stopping).ConfigureAwait(false);
+        RelayResult relay = await Relay.RunAsync(Client, upstream, _x.Timeouts.Idle, _x.Splice, _x.Relays).ConfigureAwait(false);
         _x.Log(SquidResult.Miss, 101, upstream.Remote.Address, null, relay.Clean ? null : ProxyErrorKind.ConnectionTerminated);
     }
 

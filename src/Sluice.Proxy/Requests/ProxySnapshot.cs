@@ -77,6 +77,9 @@ internal sealed class ProxyServices
 
     public required Limits.ClientLimits Limits { get; init; }
 
+    /// <summary>The idle timeouts of open tunnels and upgraded connections, and their cut at a stop.</summary>
+    public required Transport.IdleWatch Relays { get; init; }
+
     /// <summary>Whether tunnels between two plain sockets use splice(2).</summary>
     public bool Splice { get; init; }
 

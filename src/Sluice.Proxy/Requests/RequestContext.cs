@@ -62,6 +62,8 @@ internal sealed class RequestContext
     /// <summary>Whether tunnels between two plain sockets use splice(2).</summary>
     public bool Splice => Services.Splice;
 
+    public Transport.IdleWatch Relays => Services.Relays;
+
     /// <summary>Cancelled when the server starts to stop.</summary>
     public CancellationToken Draining => Services.Draining;
 

@@ -9,21 +9,22 @@ internal readonly record struct RelayResult(long ClientToUpstream, long Upstream
 /// <summary>
 /// Relays bytes both ways between two connections until both directions have ended. Each direction is its own
 /// loop: when one side finishes sending (FIN), the other side's send half is shut down and the opposite
-/// direction carries on, so half-closed protocols work. An error or the idle timeout ends both at once.
+/// direction carries on, so half-closed protocols work. An error, the idle timeout or the server's stop ends both at
+/// once: the server's <see cref="IdleWatch"/> keeps the relay's idle clock and cuts it, so the waits here take no
+/// cancellation token (an idle tunnel holds no timer and no token registrations).
 /// </summary>
 internal static class Relay
 {
     private const int BufferSize = 64 * 1024;
 
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
-    public static async ValueTask<RelayResult> RunAsync(Connection client, Connection upstream, TimeSpan idle, bool splice, CancellationToken stopping)
+    public static async ValueTask<RelayResult> RunAsync(Connection client, Connection upstream, TimeSpan idle, bool splice, IdleWatch watch)
     {
-        using var activity = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        activity.CancelAfter(idle);
+        using IdleWatch.Watched activity = watch.Watch(client, upstream, idle);
         // splice(2) only between two plain sockets: TLS bytes must pass through the process to be decrypted.
         bool kernel = splice && client.Stream.Inner is System.Net.Sockets.NetworkStream && upstream.Stream.Inner is System.Net.Sockets.NetworkStream;
-        var up = PumpAsync(client, upstream, activity, idle, kernel);
-        var down = PumpAsync(upstream, client, activity, idle, kernel);
+        var up = PumpAsync(client, upstream, activity, kernel);
+        var down = PumpAsync(upstream, client, activity, kernel);
         (long sentUp, bool upClean) = await up.ConfigureAwait(false);
         (long sentDown, bool downClean) = await down.ConfigureAwait(false);
         return new RelayResult(sentUp, sentDown, upClean && downClean);
@@ -31,11 +32,11 @@ internal static class Relay
 
     /// <returns>Bytes copied, and whether the direction ended by end of stream rather than by error or timeout.</returns>
     /// <remarks>One async method per direction, not a loop calling another: an idle tunnel holds two of these frames.</remarks>
-    private static ValueTask<(long Copied, bool Clean)> PumpAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle, bool splice) =>
-        splice ? SpliceAsync(from, to, activity, idle) : CopyAsync(from, to, activity, idle);
+    private static ValueTask<(long Copied, bool Clean)> PumpAsync(Connection from, Connection to, IdleWatch.Watched activity, bool splice) =>
+        splice ? SpliceAsync(from, to, activity) : CopyAsync(from, to, activity);
 
     /// <summary>Bytes that arrived with the request head (e.g. a TLS ClientHello right after CONNECT) go first.</summary>
-    private static async ValueTask<int> SendEarlyBytesAsync(Connection from, Connection to, CancellationTokenSource activity)
+    private static async ValueTask<int> SendEarlyBytesAsync(Connection from, Connection to)
     {
         ReadOnlyMemory<byte> early = from.Input.BufferedMemory;
         if (early.IsEmpty)
@@ -43,7 +44,7 @@ internal static class Relay
             return 0;
         }
 
-        await to.Stream.WriteAsync(early, activity.Token).ConfigureAwait(false);
+        await to.Stream.WriteAsync(early).ConfigureAwait(false);
         from.Input.Consume(early.Length);
         return early.Length;
     }
@@ -52,44 +53,42 @@ internal static class Relay
         e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException;
 
     /// <summary>
-    /// One direction failed: the tunnel is broken. Cancel the other direction and reset both ends, so neither peer
-    /// mistakes a truncated stream for a complete one.
+    /// One direction failed (or the relay was cut): the tunnel is broken. Both ends are reset, which also stops the
+    /// other direction, so neither peer mistakes a truncated stream for a complete one.
     /// </summary>
-    private static async ValueTask<(long Copied, bool Clean)> BrokenAsync(Connection from, Connection to, CancellationTokenSource activity, long copied)
+    private static (long Copied, bool Clean) Broken(IdleWatch.Watched activity, long copied)
     {
-        await activity.CancelAsync().ConfigureAwait(false);
-        from.Abort();
-        to.Abort();
+        activity.Cut();
         return (copied, false);
     }
 
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
-    private static async ValueTask<(long Copied, bool Clean)> CopyAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle)
+    private static async ValueTask<(long Copied, bool Clean)> CopyAsync(Connection from, Connection to, IdleWatch.Watched activity)
     {
         long copied = 0;
         byte[]? buffer = null;
         try
         {
-            copied += await SendEarlyBytesAsync(from, to, activity).ConfigureAwait(false);
+            copied += await SendEarlyBytesAsync(from, to).ConfigureAwait(false);
             while (true)
             {
                 if (buffer is null)
                 {
                     // Wait without a buffer: an idle tunnel holds no memory for its data.
-                    await from.Stream.ReadAsync(Memory<byte>.Empty, activity.Token).ConfigureAwait(false);
+                    await from.Stream.ReadAsync(Memory<byte>.Empty).ConfigureAwait(false);
                     buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
                 }
 
-                int read = await from.Input.ReadAsync(buffer, activity.Token).ConfigureAwait(false);
+                int read = await from.Input.ReadAsync(buffer, CancellationToken.None).ConfigureAwait(false);
                 if (read == 0)
                 {
                     await to.ShutdownSendAsync().ConfigureAwait(false);
                     return (copied, true);
                 }
 
-                await to.Stream.WriteAsync(buffer.AsMemory(0, read), activity.Token).ConfigureAwait(false);
+                await to.Stream.WriteAsync(buffer.AsMemory(0, read)).ConfigureAwait(false);
                 copied += read;
-                activity.CancelAfter(idle);
+                activity.Touch();
                 if (read < buffer.Length)
                 {
                     // The sender is not ahead of us: give the buffer back and wait for more without one. A full
@@ -101,7 +100,7 @@ internal static class Relay
         }
         catch (Exception e) when (Breaks(e))
         {
-            return await BrokenAsync(from, to, activity, copied).ConfigureAwait(false);
+            return Broken(activity, copied);
         }
         finally
         {
@@ -119,24 +118,24 @@ internal static class Relay
     /// </summary>
     /// <returns>Bytes moved, and whether the source ended cleanly (the destination's send side is then shut down).</returns>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
-    private static async ValueTask<(long Copied, bool Clean)> SpliceAsync(Connection from, Connection to, CancellationTokenSource activity, TimeSpan idle)
+    private static async ValueTask<(long Copied, bool Clean)> SpliceAsync(Connection from, Connection to, IdleWatch.Watched activity)
     {
-        int source = (int)from.Socket.SafeHandle.DangerousGetHandle();
-        int destination = (int)to.Socket.SafeHandle.DangerousGetHandle();
+        System.Net.Sockets.SafeSocketHandle source = from.Socket.SafeHandle;
+        System.Net.Sockets.SafeSocketHandle destination = to.Socket.SafeHandle;
         long copied = 0;
         SplicePipe? pipe = null;
         try
         {
-            copied += await SendEarlyBytesAsync(from, to, activity).ConfigureAwait(false);
+            copied += await SendEarlyBytesAsync(from, to).ConfigureAwait(false);
             while (true)
             {
                 if (pipe is null)
                 {
-                    await from.Stream.ReadAsync(Memory<byte>.Empty, activity.Token).ConfigureAwait(false);
+                    await from.Stream.ReadAsync(Memory<byte>.Empty).ConfigureAwait(false);
                     pipe = SplicePipe.Rent();
                 }
 
-                long read = SplicePipe.Move(source, pipe.WriteEnd, SplicePipe.Capacity);
+                long read = pipe.Fill(source, SplicePipe.Capacity);
                 if (read == 0)
                 {
                     await to.ShutdownSendAsync().ConfigureAwait(false);
@@ -153,10 +152,10 @@ internal static class Relay
                 from.Input.AddRead(read);
                 for (long left = read; left > 0;)
                 {
-                    long written = SplicePipe.Move(pipe.ReadEnd, destination, left);
+                    long written = pipe.Empty(destination, left);
                     if (written < 0)
                     {
-                        left -= await DrainThroughBufferAsync(pipe, to, (int)left, activity.Token).ConfigureAwait(false);
+                        left -= await DrainThroughBufferAsync(pipe, to, (int)left).ConfigureAwait(false);
                         continue;
                     }
 
@@ -165,7 +164,7 @@ internal static class Relay
                 }
 
                 copied += read;
-                activity.CancelAfter(idle);
+                activity.Touch();
                 if (read < SplicePipe.Capacity)
                 {
                     pipe.Return(); // the sender is not ahead: wait for more without holding a pipe
@@ -177,7 +176,7 @@ internal static class Relay
         {
             pipe?.Close(); // it may hold bytes: never pooled
             pipe = null;
-            return await BrokenAsync(from, to, activity, copied).ConfigureAwait(false);
+            return Broken(activity, copied);
         }
         finally
         {
@@ -185,13 +184,13 @@ internal static class Relay
         }
     }
 
-    private static async Task<int> DrainThroughBufferAsync(SplicePipe pipe, Connection to, int count, CancellationToken cancellationToken)
+    private static async Task<int> DrainThroughBufferAsync(SplicePipe pipe, Connection to, int count)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(count);
         try
         {
             int read = pipe.Drain(buffer.AsSpan(0, count));
-            await to.Stream.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            await to.Stream.WriteAsync(buffer.AsMemory(0, read)).ConfigureAwait(false);
             return read;
         }
         finally

@@ -69,17 +69,43 @@ internal sealed partial class SplicePipe
         _ = CloseFd(WriteEnd);
     }
 
-    /// <summary>Moves up to <paramref name="count"/> bytes; returns -1 when it would block, throws on errors.</summary>
-    public static long Move(int from, int to, long count)
-    {
-        long moved = SpliceFd(from, IntPtr.Zero, to, IntPtr.Zero, (nuint)count, SpliceMove | NonBlock);
-        if (moved >= 0)
-        {
-            return moved;
-        }
+    /// <summary>Moves up to <paramref name="count"/> bytes from the socket into the pipe; -1 when it would block.</summary>
+    public long Fill(SafeHandle socket, long count) => Move(socket, WriteEnd, fromSocket: true, count);
 
-        int errno = Marshal.GetLastPInvokeError();
-        return errno == EAgain ? -1 : throw new IOException($"splice failed: errno {errno}");
+    /// <summary>Moves up to <paramref name="count"/> bytes from the pipe to the socket; -1 when it would block.</summary>
+    public long Empty(SafeHandle socket, long count) => Move(socket, ReadEnd, fromSocket: false, count);
+
+    /// <remarks>
+    /// The socket's handle is referenced for the length of the call: a relay can be cut from another thread (the
+    /// other direction failing, the idle watch, a stop), and a descriptor closed meanwhile could already be the number
+    /// of the next accepted connection. Referenced, the close waits for this call; a socket already closed throws
+    /// ObjectDisposedException, which ends the direction like any broken read.
+    /// </remarks>
+    private static long Move(SafeHandle socket, int pipeEnd, bool fromSocket, long count)
+    {
+        bool referenced = false;
+        try
+        {
+            socket.DangerousAddRef(ref referenced);
+            int fd = (int)socket.DangerousGetHandle();
+            long moved = fromSocket
+                ? SpliceFd(fd, IntPtr.Zero, pipeEnd, IntPtr.Zero, (nuint)count, SpliceMove | NonBlock)
+                : SpliceFd(pipeEnd, IntPtr.Zero, fd, IntPtr.Zero, (nuint)count, SpliceMove | NonBlock);
+            if (moved >= 0)
+            {
+                return moved;
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            return errno == EAgain ? -1 : throw new IOException($"splice failed: errno {errno}");
+        }
+        finally
+        {
+            if (referenced)
+            {
+                socket.DangerousRelease();
+            }
+        }
     }
 
     /// <summary>Reads bytes out of the pipe into a buffer (when the destination is full and must be awaited).</summary>
