@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -27,7 +26,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _draining = new();
-    private readonly ConcurrentDictionary<Task, byte> _sessions = new();
+    private readonly Listening.OpenSessions _sessions = new();
     private readonly List<Socket> _listeners = [];
     private readonly List<ListenerTls?> _tls = [];
     private readonly List<Task> _acceptLoops = [];
@@ -170,6 +169,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             Stats = stats,
             Limits = new Limits.ClientLimits(),
             Splice = _options.Splice && Tunnels.SplicePipe.IsSupported,
+            Relays = new Transport.IdleWatch(_stopping.Token),
         };
         _services.AccessLog.ReportTo(metrics, _logger);
         metrics.WatchLeaves(() => _leaves.Mints, () => _leaves.Count);
@@ -410,19 +410,19 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         CloseListeners(); // before the first await: when this returns its task, nothing new is accepted
         await _draining.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
-        Task[] open = _sessions.Keys.ToArray();
-        if (open.Length > 0)
+        int open = _sessions.Count;
+        if (open > 0)
         {
             TimeSpan drain = _options.DrainTimeout ?? CurrentConfig.Timeouts.Drain;
-            ProxyLog.Draining(_logger, drain.TotalSeconds, open.Length);
-            Task drained = Task.WhenAll(open);
+            ProxyLog.Draining(_logger, drain.TotalSeconds, open);
+            Task drained = _sessions.WhenNoneOpenAsync();
             if (await Task.WhenAny(drained, Task.Delay(drain)).ConfigureAwait(false) != drained)
             {
-                // Counted while they are still open: once cut, they are gone from the set.
+                // Counted while they are still open: once cut, they are no longer counted.
                 CutConnections = _sessions.Count;
                 ProxyLog.DrainIncomplete(_logger, CutConnections);
                 await _stopping.CancelAsync().ConfigureAwait(false);
-                await Task.WhenAny(Task.WhenAll(_sessions.Keys.ToArray()), Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+                await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
             }
         }
 
@@ -436,6 +436,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         if (_services is not null)
         {
             _services.Limits.Dispose();
+            _services.Relays.Dispose();
             await _services.Pool.DisposeAsync().ConfigureAwait(false);
             await _services.AccessLog.DisposeAsync().ConfigureAwait(false);
         }
@@ -491,15 +492,16 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
                     continue;
                 }
 
-                Track(RefuseAsync(socket, client, refused, tls is null));
+                _sessions.Enter();
+                _ = RefuseAsync(socket, client, refused, tls is null);
                 continue;
             }
 
-            // Tracked before it runs: the session's first step runs right here (no hop to the thread pool, see
-            // RunSessionAsync), and a stop that comes meanwhile must count it and wait for it like any other.
-            var session = new Task<Task>(() => RunSessionAsync(socket, tls, client));
-            Track(session.Unwrap());
-            session.RunSynchronously(TaskScheduler.Default);
+            // Counted before it runs: the session's first step runs right here (no hop to the thread pool, see
+            // RunSessionAsync), and a stop that comes meanwhile must count it and wait for it like any other. Each
+            // session leaves the count in its own last step; its task is not kept.
+            _sessions.Enter();
+            _ = RunSessionAsync(socket, tls, client);
         }
     }
 
@@ -622,6 +624,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         finally
         {
             services.Limits.CloseConnection(address);
+            _sessions.Exit();
         }
     }
 
@@ -638,6 +641,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         finally
         {
             Interlocked.Decrement(ref _refusing);
+            _sessions.Exit();
         }
     }
 
@@ -716,13 +720,5 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             socket.Dispose();
             return null;
         }
-    }
-
-    private void Track(Task session)
-    {
-        _sessions.TryAdd(session, 0);
-        // A static callback with the set as its state: no delegate made per connection.
-        session.ContinueWith(static (t, sessions) => ((ConcurrentDictionary<Task, byte>)sessions!).TryRemove(t, out _), _sessions,
-            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 }
