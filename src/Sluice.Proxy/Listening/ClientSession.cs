@@ -12,7 +12,7 @@ namespace Sluice.Proxy.Listening;
 /// One client connection: reads request heads under the header limits and timeouts, hands each request to the
 /// tunnel or the forwarder, and keeps the connection alive between requests while both sides allow it.
 /// </summary>
-internal sealed class ClientSession
+internal sealed class ClientSession : IInspectedSession
 {
     // How long a closing connection keeps reading (and discarding) so the client receives our last response.
     private static readonly TimeSpan LingerLimit = TimeSpan.FromSeconds(2);
@@ -91,7 +91,7 @@ internal sealed class ClientSession
 
                 exchanging = true;
                 bool another = head.IsConnect
-                    ? await ConnectTunnel.RunAsync(exchange, RunInsideAsync, _stopping).ConfigureAwait(false)
+                    ? await ConnectTunnel.RunAsync(exchange, this, _stopping).ConfigureAwait(false)
                     : await ForwardExchange.RunAsync(exchange, _stopping).ConfigureAwait(false);
                 exchanging = false;
                 if (!another)
@@ -126,7 +126,7 @@ internal sealed class ClientSession
     /// The requests inside an inspected tunnel: the same loop over the client's TLS connection, with the snapshot the
     /// tunnel started with for its whole life.
     /// </summary>
-    private Task RunInsideAsync(Connection inside, InspectedTunnel tunnel)
+    public Task RunInsideAsync(Connection inside, InspectedTunnel tunnel)
     {
         ProxySnapshot snapshot = _snapshot;
         return new ClientSession(inside, () => snapshot, _services, _live, _stopping, tunnel).RunAsync();

@@ -14,7 +14,7 @@ internal static class ConnectTunnel
     /// <param name="runInside">Runs the requests of an inspected tunnel over the client's TLS connection (the session loop).</param>
     /// <returns>True when the connection may carry another request (the CONNECT was answered 407).</returns>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
-    public static async ValueTask<bool> RunAsync(RequestContext exchange, Func<Connection, InspectedTunnel, Task> runInside, CancellationToken stopping)
+    public static async ValueTask<bool> RunAsync(RequestContext exchange, IInspectedSession runInside, CancellationToken stopping)
     {
         Connection client = exchange.Client;
         if (!RequestTarget.TryParseAuthority(exchange.Head.Target, out RequestTarget? target, out string problem))
@@ -75,7 +75,7 @@ internal static class ConnectTunnel
         {
             try
             {
-                await client.Stream.WriteAsync(Established, stopping).ConfigureAwait(false);
+                await ImmediateSend.WriteAsync(client, Established, stopping).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
@@ -83,7 +83,7 @@ internal static class ConnectTunnel
                 return false; // the client left before the tunnel opened
             }
 
-            RelayResult result = await Relay.RunAsync(client, upstream, exchange.Timeouts.Idle, exchange.Splice, stopping).ConfigureAwait(false);
+            RelayResult result = await Relay.RunAsync(client, upstream, exchange.Timeouts.Idle, exchange.Splice, exchange.Relays).ConfigureAwait(false);
             exchange.Log(SquidResult.Tunnel, 200, upstream.Remote.Address, contentType: null, result.Clean ? null : ProxyErrorKind.ConnectionTerminated);
         }
 

@@ -16,7 +16,7 @@ namespace Sluice.Proxy.Tunnels;
 internal static class InspectedConnect
 {
     /// <summary>Runs the tunnel; the tunnel slot taken for it is released here. Returns false: the connection ends with the tunnel.</summary>
-    public static async Task<bool> RunAsync(RequestContext exchange, Verdict allowed, RequestTarget target, Func<Connection, InspectedTunnel, Task> runInside, CancellationToken stopping)
+    public static async Task<bool> RunAsync(RequestContext exchange, Verdict allowed, RequestTarget target, IInspectedSession runInside, CancellationToken stopping)
     {
         using var tunnel = new InspectedTunnel(exchange, allowed, target, exchange.Snapshot.Inspection!);
         Connection origin;
@@ -98,7 +98,7 @@ internal static class InspectedConnect
         }
 
         Connection inside = Connection.Layered(client, tls);
-        await runInside(inside, tunnel).ConfigureAwait(false);
+        await runInside.RunInsideAsync(inside, tunnel).ConfigureAwait(false);
         if (inside.Input.BytesRead == 0 && !stopping.IsCancellationRequested)
         {
             // Many clients (.NET's SslStream among them) check the certificate only once the handshake has completed on

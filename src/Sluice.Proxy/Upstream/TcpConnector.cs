@@ -31,6 +31,22 @@ internal static class TcpConnector
 
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         budget.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+        if (addresses.Count == 1)
+        {
+            // The usual case, one address: nothing to race, so no attempt objects, lists or WhenAny per connection.
+            Socket socket = Attempt.NewSocket(addresses[0]);
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(addresses[0], port), budget.Token).ConfigureAwait(false);
+                return socket;
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException)
+            {
+                socket.Dispose();
+                throw Failure(e, what, addresses[0], connectTimeout, cancellationToken);
+            }
+        }
+
         var running = new List<Attempt>();
         ProxyErrorException? last = null;
         int next = 0;
@@ -61,13 +77,12 @@ internal static class TcpConnector
                 }
 
                 done.Dispose();
+                last = Failure(failure, what, done.Address, connectTimeout, cancellationToken);
                 if (failure is OperationCanceledException)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    throw new ProxyErrorException(ProxyErrorKind.ConnectionTimeout, $"no connection to {what} ({done.Address}) within {Durations.Format(connectTimeout)}");
+                    throw last; // the budget is spent: the attempts still running were cancelled with it
                 }
 
-                last = Describe((SocketException)failure, what, done.Address);
                 if (next < addresses.Count)
                 {
                     running.Add(Attempt.Start(addresses[next++], port, budget.Token)); // a failure starts the next at once
@@ -83,6 +98,18 @@ internal static class TcpConnector
         }
 
         throw last!;
+    }
+
+    /// <summary>What one failed attempt means; a cancellation by the caller (not the budget) is rethrown as such.</summary>
+    private static ProxyErrorException Failure(Exception failure, string what, IPAddress address, TimeSpan connectTimeout, CancellationToken cancellationToken)
+    {
+        if (failure is OperationCanceledException)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return new ProxyErrorException(ProxyErrorKind.ConnectionTimeout, $"no connection to {what} ({address}) within {Durations.Format(connectTimeout)}");
+        }
+
+        return Describe((SocketException)failure, what, address);
     }
 
     private static ProxyErrorException Describe(SocketException e, string what, IPAddress address) => e.SocketErrorCode switch
@@ -108,9 +135,11 @@ internal static class TcpConnector
 
         public Task<Exception?> Outcome { get; }
 
+        public static Socket NewSocket(IPAddress address) => new(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+
         public static Attempt Start(IPAddress address, int port, CancellationToken cancellationToken)
         {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            Socket socket = NewSocket(address);
             return new Attempt(address, socket, RunAsync(socket, new IPEndPoint(address, port), cancellationToken));
         }
 
