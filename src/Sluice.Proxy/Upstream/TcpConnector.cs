@@ -22,31 +22,18 @@ internal static class TcpConnector
     /// <param name="what">How the messages name the peer: <c>host:port</c>, or <c>parent proxy host:port</c>.</param>
     /// <param name="connectTimeout">The whole budget (lookup included), for the message.</param>
     /// <param name="left">What is left of it now.</param>
-    public static async Task<Socket> ConnectAsync(IReadOnlyList<IPAddress> addresses, int port, string what, TimeSpan connectTimeout, TimeSpan left, CancellationToken cancellationToken)
+    public static Task<Socket> ConnectAsync(IReadOnlyList<IPAddress> addresses, int port, string what, TimeSpan connectTimeout, TimeSpan left, CancellationToken cancellationToken) => addresses.Count switch
     {
-        if (addresses.Count == 0)
-        {
-            throw new ProxyErrorException(ProxyErrorKind.DestinationUnreachable, $"no address to connect to for {what}");
-        }
+        0 => Task.FromException<Socket>(new ProxyErrorException(ProxyErrorKind.DestinationUnreachable, $"no address to connect to for {what}")),
+        1 => ConnectOneAsync(addresses[0], port, what, connectTimeout, left, cancellationToken),
+        _ => RaceAsync(addresses, port, what, connectTimeout, left, cancellationToken),
+    };
 
+    /// <summary>Happy Eyeballs over two or more addresses.</summary>
+    private static async Task<Socket> RaceAsync(IReadOnlyList<IPAddress> addresses, int port, string what, TimeSpan connectTimeout, TimeSpan left, CancellationToken cancellationToken)
+    {
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         budget.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-        if (addresses.Count == 1)
-        {
-            // The usual case, one address: nothing to race, so no attempt objects, lists or WhenAny per connection.
-            Socket socket = Attempt.NewSocket(addresses[0]);
-            try
-            {
-                await socket.ConnectAsync(new IPEndPoint(addresses[0], port), budget.Token).ConfigureAwait(false);
-                return socket;
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException)
-            {
-                socket.Dispose();
-                throw Failure(e, what, addresses[0], connectTimeout, cancellationToken);
-            }
-        }
-
         var running = new List<Attempt>();
         ProxyErrorException? last = null;
         int next = 0;
@@ -98,6 +85,29 @@ internal static class TcpConnector
         }
 
         throw last!;
+    }
+
+    /// <summary>
+    /// The usual case, one address: nothing to race, so no attempt objects, lists or WhenAny. The budget is a wait
+    /// with a timeout rather than a linked cancellation source, because the socket keeps the token its connect was
+    /// given (in the receive operation it caches) for the connection's life: a source made per connection would stay
+    /// with every tunnel.
+    /// </summary>
+    private static async Task<Socket> ConnectOneAsync(IPAddress address, int port, string what, TimeSpan connectTimeout, TimeSpan left, CancellationToken cancellationToken)
+    {
+        Socket socket = Attempt.NewSocket(address);
+        Task connect = socket.ConnectAsync(new IPEndPoint(address, port), cancellationToken).AsTask();
+        try
+        {
+            await connect.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+            return socket;
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException or SocketException)
+        {
+            socket.Dispose(); // aborts a connect still under way
+            _ = connect.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw Failure(e is TimeoutException ? new OperationCanceledException() : e, what, address, connectTimeout, cancellationToken);
+        }
     }
 
     /// <summary>What one failed attempt means; a cancellation by the caller (not the budget) is rethrown as such.</summary>
