@@ -74,7 +74,7 @@ has_peer squid || PARENT=0 INSPECT=0
 
 if [[ $MODE == full ]]; then
   REPS=${REPS:-5} IDLE_REPS=3 WRK_SECS=10 WARM_SECS=2 BIG_BYTES=$((1024 * 1024 * 1024)) BIG_LABEL="1 GiB"
-  TUNNEL_COUNT=20000 TUNNEL_SECS=30 IDLE_COUNT=9500 IDLE_STEADY=20 SOAK_SECS=120 SOAK_AFTER=60 BDN_ARGS=(--filter '*')
+  TUNNEL_COUNT=20000 TUNNEL_SECS=30 IDLE_COUNT=9500 IDLE_STEADY=35 SOAK_SECS=120 SOAK_AFTER=60 BDN_ARGS=(--filter '*')
 else
   REPS=${REPS:-1} IDLE_REPS=1 WRK_SECS=3 WARM_SECS=1 BIG_BYTES=$((128 * 1024 * 1024)) BIG_LABEL="128 MiB"
   TUNNEL_COUNT=3000 TUNNEL_SECS=10 IDLE_COUNT=2000 IDLE_STEADY=5 SOAK_SECS=20 SOAK_AFTER=15 BDN_ARGS=(--quick --filter '*DecideBenchmarks*' '*NameBenchmarks*')
@@ -125,6 +125,7 @@ T0=$(date +%s)
 LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 log() { printf '[%4ds] %s\n' $(( $(date +%s) - T0 )) "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
+names_address() { echo "127.1.$(( $1 / 250 )).$(( $1 % 250 + 1 ))"; }   # the names row: the address of name i (0-999)
 
 # ---------------------------------------------------------------- cleanup: stop exactly what we started
 STARTED=()
@@ -333,6 +334,13 @@ if [[ $INSPECT == 1 ]]; then
   ln -sfn "$PKI" "$WORK/pki"
 fi
 INSPECT_ORIGIN=""
+# The names row's 1,000 origins: the same files on 127.1.0.1 … 127.1.3.250 (a listener per address: loopback only).
+NAMES_ORIGIN=""
+if [[ $NAMES == 1 ]]; then
+  NAMES_ORIGIN=$'\n  server {'
+  for i in $(seq 0 999); do NAMES_ORIGIN+=$'\n    listen '"$(names_address "$i"):$ORIGIN_HTTP;"; done
+  NAMES_ORIGIN+=$'\n    root '"$WORK/www;"$'\n  }'
+fi
 [[ $INSPECT == 1 ]] && INSPECT_ORIGIN="
   server {   # the inspected row's origin: the same files, a certificate from the origin CA made above
     listen 127.0.0.1:$ORIGIN_INSPECT ssl backlog=4096;
@@ -365,7 +373,7 @@ http {
     ssl_certificate_key $WORK/origin.key;
     root $WORK/www;
     location /upload { client_max_body_size 0; return 204; }   # reads and discards the body
-  }$INSPECT_ORIGIN
+  }$INSPECT_ORIGIN$NAMES_ORIGIN
 }
 EOF
 
@@ -529,13 +537,15 @@ if [[ $AUTH == 1 && $ONLY != parent && $ONLY != inspect ]]; then
   fi
 fi
 
-# The names row: dnsmasq on 127.0.0.1:15353 answers n0.bench.test … n999.bench.test with 127.0.0.1 (TTL 300 s) and
-# nothing else (no upstream servers, no /etc/hosts). Sluice asks it through `resolver: { servers: [...] }` where this
+# The names row: dnsmasq on 127.0.0.1:15353 answers n0.bench.test … n999.bench.test, each with its own loopback
+# address (127.1.0.1 … 127.1.3.250, TTL 300 s, the origin listens on all of them), and nothing else (no upstream
+# servers, no /etc/hosts). Its IP-literal half rotates over the same 1,000 addresses, so both halves reach 1,000
+# distinct origins and only the lookup differs (a proxy keeps its idle upstream connections per origin). Sluice asks it through `resolver: { servers: [...] }` where this
 # build knows the key (probed with `sluice check`; the row is left out otherwise); Traffic Server through
 # proxy.config.dns.nameservers (in its anchor: it never asks the system's servers). Squid's dns_nameservers takes addresses without a port, so it cannot ask 15353.
 NAMES_STATUS="not measured (--no-names)"
 if [[ $NAMES == 1 && $ONLY != parent && $ONLY != inspect ]]; then
-  for i in $(seq 0 999); do echo "127.0.0.1 n$i.bench.test"; done >"$WORK/names.hosts"
+  for i in $(seq 0 999); do echo "$(names_address "$i") n$i.bench.test"; done >"$WORK/names.hosts"
   start_bg dnsmasq dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --keep-in-foreground --listen-address=127.0.0.1 \
     --bind-interfaces --port=$DNS_PORT --local-ttl=300 --addn-hosts="$WORK/names.hosts" --local=/bench.test/ \
     --pid-file="$WORK/dnsmasq.pid"   # --local: AAAA and unknown names under bench.test get NODATA / NXDOMAIN, not REFUSED
@@ -545,7 +555,7 @@ if [[ $NAMES == 1 && $ONLY != parent && $ONLY != inspect ]]; then
   NAMES_STATUS="dnsmasq $(dnsmasq -v | awk 'NR==1 {print $3}') on 127.0.0.1:$DNS_PORT, 1,000 names, TTL 300 s"
   for s in sluice sluice-aot; do
     sluice_config "${PORT[$s-names]}" "${TLS_PORT[$s-names]}" "${extra[@]}" "resolver: { servers: [\"127.0.0.1:$DNS_PORT\"] }" \
-      | sed 's/^    destinations: \["127.0.0.1", "localhost"\]$/    destinations: [".bench.test", "127.0.0.1", "localhost"]/' >"$WORK/$s-names.yaml"
+      | sed 's/^    destinations: \["127.0.0.1", "localhost"\]$/    destinations: [".bench.test", "127.0.0.1", "127.1.0.0\/16", "localhost"]/' >"$WORK/$s-names.yaml"
   done
   if "$SLUICE_CHECK" check --config "$WORK/sluice-names.yaml" >"$LOGS/sluice-names-check.log" 2>&1; then
     AUX+=(sluice-names); [[ $AOT == 1 ]] && AUX+=(sluice-aot-names)
@@ -617,7 +627,8 @@ wrk.path = "http://127.0.0.1:$ORIGIN_HTTP/1k"
 wrk.headers["Host"] = "127.0.0.1:$ORIGIN_HTTP"
 EOF
 # The names row: one script, two host lists. Every request names the next of 1,000 hosts (n0.bench.test … n999, each
-# thread starting elsewhere), or the IP literal, in the same request-building code, so only the name differs.
+# thread starting elsewhere), or the next of the 1,000 addresses those names resolve to, in the same request-building
+# code, so only the name differs.
 names_lua() {  # host-expression
   cat <<EOF
 -- wrk through a forward proxy: absolute-form request line, the host rotating per request (bench/run.sh names row)
@@ -632,7 +643,7 @@ end
 EOF
 }
 names_lua '"n" .. n .. ".bench.test"' >"$WORK/names.lua"
-names_lua '"127.0.0.1" .. ((n < 0) and n or "")' >"$WORK/names_ip.lua"
+names_lua '"127.1." .. math.floor(n / 250) .. "." .. (n % 250 + 1)' >"$WORK/names_ip.lua"
 wrk_to_ms='function ms(v){ if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /m$/) return v*60000; if (v ~ /s$/) return v*1000; return v }'
 wrk_measure() {  # workload target rep threads conns lua-script url [wrk args...]: a warm-up, then the measured run
   local w=$1 t=$2 rep=$3 threads=$4 conns=$5 script=$6 url=$7; shift 7
