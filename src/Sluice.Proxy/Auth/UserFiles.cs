@@ -8,6 +8,11 @@ namespace Sluice.Proxy.Auth;
 /// configuration), then looked at again at most once a second. A new version that does not load is logged and the
 /// previous users stay. Shared by successive authenticators as long as the paths stay the same.
 /// </summary>
+/// <remarks>
+/// The check (a stat, and after a change the read and parse) runs on the thread pool, never on the request's thread:
+/// requests run on the socket engine's threads, and a users file on a slow or hung mount would hold every connection
+/// those threads serve. The request that starts a check is answered with the users known until then.
+/// </remarks>
 internal sealed class UserFiles
 {
     private static readonly TimeSpan RecheckEvery = TimeSpan.FromSeconds(1);
@@ -15,7 +20,7 @@ internal sealed class UserFiles
     private readonly string _usersFile;
     private readonly string? _groupsFile;
     private readonly Action<string> _warn;
-    private readonly object _checking = new();
+    private int _checking;
     private volatile UserDirectory _directory;
     private (FileStamp Users, FileStamp Groups) _stamps;
     private long _nextCheck;
@@ -33,27 +38,34 @@ internal sealed class UserFiles
 
     public bool AreFor(BasicAuthConfig config) => config.UsersFile == _usersFile && config.GroupsFile == _groupsFile;
 
-    /// <summary>The users as the files say now (checked at most once a second; a check never waits for another).</summary>
+    /// <summary>The users as last read (a check of the files starts at most once a second, one at a time).</summary>
     public UserDirectory Current()
     {
         long now = Environment.TickCount64;
-        if (now >= Interlocked.Read(ref _nextCheck) && Monitor.TryEnter(_checking))
+        if (now >= Interlocked.Read(ref _nextCheck) && Interlocked.CompareExchange(ref _checking, 1, 0) == 0)
         {
-            try
-            {
-                if (now >= Interlocked.Read(ref _nextCheck))
-                {
-                    Interlocked.Exchange(ref _nextCheck, now + (long)RecheckEvery.TotalMilliseconds);
-                    ReloadIfChanged();
-                }
-            }
-            finally
-            {
-                Monitor.Exit(_checking);
-            }
+            Interlocked.Exchange(ref _nextCheck, now + (long)RecheckEvery.TotalMilliseconds);
+            ThreadPool.UnsafeQueueUserWorkItem(static files => files.Check(), this, preferLocal: false);
         }
 
         return _directory;
+    }
+
+    private void Check()
+    {
+        try
+        {
+            ReloadIfChanged();
+        }
+        catch (Exception e)
+        {
+            // On the thread pool nothing else would catch it: a check that fails keeps the users and says why.
+            _warn($"users file could not be checked, keeping the previous users: {e.Message}");
+        }
+        finally
+        {
+            Volatile.Write(ref _checking, 0);
+        }
     }
 
     private void ReloadIfChanged()

@@ -162,6 +162,33 @@ public sealed class ProxyAuthTests : IDisposable
     }
 
     [Fact]
+    public async Task A_users_file_on_a_hung_mount_holds_no_request()
+    {
+        await using TestProxy proxy = await StartAsync();
+        Assert.Equal("502", await StatusWithAsync(proxy, "alice", "wonderland"));
+
+        // A FIFO in the file's place stands in for a hung network mount: reading it blocks until a writer comes.
+        File.Delete(UsersFile);
+        using (var make = System.Diagnostics.Process.Start("mkfifo", [UsersFile]))
+        {
+            await make.WaitForExitAsync();
+        }
+
+        try
+        {
+            await Task.Delay(1500); // past the once-a-second check: the next request starts one, which will hang
+            string[] statuses = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => StatusWithAsync(proxy, "alice", "wonderland")));
+            Assert.All(statuses, s => Assert.Equal("502", s)); // served with the users known before, none waiting
+        }
+        finally
+        {
+            // Release the reader (bounded: no reader, no wait), so the proxy can stop.
+            using var release = System.Diagnostics.Process.Start("timeout", ["5", "sh", "-c", $"echo 'alice:x' > '{UsersFile}'"]);
+            await release.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
     public async Task Repeated_failures_from_one_address_are_refused_for_a_while_with_429()
     {
         await using TestProxy proxy = await StartAsync();
