@@ -11,6 +11,7 @@ namespace Sluice.Proxy.Transport;
 internal sealed class Connection : IDisposable
 {
     private int _disposed;
+    private int _sendShut;
 
     public Connection(Socket socket, Stream stream, IPEndPoint remote)
     {
@@ -87,9 +88,17 @@ internal sealed class Connection : IDisposable
     public static Connection FromSocket(Socket socket) =>
         new(socket, new NetworkStream(socket, ownsSocket: false), (IPEndPoint)socket.RemoteEndPoint!);
 
-    /// <summary>Half-close: no more bytes will be sent, but reading goes on (FIN, not RST). Over TLS, close_notify first.</summary>
+    /// <summary>
+    /// Half-close: no more bytes will be sent, but reading goes on (FIN, not RST). Over TLS, close_notify first. Once
+    /// only: a tunnel's relay half-closes the client and the closing session would again (a system call that fails).
+    /// </summary>
     public async ValueTask ShutdownSendAsync()
     {
+        if (Interlocked.Exchange(ref _sendShut, 1) == 1)
+        {
+            return;
+        }
+
         try
         {
             if (Stream.Inner is System.Net.Security.SslStream tls)
