@@ -228,10 +228,11 @@ static partial class PacScript
           return bytes;
         }
 
-        // Whether the first prefix bits of two addresses of one family agree.
+        // Whether the first prefix bits of two addresses of one family agree. An IPv4-mapped network ("::ffff:a.b.c.d/104")
+        // is read as IPv4 with a prefix longer than 32: it matches nothing, as in Sluice, which compares mapped hosts as IPv4.
         function sluiceIn(address, network, prefix) {
           var i, bits, unit;
-          if (address.length !== network.length) return false;
+          if (address.length !== network.length || prefix > address.length * 8) return false;
           for (i = 0; i * 8 < prefix; i++) {
             bits = Math.min(8, prefix - i * 8);
             unit = Math.pow(2, 8 - bits);
