@@ -29,6 +29,7 @@ public sealed class PacExporterTests
         "::ffff:10.0.0.0/104,0.0.0.0/0",
         "::/0",
         "under_score.example",
+        "a.example b.example\tc.example;localhost",
     ];
 
     // (url, host) as engines hand them over: browsers pass the canonical host (punycode, IPv4 in dotted decimal,

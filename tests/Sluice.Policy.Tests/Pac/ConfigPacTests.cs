@@ -25,6 +25,15 @@ public sealed class ConfigPacTests
     }
 
     [Fact]
+    public void A_tls_listener_is_named_with_the_https_keyword()
+    {
+        SluiceConfig config = ConfigLoader.Parse("{}", "sluice.yaml");
+        config = config with { Listeners = [new ListenerConfig { Address = Bound, Tls = new TlsConfig { Certificate = "/etc/sluice/proxy.crt", Key = "/etc/sluice/proxy.key" } }] };
+
+        Assert.Contains("var PROXY = \"HTTPS 10.0.0.5:3128\";", ConfigPac.Build(config, Bound, IPAddress.Loopback, 1), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_mapped_address_the_request_arrived_on_is_named_in_its_ipv4_form()
     {
         Assert.Contains("var PROXY = \"PROXY 192.0.2.7:3128\";", Pac("{}", IPEndPoint.Parse("[::]:3128"), "::ffff:192.0.2.7"), StringComparison.Ordinal);
