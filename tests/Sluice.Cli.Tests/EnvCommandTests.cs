@@ -226,7 +226,7 @@ public sealed class EnvCommandTests : IDisposable
         Assert.Empty(parsed.Errors);
         Assert.NotEmpty(root.Parse(["env", "--proxy", "http://p:3128", "--format", "cmd"]).Errors);
         Assert.NotEmpty(root.Parse(["env", "--proxy", "http://p:3128"]).Errors);
-        Assert.Equal(13, ProxyExporters.Formats.Count);
+        Assert.Equal(14, ProxyExporters.Formats.Count);
         Assert.Empty(root.Parse(["env", "--proxy", "http://p:3128", "--inspection-ca", "ca.crt", "--bundle-out", "b.pem", "--system-roots", "r.pem", "--format", "sh"]).Errors);
     }
 

@@ -65,6 +65,12 @@ internal static class CheckCommand
             output.WriteLine($"bypass (direct, not through the proxy; opened by sluice k8s): {bypass.Name} (line {bypass.Line}): {string.Join(", ", bypass.Cidrs)} ports {string.Join(", ", bypass.Ports)}");
         }
 
+        if (config.Clients.ProxyAddress is not null || !config.Clients.Excluded.IsEmpty)
+        {
+            string proxy = config.Clients.ProxyAddress is { } address ? $"{(config.Clients.ProxyTls ? "https" : "http")}://{address}" : "the first listener";
+            output.WriteLine($"clients (the PAC file at the admin endpoint's /proxy.pac): proxy {proxy}; also direct: {(config.Clients.Excluded.IsEmpty ? "nothing" : string.Join(", ", config.Clients.Excluded))}");
+        }
+
         output.WriteLine(resolver);
         foreach (string line in CheckUpstreams.Summary(config))
         {

@@ -60,6 +60,7 @@ public static class ProxyExporters
         new GitExporter(),
         new AptExporter(),
         new SystemExporter(),
+        new PacExporter(),
     ];
 
     public static IReadOnlyList<string> Formats { get; } = All.Select(e => e.Format).ToArray();

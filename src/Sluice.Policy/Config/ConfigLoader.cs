@@ -89,6 +89,7 @@ public static class ConfigLoader
             Rules = RulesReader.ReadRules(top, upstreams, inspection),
             Default = RulesReader.ReadDefault(top),
             Bypass = BypassReader.Read(top),
+            Clients = ClientsReader.Read(top),
             Reload = ReadReload(top.Section("reload")),
             Inspection = inspection,
             Resolver = ResolverReader.Read(top),

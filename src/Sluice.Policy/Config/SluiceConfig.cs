@@ -47,6 +47,9 @@ public sealed record SluiceConfig
     /// </summary>
     public ImmutableArray<BypassConfig> Bypass { get; init; } = [];
 
+    /// <summary><c>clients:</c> what clients are told about the proxy (the admin endpoint's <c>/proxy.pac</c>).</summary>
+    public ClientsConfig Clients { get; init; } = new();
+
     /// <summary>How a running proxy treats this file when it is reloaded.</summary>
     public ReloadConfig Reload { get; init; } = new();
 
@@ -269,4 +272,25 @@ public sealed record BypassConfig
 
     /// <summary>Line in the config file, for messages.</summary>
     public long Line { get; init; }
+}
+
+/// <summary>
+/// <c>clients:</c> what the proxy tells its clients, in the PAC file the admin endpoint serves at <c>/proxy.pac</c>: the
+/// address to reach it at, and destinations they reach directly besides the <c>bypass:</c> addresses.
+/// </summary>
+public sealed record ClientsConfig
+{
+    /// <summary><c>clients.proxyUrl</c>: the proxy's address as clients must write it (a name its certificate holds, a
+    /// load balancer...); null: the first listener's address.</summary>
+    public Names.HostPort? ProxyAddress { get; init; }
+
+    /// <summary>The proxy URL is <c>https://</c>: TLS between client and proxy.</summary>
+    public bool ProxyTls { get; init; }
+
+    /// <summary>
+    /// <c>clients.excluded</c>: NO_PROXY entries, read as <c>sluice env --no-proxy</c> reads them (a name, with or without a
+    /// leading dot, is the name and its subdomains; <c>*.name</c> its subdomains; <c>*</c> everything; an address or
+    /// CIDR the destinations written as such addresses), optionally on one port.
+    /// </summary>
+    public ImmutableArray<DestinationPattern> Excluded { get; init; } = [];
 }

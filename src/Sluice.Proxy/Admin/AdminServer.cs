@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sluice.Policy.Config;
+using Sluice.Policy.Pac;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Upstream;
 
@@ -36,11 +37,15 @@ internal interface IAdminSource
 
     /// <summary>The state of every configured parent proxy.</summary>
     IReadOnlyList<ParentState> ParentStates { get; }
+
+    /// <summary>The listeners' bound addresses, in the configuration's order (the PAC file names the first).</summary>
+    IReadOnlyList<IPEndPoint> Endpoints { get; }
 }
 
 /// <summary>
 /// The operators' endpoint on its own address (loopback by default): /metrics for Prometheus, /healthz and /readyz
-/// for orchestrators, and the status page with its JSON API. Served by Kestrel; optionally behind a bearer token.
+/// for orchestrators, /proxy.pac for browsers, and the status page with its JSON API. Served by Kestrel; optionally
+/// behind a bearer token, which the health checks and the PAC file do without.
 /// </summary>
 internal sealed class AdminServer : IAsyncDisposable
 {
@@ -62,7 +67,8 @@ internal sealed class AdminServer : IAsyncDisposable
             byte[] expected = Encoding.UTF8.GetBytes($"Bearer {token}");
             app.Use(async (context, next) =>
             {
-                bool open = context.Request.Path == "/healthz" || context.Request.Path == "/readyz";
+                // Orchestrators probe without credentials, and browsers fetch a PAC file without any (it holds none).
+                bool open = context.Request.Path == "/healthz" || context.Request.Path == "/readyz" || context.Request.Path == "/proxy.pac";
                 byte[] given = Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString());
                 if (!open && !CryptographicOperations.FixedTimeEquals(given, expected))
                 {
@@ -100,6 +106,15 @@ internal sealed class AdminServer : IAsyncDisposable
         app.MapGet("/readyz", () => source.IsReady
             ? Results.Text("ready\n")
             : Results.Text(source.IsDraining ? "draining\n" : "not ready\n", statusCode: 503));
+
+        // Built from the configuration in force at each request, so a reload changes what the next fetch gets.
+        app.MapGet("/proxy.pac", async context =>
+        {
+            string pac = ConfigPac.Build(source.CurrentConfig, source.Endpoints[0], context.Connection.LocalIpAddress ?? IPAddress.Loopback, source.ConfigGeneration);
+            context.Response.ContentType = PacScript.ContentType;
+            context.Response.Headers.CacheControl = "no-cache";
+            await context.Response.WriteAsync(pac, Encoding.UTF8, context.RequestAborted);
+        });
 
         app.MapGet("/api/connections", async context =>
         {

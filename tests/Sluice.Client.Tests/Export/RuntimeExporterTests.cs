@@ -231,7 +231,7 @@ public sealed class CommonLintTests
     [Fact]
     public void Every_format_is_registered_once()
     {
-        Assert.Equal(["sh", "fish", "powershell", "dotenv", "systemd", "docker", "k8s", "java", "node", "python", "git", "apt", "system"], ProxyExporters.Formats);
+        Assert.Equal(["sh", "fish", "powershell", "dotenv", "systemd", "docker", "k8s", "java", "node", "python", "git", "apt", "system", "pac"], ProxyExporters.Formats);
         Assert.Same(ProxyExporters.Find("sh"), ProxyExporters.Find("SH"));
         Assert.Null(ProxyExporters.Find("cmd"));
     }

@@ -44,7 +44,8 @@ public sealed class HeadlessChromium : IAsyncDisposable
 
     public List<string> Errors { get; } = [];
 
-    public static async Task<HeadlessChromium> LaunchAsync()
+    /// <param name="arguments">Command-line switches beyond the defaults (a PAC URL, host-resolver rules).</param>
+    public static async Task<HeadlessChromium> LaunchAsync(params string[] arguments)
     {
         if (!File.Exists(ExecutablePath))
         {
@@ -60,7 +61,7 @@ public sealed class HeadlessChromium : IAsyncDisposable
             {
                 ExecutablePath = ExecutablePath,
                 Headless = true,
-                Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", .. arguments],
                 ViewportSize = new ViewportSize { Width = 1280, Height = 860 },
                 Locale = "en-GB",
                 TimezoneId = "UTC",
