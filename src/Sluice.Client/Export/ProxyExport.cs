@@ -57,6 +57,9 @@ public static class ExportLintSubjects
 
     /// <summary>Loopback destinations (<c>localhost</c>, <c>127.0.0.1</c>, <c>[::1]</c>) that the list does not exclude.</summary>
     public const string Loopback = "loopback destinations";
+
+    /// <summary>Lints whose subject is a setting that decides for every destination (Node's <c>NODE_USE_ENV_PROXY</c>).</summary>
+    public static IReadOnlyList<string> EveryDestination { get; } = [NodeExporter.NodeEnvProxy];
 }
 
 /// <summary>The ready-to-use lines (for stdout), the lints (for stderr), and the files the lines refer to.</summary>

@@ -12,7 +12,7 @@ internal sealed record MatrixCase(string Id, string Entries, IReadOnlyList<strin
 {
     /// <summary>The subjects a lint may have to explain this case: its entries, or the kind of destination.</summary>
     public bool Explains(string subject) =>
-        Entries.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries).Contains(subject) || subject == DestinationLint;
+        Entries.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries).Contains(subject) || subject == DestinationLint || ExportLintSubjects.EveryDestination.Contains(subject);
 }
 
 /// <summary>
@@ -43,7 +43,7 @@ internal static class MatrixCases
         new("IDN", "bücher.test", ["bücher.test:8080", "xn--bcher-kva.test:8080"]),
         new("whitespace", "example.test other.test", ["example.test:8080", "other.test:8080"]),
         new("IPv6 zone", "fe80::%en0/10", ["other.test:8080"]),
-        new("localhost", "localhost", ["localhost:8080", "127.0.0.1:8080", "[::1]:8080"]),
+        new("localhost", "localhost", ["localhost:8080", "127.0.0.1:8080", "[::1]:8080"], ExportLintSubjects.Loopback),
         new("loopback unlisted", "other.test", ["localhost:8080", "127.0.0.1:8080", "[::1]:8080"], ExportLintSubjects.Loopback),
     ];
 
