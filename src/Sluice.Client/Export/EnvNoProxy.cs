@@ -101,6 +101,11 @@ public static class EnvNoProxy
             }
         }
 
+        if (list.SeparatedByWhitespace)
+        {
+            lints.Add(new ExportLint("whitespace", "entries separated by whitespace are written comma-separated: curl stops reading NO_PROXY at a separator other than a comma, and Go and Node split at commas only, so the list as given would not work there"));
+        }
+
         DestinationLints.TrailingDot(lints, list, "wget, .NET and Python", ClientRuntime.Wget, ClientRuntime.DotNet, ClientRuntime.PythonUrllib, ClientRuntime.PythonRequests);
         return new NoProxyTranslation(tokens, lints);
     }

@@ -38,7 +38,7 @@ public sealed class PythonExporter : IProxyExporter
                     break;
                 case NoProxyKind.SubdomainsOnly:
                     tokens.Add("." + ExportText.HostPort(entry.Name, entry.Port));
-                    lints.Add(new ExportLint(entry.Text, $"Python reads {bare} literally and matches nothing; written .{entry.Name}, which urllib and requests also read as {entry.Name} itself, so it goes direct") { Differs = [ClientRuntime.PythonUrllib, ClientRuntime.PythonRequests] });
+                    lints.Add(new ExportLint(entry.Text, $"Python reads {bare} literally and matches nothing; written .{entry.Name}, which urllib and requests read as {entry.Name} and its subdomains, so it also sends {entry.Name} itself direct") { Differs = [ClientRuntime.PythonUrllib, ClientRuntime.PythonRequests] });
                     Unicode(entry, tokens, lints);
                     break;
                 default:
