@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Sluice.Cli.Commands;
 using Sluice.Client;
 using Sluice.Client.Export;
+using Xunit.Abstractions;
 
 namespace Sluice.Cli.Tests.EnvMatrix;
 
@@ -13,7 +14,7 @@ namespace Sluice.Cli.Tests.EnvMatrix;
 /// Sluice's semantics (<see cref="NoProxyList"/>) say, or be named by a lint of that format whose
 /// <see cref="ExportLint.Differs"/> claims that runtime for that entry. docs/client.md holds the outcome as a table.
 /// </summary>
-public sealed partial class EnvMatrixTests : IDisposable
+public sealed partial class EnvMatrixTests(ITestOutputHelper output) : IDisposable
 {
     private const string ProxyUrl = "http://127.0.0.1:3128";
 
@@ -45,17 +46,18 @@ public sealed partial class EnvMatrixTests : IDisposable
         }
 
         var stopwatch = Stopwatch.StartNew();
-        (Dictionary<(string, int, int), MatrixOutcome> outcomes, Dictionary<string, string> outputs) = await lab.RunAsync(cases, runtimes);
+        (Dictionary<(string, int, int), MatrixOutcome> outcomes, Dictionary<string, string> outputs, string timing) = await lab.RunAsync(cases, runtimes);
         stopwatch.Stop();
+        output.WriteLine($"matrix: {stopwatch.Elapsed.TotalSeconds:0.0} s ({timing})");
 
         var columns = new List<MatrixColumn>();
         foreach (MatrixRuntime runtime in runtimes)
         {
             (int _, string version) = await ShAsync(runtime.Version);
-            columns.Add(new MatrixColumn(runtime.Label, version.Trim(), runtime.Format, runtime.Client, (c, d) => outcomes[(runtime.Key, c, d)], outputs[runtime.Key]));
+            columns.Add(new MatrixColumn(string.Format(System.Globalization.CultureInfo.InvariantCulture, runtime.Label, version.Trim()), runtime.Format, runtime.Client, (c, d) => outcomes[(runtime.Key, c, d)], outputs[runtime.Key]));
         }
 
-        columns.Add(new MatrixColumn("Sluice.Client", "ProxyEnvironment (this build)", "sh", ClientRuntime.SluiceClient, (c, d) => SluiceClientOutcome(exports[(c, "sh")].Lines, cases[c].Destinations[d]), ""));
+        columns.Add(new MatrixColumn("Sluice.Client ProxyEnvironment (this build)", "sh", ClientRuntime.SluiceClient, (c, d) => SluiceClientOutcome(exports[(c, "sh")].Lines, cases[c].Destinations[d]), ""));
 
         var failures = new List<string>();
         var results = new List<MatrixResult>();
@@ -78,7 +80,7 @@ public sealed partial class EnvMatrixTests : IDisposable
                 ExportLint[] explaining = [.. lints.Where(l => l.Differs.Contains(column.Client) && cases[c].Explains(l.Subject))];
                 if (differing.Count > 0 && explaining.Length == 0)
                 {
-                    failures.Add($"{column.Label} ({column.Version}), case {cases[c].Id} [--no-proxy {cases[c].Entries}], --format {column.Format}: "
+                    failures.Add($"{column.Label}, case {cases[c].Id} [--no-proxy {cases[c].Entries}], --format {column.Format}: "
                         + string.Join("; ", differing.Select(x => $"{x.Destination}: expected {x.Expected}, observed {x.Observed}"))
                         + $"; no lint names it (lints: {(lints.Count == 0 ? "none" : string.Join(" | ", lints))})");
                 }
@@ -154,8 +156,8 @@ public sealed partial class EnvMatrixTests : IDisposable
     private static partial Regex ExportLine();
 }
 
-/// <summary>One column of the table: a client, the version found, its format, and its outcome per (case, destination).</summary>
-internal sealed record MatrixColumn(string Label, string Version, string Format, ClientRuntime Client, Func<int, int, MatrixOutcome> Outcome, string Output);
+/// <summary>One column of the table: a client with the version found, its format, and its outcome per (case, destination).</summary>
+internal sealed record MatrixColumn(string Label, string Format, ClientRuntime Client, Func<int, int, MatrixOutcome> Outcome, string Output);
 
 /// <summary>One (column, case) cell: the destinations that differ from the semantics, and the lints that name them.</summary>
 internal sealed record MatrixResult(MatrixColumn Column, MatrixCase Case, IReadOnlyList<string> Differing, IReadOnlyList<ExportLint> Lints);

@@ -34,7 +34,7 @@ internal static class MatrixDoc
         text.Append("| case (`--no-proxy`) | destinations |");
         foreach (MatrixColumn column in columns)
         {
-            text.Append(' ').Append(Cell($"{column.Label} ({column.Version}; {column.Format})")).Append(" |");
+            text.Append(' ').Append(Cell($"{column.Label} ({column.Format})")).Append(" |");
         }
 
         text.Append("\n| --- | --- |").Append(string.Concat(columns.Select(_ => " --- |"))).Append('\n');

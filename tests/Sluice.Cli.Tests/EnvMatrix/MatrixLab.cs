@@ -46,7 +46,7 @@ internal sealed class MatrixLab(string dir)
     }
 
     /// <summary>Runs the runtimes over the cases; the outcome of each (runtime key, case, destination), and each runtime's stderr.</summary>
-    public async Task<(Dictionary<(string Runtime, int Case, int Destination), MatrixOutcome> Outcomes, Dictionary<string, string> Errors)> RunAsync(IReadOnlyList<MatrixCase> cases, IReadOnlyList<MatrixRuntime> runtimes)
+    public async Task<(Dictionary<(string Runtime, int Case, int Destination), MatrixOutcome> Outcomes, Dictionary<string, string> Errors, string Timing)> RunAsync(IReadOnlyList<MatrixCase> cases, IReadOnlyList<MatrixRuntime> runtimes)
     {
         string clients = Path.Combine(AppContext.BaseDirectory, "EnvMatrix", "clients");
         string seen = Path.Combine(Directory, "seen.log");
@@ -54,6 +54,8 @@ internal sealed class MatrixLab(string dir)
         script.AppendLine("set -u");
         script.AppendLine(CultureInfo.InvariantCulture, $"unset {string.Join(' ', InheritedProxyVariables)}");
         script.AppendLine(CultureInfo.InvariantCulture, $"export LAB={Sh(Directory)} CLIENTS={Sh(clients)} GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 npm_config_update_notifier=false npm_config_audit=false npm_config_fund=false");
+        // The interpreter itself, not a version manager's shim, which costs a shell per start.
+        script.AppendLine("PY=$(python3 -c 'import sys; print(sys.executable)')");
         script.AppendLine("ip link set lo up");
         foreach (string address in Addresses(cases))
         {
@@ -64,11 +66,14 @@ internal sealed class MatrixLab(string dir)
         File.WriteAllText(Path.Combine(Directory, "resolv.conf"), "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
         script.AppendLine("mount --bind \"$LAB/hosts\" /etc/hosts");
         script.AppendLine("mount --bind \"$LAB/resolv.conf\" /etc/resolv.conf");
-        script.AppendLine(CultureInfo.InvariantCulture, $"python3 \"$CLIENTS/listeners.py\" {Sh(seen)} {ProxyPort} {MatrixCases.Port} {MatrixCases.OtherPort} &");
+        script.AppendLine(CultureInfo.InvariantCulture, $"\"$PY\" \"$CLIENTS/listeners.py\" {Sh(seen)} {ProxyPort} {MatrixCases.Port} {MatrixCases.OtherPort} &");
         script.AppendLine("listeners=$!");
         script.AppendLine(CultureInfo.InvariantCulture, $"i=0; until grep -q '^ready' {Sh(seen)} 2>/dev/null; do i=$((i+1)); [ $i -gt 200 ] && {{ echo 'the listeners did not start' >&2; exit 3; }}; sleep 0.05; done");
+        // The columns run side by side (each has its own tokens, HOME and output): the cost is mostly process starts.
         foreach (MatrixRuntime runtime in runtimes)
         {
+            script.AppendLine("{");
+            script.AppendLine(CultureInfo.InvariantCulture, $"start=$(date +%s%N)");
             for (int c = 0; c < cases.Count; c++)
             {
                 string urls = string.Join(' ', cases[c].Destinations.Select((d, i) => Sh(Url(runtime.Key, c, i, d))));
@@ -79,8 +84,12 @@ internal sealed class MatrixLab(string dir)
             {
                 script.AppendLine(CultureInfo.InvariantCulture, $"( {finish} ) >>\"$LAB/{runtime.Key}.out\" 2>&1");
             }
+
+            script.AppendLine(CultureInfo.InvariantCulture, $"echo {runtime.Key} $start $(date +%s%N) >> \"$LAB/timing\"");
+            script.AppendLine("} &");
         }
 
+        script.AppendLine("wait $(jobs -p | grep -v \"^$listeners$\")");
         script.AppendLine("kill $listeners");
         File.WriteAllText(Path.Combine(Directory, "lab.sh"), script.ToString());
         (int exit, string errors) = await RunNamespaceAsync(Path.Combine(Directory, "lab.sh"));
@@ -104,8 +113,13 @@ internal sealed class MatrixLab(string dir)
         }
 
         var outputs = runtimes.Select(r => r.Key).Distinct().ToDictionary(k => k, k => File.Exists(Path.Combine(Directory, $"{k}.out")) ? File.ReadAllText(Path.Combine(Directory, $"{k}.out")) : "");
-        return (outcomes, outputs);
+        return (outcomes, outputs, Timing());
     }
+
+    /// <summary>Seconds each runtime's column took, side by side with the others, for the test's output (never asserted).</summary>
+    private string Timing() => string.Join(", ", File.ReadAllLines(Path.Combine(Directory, "timing"))
+        .Select(l => l.Split(' '))
+        .Select(m => $"{m[0]} {(long.Parse(m[2], CultureInfo.InvariantCulture) - long.Parse(m[1], CultureInfo.InvariantCulture)) / 1e9:0.0} s"));
 
     private string CaseFolder(int @case) => Path.Combine(Directory, $"c{@case}");
 

@@ -8,6 +8,7 @@ namespace Sluice.Cli.Tests.EnvMatrix;
 /// <c>FORMAT.lines</c> holds the exact output of <c>sluice env --format FORMAT</c>, with <c>HOME</c> its own).
 /// </summary>
 /// <param name="Key">The URL path token and output file name.</param>
+/// <param name="Label">The column's name, with {0} where the version found goes.</param>
 /// <param name="Program">What must be on PATH (the test fails, naming it, when it is not).</param>
 /// <param name="Command">The case's shell, given the case's URLs as quoted shell words.</param>
 /// <param name="Finish">Shell run once after every case (the one JVM), or null.</param>
@@ -17,29 +18,29 @@ internal static class MatrixRuntimes
 {
     public static IReadOnlyList<MatrixRuntime> All { get; } =
     [
-        new("curl", "curl", "sh", ClientRuntime.Curl, "curl", "curl --version | head -n1 | cut -d' ' -f1,2",
+        new("curl", "curl {0}", "sh", ClientRuntime.Curl, "curl", "curl --version | head -n1 | cut -d' ' -f2",
             urls => $". ./sh.lines; for u in {urls}; do curl -g -s -o /dev/null --max-time 5 \"$u\"; done"),
-        new("wget", "wget", "sh", ClientRuntime.Wget, "wget", "wget --version | head -n1 | cut -d' ' -f1-3",
+        new("wget", "wget {0}", "sh", ClientRuntime.Wget, "wget", "wget --version | head -n1 | cut -d' ' -f3",
             urls => $". ./sh.lines; for u in {urls}; do wget -q -O /dev/null -T 5 -t 1 \"$u\"; done"),
-        new("urllib", "Python urllib", "python", ClientRuntime.PythonUrllib, "python3", "python3 --version",
-            urls => $". ./python.lines; python3 \"$CLIENTS/python_client.py\" urllib {urls}"),
-        new("requests", "Python requests", "python", ClientRuntime.PythonRequests, "python3", "python3 -c 'import requests; print(\"requests\", requests.__version__)'",
-            urls => $". ./python.lines; python3 \"$CLIENTS/python_client.py\" requests {urls}"),
-        new("fetch", "Node fetch", "node", ClientRuntime.NodeFetch, "node", "echo node $(node --version)",
+        new("urllib", "Python {0} urllib", "python", ClientRuntime.PythonUrllib, "python3", "python3 --version | cut -d' ' -f2",
+            urls => $". ./python.lines; \"$PY\" \"$CLIENTS/python_client.py\" urllib {urls}"),
+        new("requests", "requests {0}", "python", ClientRuntime.PythonRequests, "python3", "python3 -c 'import requests; print(requests.__version__)'",
+            urls => $". ./python.lines; \"$PY\" \"$CLIENTS/python_client.py\" requests {urls}"),
+        new("fetch", "Node {0} fetch", "node", ClientRuntime.NodeFetch, "node", "node --version | tr -d v",
             urls => $". ./node.lines; node \"$CLIENTS/node_fetch.mjs\" {urls}"),
-        new("npm", "npm", "node", ClientRuntime.Npm, "npm", "echo npm $(npm --version)",
+        new("npm", "npm {0}", "node", ClientRuntime.Npm, "npm", "npm --version",
             urls => $". ./node.lines; node \"$CLIENTS/npm_client.js\" {urls}"),
-        new("java-url", "Java HttpURLConnection", "java", ClientRuntime.Java, "java", "java -version 2>&1 | head -n1",
+        new("java-url", "Java {0} HttpURLConnection", "java", ClientRuntime.Java, "java", "java -version 2>&1 | head -n1 | cut -d'\"' -f2",
             urls => $". ./java.lines; printf '%s\\n' \"$JAVA_TOOL_OPTIONS\" > java.options; echo \"$PWD/java.options\" {urls} >> \"$LAB/java-url.manifest\"",
             "unset JAVA_TOOL_OPTIONS; java \"$CLIENTS/JavaClient.java\" \"$LAB/java-url.manifest\" url"),
-        new("java-http", "Java HttpClient", "java", ClientRuntime.Java, "java", "java -version 2>&1 | head -n1",
+        new("java-http", "Java {0} HttpClient", "java", ClientRuntime.Java, "java", "java -version 2>&1 | head -n1 | cut -d'\"' -f2",
             urls => $". ./java.lines; printf '%s\\n' \"$JAVA_TOOL_OPTIONS\" > java.options; echo \"$PWD/java.options\" {urls} >> \"$LAB/java-http.manifest\"",
             "unset JAVA_TOOL_OPTIONS; java \"$CLIENTS/JavaClient.java\" \"$LAB/java-http.manifest\" http"),
-        new("git", "git", "git", ClientRuntime.Git, "git", "git --version",
+        new("git", "git {0}", "git", ClientRuntime.Git, "git", "git --version | cut -d' ' -f3",
             urls => $". ./git.lines; for u in {urls}; do git ls-remote \"$u\" >/dev/null 2>&1; done"),
-        new("dotnet", ".NET HttpClient", "sh", ClientRuntime.DotNet, "dotnet", "echo .NET $(dotnet --version)",
+        new("dotnet", ".NET {0} HttpClient", "sh", ClientRuntime.DotNet, "dotnet", "dotnet --list-runtimes | grep Microsoft.NETCore.App | tail -n1 | cut -d' ' -f2",
             urls => $". ./sh.lines; dotnet \"{DotnetClientPath}\" {urls}"),
-        new("apt", "apt", "apt", ClientRuntime.Apt, "apt-get", "apt-get --version | head -n1 | cut -d' ' -f1,2",
+        new("apt", "apt {0}", "apt", ClientRuntime.Apt, "apt-get", "apt-get --version | head -n1 | cut -d' ' -f2",
             urls => "{ printf 'Dir::Etc::parts \"/nonexistent\";\\nDir::Etc::main \"/dev/null\";\\nDir::Etc::SourceList \"%s/sources.list\";\\nDir::Etc::SourceParts \"/nonexistent\";\\nDir::State \"%s/state\";\\nDir::Cache \"%s/cache\";\\nDebug::NoLocking \"true\";\\nAPT::Sandbox::User \"root\";\\nAcquire::Retries \"0\";\\nAcquire::http::Timeout \"5\";\\n' \"$HOME\" \"$HOME\" \"$HOME\"; cat ./apt.lines; } > \"$HOME/apt.conf\"; "
                 + $"mkdir -p \"$HOME/state/lists/partial\" \"$HOME/cache/archives/partial\"; for u in {urls}; do echo \"deb [trusted=yes] $u stable main\"; done > \"$HOME/sources.list\"; APT_CONFIG=\"$HOME/apt.conf\" apt-get -qq update"),
     ];
