@@ -19,9 +19,9 @@ internal static class MatrixRuntimes
     public static IReadOnlyList<MatrixRuntime> All { get; } =
     [
         new("curl", "curl {0}", "sh", ClientRuntime.Curl, "curl", "curl --version | head -n1 | cut -d' ' -f2",
-            urls => $". ./sh.lines; for u in {urls}; do curl -g -s -o /dev/null --max-time 5 \"$u\"; done"),
+            urls => $". ./sh.lines; for u in {urls}; do curl -g -s -o /dev/null --max-time 10 \"$u\"; done"),
         new("wget", "wget {0}", "sh", ClientRuntime.Wget, "wget", "wget --version | head -n1 | cut -d' ' -f3",
-            urls => $". ./sh.lines; for u in {urls}; do wget -q -O /dev/null -T 5 -t 1 \"$u\"; done"),
+            urls => $". ./sh.lines; for u in {urls}; do wget -q -O /dev/null -T 10 -t 1 \"$u\"; done"),
         new("urllib", "Python {0} urllib", "python", ClientRuntime.PythonUrllib, "python3", "python3 --version | cut -d' ' -f2",
             urls => $". ./python.lines; \"$PY\" \"$CLIENTS/python_client.py\" urllib {urls}"),
         new("requests", "requests {0}", "python", ClientRuntime.PythonRequests, "python3", "python3 -c 'import requests; print(requests.__version__)'",
@@ -41,7 +41,7 @@ internal static class MatrixRuntimes
         new("dotnet", ".NET {0} HttpClient", "sh", ClientRuntime.DotNet, "dotnet", "dotnet --list-runtimes | grep Microsoft.NETCore.App | tail -n1 | cut -d' ' -f2",
             urls => $". ./sh.lines; dotnet \"{DotnetClientPath}\" {urls}"),
         new("apt", "apt {0}", "apt", ClientRuntime.Apt, "apt-get", "apt-get --version | head -n1 | cut -d' ' -f2",
-            urls => "{ printf 'Dir::Etc::parts \"/nonexistent\";\\nDir::Etc::main \"/dev/null\";\\nDir::Etc::SourceList \"%s/sources.list\";\\nDir::Etc::SourceParts \"/nonexistent\";\\nDir::State \"%s/state\";\\nDir::Cache \"%s/cache\";\\nDebug::NoLocking \"true\";\\nAPT::Sandbox::User \"root\";\\nAcquire::Retries \"0\";\\nAcquire::http::Timeout \"5\";\\n' \"$HOME\" \"$HOME\" \"$HOME\"; cat ./apt.lines; } > \"$HOME/apt.conf\"; "
+            urls => "{ printf 'Dir::Etc::parts \"/nonexistent\";\\nDir::Etc::main \"/dev/null\";\\nDir::Etc::SourceList \"%s/sources.list\";\\nDir::Etc::SourceParts \"/nonexistent\";\\nDir::State \"%s/state\";\\nDir::Cache \"%s/cache\";\\nDebug::NoLocking \"true\";\\nAPT::Sandbox::User \"root\";\\nAcquire::Retries \"0\";\\nAcquire::http::Timeout \"10\";\\n' \"$HOME\" \"$HOME\" \"$HOME\"; cat ./apt.lines; } > \"$HOME/apt.conf\"; "
                 + $"mkdir -p \"$HOME/state/lists/partial\" \"$HOME/cache/archives/partial\"; for u in {urls}; do echo \"deb [trusted=yes] $u stable main\"; done > \"$HOME/sources.list\"; APT_CONFIG=\"$HOME/apt.conf\" apt-get -qq update"),
     ];
 

@@ -4,7 +4,7 @@ foreach (string url in args)
 {
     try
     {
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         using HttpResponseMessage response = await client.GetAsync(new Uri(url));
     }
     catch (Exception e) when (e is HttpRequestException or TaskCanceledException or UriFormatException)

@@ -25,16 +25,16 @@ public class JavaClient {
                     System.setProperty(option.substring(2, equals < 0 ? option.length() : equals), equals < 0 ? "" : option.substring(equals + 1));
                 }
             }
-            HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+            HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
             for (String url : List.of(words).subList(1, words.length)) {
                 try {
                     if (args[1].equals("url")) {
                         HttpURLConnection c = (HttpURLConnection) URI.create(url).toURL().openConnection();
-                        c.setConnectTimeout(5000);
-                        c.setReadTimeout(5000);
+                        c.setConnectTimeout(10000);
+                        c.setReadTimeout(10000);
                         c.getInputStream().readAllBytes();
                     } else {
-                        client.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+                        client.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
                     }
                 } catch (Exception e) {
                     System.err.println(url + ": " + e);

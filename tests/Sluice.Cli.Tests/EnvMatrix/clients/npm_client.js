@@ -15,7 +15,7 @@ const main = async () => {
   await npm.load()
   for (const url of urls) {
     try {
-      await (await fetch(url, { ...npm.flatOptions, retry: { retries: 0 }, timeout: 5000, preferOnline: true })).text()
+      await (await fetch(url, { ...npm.flatOptions, retry: { retries: 0 }, timeout: 10000, preferOnline: true })).text()
     } catch (error) {
       console.error(`${url}: ${error.code ?? error.message}`)
     }
