@@ -15,7 +15,9 @@ public sealed record NoProxyTranslation(IReadOnlyList<string> Tokens, IReadOnlyL
 /// reads <c>.name</c> as subdomains only, so both spellings are written.</item>
 /// <item><c>*.name</c> is read literally (matching nothing) by curl, Python, .NET and wget: written <c>.name</c>.</item>
 /// <item>IPv6 addresses: curl and Go compare the bare form, .NET and Python urllib the bracketed one: both written.</item>
-/// <item>CIDRs (curl ≥ 7.86, Go, requests for IPv4) and ports (Go, Node) are kept, with a lint for the others.</item>
+/// <item>CIDRs (IPv4: curl ≥ 7.86, Go, requests; IPv6: Go only, curl 7.88.1 ignores them) and ports (Go, Node) are
+/// kept, with a lint for the others.</item>
+/// <item>An internationalised name is written as punycode and in Unicode (urllib and .NET compare the URL's spelling).</item>
 /// </list>
 /// Entries are separated by commas only: curl stops reading at the first other separator.
 /// </summary>

@@ -4,7 +4,8 @@ namespace Sluice.Client.Export;
 /// Node (22.21+/24.5+) with <c>NODE_USE_ENV_PROXY=1</c>, and npm's <c>.npmrc</c>. Node's NO_PROXY: <c>*</c>, a bare
 /// name is that host only, <c>.name</c> a suffix, <c>*.name</c> subdomains, addresses and address ranges
 /// (<c>a-b</c>, no CIDR), optional <c>:port</c>. npm's <c>noproxy</c> compares dot-separated labels from the end, so
-/// <c>name</c> and <c>.name</c> match the name and its subdomains; no wildcard, CIDR or port.
+/// <c>name</c> and <c>.name</c> match the name and its subdomains; no wildcard, CIDR or port, and without
+/// <c>.npmrc</c> proxy lines npm takes the proxy from HTTP(S)_PROXY: so with <c>*</c> the lines unset those variables.
 /// </summary>
 public sealed class NodeExporter : IProxyExporter
 {
