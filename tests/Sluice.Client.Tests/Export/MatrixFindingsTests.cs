@@ -84,7 +84,7 @@ public sealed class MatrixFindingsTests
         NoProxyList list = NoProxyList.Parse(excluded);
         Assert.Empty(list.Entries);
         Assert.Equal([excluded], list.Ignored);
-        Assert.Contains(Export("sh", excluded).Lints, l => l.Subject == excluded && l.Message.StartsWith("not an entry Sluice understands", StringComparison.Ordinal));
+        Assert.Contains(Export("sh", excluded).Lints, l => l.Subject == excluded && l.Message.StartsWith("not an entry Sluice understands: an IPv6 zone", StringComparison.Ordinal));
     }
 
     [Fact]
