@@ -19,7 +19,7 @@ public sealed record NoProxyTranslation(IReadOnlyList<string> Tokens, IReadOnlyL
 /// kept, with a lint for the others.</item>
 /// <item>An internationalised name is written as punycode and in Unicode (urllib and .NET compare the URL's spelling).</item>
 /// </list>
-/// Entries are separated by commas only: curl stops reading at the first other separator.
+/// Entries are separated by commas only: Python, wget, Go and Node split at commas only (curl 7.88.1 takes whitespace too).
 /// </summary>
 public static class EnvNoProxy
 {
@@ -105,7 +105,7 @@ public static class EnvNoProxy
 
         if (list.SeparatedByWhitespace)
         {
-            lints.Add(new ExportLint("whitespace", "entries separated by whitespace are written comma-separated: curl stops reading NO_PROXY at a separator other than a comma, and Go and Node split at commas only, so the list as given would not work there"));
+            lints.Add(new ExportLint("whitespace", "entries separated by whitespace are written comma-separated: Python, wget, Go and Node split NO_PROXY at commas only (curl 7.88.1 verified to take whitespace too), so the list as given would not work there"));
         }
 
         DestinationLints.TrailingDot(lints, list, "wget, .NET and Python", ClientRuntime.Wget, ClientRuntime.DotNet, ClientRuntime.PythonUrllib, ClientRuntime.PythonRequests);

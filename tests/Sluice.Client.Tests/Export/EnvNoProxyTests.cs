@@ -36,7 +36,7 @@ public sealed class EnvNoProxyTests
     }
 
     [Fact]
-    public void Entries_are_separated_by_commas_only_because_curl_stops_at_anything_else()
+    public void Entries_are_separated_by_commas_only_because_Python_wget_Go_and_Node_split_at_nothing_else()
     {
         NoProxyTranslation translation = EnvNoProxy.Translate(NoProxyList.Parse("a.example b.example;10.0.0.1"));
         Assert.Equal("a.example,.a.example,b.example,.b.example,10.0.0.1", translation.Join(","));
