@@ -27,7 +27,7 @@ internal static class MatrixCases
 
     public static IReadOnlyList<MatrixCase> All { get; } =
     [
-        new("name", "example.test", ["example.test:8080", "www.example.test:8080", "badexample.test:8080"]),
+        new("name", "example.test", ["example.test:8080", "www.example.test:8080", "a.www.example.test:8080", "badexample.test:8080"]),
         new(".name", ".example.test", ["example.test:8080", "www.example.test:8080"]),
         new("*.name", "*.example.test", ["example.test:8080", "www.example.test:8080"]),
         new("*", "*", ["example.test:8080", "10.1.2.3:8080"]),
@@ -55,5 +55,6 @@ internal static class MatrixCases
         ("10.7.0.3", "badexample.test"),
         ("10.7.0.4", "other.test"),
         ("10.7.0.5", "xn--bcher-kva.test"),
+        ("10.7.0.6", "a.www.example.test"),
     ];
 }

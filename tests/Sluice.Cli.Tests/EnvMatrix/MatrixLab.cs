@@ -76,8 +76,11 @@ internal sealed class MatrixLab(string dir)
             script.AppendLine(CultureInfo.InvariantCulture, $"start=$(date +%s%N)");
             for (int c = 0; c < cases.Count; c++)
             {
-                string urls = string.Join(' ', cases[c].Destinations.Select((d, i) => Sh(Url(runtime.Key, c, i, d))));
-                script.AppendLine(CultureInfo.InvariantCulture, $"( cd {Sh(CaseFolder(c))} && mkdir -p home-{runtime.Key} && export HOME=\"$PWD/home-{runtime.Key}\" && {runtime.Command(urls)} ) >>\"$LAB/{runtime.Key}.out\" 2>&1");
+                int @case = c;
+                if (runtime.Command(key => string.Join(' ', cases[@case].Destinations.Select((d, i) => Sh(Url(key, @case, i, d))))) is { } command)
+                {
+                    script.AppendLine(CultureInfo.InvariantCulture, $"( cd {Sh(CaseFolder(c))} && mkdir -p home-{runtime.Key} && export HOME=\"$PWD/home-{runtime.Key}\" && {command} ) >>\"$LAB/{runtime.Key}.out\" 2>&1");
+                }
             }
 
             if (runtime.Finish is { } finish)
