@@ -55,13 +55,17 @@ public sealed record NoProxyEntry(NoProxyKind Kind, string Name, IPNetwork? Netw
 /// </summary>
 public sealed class NoProxyList
 {
-    private NoProxyList(IReadOnlyList<NoProxyEntry> entries, IReadOnlyList<string> ignored)
+    private NoProxyList(IReadOnlyList<NoProxyEntry> entries, IReadOnlyList<string> ignored, bool separatedByWhitespace)
     {
         Entries = entries;
         Ignored = ignored;
+        SeparatedByWhitespace = separatedByWhitespace;
     }
 
-    public static NoProxyList Empty { get; } = new([], []);
+    public static NoProxyList Empty { get; } = new([], [], false);
+
+    /// <summary>Whether some entries were separated by whitespace rather than commas (which many runtimes do not read).</summary>
+    public bool SeparatedByWhitespace { get; }
 
     public IReadOnlyList<NoProxyEntry> Entries { get; }
 
@@ -76,8 +80,10 @@ public sealed class NoProxyList
     {
         var entries = new List<NoProxyEntry>();
         var ignored = new List<string>();
+        bool whitespace = false;
         foreach (string? item in items)
         {
+            whitespace |= (item ?? "").Trim().AsSpan().IndexOfAny(" \t\r\n") >= 0;
             foreach (string raw in (item ?? "").Split([',', ' ', '\t', '\n', '\r', ';'], StringSplitOptions.RemoveEmptyEntries))
             {
                 if (TryParseEntry(raw, out NoProxyEntry? entry))
@@ -94,7 +100,7 @@ public sealed class NoProxyList
             }
         }
 
-        return new NoProxyList(entries, ignored);
+        return new NoProxyList(entries, ignored, whitespace);
     }
 
     /// <summary>Does a request to this URI go direct?</summary>

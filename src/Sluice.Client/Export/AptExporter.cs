@@ -25,19 +25,24 @@ public sealed class AptExporter : IProxyExporter
             {
                 case NoProxyKind.Domain:
                     host = entry.Name;
-                    lints.Add(new ExportLint(entry.Text, $"apt matches the exact host only: {entry.Name} goes direct, its subdomains still go through the proxy; add each subdomain apt uses"));
+                    lints.Add(new ExportLint(entry.Text, $"apt matches the exact host only: {entry.Name} goes direct, its subdomains still go through the proxy; add each subdomain apt uses") { Differs = [ClientRuntime.Apt] });
                     break;
                 case NoProxyKind.SubdomainsOnly:
-                    lints.Add(new ExportLint(entry.Text, "apt has no wildcard: left out, so these names go through the proxy; list each host apt uses"));
+                    lints.Add(new ExportLint(entry.Text, "apt has no wildcard: left out, so these names go through the proxy; list each host apt uses") { Differs = [ClientRuntime.Apt] });
                     break;
                 default:
-                    if (ExportText.IsSingleAddress(entry))
+                    if (ExportText.IsIPv6(entry))
                     {
-                        host = ExportText.IsIPv6(entry) ? $"[{bare}]" : bare;
+                        // "::" separates apt.conf keys: Acquire::http::Proxy::[fd00::5] is no key apt ever looks up.
+                        lints.Add(new ExportLint(entry.Text, "apt cannot name an IPv6 host: :: separates apt.conf keys, so no per-host setting matches it: left out, so apt reaches it through the proxy") { Differs = [ClientRuntime.Apt] });
+                    }
+                    else if (ExportText.IsSingleAddress(entry))
+                    {
+                        host = bare;
                     }
                     else
                     {
-                        lints.Add(new ExportLint(entry.Text, "apt has no address ranges: left out, so these addresses go through the proxy; list the addresses"));
+                        lints.Add(new ExportLint(entry.Text, "apt has no address ranges: left out, so these addresses go through the proxy; list the addresses") { Differs = [ClientRuntime.Apt] });
                     }
 
                     break;
@@ -50,14 +55,19 @@ public sealed class AptExporter : IProxyExporter
 
             if (entry.Port is not null)
             {
-                lints.Add(new ExportLint(entry.Text, $"apt's per-host setting has no port: written for {host}, so every port of it goes direct"));
+                lints.Add(new ExportLint(entry.Text, $"apt's per-host setting has no port: written for {host}, so apt reaches every port of it directly") { Differs = [ClientRuntime.Apt] });
             }
 
-            if (!tokens.Contains(host))
+            foreach (string spelling in DestinationLints.Unicode(entry) is { } unicode ? [host, unicode] : (string[])[host])
             {
-                tokens.Add(host);
+                if (!tokens.Contains(spelling))
+                {
+                    tokens.Add(spelling);
+                }
             }
         }
+
+        DestinationLints.TrailingDot(lints, list, "apt", ClientRuntime.Apt);
 
         return new NoProxyTranslation(tokens, lints);
     }

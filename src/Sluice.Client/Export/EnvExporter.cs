@@ -107,6 +107,7 @@ public sealed class EnvExporter(EnvStyle style) : IProxyExporter
     {
         (List<KeyValuePair<string, string>> variables, List<ExportLint> lints) = EnvVariables.Build(request, EnvNoProxy.Translate(request.Proxy.Excluded), request.Inspection is null ? EnvVariables.CaVariables : EnvVariables.InspectionVariables);
         InspectionLints.NotByEnvironment(lints, request);
+        lints.Add(new ExportLint(ExportLintSubjects.Loopback, "Go sends localhost and loopback addresses direct whatever NO_PROXY says (net/http's ProxyFromEnvironment); the other runtimes send them through the proxy unless they are excluded") { Differs = [ClientRuntime.Go] });
         CommonLints.Add(lints, request, "no environment variable");
         var lines = new List<string>();
         if (style == EnvStyle.Systemd)

@@ -15,9 +15,11 @@ public sealed record NoProxyTranslation(IReadOnlyList<string> Tokens, IReadOnlyL
 /// reads <c>.name</c> as subdomains only, so both spellings are written.</item>
 /// <item><c>*.name</c> is read literally (matching nothing) by curl, Python, .NET and wget: written <c>.name</c>.</item>
 /// <item>IPv6 addresses: curl and Go compare the bare form, .NET and Python urllib the bracketed one: both written.</item>
-/// <item>CIDRs (curl ≥ 7.86, Go, requests for IPv4) and ports (Go, Node) are kept, with a lint for the others.</item>
+/// <item>CIDRs (IPv4: curl ≥ 7.86, Go, requests; IPv6: Go only, curl 7.88.1 ignores them) and ports (Go, Node) are
+/// kept, with a lint for the others.</item>
+/// <item>An internationalised name is written as punycode and in Unicode (urllib and .NET compare the URL's spelling).</item>
 /// </list>
-/// Entries are separated by commas only: curl stops reading at the first other separator.
+/// Entries are separated by commas only: Python, wget, Go and Node split at commas only (curl 7.88.1 takes whitespace too).
 /// </summary>
 public static class EnvNoProxy
 {
@@ -28,7 +30,7 @@ public static class EnvNoProxy
         if (list.Entries.Any(e => e.Kind == NoProxyKind.All))
         {
             lints.Add(new ExportLint("*", (list.Entries.Count > 1 ? "written alone (it covers the other entries), because curl and Python honour * only as the whole value; " : "")
-                + ".NET has no wildcard and reads * as a host name, so .NET programs still use the proxy: leave HTTP(S)_PROXY unset for them instead"));
+                + ".NET and wget have no wildcard and read * as a host name, so they still use the proxy for every destination: leave HTTP(S)_PROXY unset for them instead") { Differs = [ClientRuntime.DotNet, ClientRuntime.Wget] });
             return new NoProxyTranslation(["*"], lints);
         }
 
@@ -44,6 +46,7 @@ public static class EnvNoProxy
                     tokens.Add(a);
                     tokens.Add(b);
                     lints.Add(new ExportLint(entry.Text, $"written {a},{b}: .NET and Node read a bare name as that host only and Go reads a leading dot as subdomains only; together every runtime matches {entry.Name} and its subdomains"));
+                    Unicode(entry, tokens, lints);
                     break;
                 }
 
@@ -51,7 +54,11 @@ public static class EnvNoProxy
                 {
                     string token = "." + ExportText.HostPort(entry.Name, entry.Port);
                     tokens.Add(token);
-                    lints.Add(new ExportLint(entry.Text, $"curl, Python, .NET and wget read {bare} literally and match nothing; written {token}, which curl, Python, .NET and Node read as {entry.Name} and its subdomains, so {entry.Name} itself goes direct too (Go and wget: subdomains only, as meant)"));
+                    lints.Add(new ExportLint(entry.Text, $"curl, Python, .NET and wget read {bare} literally and match nothing; written {token}, which curl, Python, .NET, Node and Sluice.Client's ProxyEnvironment read as {entry.Name} and its subdomains, so {entry.Name} itself goes direct too (Go and wget: subdomains only, as meant)")
+                    {
+                        Differs = [ClientRuntime.Curl, ClientRuntime.PythonUrllib, ClientRuntime.PythonRequests, ClientRuntime.DotNet, ClientRuntime.NodeFetch, ClientRuntime.SluiceClient],
+                    });
+                    Unicode(entry, tokens, lints);
                     break;
                 }
 
@@ -67,7 +74,15 @@ public static class EnvNoProxy
                         tokens.Add(ExportText.HostPort(bare, entry.Port));
                         if (!ExportText.IsSingleAddress(entry))
                         {
-                            lints.Add(new ExportLint(entry.Text, "a CIDR: curl ≥ 7.86, Go and Python requests (IPv4) honour it, but Python urllib, .NET, Node, wget and older curl read it as a host name and match nothing; list the addresses that must go direct, or use names"));
+                            lints.Add(ExportText.IsIPv6(entry)
+                                ? new ExportLint(entry.Text, "an IPv6 CIDR: only Go honours it; curl (7.88.1 verified; IPv4 CIDRs work there), Python requests and urllib, .NET, Node and wget match nothing with it, so these addresses go through the proxy; list the addresses that must go direct")
+                                {
+                                    Differs = [ClientRuntime.Curl, ClientRuntime.PythonUrllib, ClientRuntime.PythonRequests, ClientRuntime.DotNet, ClientRuntime.NodeFetch, ClientRuntime.Wget],
+                                }
+                                : new ExportLint(entry.Text, "a CIDR: curl ≥ 7.86, Go and Python requests honour it, but Python urllib, .NET, Node, wget and older curl read it as a host name and match nothing; list the addresses that must go direct, or use names")
+                                {
+                                    Differs = [ClientRuntime.PythonUrllib, ClientRuntime.DotNet, ClientRuntime.NodeFetch, ClientRuntime.Wget],
+                                });
                         }
                     }
 
@@ -76,10 +91,40 @@ public static class EnvNoProxy
 
             if (entry.Port is { } port)
             {
-                lints.Add(new ExportLint(entry.Text, $"curl, .NET and wget never match an entry with a port, and Python only when the URL writes :{port}: there {bare} still goes through the proxy (Go and Node honour the port)"));
+                lints.Add(entry.Kind == NoProxyKind.Network
+                    ? new ExportLint(entry.Text, $"curl, .NET, wget and Python requests never match an address entry with a port, and urllib only when the URL writes :{port}: there {bare} still goes through the proxy (Go and Node honour the port)")
+                    {
+                        Differs = [ClientRuntime.Curl, ClientRuntime.DotNet, ClientRuntime.Wget, ClientRuntime.PythonRequests],
+                    }
+                    : new ExportLint(entry.Text, $"curl, .NET and wget never match an entry with a port, and Python only when the URL writes :{port}: there {bare} still goes through the proxy (Go and Node honour the port)")
+                    {
+                        Differs = [ClientRuntime.Curl, ClientRuntime.DotNet, ClientRuntime.Wget],
+                    });
             }
         }
 
+        if (list.SeparatedByWhitespace)
+        {
+            lints.Add(new ExportLint("whitespace", "entries separated by whitespace are written comma-separated: Python, wget, Go and Node split NO_PROXY at commas only (curl 7.88.1 verified to take whitespace too), so the list as given would not work there"));
+        }
+
+        DestinationLints.TrailingDot(lints, list, "wget, .NET and Python", ClientRuntime.Wget, ClientRuntime.DotNet, ClientRuntime.PythonUrllib, ClientRuntime.PythonRequests);
         return new NoProxyTranslation(tokens, lints);
+    }
+
+    /// <summary>
+    /// An internationalised name is also written in Unicode: Python urllib and .NET compare the host as the URL
+    /// writes it, so a URL with the Unicode name matches only that spelling.
+    /// </summary>
+    private static void Unicode(NoProxyEntry entry, List<string> tokens, List<ExportLint> lints)
+    {
+        if (DestinationLints.Unicode(entry) is not { } unicode)
+        {
+            return;
+        }
+
+        string[] spellings = entry.Kind == NoProxyKind.Domain ? [unicode, "." + unicode] : ["." + unicode];
+        tokens.AddRange(spellings.Select(u => ExportText.HostPort(u, entry.Port)));
+        lints.Add(new ExportLint(entry.Text, $"also written in Unicode ({string.Join(",", spellings)}): Python urllib and .NET compare the host as a URL writes it, and the others the punycode {entry.Name}"));
     }
 }

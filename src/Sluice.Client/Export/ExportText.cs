@@ -88,7 +88,9 @@ internal static class CommonLints
     {
         foreach (string ignored in request.Proxy.Excluded.Ignored)
         {
-            lints.Add(new ExportLint(ignored, "not an entry Sluice understands (name, .name, *.name, *, address, CIDR, optionally :port): left out"));
+            lints.Add(new ExportLint(ignored, ignored.Contains(':', StringComparison.Ordinal) && ignored.Contains('%', StringComparison.Ordinal)
+                ? "not an entry Sluice understands: an IPv6 zone (%name) names an interface of one machine, so no excluded entry can carry it: left out; write the address or network without the zone"
+                : "not an entry Sluice understands (name, .name, *.name, *, address, CIDR, optionally :port): left out"));
         }
 
         if (!request.Proxy.RejectUnauthorized)

@@ -27,11 +27,11 @@ public sealed class GitExporter : IProxyExporter
                 case NoProxyKind.Domain:
                     hosts.Add(entry.Name);
                     hosts.Add("*." + entry.Name);
-                    lints.Add(new ExportLint(entry.Text, $"written for {entry.Name} and *.{entry.Name}: git's * stands for one label, so deeper names (a.b.{entry.Name}) still go through the proxy"));
+                    lints.Add(new ExportLint(entry.Text, $"written for {entry.Name} and *.{entry.Name}: git's * stands for one label, so deeper names (a.b.{entry.Name}) still go through the proxy") { Differs = [ClientRuntime.Git] });
                     break;
                 case NoProxyKind.SubdomainsOnly:
                     hosts.Add("*." + entry.Name);
-                    lints.Add(new ExportLint(entry.Text, $"git's * stands for one label: deeper names (a.b.{entry.Name}) still go through the proxy"));
+                    lints.Add(new ExportLint(entry.Text, $"git's * stands for one label: deeper names (a.b.{entry.Name}) still go through the proxy") { Differs = [ClientRuntime.Git] });
                     break;
                 default:
                     if (ExportText.IsSingleAddress(entry))
@@ -40,7 +40,7 @@ public sealed class GitExporter : IProxyExporter
                     }
                     else
                     {
-                        lints.Add(new ExportLint(entry.Text, "git matches URLs, not address ranges: left out, so these addresses go through the proxy; list the addresses"));
+                        lints.Add(new ExportLint(entry.Text, "git matches URLs, not address ranges: left out, so these addresses go through the proxy; list the addresses") { Differs = [ClientRuntime.Git] });
                     }
 
                     break;
@@ -53,7 +53,7 @@ public sealed class GitExporter : IProxyExporter
 
             if (entry.Port is null)
             {
-                lints.Add(new ExportLint(entry.Text, "git compares ports exactly and a key without one means the default port (80 for http://, 443 for https://): other ports still go through the proxy; add host:port entries for them"));
+                lints.Add(new ExportLint(entry.Text, "git compares ports exactly and a key without one means the default port (80 for http://, 443 for https://): other ports still go through the proxy; add host:port entries for them") { Differs = [ClientRuntime.Git] });
             }
 
             foreach (string scheme in (string[])["http", "https"])
@@ -65,6 +65,7 @@ public sealed class GitExporter : IProxyExporter
             }
         }
 
+        DestinationLints.TrailingDot(lints, list, "git", ClientRuntime.Git);
         return new NoProxyTranslation(tokens, lints);
     }
 

@@ -45,7 +45,7 @@ public sealed class JavaExporter : IProxyExporter
                         }
                         else
                         {
-                            lints.Add(new ExportLint(entry.Text, "http.nonProxyHosts has no CIDR and IPv6 text has no stable prefix: left out, so these addresses go through the proxy; list the addresses"));
+                            lints.Add(new ExportLint(entry.Text, "http.nonProxyHosts has no CIDR and IPv6 text has no stable prefix: left out, so these addresses go through the proxy in Java; list the addresses") { Differs = [ClientRuntime.Java] });
                         }
                     }
                     else
@@ -63,9 +63,16 @@ public sealed class JavaExporter : IProxyExporter
 
             if (entry.Port is not null)
             {
-                lints.Add(new ExportLint(entry.Text, $"http.nonProxyHosts has no ports: written without one, so every port of {bare} goes direct"));
+                lints.Add(new ExportLint(entry.Text, $"http.nonProxyHosts has no ports: written without one, so in Java every port of {bare} goes direct") { Differs = [ClientRuntime.Java] });
+            }
+
+            if (DestinationLints.Unicode(entry) is { } unicode)
+            {
+                lints.Add(new ExportLint(entry.Text, $"Java does not convert internationalised names: a URL that writes {unicode} goes through the proxy with HttpURLConnection and is refused by java.net.http; write URLs with {entry.Name}") { Differs = [ClientRuntime.Java] });
             }
         }
+
+        DestinationLints.TrailingDot(lints, list, "Java", ClientRuntime.Java);
 
         return new NoProxyTranslation(tokens, lints);
     }
@@ -94,7 +101,7 @@ public sealed class JavaExporter : IProxyExporter
             options.Add($"-Dhttp.nonProxyHosts={hosts.Join("|")}");
             if (hosts.Tokens.Count > 0)
             {
-                lints.Add(new ExportLint("http.nonProxyHosts", "the JDK appends localhost|127.*|[::1]|0.0.0.0|[::0] to a non-empty list: in Java, loopback destinations always go direct"));
+                lints.Add(new ExportLint(ExportLintSubjects.Loopback, "the JDK appends localhost|127.*|[::1]|0.0.0.0|[::0] to a non-empty http.nonProxyHosts: in Java, loopback destinations always go direct") { Differs = [ClientRuntime.Java] });
             }
 
             if (proxy.Credentials is not null)

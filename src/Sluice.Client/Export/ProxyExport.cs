@@ -21,7 +21,45 @@ public sealed record ExportFile(string Path, string Content, string Description)
 /// </summary>
 public sealed record ExportLint(string Subject, string Message)
 {
+    /// <summary>
+    /// The clients this lint says do not do what Sluice's semantics say for <see cref="Subject"/>, each named in
+    /// <see cref="Message"/>: a claim the runtime matrix (tests/Sluice.Cli.Tests/EnvMatrix) checks against the real clients.
+    /// </summary>
+    public IReadOnlyList<ClientRuntime> Differs { get; init; } = [];
+
     public override string ToString() => $"{Subject}: {Message}";
+}
+
+/// <summary>The clients behind the formats, as a lint names them when they read an entry differently.</summary>
+public enum ClientRuntime
+{
+    Curl,
+    Wget,
+    PythonUrllib,
+    PythonRequests,
+    NodeFetch,
+    Npm,
+    Java,
+    Git,
+    DotNet,
+    Apt,
+    Go,
+
+    /// <summary>Sluice.Client reading the environment back (<see cref="ProxyEnvironment"/>).</summary>
+    SluiceClient,
+}
+
+/// <summary>Subjects of lints about a kind of destination rather than an excluded entry.</summary>
+public static class ExportLintSubjects
+{
+    /// <summary>Destinations written with a trailing dot (<c>www.example.com.</c>).</summary>
+    public const string TrailingDot = "destinations ending in a dot";
+
+    /// <summary>Loopback destinations (<c>localhost</c>, <c>127.0.0.1</c>, <c>[::1]</c>) that the list does not exclude.</summary>
+    public const string Loopback = "loopback destinations";
+
+    /// <summary>Lints whose subject is a setting that decides for every destination (Node's <c>NODE_USE_ENV_PROXY</c>).</summary>
+    public static IReadOnlyList<string> EveryDestination { get; } = [NodeExporter.NodeEnvProxy];
 }
 
 /// <summary>The ready-to-use lines (for stdout), the lints (for stderr), and the files the lines refer to.</summary>

@@ -34,10 +34,12 @@ public sealed class PythonExporter : IProxyExporter
                         lints.Add(new ExportLint(entry.Text, $"written .{entry.Name}: requests matches a bare name as a plain suffix (bad{entry.Name} too); with the dot urllib still matches {entry.Name} itself"));
                     }
 
+                    Unicode(entry, tokens, lints);
                     break;
                 case NoProxyKind.SubdomainsOnly:
                     tokens.Add("." + ExportText.HostPort(entry.Name, entry.Port));
-                    lints.Add(new ExportLint(entry.Text, $"Python reads {bare} literally and matches nothing; written .{entry.Name}, which also sends {entry.Name} itself direct"));
+                    lints.Add(new ExportLint(entry.Text, $"Python reads {bare} literally and matches nothing; written .{entry.Name}, which urllib and requests read as {entry.Name} and its subdomains, so it also sends {entry.Name} itself direct") { Differs = [ClientRuntime.PythonUrllib, ClientRuntime.PythonRequests] });
+                    Unicode(entry, tokens, lints);
                     break;
                 default:
                     if (ExportText.IsSingleAddress(entry) && ExportText.IsIPv6(entry) && entry.Port is null)
@@ -51,9 +53,9 @@ public sealed class PythonExporter : IProxyExporter
                         tokens.Add(ExportText.HostPort(bare, entry.Port));
                         if (!ExportText.IsSingleAddress(entry))
                         {
-                            lints.Add(new ExportLint(entry.Text, ExportText.IsIPv6(entry)
-                                ? "a CIDR: urllib and requests read an IPv6 CIDR as a host name and match nothing; list the addresses"
-                                : "a CIDR: requests honours it, urllib reads it as a host name and matches nothing; list the addresses for urllib"));
+                            lints.Add(ExportText.IsIPv6(entry)
+                                ? new ExportLint(entry.Text, "a CIDR: urllib and requests read an IPv6 CIDR as a host name and match nothing; list the addresses") { Differs = [ClientRuntime.PythonUrllib, ClientRuntime.PythonRequests] }
+                                : new ExportLint(entry.Text, "a CIDR: requests honours it, urllib reads it as a host name and matches nothing; list the addresses for urllib") { Differs = [ClientRuntime.PythonUrllib] });
                         }
                     }
 
@@ -62,11 +64,24 @@ public sealed class PythonExporter : IProxyExporter
 
             if (entry.Port is { } port)
             {
-                lints.Add(new ExportLint(entry.Text, $"Python compares the port only when the URL writes :{port} explicitly"));
+                lints.Add(entry.Kind == NoProxyKind.Network
+                    ? new ExportLint(entry.Text, $"requests never matches an address entry with a port (it compares the bare address, so {bare} goes through the proxy on every port); urllib compares the port only when the URL writes :{port}") { Differs = [ClientRuntime.PythonRequests] }
+                    : new ExportLint(entry.Text, $"Python compares the port only when the URL writes :{port} explicitly"));
             }
         }
 
+        DestinationLints.TrailingDot(lints, list, "urllib and requests", ClientRuntime.PythonUrllib, ClientRuntime.PythonRequests);
         return new NoProxyTranslation(tokens, lints);
+    }
+
+    /// <summary>urllib compares the host as a URL writes it: an internationalised name is written in Unicode too.</summary>
+    private static void Unicode(NoProxyEntry entry, List<string> tokens, List<ExportLint> lints)
+    {
+        if (DestinationLints.Unicode(entry) is { } unicode)
+        {
+            tokens.Add("." + ExportText.HostPort(unicode, entry.Port));
+            lints.Add(new ExportLint(entry.Text, $"also written .{unicode}: urllib compares the host as a URL writes it (Unicode), requests the punycode {entry.Name}"));
+        }
     }
 
     public ExportResult Export(ExportRequest request)

@@ -52,11 +52,13 @@ public sealed class EnvExporterTests
     }
 
     [Fact]
-    public void An_empty_list_writes_no_no_proxy_and_no_lint()
+    public void An_empty_list_writes_no_no_proxy_and_lints_only_Go_s_loopback_bypass()
     {
         ExportResult result = ProxyExporters.Find("sh")!.Export(ExportTestData.With(""));
         Assert.Equal(4, result.Lines.Count);
-        Assert.Empty(result.Lints);
+        ExportLint lint = Assert.Single(result.Lints);
+        Assert.Equal(ExportLintSubjects.Loopback, lint.Subject);
+        Assert.Equal([ClientRuntime.Go], lint.Differs);
     }
 
     [Fact]

@@ -9,13 +9,13 @@ public sealed class EnvNoProxyTests
     [InlineData("example.com", "example.com,.example.com", "example.com: written example.com,.example.com: .NET and Node read a bare name as that host only")]
     [InlineData(".example.com", "example.com,.example.com", "Go reads a leading dot as subdomains only")]
     [InlineData("*.example.com", ".example.com", "*.example.com: curl, Python, .NET and wget read *.example.com literally and match nothing; written .example.com")]
-    [InlineData("10.0.0.0/8", "10.0.0.0/8", "10.0.0.0/8: a CIDR: curl ≥ 7.86, Go and Python requests (IPv4) honour it, but Python urllib, .NET, Node, wget and older curl")]
-    [InlineData("fd00::/8", "fd00::/8", "fd00::/8: a CIDR")]
+    [InlineData("10.0.0.0/8", "10.0.0.0/8", "10.0.0.0/8: a CIDR: curl ≥ 7.86, Go and Python requests honour it, but Python urllib, .NET, Node, wget and older curl")]
+    [InlineData("fd00::/8", "fd00::/8", "fd00::/8: an IPv6 CIDR: only Go honours it; curl (7.88.1 verified; IPv4 CIDRs work there)")]
     [InlineData("::1", "::1,[::1]", "::1: written ::1,[::1]: curl and Go compare the bare address, .NET and Python urllib the bracketed host")]
-    [InlineData("[::1]:8080", "[::1]:8080", "[::1]:8080: curl, .NET and wget never match an entry with a port")]
+    [InlineData("[::1]:8080", "[::1]:8080", "[::1]:8080: curl, .NET, wget and Python requests never match an address entry with a port")]
     [InlineData("db.internal:5432", "db.internal:5432,.db.internal:5432", "db.internal:5432: curl, .NET and wget never match an entry with a port, and Python only when the URL writes :5432")]
-    [InlineData("10.1.2.3:8443", "10.1.2.3:8443", "10.1.2.3:8443: curl, .NET and wget never match an entry with a port")]
-    [InlineData("*", "*", "*: .NET has no wildcard and reads * as a host name")]
+    [InlineData("10.1.2.3:8443", "10.1.2.3:8443", "10.1.2.3:8443: curl, .NET, wget and Python requests never match an address entry with a port")]
+    [InlineData("*", "*", "*: .NET and wget have no wildcard and read * as a host name")]
     [InlineData("a.example,*", "*", "*: written alone (it covers the other entries), because curl and Python honour * only as the whole value")]
     [InlineData("Example.COM.", "example.com,.example.com", "example.com")]
     public void Entries_are_written_for_every_runtime_and_differences_linted(string excluded, string written, string lint)
@@ -36,7 +36,7 @@ public sealed class EnvNoProxyTests
     }
 
     [Fact]
-    public void Entries_are_separated_by_commas_only_because_curl_stops_at_anything_else()
+    public void Entries_are_separated_by_commas_only_because_Python_wget_Go_and_Node_split_at_nothing_else()
     {
         NoProxyTranslation translation = EnvNoProxy.Translate(NoProxyList.Parse("a.example b.example;10.0.0.1"));
         Assert.Equal("a.example,.a.example,b.example,.b.example,10.0.0.1", translation.Join(","));

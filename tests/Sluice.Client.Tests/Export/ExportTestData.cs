@@ -16,13 +16,16 @@ internal static class ExportTestData
 
     public static string[] Lints(ExportResult result) => result.Lints.Select(l => l.ToString()).ToArray();
 
-    /// <summary>A translated excluded list: exactly these entries, and either no lint or one that says <paramref name="lint"/>.</summary>
+    /// <summary>
+    /// A translated excluded list: exactly these entries, and either no lint about an entry (lints about kinds of
+    /// destination, such as trailing dots, may be there) or one that says <paramref name="lint"/>.
+    /// </summary>
     public static void AssertTranslation(NoProxyTranslation translation, string separator, string written, string? lint)
     {
         Assert.Equal(written, translation.Join(separator));
         if (lint is null)
         {
-            Assert.Empty(translation.Lints);
+            Assert.DoesNotContain(translation.Lints, l => l.Subject is not (ExportLintSubjects.TrailingDot or ExportLintSubjects.Loopback));
         }
         else
         {

@@ -16,8 +16,9 @@ public sealed class JavaExporterTests
                 "localhost: Java reads localhost as that host only: written localhost|*.localhost",
                 "10.0.0.0/8: http.nonProxyHosts has no CIDR: written 10.*, the same addresses as text patterns",
                 "db.internal:5432: Java reads db.internal as that host only: written db.internal|*.db.internal",
-                "db.internal:5432: http.nonProxyHosts has no ports: written without one, so every port of db.internal goes direct",
-                "http.nonProxyHosts: the JDK appends localhost|127.*|[::1]|0.0.0.0|[::0] to a non-empty list: in Java, loopback destinations always go direct",
+                "db.internal:5432: http.nonProxyHosts has no ports: written without one, so in Java every port of db.internal goes direct",
+                "destinations ending in a dot: a URL that writes the name with a trailing dot (www.example.com.) still goes through the proxy in Java, which compare the name with its dot; write URLs without it",
+                "loopback destinations: the JDK appends localhost|127.*|[::1]|0.0.0.0|[::0] to a non-empty http.nonProxyHosts: in Java, loopback destinations always go direct",
                 "credentials: not written: the JDK reads no proxy credentials from properties and the JVM prints JAVA_TOOL_OPTIONS on stderr; give the code a java.net.Authenticator (Basic for proxies and tunnels was re-enabled with jdk.http.auth.*.disabledSchemes=)",
             ],
             ExportTestData.Lints(result));
@@ -34,7 +35,7 @@ public sealed class JavaExporterTests
     [InlineData("0.0.0.0/0", "*", "no CIDR")]
     [InlineData("::1", "[::1]", null)]
     [InlineData("fd00::/8", "", "IPv6 text has no stable prefix: left out")]
-    [InlineData("api.example.com:8443", "api.example.com|*.api.example.com", "no ports: written without one, so every port of api.example.com goes direct")]
+    [InlineData("api.example.com:8443", "api.example.com|*.api.example.com", "no ports: written without one, so in Java every port of api.example.com goes direct")]
     public void Non_proxy_hosts(string excluded, string written, string? lint)
     {
         NoProxyTranslation translation = JavaExporter.TranslateNonProxyHosts(NoProxyList.Parse(excluded));

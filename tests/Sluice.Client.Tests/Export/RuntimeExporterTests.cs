@@ -22,7 +22,7 @@ public sealed class PythonExporterTests
     [Theory]
     [InlineData("example.com", ".example.com", "written .example.com: requests matches a bare name as a plain suffix")]
     [InlineData(".example.com", ".example.com", null)]
-    [InlineData("*.example.com", ".example.com", "Python reads *.example.com literally and matches nothing; written .example.com, which also sends example.com itself direct")]
+    [InlineData("*.example.com", ".example.com", "Python reads *.example.com literally and matches nothing; written .example.com, which urllib and requests read as example.com and its subdomains, so it also sends example.com itself direct")]
     [InlineData("10.0.0.0/8", "10.0.0.0/8", "requests honours it, urllib reads it as a host name and matches nothing")]
     [InlineData("fd00::/8", "fd00::/8", "urllib and requests read an IPv6 CIDR as a host name")]
     [InlineData("::1", "::1,[::1]", "requests compares the bare address, urllib the bracketed host")]
@@ -87,7 +87,7 @@ public sealed class NodeExporterTests
     [InlineData(".example.com", "example.com", null)]
     [InlineData("*.example.com", "example.com", "npm reads *.example.com literally and matches nothing")]
     [InlineData("10.0.0.0/8", "", "npm's noproxy has no CIDR")]
-    [InlineData("::1", "[::1]", null)]
+    [InlineData("::1", "[::1]", "npm cannot reach an IPv6 address directly")]
     [InlineData("api.example:8443", "api.example", "npm's noproxy has no ports: written without one")]
     public void Npm_noproxy(string excluded, string written, string? lint)
     {
@@ -180,7 +180,9 @@ public sealed class AptExporterTests
     [InlineData("*.example.com", "", "apt has no wildcard: left out")]
     [InlineData("10.0.0.0/8", "", "apt has no address ranges: left out")]
     [InlineData("10.1.2.3", "10.1.2.3", null)]
-    [InlineData("mirror.example:8080", "mirror.example", "apt's per-host setting has no port: written for mirror.example, so every port of it goes direct")]
+    [InlineData("mirror.example:8080", "mirror.example", "apt's per-host setting has no port: written for mirror.example, so apt reaches every port of it directly")]
+    [InlineData("fd00::5", "", "apt cannot name an IPv6 host: :: separates apt.conf keys")]
+    [InlineData("bücher.example", "xn--bcher-kva.example bücher.example", "apt matches the exact host only")]
     public void Hosts(string excluded, string written, string? lint)
     {
         NoProxyTranslation translation = AptExporter.TranslateHosts(NoProxyList.Parse(excluded));
