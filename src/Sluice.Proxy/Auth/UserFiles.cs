@@ -9,21 +9,17 @@ namespace Sluice.Proxy.Auth;
 /// previous users stay. Shared by successive authenticators as long as the paths stay the same.
 /// </summary>
 /// <remarks>
-/// The check (a stat, and after a change the read and parse) runs on the thread pool, never on the request's thread:
-/// requests run on the socket engine's threads, and a users file on a slow or hung mount would hold every connection
-/// those threads serve. The request that starts a check is answered with the users known until then.
+/// The check (a stat, and after a change the read and parse) is a <see cref="BackgroundCheck"/>, never on the
+/// request's thread: the request that starts a check is answered with the users known until then.
 /// </remarks>
 internal sealed class UserFiles
 {
-    private static readonly TimeSpan RecheckEvery = TimeSpan.FromSeconds(1);
-
     private readonly string _usersFile;
     private readonly string? _groupsFile;
     private readonly Action<string> _warn;
-    private int _checking;
+    private readonly BackgroundCheck _checks;
     private volatile UserDirectory _directory;
     private (FileStamp Users, FileStamp Groups) _stamps;
-    private long _nextCheck;
 
     /// <exception cref="UsersFileException">The files cannot be used.</exception>
     public UserFiles(BasicAuthConfig config, Action<string> warn)
@@ -33,7 +29,7 @@ internal sealed class UserFiles
         _warn = warn;
         _stamps = Stamps();
         _directory = UserDirectory.Load(_usersFile, _groupsFile);
-        _nextCheck = Environment.TickCount64 + (long)RecheckEvery.TotalMilliseconds;
+        _checks = new BackgroundCheck(Check);
     }
 
     public bool AreFor(BasicAuthConfig config) => config.UsersFile == _usersFile && config.GroupsFile == _groupsFile;
@@ -41,13 +37,7 @@ internal sealed class UserFiles
     /// <summary>The users as last read (a check of the files starts at most once a second, one at a time).</summary>
     public UserDirectory Current()
     {
-        long now = Environment.TickCount64;
-        if (now >= Interlocked.Read(ref _nextCheck) && Interlocked.CompareExchange(ref _checking, 1, 0) == 0)
-        {
-            Interlocked.Exchange(ref _nextCheck, now + (long)RecheckEvery.TotalMilliseconds);
-            ThreadPool.UnsafeQueueUserWorkItem(static files => files.Check(), this, preferLocal: false);
-        }
-
+        _checks.StartIfDue();
         return _directory;
     }
 
@@ -61,10 +51,6 @@ internal sealed class UserFiles
         {
             // On the thread pool nothing else would catch it: a check that fails keeps the users and says why.
             _warn($"users file could not be checked, keeping the previous users: {e.Message}");
-        }
-        finally
-        {
-            Volatile.Write(ref _checking, 0);
         }
     }
 

@@ -10,70 +10,43 @@ namespace Sluice.Proxy.Resolution;
 /// cannot be read answers nothing (the name servers are asked) until it is back.
 /// </summary>
 /// <remarks>
-/// Lookups never touch the file: they read the table last loaded. Every read runs on the thread pool, one at a time:
-/// the first starts when the resolver is built (lookups wait for it, asynchronously and at most the resolver's query
-/// timeout), later ones are started by the lookup that finds the once-a-second check due. A file on a mount that hangs (a FIFO, a stuck network share) then holds up only that
-/// background check, never a request or a socket thread: a request's lookup would otherwise block every connection
-/// served by the same thread (socket completions run inline, see ProxyRuntime).
+/// Lookups never touch the file: they read the table last loaded. Every read is a <see cref="BackgroundCheck"/>: the
+/// first starts when the resolver is built (lookups wait for it, asynchronously and at most the resolver's query
+/// timeout), later ones are started by the lookup that finds the once-a-second check due. A file on a mount that hangs
+/// then holds up only that background check, never a request or a socket thread.
 /// </remarks>
 internal sealed class HostsFile
 {
-    private static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(1);
-
     private readonly string _path;
-    private readonly TimeProvider _time;
     private volatile Dictionary<string, IPAddress[]> _names = new(StringComparer.Ordinal);
     private FileStamp _stamp;
-    private long _nextCheck;
-    private int _checking; // 1 while a background check runs
-
-    private readonly Task _firstRead;
+    private readonly BackgroundCheck _checks;
     private readonly TimeSpan _firstReadWait;
 
     /// <param name="firstReadWait">How long a lookup waits for the first read before it goes on without the file.</param>
     public HostsFile(string path, TimeSpan firstReadWait, TimeProvider? time = null)
     {
         _path = path;
-        _time = time ?? TimeProvider.System;
         _firstReadWait = firstReadWait;
-        _checking = 1;
-        _firstRead = Task.Run(CheckInBackground);
+        _checks = new BackgroundCheck(Check, time, startNow: true);
     }
 
     /// <summary>The addresses the file gives the (normalised) name, in the resolver's order; null when it has none.</summary>
     public async ValueTask<IPAddress[]?> FindAsync(string name, CancellationToken cancellationToken)
     {
-        if (!_firstRead.IsCompleted)
+        if (!_checks.First.IsCompleted)
         {
             try
             {
-                await _firstRead.WaitAsync(_firstReadWait, cancellationToken).ConfigureAwait(false);
+                await _checks.First.WaitAsync(_firstReadWait, cancellationToken).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
                 // The file does not answer (a hung mount): the name servers are asked meanwhile.
             }
         }
-
-
-        if (_time.GetTimestamp() >= Volatile.Read(ref _nextCheck) && Interlocked.CompareExchange(ref _checking, 1, 0) == 0)
-        {
-            _ = Task.Run(CheckInBackground, CancellationToken.None); // not the request's: the check outlives it
-        }
-
+        _checks.StartIfDue();
         return _names.TryGetValue(name, out IPAddress[]? addresses) ? addresses : null;
-    }
-
-    private void CheckInBackground()
-    {
-        try
-        {
-            Check();
-        }
-        finally
-        {
-            Volatile.Write(ref _checking, 0);
-        }
     }
 
     private void Check()
@@ -84,9 +57,6 @@ internal sealed class HostsFile
             _names = Read(_path);
             _stamp = stamp;
         }
-
-        // From the end of the check: a file that took long to read is not read again at once.
-        Volatile.Write(ref _nextCheck, _time.GetTimestamp() + (long)(CheckInterval.TotalSeconds * _time.TimestampFrequency));
     }
 
     private static Dictionary<string, IPAddress[]> Read(string path)
