@@ -24,27 +24,18 @@ internal static partial class ImmediateSend
     /// <returns>Bytes the kernel took; 0 when it would block or on an error, which the ordinary write then reports.</returns>
     private static unsafe int TrySend(Socket socket, ReadOnlySpan<byte> bytes)
     {
-        bool referenced = false;
         try
         {
-            // Referenced for the call, so the descriptor cannot be closed and reused under it.
-            socket.SafeHandle.DangerousAddRef(ref referenced);
+            using var fd = new ReferencedDescriptor(socket.SafeHandle);
             fixed (byte* p = bytes)
             {
-                nint sent = Send((int)socket.SafeHandle.DangerousGetHandle(), p, (nuint)bytes.Length, DontWait | NoSignal);
+                nint sent = Send(fd.Value, p, (nuint)bytes.Length, DontWait | NoSignal);
                 return sent > 0 ? (int)sent : 0;
             }
         }
         catch (ObjectDisposedException)
         {
             return 0;
-        }
-        finally
-        {
-            if (referenced)
-            {
-                socket.SafeHandle.DangerousRelease();
-            }
         }
     }
 

@@ -75,37 +75,20 @@ internal sealed partial class SplicePipe
     /// <summary>Moves up to <paramref name="count"/> bytes from the pipe to the socket; -1 when it would block.</summary>
     public long Empty(SafeHandle socket, long count) => Move(socket, ReadEnd, fromSocket: false, count);
 
-    /// <remarks>
-    /// The socket's handle is referenced for the length of the call: a relay can be cut from another thread (the
-    /// other direction failing, the idle watch, a stop), and a descriptor closed meanwhile could already be the number
-    /// of the next accepted connection. Referenced, the close waits for this call; a socket already closed throws
-    /// ObjectDisposedException, which ends the direction like any broken read.
-    /// </remarks>
+    /// <remarks>The socket's descriptor is referenced for the call (<see cref="Transport.ReferencedDescriptor"/>).</remarks>
     private static long Move(SafeHandle socket, int pipeEnd, bool fromSocket, long count)
     {
-        bool referenced = false;
-        try
+        using var fd = new Transport.ReferencedDescriptor(socket);
+        long moved = fromSocket
+            ? SpliceFd(fd.Value, IntPtr.Zero, pipeEnd, IntPtr.Zero, (nuint)count, SpliceMove | NonBlock)
+            : SpliceFd(pipeEnd, IntPtr.Zero, fd.Value, IntPtr.Zero, (nuint)count, SpliceMove | NonBlock);
+        if (moved >= 0)
         {
-            socket.DangerousAddRef(ref referenced);
-            int fd = (int)socket.DangerousGetHandle();
-            long moved = fromSocket
-                ? SpliceFd(fd, IntPtr.Zero, pipeEnd, IntPtr.Zero, (nuint)count, SpliceMove | NonBlock)
-                : SpliceFd(pipeEnd, IntPtr.Zero, fd, IntPtr.Zero, (nuint)count, SpliceMove | NonBlock);
-            if (moved >= 0)
-            {
-                return moved;
-            }
+            return moved;
+        }
 
-            int errno = Marshal.GetLastPInvokeError();
-            return errno == EAgain ? -1 : throw new IOException($"splice failed: errno {errno}");
-        }
-        finally
-        {
-            if (referenced)
-            {
-                socket.DangerousRelease();
-            }
-        }
+        int errno = Marshal.GetLastPInvokeError();
+        return errno == EAgain ? -1 : throw new IOException($"splice failed: errno {errno}");
     }
 
     /// <summary>Reads bytes out of the pipe into a buffer (when the destination is full and must be awaited).</summary>
