@@ -370,6 +370,33 @@ public sealed class TunnelLifecycleAttackTests
         await WaitForAsync(() => TunnelLines(proxy, "echo.test") == 200, () => $"{TunnelLines(proxy, "echo.test")} tunnel lines, expected 200");
     }
 
+    /// <summary>An origin that answers every request with 101 and then echoes.</summary>
+    private static RawOrigin UpgradeEchoOrigin() => RawOrigin.Start(async (stream, _) =>
+    {
+        if (await StreamHeads.ReadHeadAsync(stream) is null)
+        {
+            return;
+        }
+
+        await stream.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"u8.ToArray());
+        byte[] buffer = new byte[4096];
+        int n;
+        while ((n = await stream.ReadAsync(buffer)) > 0)
+        {
+            await stream.WriteAsync(buffer.AsMemory(0, n));
+        }
+    });
+
+    /// <summary>A WebSocket upgrade through the proxy to ws.test, answered 101.</summary>
+    private static async Task<RawClient> OpenUpgradeAsync(TestProxy proxy, RawOrigin origin)
+    {
+        RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        await client.SendAsync($"GET http://ws.test:{origin.Port}/ws HTTP/1.1\r\nHost: ws.test:{origin.Port}\r\nConnection: Upgrade\r\n"
+            + "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 101", await client.ReadHeadAsync(timeoutMs: (int)NoHang.TotalMilliseconds));
+        return client;
+    }
+
     private static async Task PingAsync(RawClient client, int n, ConcurrentQueue<string> failures, CancellationToken stop)
     {
         byte[] message = Encoding.ASCII.GetBytes($"p{n:D3}");
@@ -904,21 +931,7 @@ public sealed class TunnelLifecycleAttackTests
     [InlineData(false)]
     public async Task Upgraded_connections_silent_past_their_idle_timeout_are_cut_busy_ones_are_not_and_a_stop_cuts_the_rest(bool splice)
     {
-        await using RawOrigin origin = RawOrigin.Start(async (stream, _) =>
-        {
-            if (await StreamHeads.ReadHeadAsync(stream) is null)
-            {
-                return;
-            }
-
-            await stream.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"u8.ToArray());
-            byte[] buffer = new byte[4096];
-            int n;
-            while ((n = await stream.ReadAsync(buffer)) > 0)
-            {
-                await stream.WriteAsync(buffer.AsMemory(0, n));
-            }
-        });
+        await using RawOrigin origin = UpgradeEchoOrigin();
         TestProxy proxy = await TestProxy.StartAsync(c => c with { Timeouts = c.Timeouts with { Idle = TimeSpan.FromSeconds(1) } }, splice: splice, drain: TimeSpan.FromSeconds(1));
         try
         {
@@ -930,10 +943,7 @@ public sealed class TunnelLifecycleAttackTests
             var pings = new List<Task>();
             for (int i = 0; i < 20; i++)
             {
-                RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
-                await client.SendAsync($"GET http://ws.test:{origin.Port}/ws HTTP/1.1\r\nHost: ws.test:{origin.Port}\r\nConnection: Upgrade\r\n"
-                    + "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
-                Assert.StartsWith("HTTP/1.1 101", await client.ReadHeadAsync(timeoutMs: (int)NoHang.TotalMilliseconds));
+                RawClient client = await OpenUpgradeAsync(proxy, origin);
                 if (i % 2 == 0)
                 {
                     silent.Add(client);
@@ -979,21 +989,7 @@ public sealed class TunnelLifecycleAttackTests
     [InlineData(false)]
     public async Task Busy_upgraded_connections_with_no_silent_neighbour_are_never_cut(bool splice)
     {
-        await using RawOrigin origin = RawOrigin.Start(async (stream, _) =>
-        {
-            if (await StreamHeads.ReadHeadAsync(stream) is null)
-            {
-                return;
-            }
-
-            await stream.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"u8.ToArray());
-            byte[] buffer = new byte[4096];
-            int n;
-            while ((n = await stream.ReadAsync(buffer)) > 0)
-            {
-                await stream.WriteAsync(buffer.AsMemory(0, n));
-            }
-        });
+        await using RawOrigin origin = UpgradeEchoOrigin();
         await using TestProxy proxy = await TestProxy.StartAsync(c => c with { Timeouts = c.Timeouts with { Idle = TimeSpan.FromSeconds(1) } }, splice: splice);
         proxy.Resolver.Map("ws.test", IPAddress.Loopback);
         var failures = new ConcurrentQueue<string>();
@@ -1002,10 +998,7 @@ public sealed class TunnelLifecycleAttackTests
         var clients = new List<RawClient>();
         for (int i = 0; i < 10; i++)
         {
-            RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
-            await client.SendAsync($"GET http://ws.test:{origin.Port}/ws HTTP/1.1\r\nHost: ws.test:{origin.Port}\r\nConnection: Upgrade\r\n"
-                + "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
-            Assert.StartsWith("HTTP/1.1 101", await client.ReadHeadAsync(timeoutMs: (int)NoHang.TotalMilliseconds));
+            RawClient client = await OpenUpgradeAsync(proxy, origin);
             clients.Add(client);
             int n = i;
             pings.Add(Task.Run(() => PingAsync(client, n, failures, stopPings.Token)));
