@@ -32,12 +32,26 @@ internal static class ClientsReader
         return new ClientsConfig { ProxyAddress = address, ProxyTls = tls, Excluded = excluded };
     }
 
+    private const string NoCredentials = "credentials do not belong here: the PAC file is served to anyone who asks, and clients answer the proxy's 407 themselves";
+
     private static (HostPort Address, bool Tls) ReadProxyUrl(YamlSection section, YamlNode node)
     {
         const string example = "http://proxy.corp.example:3128 or https://proxy.corp.example:3129";
         if (node is not YamlScalarNode { Value: { Length: > 0 } text })
         {
             throw section.Error(node, $"clients.proxyUrl: expected a proxy URL such as {example}, got {YamlSection.Show(node)}");
+        }
+
+        // Any '@' is refused before the text is parsed, as for parents: a password holding '/' or '?' would otherwise
+        // end the authority early, and the parser's complaint (an invalid port) would quote part of it. A proxy URL has
+        // no path, so everything up to the last '@' is hidden (HostPort.Redact stops at the first '/', as it must for
+        // request targets whose path may hold an '@').
+        int at = text.LastIndexOf('@');
+        if (at >= 0)
+        {
+            int scheme = text.IndexOf("://", StringComparison.Ordinal);
+            string shown = $"{(scheme < 0 || scheme > at ? "" : text[..(scheme + 3)])}***{text[at..]}";
+            throw section.Error(node, $"clients.proxyUrl: '{shown}': {NoCredentials}");
         }
 
         if (!HostPort.TryParseUri(text, out UriTarget url, out string problem))
@@ -47,7 +61,7 @@ internal static class ClientsReader
 
         // The PAC file is served to anyone who asks and names no credentials (clients answer the proxy's 407 themselves).
         string? why = url.Scheme is not ("http" or "https") ? $"the scheme must be http or https (TLS to the proxy), not {url.Scheme}"
-            : url.HasUserInfo ? "credentials do not belong here: the PAC file is served to anyone who asks, and clients answer the proxy's 407 themselves"
+            : url.HasUserInfo ? NoCredentials
             : url.HasFragment || url.PathAndQuery != "/" ? "a proxy URL has no path, query or fragment"
             : null;
         return why is null ? (url.Authority, url.Scheme == "https") : throw section.Error(node, $"clients.proxyUrl: '{HostPort.Redact(text)}': {why}");

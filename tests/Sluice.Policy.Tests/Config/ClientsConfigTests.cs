@@ -24,6 +24,7 @@ public sealed class ClientsConfigTests
     [Theory]
     [InlineData("clients:\n  proxyUrl: ftp://proxy.example:21\n", 2, 13, "clients.proxyUrl: 'ftp://proxy.example:21': the scheme must be http or https")]
     [InlineData("clients:\n  proxyUrl: http://etl:secret@proxy.example:3128\n", 2, 13, "clients.proxyUrl: 'http://***@proxy.example:3128': credentials do not belong here")]
+    [InlineData("clients:\n  proxyUrl: http://etl:se/cret@proxy.example:3128\n", 2, 13, "clients.proxyUrl: 'http://***@proxy.example:3128': credentials do not belong here")]
     [InlineData("clients:\n  proxyUrl: http://proxy.example:3128/pac\n", 2, 13, "a proxy URL has no path, query or fragment")]
     [InlineData("clients:\n  proxyUrl: proxy.example:3128\n", 2, 13, "clients.proxyUrl: expected a proxy URL such as http://proxy.corp.example:3128")]
     [InlineData("clients:\n  proxyUrl: http://proxy.example:99999\n", 2, 13, "clients.proxyUrl: invalid port '99999'")]
@@ -42,5 +43,7 @@ public sealed class ClientsConfigTests
         ConfigException error = Assert.Throws<ConfigException>(() => Parse(yaml));
         Assert.True(error.Line == line && error.Column == column, $"got {error.Line}:{error.Column} {error.Problem}");
         Assert.Contains(message, error.Problem);
+        Assert.DoesNotContain("secret", error.Problem);
+        Assert.DoesNotContain("cret", error.Problem);
     }
 }
