@@ -41,16 +41,13 @@ public static class EnvVariables
         ? variable == "NODE_EXTRA_CA_CERTS" && !trust.BundleHoldsProxyCa ? trust.CaFile : trust.BundleFile
         : request.CaFile;
 
+    /// <summary>The variables that name the proxy, in the order they are written.</summary>
+    public static readonly string[] ProxyVariables = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"];
+
     public static (List<KeyValuePair<string, string>> Variables, List<ExportLint> Lints) Build(ExportRequest request, NoProxyTranslation noProxy, IReadOnlyList<string> caVariables)
     {
         string url = request.Proxy.ToUrl(includeCredentials: true);
-        var variables = new List<KeyValuePair<string, string>>
-        {
-            new("http_proxy", url),
-            new("HTTP_PROXY", url),
-            new("https_proxy", url),
-            new("HTTPS_PROXY", url),
-        };
+        var variables = ProxyVariables.Select(name => new KeyValuePair<string, string>(name, url)).ToList();
         if (noProxy.Tokens.Count > 0)
         {
             variables.Add(new("no_proxy", noProxy.Join(",")));

@@ -16,8 +16,6 @@ public sealed class NodeExporter : IProxyExporter
     /// <summary>The variable that makes Node's own clients read the proxy variables.</summary>
     public const string NodeEnvProxy = "NODE_USE_ENV_PROXY";
 
-    private static readonly string[] ProxyVariables = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"];
-
     public static NoProxyTranslation TranslateNodeNoProxy(NoProxyList list)
     {
         if (list.Entries.Any(e => e.Kind == NoProxyKind.All))
@@ -133,8 +131,8 @@ public sealed class NodeExporter : IProxyExporter
         {
             // npm has no wildcard, and without .npmrc proxy lines it falls back to HTTP(S)_PROXY: with every
             // destination direct, the proxy variables are unset rather than written.
-            variables.RemoveAll(v => ProxyVariables.Contains(v.Key));
-            lines.Add("unset " + string.Join(' ', ProxyVariables));
+            variables.RemoveAll(v => EnvVariables.ProxyVariables.Contains(v.Key));
+            lines.Add("unset " + string.Join(' ', EnvVariables.ProxyVariables));
         }
 
         lines.AddRange(variables.Select(v => EnvExporter.Line(EnvStyle.Sh, v.Key, v.Value)));
