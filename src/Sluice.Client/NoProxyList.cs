@@ -83,7 +83,8 @@ public sealed class NoProxyList
         bool whitespace = false;
         foreach (string? item in items)
         {
-            whitespace |= (item ?? "").Trim().AsSpan().IndexOfAny(" \t\r\n") >= 0;
+            // Whitespace between two entries, not around a comma: "a b" is separated by it, "a, b" is not.
+            whitespace |= (item ?? "").Split([',', ';']).Any(piece => piece.Trim().AsSpan().IndexOfAny(" \t\r\n") >= 0);
             foreach (string raw in (item ?? "").Split([',', ' ', '\t', '\n', '\r', ';'], StringSplitOptions.RemoveEmptyEntries))
             {
                 if (TryParseEntry(raw, out NoProxyEntry? entry))

@@ -92,6 +92,7 @@ public sealed class MatrixFindingsTests
     {
         Assert.True(NoProxyList.Parse("a.example b.example").SeparatedByWhitespace);
         Assert.False(NoProxyList.Parse(" a.example,b.example ").SeparatedByWhitespace);
+        Assert.False(NoProxyList.Parse("a.example, b.example ,c.example").SeparatedByWhitespace); // spaces around commas separate nothing
         Assert.Contains(Export("sh", "a.example b.example").Lints, l => l.Subject == "whitespace");
         Assert.DoesNotContain(Export("sh", "a.example,b.example").Lints, l => l.Subject == "whitespace");
     }
