@@ -19,11 +19,13 @@ public sealed class IdleWatchTests
     public async Task A_tunnel_that_keeps_moving_bytes_outlives_its_idle_timeout_and_closes_once_silent(bool splice)
     {
         await using RawOrigin echo = RawOrigin.Echo();
-        await using TestProxy proxy = await TestProxy.StartAsync(c => c with { Timeouts = c.Timeouts with { Idle = TimeSpan.FromSeconds(1) } }, splice: splice);
+        // A 2 s timeout and a message every 200 ms: the margin is wide because the suite's other test processes can
+        // starve this one of the CPU for a second on a 2-core machine (a 1 s timeout was cut there once).
+        await using TestProxy proxy = await TestProxy.StartAsync(c => c with { Timeouts = c.Timeouts with { Idle = TimeSpan.FromSeconds(2) } }, splice: splice);
         using RawClient client = await OpenTunnelAsync(proxy, echo);
 
-        // Three times the idle timeout, a message every 200 ms: never idle for a whole second.
-        for (int i = 0; i < 15; i++)
+        // Two and a half times the idle timeout, never idle for more than a fraction of it.
+        for (int i = 0; i < 25; i++)
         {
             await client.SendAsync($"ping{i:D2}");
             Assert.Equal($"ping{i:D2}", Encoding.ASCII.GetString(await client.ReadExactlyAsync(6)));
@@ -31,7 +33,7 @@ public sealed class IdleWatchTests
         }
 
         Assert.DoesNotContain(proxy.AccessLog.Lines, l => l.Contains("TCP_TUNNEL/200"));
-        await client.ReadToEndAsync(timeoutMs: 30_000); // silent now: cut after its second
+        await client.ReadToEndAsync(timeoutMs: 30_000); // silent now: cut after its two seconds
         await proxy.AccessLog.WaitForAsync(l => l.Contains("TCP_TUNNEL/200") && l.Contains("echo.test"), "for the tunnel ended by the idle timeout");
     }
 
