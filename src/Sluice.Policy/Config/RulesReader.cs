@@ -69,6 +69,7 @@ internal static class RulesReader
             Schemes = ReadList<RequestScheme>(item, "schemes", where, TryParseScheme),
             Paths = ReadList(item, "paths", where, (string text, out PathPattern p, out string problem) => PathPattern.TryParse(text, out p, out problem)),
             Tls = item.Parse("tls", TlsMode.Tunnel, TryParseTls, "tunnel or inspect"),
+            Ftp = item.Parse("ftp", FtpMode.Off, TryParseFtp, "passive or off"),
             Clients = ReadList<IPNetwork>(item, "clients", where, TryParseClient),
             Users = ReadList<string>(item, "users", where, TryParseIdentity),
             Groups = ReadList<string>(item, "groups", where, TryParseIdentity),
@@ -80,6 +81,7 @@ internal static class RulesReader
         }
 
         CheckTls(rule, item, where, top, inspection);
+        CheckFtp(rule, item, where, top);
         CheckPaths(rule, item, where, top);
         item.RejectUnknownKeys();
         return rule;
@@ -128,6 +130,42 @@ internal static class RulesReader
 
         // tls: inspect with methods: [CONNECT] is allowed on purpose: it inspects the tunnel and leaves every request
         // inside to the other rules (Squid's "http_access allow CONNECT x" with "ssl_bump bump x").
+    }
+
+    // Permits come from the server's replies inside a relayed CONNECT: the rule must be able to allow one and leave its
+    // bytes readable.
+    private static void CheckFtp(Rule rule, YamlSection item, string where, YamlSection top)
+    {
+        if (item.Get("ftp") is not { } ftp || rule.Ftp == FtpMode.Off)
+        {
+            return;
+        }
+
+        if (rule.Action == RuleAction.Deny)
+        {
+            throw top.Error(ftp, $"{where} '{rule.Name}': a deny rule opens no control connection, so ftp: has no meaning here");
+        }
+
+        if (rule.Tls == TlsMode.Inspect)
+        {
+            throw top.Error(ftp, $"{where} '{rule.Name}': ftp: passive reads an FTP control connection relayed as it is; an inspected tunnel carries TLS, not FTP");
+        }
+
+        if (!rule.MatchesTunnels)
+        {
+            throw top.Error(ftp, $"{where} '{rule.Name}': ftp: passive reads the control connection of a CONNECT (curl -p, ftp_proxy with tunnelling), and this rule's methods, schemes or paths admit no CONNECT");
+        }
+    }
+
+    private static bool TryParseFtp(string text, out FtpMode mode)
+    {
+        (bool ok, mode) = text switch
+        {
+            "passive" => (true, FtpMode.Passive),
+            "off" => (true, FtpMode.Off),
+            _ => (false, FtpMode.Off),
+        };
+        return ok;
     }
 
     private static bool TryParseTls(string text, out TlsMode mode)
@@ -228,11 +266,12 @@ internal static class RulesReader
             "http" => (true, RequestScheme.Http),
             "tunnel" => (true, RequestScheme.Tunnel),
             "https" => (true, RequestScheme.Https),
+            "ftp" => (true, RequestScheme.Ftp),
             _ => (false, RequestScheme.Http),
         };
         if (!ok)
         {
-            problem = $"'{text}' is not a scheme: use http (forwarded requests), tunnel (CONNECT) or https (requests inside an inspected tunnel)";
+            problem = $"'{text}' is not a scheme: use http (forwarded requests), tunnel (CONNECT), https (requests inside an inspected tunnel) or ftp (ftp:// URLs, fetched over FTP by the proxy)";
         }
 
         return ok;

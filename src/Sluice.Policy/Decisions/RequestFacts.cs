@@ -12,6 +12,9 @@ public enum RequestScheme
 
     /// <summary>A request inside an inspected tunnel: its method and path are visible, as for <see cref="Http"/>.</summary>
     Https,
+
+    /// <summary>An absolute-form <c>ftp://</c> request: the proxy fetches (or stores) the file over FTP for the client.</summary>
+    Ftp,
 }
 
 /// <summary>What the policy knows about a request before any upstream connection is made.</summary>

@@ -17,6 +17,19 @@ public enum TlsMode
     Inspect,
 }
 
+/// <summary>What an allowed CONNECT to an FTP server's control port gets besides its relay.</summary>
+public enum FtpMode
+{
+    /// <summary>Nothing: the tunnel is relayed like any other.</summary>
+    Off,
+
+    /// <summary>
+    /// <c>ftp: passive</c>: the server's passive-mode replies passing through the tunnel (227, 229) each grant the
+    /// client that holds it a one-time permit for a CONNECT to the data port they name, on the same address.
+    /// </summary>
+    Passive,
+}
+
 /// <summary>
 /// One rule of the policy. Every matcher that is present must match (an absent matcher matches everything);
 /// within one matcher, any entry may match.
@@ -48,6 +61,13 @@ public sealed record Rule
     /// <summary>True when the rule can match a CONNECT that is not inspected: no paths, and methods and schemes admit it.</summary>
     public bool MatchesTunnels =>
         Paths.IsEmpty && (Methods.IsEmpty || Methods.Contains("CONNECT")) && (Schemes.IsEmpty || Schemes.Contains(RequestScheme.Tunnel));
+
+    /// <summary>
+    /// <c>ftp: passive</c>: the CONNECTs this rule allows are read as FTP control channels, and the data ports their
+    /// servers open in passive mode are permitted for that client alone. Decides nothing about who gets in, so
+    /// matching and shadowing ignore it.
+    /// </summary>
+    public FtpMode Ftp { get; init; } = FtpMode.Off;
 
     public ImmutableArray<IPNetwork> Clients { get; init; } = [];
 

@@ -143,6 +143,7 @@ public sealed class InspectionConfigTests : IDisposable
 
     [Theory]
     [InlineData("rules:\n  - name: a\n    action: allow\n    tls: inspect\n", 4, 10, "rules[0] 'a': tls: inspect needs tls.inspection (a CA to sign the certificates clients are shown): create one with sluice ca init", "inspect without tls.inspection")]
+    [InlineData(Header + "rules:\n  - name: a\n    action: allow\n    tls: inspect\n    ftp: passive\n", 10, 10, "rules[0] 'a': ftp: passive reads an FTP control connection relayed as it is; an inspected tunnel carries TLS, not FTP", "ftp on an inspecting rule")]
     [InlineData(Header + "rules:\n  - name: a\n    action: deny\n    tls: inspect\n", 9, 10, "rules[0] 'a': a deny rule opens no tunnel, so tls: has no meaning here", "inspect on a deny rule")]
     [InlineData(Header + "rules:\n  - name: a\n    action: deny\n    tls: tunnel\n", 9, 10, "a deny rule opens no tunnel, so tls: has no meaning here", "tunnel on a deny rule")]
     [InlineData("rules:\n  - name: a\n    action: deny\n    tls: tunnel\n", 4, 10, "a deny rule opens no tunnel", "tls: on a deny rule without inspection")]
@@ -219,7 +220,7 @@ public sealed class InspectionConfigTests : IDisposable
     [Fact]
     public void The_unknown_key_message_lists_paths_and_tls()
     {
-        AssertRefused("rules:\n  - name: a\n    action: allow\n    path: [/a]\n", 4, 5, "unknown key 'path' in rules[0] (known: action, clients, destinations, groups, methods, name, paths, ports, schemes, tls, users, via)", "the singular");
+        AssertRefused("rules:\n  - name: a\n    action: allow\n    path: [/a]\n", 4, 5, "unknown key 'path' in rules[0] (known: action, clients, destinations, ftp, groups, methods, name, paths, ports, schemes, tls, users, via)", "the singular");
     }
 
     // ---- shadowing, through the loader ----

@@ -103,8 +103,17 @@ public sealed class RulesConfigTests
         Assert.Empty(config.Rules);
     }
 
+    [Fact]
+    public void A_rule_may_read_FTP_control_connections_for_passive_data_ports()
+    {
+        SluiceConfig config = ConfigLoader.Parse("rules:\n  - name: ftp\n    action: allow\n    destinations: [ftp.partner.example]\n    ports: [21]\n    ftp: passive\n  - name: web\n    action: allow\n    ports: [80]\n    ftp: off\n", "test.yaml");
+        Assert.Equal(FtpMode.Passive, config.Rules[0].Ftp);
+        Assert.Equal(FtpMode.Off, config.Rules[1].Ftp);
+        Assert.Equal<RequestScheme>([RequestScheme.Ftp], ConfigLoader.Parse("rules:\n  - name: a\n    action: allow\n    schemes: [ftp]\n", "test.yaml").Rules[0].Schemes);
+    }
+
     [Theory]
-    [InlineData("rules:\n  - name: a\n    action: allow\n    destination: [a.test]\n", 4, 5, "unknown key 'destination' in rules[0] (known: action, clients, destinations, groups, methods, name, paths, ports, schemes, tls, users, via)", "unknown key in a rule")]
+    [InlineData("rules:\n  - name: a\n    action: allow\n    destination: [a.test]\n", 4, 5, "unknown key 'destination' in rules[0] (known: action, clients, destinations, ftp, groups, methods, name, paths, ports, schemes, tls, users, via)", "unknown key in a rule")]
     [InlineData("rules:\n  - name: a\n    action: allow\n    port: 443\n", 4, 5, "unknown key 'port' in rules[0]", "singular 'port'")]
     [InlineData("rules:\n  - action: allow\n    destinations: [a.test]\n", 2, 5, "rules[0]: 'name' is required", "missing name")]
     [InlineData("rules:\n  - name: ''\n    action: allow\n", 2, 11, "rules[0]: the name '' must be non-empty", "empty name")]
@@ -128,7 +137,10 @@ public sealed class RulesConfigTests
     [InlineData("rules:\n  - name: a\n    action: allow\n    clients: [office.example]\n", 4, 15, "rules[0].clients: 'office.example' is not a client address or CIDR", "a name in clients")]
     [InlineData("rules:\n  - name: a\n    action: allow\n    methods: [\"GE T\"]\n", 4, 15, "rules[0].methods: 'GE T' is not an HTTP method", "bad method")]
     [InlineData("rules:\n  - name: a\n    action: allow\n    methods: [purge]\n", 4, 15, "'purge' is not a standard method; write extension methods in upper case", "lower-case extension method")]
-    [InlineData("rules:\n  - name: a\n    action: allow\n    schemes: [ftp]\n", 4, 15, "rules[0].schemes: 'ftp' is not a scheme: use http (forwarded requests), tunnel (CONNECT) or https (requests inside an inspected tunnel)", "bad scheme")]
+    [InlineData("rules:\n  - name: a\n    action: allow\n    schemes: [gopher]\n", 4, 15, "rules[0].schemes: 'gopher' is not a scheme: use http (forwarded requests), tunnel (CONNECT), https (requests inside an inspected tunnel) or ftp (ftp:// URLs, fetched over FTP by the proxy)", "bad scheme")]
+    [InlineData("rules:\n  - name: a\n    action: deny\n    ftp: passive\n", 4, 10, "rules[0] 'a': a deny rule opens no control connection, so ftp: has no meaning here", "ftp on a deny rule")]
+    [InlineData("rules:\n  - name: a\n    action: allow\n    ftp: active\n", 4, 10, "rules[0].ftp: expected passive or off", "unknown ftp mode")]
+    [InlineData("rules:\n  - name: a\n    action: allow\n    methods: [GET]\n    ftp: passive\n", 5, 10, "this rule's methods, schemes or paths admit no CONNECT", "ftp on a rule admitting no CONNECT")]
     [InlineData("rules:\n  - name: a\n    action: allow\n    users: [\"al ice\"]\n", 4, 13, "rules[0].users: 'al ice' is not a user or group name", "bad user")]
     [InlineData("rules:\n  - name: a\n    action: allow\n    destinations: []\n", 4, 19, "rules[0].destinations is empty, so the rule could never match; remove the key to match any destination", "empty destinations list")]
     [InlineData("rules:\n  - name: a\n    action: allow\n    ports: []\n", 4, 12, "rules[0].ports is empty", "empty ports list")]
