@@ -90,6 +90,7 @@ public static class ConfigLoader
             Default = RulesReader.ReadDefault(top),
             Bypass = BypassReader.Read(top),
             Clients = ClientsReader.Read(top),
+            Ftp = ReadFtp(top.Section("ftp")),
             Reload = ReadReload(top.Section("reload")),
             Inspection = inspection,
             Resolver = ResolverReader.Read(top),
@@ -150,6 +151,31 @@ public static class ConfigLoader
         };
         section.RejectUnknownKeys();
         return timeouts;
+    }
+
+    private static FtpConfig ReadFtp(YamlSection? section)
+    {
+        var d = new FtpConfig();
+        if (section is null)
+        {
+            return d;
+        }
+
+        TimeSpan lifetime = section.Duration("permitLifetime", d.PermitLifetime);
+        if (section.Get("permitLifetime") is { } node && (lifetime <= TimeSpan.Zero || lifetime > TimeSpan.FromMinutes(10)))
+        {
+            throw section.Error(node, "ftp.permitLifetime: between 1ms and 10m: a client connects to the data port right after the server's reply");
+        }
+
+        string password = section.String("anonymousPassword") ?? d.AnonymousPassword;
+        if (section.Get("anonymousPassword") is { } passwordNode && (password.Length == 0 || password.Any(c => char.IsControl(c) || c > '~')))
+        {
+            throw section.Error(passwordNode, "ftp.anonymousPassword: printable ASCII, not empty (it is sent in the PASS command)");
+        }
+
+        var ftp = new FtpConfig { PermitLifetime = lifetime, AnonymousPassword = password };
+        section.RejectUnknownKeys();
+        return ftp;
     }
 
     private static AdminConfig? ReadAdmin(YamlSection top)

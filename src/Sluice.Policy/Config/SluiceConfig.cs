@@ -50,6 +50,9 @@ public sealed record SluiceConfig
     /// <summary><c>clients:</c> what clients are told about the proxy (the admin endpoint's <c>/proxy.pac</c>).</summary>
     public ClientsConfig Clients { get; init; } = new();
 
+    /// <summary><c>ftp:</c> passive permits' lifetime and the gateway's anonymous login.</summary>
+    public FtpConfig Ftp { get; init; } = new();
+
     /// <summary>How a running proxy treats this file when it is reloaded.</summary>
     public ReloadConfig Reload { get; init; } = new();
 
@@ -293,4 +296,23 @@ public sealed record ClientsConfig
     /// CIDR the destinations written as such addresses), optionally on one port.
     /// </summary>
     public ImmutableArray<DestinationPattern> Excluded { get; init; } = [];
+}
+
+/// <summary>
+/// <c>ftp:</c> how Sluice takes part in FTP: the lifetime of passive-mode permits (rules with <c>ftp: passive</c>) and
+/// the anonymous login of the <c>ftp://</c> gateway.
+/// </summary>
+public sealed record FtpConfig
+{
+    /// <summary>
+    /// <c>ftp.permitLifetime</c>: how long a data-port permit granted from a 227/229 reply waits for its CONNECT. Clients
+    /// connect at once; a short lifetime keeps an unused permit from lingering.
+    /// </summary>
+    public TimeSpan PermitLifetime { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// <c>ftp.anonymousPassword</c>: the password the gateway gives with user <c>anonymous</c> when the URL and the
+    /// client offer no credentials (by custom an e-mail address; Squid's <c>ftp_user</c>).
+    /// </summary>
+    public string AnonymousPassword { get; init; } = "sluice@";
 }
