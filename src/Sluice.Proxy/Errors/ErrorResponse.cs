@@ -40,8 +40,9 @@ internal static class ErrorResponse
     /// An RFC 9209 Proxy-Status member: <c>name; error=type; details="..."</c>, with <c>next-hop</c> and
     /// <c>received-status</c> when a parent proxy is where it went wrong.
     /// </summary>
+    /// <param name="error">Empty for an answer that is no proxy error (the FTP gateway's 404): details only.</param>
     public static string ProxyStatus(string proxyName, string error, string detail, ParentHop? hop = null) =>
-        $"{proxyName}; error={error}{Hop(hop)}; details=\"{EscapeSfString(detail)}\"";
+        $"{proxyName}{(error.Length == 0 ? "" : $"; error={error}")}{Hop(hop)}; details=\"{EscapeSfString(detail)}\"";
 
     /// <summary>The member a relayed response through a parent proxy carries: who answered, with what status.</summary>
     public static string ProxyStatusRelayed(string proxyName, ParentHop hop) => $"{proxyName}{Hop(hop)}";

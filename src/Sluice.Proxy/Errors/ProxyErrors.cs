@@ -60,6 +60,24 @@ public enum ProxyErrorKind
     /// <summary>The client of an inspected tunnel did not complete the TLS handshake (it does not trust the inspection CA, or named another host): logged.</summary>
     ClientTlsFailed,
 
+    /// <summary>A method the FTP gateway does not translate (it does GET, HEAD and PUT): 405 with Allow.</summary>
+    MethodNotAllowed,
+
+    /// <summary>The FTP server has no such file or directory (550, 450): 404.</summary>
+    FtpNotFound,
+
+    /// <summary>The FTP server refused the file or directory to this login (550 permission denied, 553): 403.</summary>
+    FtpForbidden,
+
+    /// <summary>The FTP server refused the anonymous login (530): 401 with a challenge, so the client sends credentials.</summary>
+    FtpLoginRequired,
+
+    /// <summary>The FTP server refused the credentials the client gave (530): 403.</summary>
+    FtpLoginRefused,
+
+    /// <summary>The FTP server is not taking the session (421, or a 4yz/5yz where a transfer should start): 502.</summary>
+    FtpUnavailable,
+
     /// <summary>After the response or tunnel had started, a connection ended early or was reset: logged, never answered.</summary>
     ConnectionTerminated,
     InternalError,
@@ -111,6 +129,13 @@ public static class ProxyErrors
         [ProxyErrorKind.OriginTlsFailed] = new(502, "Bad Gateway", "tls_protocol_error", SquidResult.Miss),
         [ProxyErrorKind.MisdirectedRequest] = new(421, "Misdirected Request", "http_request_denied", SquidResult.Denied),
         [ProxyErrorKind.ClientTlsFailed] = new(502, "Bad Gateway", "tls_protocol_error", SquidResult.None), // logged on the CONNECT line (200), never answered
+        [ProxyErrorKind.MethodNotAllowed] = new(405, "Method Not Allowed", "http_request_error", SquidResult.None),
+        // The FTP server's own answers, translated: no proxy error, so Proxy-Status carries details and no error type.
+        [ProxyErrorKind.FtpNotFound] = new(404, "Not Found", "", SquidResult.Miss),
+        [ProxyErrorKind.FtpForbidden] = new(403, "Forbidden", "", SquidResult.Miss),
+        [ProxyErrorKind.FtpLoginRequired] = new(401, "Unauthorized", "", SquidResult.Miss),
+        [ProxyErrorKind.FtpLoginRefused] = new(403, "Forbidden", "", SquidResult.Miss),
+        [ProxyErrorKind.FtpUnavailable] = new(502, "Bad Gateway", "destination_unavailable", SquidResult.Miss),
         [ProxyErrorKind.ConnectionTerminated] = new(502, "Bad Gateway", "connection_terminated", SquidResult.Miss),
         [ProxyErrorKind.InternalError] = new(500, "Internal Server Error", "proxy_internal_error", SquidResult.None),
     });
@@ -118,8 +143,9 @@ public static class ProxyErrors
     public static ProxyErrorInfo Describe(ProxyErrorKind kind) =>
         (uint)kind < (uint)Table.Length && Table[(int)kind] is { } info ? info : throw new ArgumentOutOfRangeException(nameof(kind));
 
-    /// <summary>The RFC 9209 error type of a kind, or null for none: the access log's and the metrics' error field.</summary>
-    public static string? ProxyStatusError(ProxyErrorKind? kind) => kind is { } k ? Describe(k).ProxyStatusError : null;
+    /// <summary>The RFC 9209 error type of a kind, or null for none: the access log's and the metrics' error field.
+    /// An FTP server's answer translated by the gateway (404, 401...) is no proxy error and has none.</summary>
+    public static string? ProxyStatusError(ProxyErrorKind? kind) => kind is { } k && Describe(k).ProxyStatusError is { Length: > 0 } error ? error : null;
 
     private static ProxyErrorInfo?[] ByKind(Dictionary<ProxyErrorKind, ProxyErrorInfo> rows)
     {

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Sluice.Proxy.Errors;
 using Sluice.Proxy.Forwarding;
+using Sluice.Proxy.Ftp;
 using Sluice.Proxy.Http1;
 using Sluice.Proxy.Tunnels;
 using Sluice.Proxy.Requests;
@@ -92,6 +93,7 @@ internal sealed class ClientSession : IInspectedSession
                 exchanging = true;
                 bool another = head.IsConnect
                     ? await ConnectTunnel.RunAsync(exchange, this, _stopping).ConfigureAwait(false)
+                    : IsFtpUrl(head) ? await FtpGatewayExchange.RunAsync(exchange, _stopping).ConfigureAwait(false)
                     : await ForwardExchange.RunAsync(exchange, _stopping).ConfigureAwait(false);
                 exchanging = false;
                 if (!another)
@@ -121,6 +123,9 @@ internal sealed class ClientSession : IInspectedSession
             ReleaseTimers();
         }
     }
+
+    /// <summary>An ftp:// URL outside a tunnel: the FTP gateway fetches it (inside one, every request is the origin's).</summary>
+    private bool IsFtpUrl(RequestHead head) => _inspected is null && head.Target.StartsWith("ftp://", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// The requests inside an inspected tunnel: the same loop over the client's TLS connection, with the snapshot the

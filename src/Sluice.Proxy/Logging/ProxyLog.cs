@@ -53,4 +53,8 @@ internal static partial class ProxyLog
     /// <summary>A parent proxy was marked down, or came back up.</summary>
     [LoggerMessage(15, LogLevel.Warning, "{Message}")]
     public static partial void ParentChanged(ILogger logger, string message);
+
+    /// <summary>An FTP server's 227 named another address than its own: the gateway's data connection went to its own.</summary>
+    [LoggerMessage(30, LogLevel.Warning, "FTP server {Server} named {Named} in its PASV reply; the data connection goes to {Address}, the control connection's address, instead")]
+    public static partial void FtpPassiveAddressIgnored(ILogger logger, string server, string named, string address);
 }

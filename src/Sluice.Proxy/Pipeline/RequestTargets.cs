@@ -50,7 +50,7 @@ public static class RequestTargets
 
         if (!target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
         {
-            problem = $"unsupported request target '{HostPort.Redact(target)}': only http:// URLs are forwarded";
+            problem = $"unsupported request target '{HostPort.Redact(target)}': only http:// URLs are forwarded (and ftp:// URLs fetched)";
             return false;
         }
 
@@ -75,7 +75,8 @@ public static class RequestTargets
     /// The request a target written by an operator stands for (<c>sluice explain</c>): an http:// URL is forwarded as
     /// it is written, read by <see cref="TryReadAbsolute"/> (so a URL the proxy refuses, with userinfo or a fragment,
     /// is refused here too); an https://, ws:// or wss:// URL is the CONNECT a client sends for it (RFC 6455 §4.1:
-    /// WebSocket clients tunnel through a proxy, plain ws:// too), and so is host:port. Methods keep their case
+    /// WebSocket clients tunnel through a proxy, plain ws:// too), and so is host:port. An ftp:// URL is read by
+    /// <see cref="FtpTarget.TryRead"/> as the FTP gateway reads it, with its path for the rules. Methods keep their case
     /// (RFC 9110 §9.1: "get" is another method than GET).
     /// </summary>
     /// <param name="method">A forwarded request's method (GET when null); a tunnel's is CONNECT.</param>
@@ -84,7 +85,19 @@ public static class RequestTargets
         facts = null!;
         HostPort destination;
         RequestScheme scheme = RequestScheme.Tunnel;
-        if (target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        string? path = null;
+        if (target.StartsWith("ftp://", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!FtpTarget.TryRead(target, out FtpTarget? ftp, out problem) || !Policy.Rules.RequestPath.TryNormalise(ftp!.Path, out path, out problem))
+            {
+                problem = $"the proxy answers 400 to this URL: {problem}";
+                return false;
+            }
+
+            scheme = RequestScheme.Ftp;
+            destination = ftp.Authority;
+        }
+        else if (target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
         {
             if (!TryReadAbsolute(target, out UriTarget forwarded, out _, out problem))
             {
@@ -104,7 +117,7 @@ public static class RequestTargets
 
             if (uri.Scheme is not ("https" or "ws" or "wss"))
             {
-                problem = $"'{uri.Scheme}://' is not a scheme the proxy handles (http, https, ws, wss)";
+                problem = $"'{uri.Scheme}://' is not a scheme the proxy handles (http, https, ws, wss, ftp)";
                 return false;
             }
 
@@ -130,7 +143,13 @@ public static class RequestTargets
             return false;
         }
 
-        facts = new RequestFacts(verb, scheme, destination.Host, destination.Address, destination.Port, client);
+        if (scheme == RequestScheme.Ftp && !FtpTarget.IsGatewayMethod(verb))
+        {
+            problem = $"the proxy answers 405 to {verb} for an ftp:// URL: the FTP gateway does {FtpTarget.GatewayMethods}";
+            return false;
+        }
+
+        facts = new RequestFacts(verb, scheme, destination.Host, destination.Address, destination.Port, client) { Path = path };
         problem = "";
         return true;
     }

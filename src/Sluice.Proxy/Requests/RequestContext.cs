@@ -76,10 +76,13 @@ internal sealed class RequestContext
 
     public Decision? Decision { get; private set; }
 
+    // An ftp:// URL, fetched by the FTP gateway: counted as its own kind.
+    private bool IsFtp => Head.Target.StartsWith("ftp://", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>One exchange or tunnel ended: the counters and the status page's traffic figures move.</summary>
     private void Count(int status, string? rule, ProxyErrorKind? error, bool countBytes)
     {
-        Services.Metrics.CountRequest(Head.IsConnect ? "tunnel" : Inspected is null ? "http" : "https", Decision?.Allowed, rule, status, error);
+        Services.Metrics.CountRequest(Head.IsConnect ? "tunnel" : Inspected is not null ? "https" : IsFtp ? "ftp" : "http", Decision?.Allowed, rule, status, error);
         if (countBytes)
         {
             Services.Metrics.CountBytes(Client.Input.Consumed - _clientReadAtStart, Client.Stream.BytesWritten - _clientWrittenAtStart);
