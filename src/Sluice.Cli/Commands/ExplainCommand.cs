@@ -183,7 +183,7 @@ internal static class ExplainCommand
         // A URL read again by the same parser, for what the facts of its CONNECT do not carry: scheme and path.
         if (input.Target.Contains("://", StringComparison.Ordinal) && HostPort.TryParseUri(input.Target, out UriTarget uri, out _))
         {
-            target = new Target(uri.Scheme, request.Scheme == RequestScheme.Http ? uri.PathAndQuery : null, uri.Scheme is "https" or "wss" ? uri.PathAndQuery : null);
+            target = new Target(uri.Scheme, request.Scheme is RequestScheme.Http or RequestScheme.Ftp ? uri.PathAndQuery : null, uri.Scheme is "https" or "wss" ? uri.PathAndQuery : null);
         }
 
         if (request.Scheme == RequestScheme.Http)

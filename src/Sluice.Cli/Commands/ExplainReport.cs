@@ -34,7 +34,12 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
 
     private RequestFacts Facts => verdict.Facts;
 
-    private string Scheme => Facts.Scheme == RequestScheme.Tunnel ? "tunnel" : "http";
+    private string Scheme => Facts.Scheme switch
+    {
+        RequestScheme.Tunnel => "tunnel",
+        RequestScheme.Ftp => "ftp",
+        _ => "http",
+    };
 
     private string Request => $"{Facts.Method} {Facts.Destination} ({Scheme}) from {Facts.Client}{(user is null ? "" : $" as {user}")}";
 
@@ -53,6 +58,7 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
     private string Outcome => verdict.Error is { } error
         ? $"{error.Status} {error.Reason} (Proxy-Status error={error.ProxyStatusError})"
         : AnsweredBySelf ? $"200 OK: Max-Forwards is 0, so the proxy answers the {Facts.Method} itself"
+        : Facts.Scheme == RequestScheme.Ftp ? "fetched over FTP: the proxy logs in to the FTP server and answers the client in HTTP (the file, a listing, or the FTP server's refusal as 401/403/404)"
         : Facts.Scheme != RequestScheme.Tunnel ? "forwarded: the client gets the origin's response"
         : Tls?.Handling == TlsHandling.Inspect ? "200 Connection established: once the origin's certificate checks out (else 502), the proxy opens the tunnel and shows the client a certificate from the inspection CA"
         : "200 Connection established: the proxy opens the tunnel";
