@@ -50,7 +50,7 @@ public static class RequestTargets
 
         if (!target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
         {
-            problem = $"unsupported request target '{HostPort.Redact(target)}': only http:// URLs are forwarded (and ftp:// URLs fetched)";
+            problem = $"unsupported request target '{HostPort.Redact(target)}': only http:// URLs are forwarded";
             return false;
         }
 

@@ -13,8 +13,17 @@ public sealed class ProxyErrorsTests
     {
         ProxyErrorInfo info = ProxyErrors.Describe(kind);
         Assert.InRange(info.Status, 400, 599);
-        Assert.Matches("^[a-z_]+$", info.ProxyStatusError);
+        // Only an FTP server's own answer, translated by the gateway, is no proxy error and has no type.
+        bool serversAnswer = kind is ProxyErrorKind.FtpNotFound or ProxyErrorKind.FtpForbidden or ProxyErrorKind.FtpLoginRequired or ProxyErrorKind.FtpLoginRefused;
+        Assert.Matches(serversAnswer ? "^$" : "^[a-z_]+$", info.ProxyStatusError);
         Assert.Matches("^[A-Z]+_[A-Z]+$", SquidResults.Code(info.Squid));
+    }
+
+    [Fact]
+    public void An_ftp_servers_answer_has_details_and_no_error_type()
+    {
+        Assert.Null(ProxyErrors.ProxyStatusError(ProxyErrorKind.FtpNotFound));
+        Assert.Equal("sluice; details=\"550 No such file\"", ErrorResponse.ProxyStatus("sluice", "", "550 No such file"));
     }
 
     [Fact]

@@ -65,7 +65,7 @@ public sealed class MalformedRequestTests : IAsyncLifetime
     [InlineData("origin-form: the client thinks Sluice is a web server", "GET /path HTTP/1.1\r\nHost: x.test\r\n\r\n", 400, "Sluice is a forward proxy")]
     [InlineData("asterisk-form OPTIONS", "OPTIONS * HTTP/1.1\r\nHost: x.test\r\n\r\n", 400, "Sluice is a forward proxy")]
     [InlineData("https:// absolute form belongs in a CONNECT tunnel", "GET https://x.test/ HTTP/1.1\r\nHost: x.test\r\n\r\n", 400, "CONNECT")]
-    [InlineData("other schemes are not forwarded", "GET ftp://x.test/ HTTP/1.1\r\nHost: x.test\r\n\r\n", 400, "only http://")]
+    [InlineData("other schemes are not forwarded", "GET gopher://x.test/ HTTP/1.1\r\nHost: x.test\r\n\r\n", 400, "only http://")]
     // versions
     [InlineData("HTTP/2.0 request line", "GET http://x.test/ HTTP/2.0\r\nHost: x.test\r\n\r\n", 505, "HTTP/2.0 is not supported")]
     [InlineData("HTTP/2 connection preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "HTTP/2.0 is not supported")]
