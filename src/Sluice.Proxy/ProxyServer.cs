@@ -170,6 +170,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             Limits = new Limits.ClientLimits(),
             Splice = _options.Splice && Tunnels.SplicePipe.IsSupported,
             Relays = new Transport.IdleWatch(_stopping.Token),
+            Permits = new Ftp.PassivePermits(metrics, _logger),
         };
         _services.AccessLog.ReportTo(metrics, _logger);
         metrics.WatchLeaves(() => _leaves.Mints, () => _leaves.Count);

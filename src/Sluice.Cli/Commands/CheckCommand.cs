@@ -110,6 +110,7 @@ internal static class CheckCommand
         Add("schemes", rule.Schemes.Select(s => s.ToString().ToLowerInvariant()));
         Add("paths", rule.Paths);
         Add<string>("tls", rule.Tls == TlsMode.Inspect ? ["inspect"] : []);
+        Add<string>("ftp", rule.Ftp == FtpMode.Passive ? ["passive"] : []);
         Add("clients", rule.Clients);
         Add("users", rule.Users);
         Add("groups", rule.Groups);

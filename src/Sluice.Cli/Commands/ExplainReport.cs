@@ -71,6 +71,16 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
         _ => route.ToString(),
     };
 
+    /// <summary>
+    /// What <c>ftp: passive</c> means for this CONNECT: explain sees no open control tunnel, so it tells what their
+    /// permits would do. Null when no such rule is concerned.
+    /// </summary>
+    private string? FtpPassive => verdict.FtpPassive
+        ? $"passive (rule {verdict.Rule}): data ports are permitted per control connection: each 227/229 reply of the server in this tunnel lets this client make one CONNECT to the port it names, on the address this tunnel goes to"
+        : verdict.Refused && verdict.Step == VerdictStep.Rules && verdict.PermitsFrom is { } rule
+            ? $"refused unless an open control tunnel of rule {rule} from this client was sent this port in its server's 227/229 reply (a one-time passive permit)"
+            : null;
+
     /// <summary>The upstream of a route through parent proxies; null for direct and self.</summary>
     private ParentUpstream? Upstream => Route.Kind == RouteKind.Parent ? Route.Upstream : null;
 
@@ -136,6 +146,11 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
         }
 
         WriteIdentityRefusal(output, verdict, "");
+        if (FtpPassive is { } ftp)
+        {
+            output.WriteLine($"ftp:      {ftp}");
+        }
+
         output.WriteLine($"result:   {Outcome}");
         if (Inside is { } inside)
         {
@@ -280,6 +295,11 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
             if (Note is not null)
             {
                 w.WriteString("note", Note);
+            }
+
+            if (FtpPassive is { } ftp)
+            {
+                w.WriteString("ftp", ftp);
             }
 
             w.WriteBoolean("refused", verdict.Refused);

@@ -23,7 +23,8 @@ public static class SquidTranslator
         List<PeerGroup> groups = PeerTranslation.Translate(peers, notes);
         SquidRoutes routes = SquidRoutes.Build(peers, groups, acls, notes);
         (List<TranslatedRule> access, bool usesAuth) = AccessRules.Translate(conf.Access, acls, routes, notes);
-        (List<TranslatedRule> rules, SquidInspection? inspection) = InspectedRules.Apply(access, BumpPlan.Build(bump.Lines, acls, notes), bump, notes);
+        (List<TranslatedRule> inspected, SquidInspection? inspection) = InspectedRules.Apply(access, BumpPlan.Build(bump.Lines, acls, notes), bump, notes);
+        List<TranslatedRule> rules = PassiveFtpRules.Apply(inspected, notes);
 
         if (listeners.Count == 0)
         {

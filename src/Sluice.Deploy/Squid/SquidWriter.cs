@@ -108,6 +108,7 @@ public static class SquidWriter
         .Add("destinations", List(rule.Destinations.Select(d => d.Text)))
         .Add("ports", List(rule.Ports.Select(p => p.First == p.Last ? (object)p.First : p.ToString())))
         .Add("tls", rule.Tls == TlsMode.Inspect ? "inspect" : null)
+        .Add("ftp", rule.Ftp == FtpMode.Passive ? "passive" : null)
         .Add("methods", List(rule.Methods))
         .Add("paths", List(rule.Paths.Select(p => p.Text)))
         .Add("schemes", List(rule.Schemes.Select(s => s.ToString().ToLowerInvariant())))

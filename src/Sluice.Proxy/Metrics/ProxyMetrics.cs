@@ -42,6 +42,9 @@ internal sealed class ProxyMetrics : Resolution.IResolverEvents
         ParentConnect = f.CreateHistogram("sluice_parent_connect_seconds", "Time to connect to a parent proxy (TCP, and TLS for https:// parents).",
             new HistogramConfiguration { LabelNames = ["upstream", "parent"], Buckets = Seconds });
         AccessLogDropped = f.CreateCounter("sluice_access_log_dropped_total", "Access-log lines lost: dropped while the output could not keep up (the queue was full), or lost to a failed write.");
+        PassivePermits = f.CreateCounter("sluice_ftp_passive_permits_total", "FTP data-port permits of ftp: passive control tunnels, by event: granted, used, expired, revoked (the control tunnel ended), bounce (a 227 naming another address, refused), dropped (over a bound).",
+            new CounterConfiguration { LabelNames = ["event"] });
+        _passivePermitSeries = [.. Enum.GetValues<PassivePermitEvent>().Select(e => PassivePermits.WithLabels(e.ToString().ToLowerInvariant()))]; // exported from the start, at 0
     }
 
     public CollectorRegistry Registry { get; }
@@ -86,6 +89,13 @@ internal sealed class ProxyMetrics : Resolution.IResolverEvents
     /// <summary>One attempt through a parent proxy ended: <paramref name="error"/> null is "ok".</summary>
     public void CountParent(Pipeline.ParentProxy parent, Errors.ProxyErrorKind? error) =>
         ParentRequests.WithLabels(parent.Upstream, parent.Endpoint, Errors.ProxyErrors.ProxyStatusError(error) ?? "ok").Inc();
+
+    /// <summary>Labelled by event only (<see cref="PassivePermitEvent"/>), one series made at start for each.</summary>
+    public Counter PassivePermits { get; }
+
+    private readonly Counter.Child[] _passivePermitSeries;
+
+    public void CountPassivePermit(PassivePermitEvent happened) => _passivePermitSeries[(int)happened].Inc();
 
     /// <summary>Follows the access log's own count (read when scraped, so it is exact and costs nothing per line).</summary>
     public Counter AccessLogDropped { get; }

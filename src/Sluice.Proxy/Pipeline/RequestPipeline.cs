@@ -32,6 +32,7 @@ public sealed class RequestPipeline
     private readonly string _defaultRoute;
     private readonly InspectionConfig? _inspection;
     private readonly HashSet<string> _inspecting;
+    private readonly Rule[] _passive;
 
     /// <param name="health">Which parent proxies are up, for the order a route tries them in; all up when not given.</param>
     public RequestPipeline(SluiceConfig config, OwnEndpoints own, IParentHealth? health = null)
@@ -43,6 +44,7 @@ public sealed class RequestPipeline
         _defaultRoute = config.Route.Default;
         _inspection = config.Inspection;
         _inspecting = config.Rules.Where(r => r.Tls == TlsMode.Inspect).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        _passive = [.. config.Rules.Where(r => r.Ftp == FtpMode.Passive && r.Action == RuleAction.Allow)];
         Policy = new RulePolicy(config.Rules, config.Default);
         Guard = new AddressGuard(config.Addresses.Allow, config.Addresses.Deny, own.Listeners, own.Admin);
         _auth = config.Auth;
@@ -73,7 +75,8 @@ public sealed class RequestPipeline
 
     /// <summary>Identity and rules, before any lookup.</summary>
     /// <param name="identity">What Basic authentication found; null when <c>auth.basic</c> is not configured.</param>
-    public Verdict Decide(RequestFacts request, AuthResult? identity)
+    /// <param name="permits">The server's passive FTP permits, for a CONNECT the rules refuse; none for <c>sluice explain</c>.</param>
+    public Verdict Decide(RequestFacts request, AuthResult? identity, IPassivePermits? permits = null)
     {
         if (Identity(request, identity) is { } refused)
         {
@@ -89,6 +92,18 @@ public sealed class RequestPipeline
             {
                 Route = RouteFor(request, decision),
                 Tls = inspect ? TlsHandling.Inspect : TlsHandling.Tunnel,
+                FtpPassive = request.Scheme == RequestScheme.Tunnel && !inspect && IsPassive(decision.Rule),
+            };
+        }
+
+        // The rules refuse the port, but a control tunnel's server may have named it: allowed once, to the address that
+        // tunnel was dialled to (ResolveAsync looks nothing up for it; the guard still checks that address). Asked
+        // whatever this configuration's rules say: a tunnel opened before a reload keeps granting under its own.
+        if (request.Scheme == RequestScheme.Tunnel && permits?.TryUse(request) is { } permit)
+        {
+            return new Verdict(request, VerdictStep.Rules, Decision.Allow(permit.Detail, permit.Rule), null, permit.Detail)
+            {
+                Permit = permit,
             };
         }
 
@@ -100,7 +115,25 @@ public sealed class RequestPipeline
             return Challenge(request, decision, "proxy authentication required: a rule for this destination names users or groups");
         }
 
-        return new Verdict(request, VerdictStep.Rules, decision, ProxyErrorKind.PolicyDenied, decision.Detail);
+        string? permitsFrom = request.Scheme == RequestScheme.Tunnel && _passive.Length > 0 ? PassiveRuleFor(request) : null;
+        return new Verdict(request, VerdictStep.Rules, decision, ProxyErrorKind.PolicyDenied, decision.Detail) { PermitsFrom = permitsFrom };
+    }
+
+    private bool IsPassive(string? rule) => rule is not null && Array.Exists(_passive, r => r.Name == rule);
+
+    // The first ftp: passive rule whose destinations name this host, whatever the port: its control tunnels are the
+    // only ones whose permits could let this CONNECT through.
+    private string? PassiveRuleFor(RequestFacts request)
+    {
+        foreach (Rule rule in _passive)
+        {
+            if (rule.Destinations.IsEmpty || rule.Destinations.Any(d => d.Matches(request.Host, request.Address, d.Port ?? request.Port)))
+            {
+                return rule.Name;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -127,7 +160,9 @@ public sealed class RequestPipeline
             return Ready(allowed, [], []);
         }
 
-        AddressLookup lookup = await LookUpAsync(request.Host, request.Address, request.Port, resolver, cancellationToken).ConfigureAwait(false);
+        // A permitted FTP data connection goes to its control tunnel's address: pinned, never looked up again.
+        IPAddress? literal = allowed.Permit?.Address ?? request.Address;
+        AddressLookup lookup = await LookUpAsync(request.Host, literal, request.Port, resolver, cancellationToken).ConfigureAwait(false);
         if (lookup.Refusal is ProxyErrorKind.DnsError or ProxyErrorKind.DnsTimeout && parent)
         {
             // Split-horizon DNS: a name only the parent's side knows goes up by name, for the parent to resolve.

@@ -90,6 +90,18 @@ public sealed class Verdict
     /// </summary>
     public bool ResolvedByParent { get; init; }
 
+    /// <summary>Set for a CONNECT let through by an FTP control tunnel's passive permit: the permit it used.</summary>
+    public PassivePermit? Permit { get; init; }
+
+    /// <summary>The rule that decided says <c>ftp: passive</c>: the tunnel is read as an FTP control channel.</summary>
+    public bool FtpPassive { get; init; }
+
+    /// <summary>
+    /// For a refused CONNECT: an <c>ftp: passive</c> rule for the same host, whose control tunnels could permit this
+    /// port (what <c>sluice explain</c>, which sees no open tunnels, tells about it).
+    /// </summary>
+    public string? PermitsFrom { get; init; }
+
     /// <summary>The client-facing shape of the refusal, or null when allowed.</summary>
     public ProxyErrorInfo? Error => Refusal is { } kind ? ProxyErrors.Describe(kind) : null;
 

@@ -83,6 +83,9 @@ internal sealed class ProxyServices
     /// <summary>Whether tunnels between two plain sockets use splice(2).</summary>
     public bool Splice { get; init; }
 
+    /// <summary>The data-port permits of open <c>ftp: passive</c> control tunnels.</summary>
+    public required IControlChannels Permits { get; init; }
+
     /// <summary>Cancelled when the server starts to stop: idle connections close, responses say Connection: close.</summary>
     public required CancellationToken Draining { get; init; }
 }

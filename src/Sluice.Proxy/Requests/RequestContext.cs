@@ -190,12 +190,20 @@ internal sealed class RequestContext
         };
         Live.User = User;
         Live.Destination = target.AuthorityWithPort;
-        Verdict verdict = Snapshot.Pipeline.Decide(facts, _identity);
+        Verdict verdict = Snapshot.Pipeline.Decide(facts, _identity, scheme == RequestScheme.Tunnel ? Services.Permits : null);
         Decision = verdict.Rules;
         _route = Inspected?.Route ?? verdict.Route;
         Live.Rule = Decision?.Rule;
         return verdict.Refused ? throw verdict.ToException() : verdict;
     }
+
+    /// <summary>
+    /// For a tunnel whose rule says <c>ftp: passive</c>: registers it as an FTP control channel, whose replies grant
+    /// this client data-port permits until the returned observer is disposed. Null for every other tunnel: its relay
+    /// runs as it always does.
+    /// </summary>
+    public IRelayObserver? WatchFtpControl(Verdict allowed, System.Net.IPAddress dialled) =>
+        allowed.FtpPassive ? Services.Permits.Open(allowed, dialled, Snapshot.Config.Ftp.PermitLifetime) : null;
 
     /// <summary>Resolves and checks every address (step 5-6 of the pipeline); throws the refusal. A ready verdict dials without a second lookup.</summary>
     public Task<Verdict> ResolveAsync(Verdict allowed, CancellationToken cancellationToken) =>

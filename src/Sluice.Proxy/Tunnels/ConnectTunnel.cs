@@ -35,6 +35,7 @@ internal static class ConnectTunnel
         }
 
         Connection upstream;
+        Verdict allowed;
         try
         {
             if (Http1.Via.HasBeenHere(exchange.Head.Fields, exchange.ProxyName))
@@ -45,7 +46,7 @@ internal static class ConnectTunnel
 
             exchange.CheckRate();
             await exchange.AuthenticateAsync().ConfigureAwait(false);
-            Verdict allowed = exchange.Decide(target, RequestScheme.Tunnel);
+            allowed = exchange.Decide(target, RequestScheme.Tunnel);
             exchange.TakeTunnelSlot();
             if (allowed.Tls == TlsHandling.Inspect)
             {
@@ -83,7 +84,8 @@ internal static class ConnectTunnel
                 return false; // the client left before the tunnel opened
             }
 
-            RelayResult result = await Relay.RunAsync(client, upstream, exchange.Timeouts.Idle, exchange.Splice, exchange.Relays).ConfigureAwait(false);
+            using IRelayObserver? control = exchange.WatchFtpControl(allowed, upstream.Remote.Address);
+            RelayResult result = await Relay.RunAsync(client, upstream, exchange.Timeouts.Idle, exchange.Splice, exchange.Relays, control).ConfigureAwait(false);
             exchange.Log(SquidResult.Tunnel, 200, upstream.Remote.Address, contentType: null, result.Clean ? null : ProxyErrorKind.ConnectionTerminated);
         }
 

@@ -18,13 +18,17 @@ internal static class Relay
     private const int BufferSize = 64 * 1024;
 
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
-    public static async ValueTask<RelayResult> RunAsync(Connection client, Connection upstream, TimeSpan idle, bool splice, IdleWatch watch)
+    /// <param name="fromUpstream">
+    /// Reads what the upstream sends before it is written to the client (an FTP control channel's replies): that
+    /// direction is then copied through the process, never spliced. Null for an ordinary tunnel.
+    /// </param>
+    public static async ValueTask<RelayResult> RunAsync(Connection client, Connection upstream, TimeSpan idle, bool splice, IdleWatch watch, IRelayObserver? fromUpstream = null)
     {
         using IdleWatch.Watched activity = watch.Watch(client, upstream, idle);
         // splice(2) only between two plain sockets: TLS bytes must pass through the process to be decrypted.
         bool kernel = splice && client.Stream.Inner is System.Net.Sockets.NetworkStream && upstream.Stream.Inner is System.Net.Sockets.NetworkStream;
         var up = PumpAsync(client, upstream, activity, kernel);
-        var down = PumpAsync(upstream, client, activity, kernel);
+        var down = fromUpstream is null ? PumpAsync(upstream, client, activity, kernel) : CopyAsync(upstream, client, activity, fromUpstream);
         (long sentUp, bool upClean) = await up.ConfigureAwait(false);
         (long sentDown, bool downClean) = await down.ConfigureAwait(false);
         return new RelayResult(sentUp, sentDown, upClean && downClean);
@@ -33,10 +37,10 @@ internal static class Relay
     /// <returns>Bytes copied, and whether the direction ended by end of stream rather than by error or timeout.</returns>
     /// <remarks>One async method per direction, not a loop calling another: an idle tunnel holds two of these frames.</remarks>
     private static ValueTask<(long Copied, bool Clean)> PumpAsync(Connection from, Connection to, IdleWatch.Watched activity, bool splice) =>
-        splice ? SpliceAsync(from, to, activity) : CopyAsync(from, to, activity);
+        splice ? SpliceAsync(from, to, activity) : CopyAsync(from, to, activity, observer: null);
 
     /// <summary>Bytes that arrived with the request head (e.g. a TLS ClientHello right after CONNECT) go first.</summary>
-    private static async ValueTask<int> SendEarlyBytesAsync(Connection from, Connection to)
+    private static async ValueTask<int> SendEarlyBytesAsync(Connection from, Connection to, IRelayObserver? observer = null)
     {
         ReadOnlyMemory<byte> early = from.Input.BufferedMemory;
         if (early.IsEmpty)
@@ -44,6 +48,7 @@ internal static class Relay
             return 0;
         }
 
+        observer?.Observe(early.Span);
         await to.Stream.WriteAsync(early).ConfigureAwait(false);
         from.Input.Consume(early.Length);
         return early.Length;
@@ -63,13 +68,13 @@ internal static class Relay
     }
 
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
-    private static async ValueTask<(long Copied, bool Clean)> CopyAsync(Connection from, Connection to, IdleWatch.Watched activity)
+    private static async ValueTask<(long Copied, bool Clean)> CopyAsync(Connection from, Connection to, IdleWatch.Watched activity, IRelayObserver? observer)
     {
         long copied = 0;
         byte[]? buffer = null;
         try
         {
-            copied += await SendEarlyBytesAsync(from, to).ConfigureAwait(false);
+            copied += await SendEarlyBytesAsync(from, to, observer).ConfigureAwait(false);
             while (true)
             {
                 if (buffer is null)
@@ -86,6 +91,7 @@ internal static class Relay
                     return (copied, true);
                 }
 
+                observer?.Observe(buffer.AsSpan(0, read)); // first: what it grants must exist when the client reads the bytes
                 await to.Stream.WriteAsync(buffer.AsMemory(0, read)).ConfigureAwait(false);
                 copied += read;
                 activity.Touch();

@@ -19,9 +19,15 @@ public sealed class RawClient : IDisposable
 
     public Socket Socket => _socket;
 
-    public static async Task<RawClient> ConnectAsync(IPEndPoint endpoint)
+    /// <param name="from">The local address to connect from (another loopback address, e.g. 127.0.0.2, is another client).</param>
+    public static async Task<RawClient> ConnectAsync(IPEndPoint endpoint, IPAddress? from = null)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (from is not null)
+        {
+            socket.Bind(new IPEndPoint(from, 0));
+        }
+
         await socket.ConnectAsync(endpoint);
         return new RawClient(socket);
     }
