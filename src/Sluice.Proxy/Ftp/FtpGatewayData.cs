@@ -25,6 +25,11 @@ internal static class FtpGatewayData
             Logging.ProxyLog.FtpPassiveAddressIgnored(logger, control.Server, named.ToString(), address.ToString());
         }
 
+        if (port < FtpReply.LowestDataPort)
+        {
+            throw new ProxyErrorException(ProxyErrorKind.FtpUnavailable, $"{control.Server} named data port {port} in its passive reply: below {FtpReply.LowestDataPort}, a data port would reach another service of that host, so it is not connected to");
+        }
+
         Decision check = pipeline.Guard.Check(address, port);
         if (!check.Allowed)
         {

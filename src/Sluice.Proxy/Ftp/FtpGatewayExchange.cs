@@ -84,11 +84,8 @@ internal sealed class FtpGatewayExchange
                     fields: [new("Allow", FtpTarget.GatewayMethods)]);
             }
 
+            // A rule routing the URL through a parent is refused by the pipeline itself (explain says the same).
             Verdict allowed = _x.Decide(new RequestTarget(_target.Authority, _target.Path), RequestScheme.Ftp);
-            if (allowed.Route.Kind != RouteKind.Direct)
-            {
-                throw new ProxyErrorException(ProxyErrorKind.ParentError, $"the FTP gateway fetches ftp:// URLs itself; rule '{allowed.Rule}' routes this one through a parent proxy, which it does not do");
-            }
 
             Connection connection = await _x.DialAsync(allowed, _stopping).ConfigureAwait(false);
             _peer = connection.Remote.Address;

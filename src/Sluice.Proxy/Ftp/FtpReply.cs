@@ -11,6 +11,13 @@ namespace Sluice.Proxy.Ftp;
 /// <param name="Truncated">The reply was longer than the reader keeps: <paramref name="Text"/> is its beginning.</param>
 internal readonly record struct FtpReply(int Code, string Text, bool Truncated = false)
 {
+    /// <summary>
+    /// The lowest port a passive reply may send anyone to, for a permit or the gateway's data connection. Passive data
+    /// ports are ephemeral; a server naming 22 or 25 of its own address steers its client to another service of that
+    /// host (Squid's <c>ftp_sanitycheck</c> refuses the same).
+    /// </summary>
+    public const int LowestDataPort = 1024;
+
     public bool IsMalformed => Code == 0;
 
     /// <summary>1yz: the command started, another reply follows (150 before a transfer).</summary>

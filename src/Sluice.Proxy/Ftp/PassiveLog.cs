@@ -16,4 +16,7 @@ internal static partial class PassiveLog
 
     [LoggerMessage(1704, LogLevel.Information, "ftp passive: the control connection to {Control} (rule {Rule}) goes through a parent proxy; passive permits are granted only to direct control connections")]
     public static partial void ThroughParent(ILogger logger, string control, string rule);
+
+    [LoggerMessage(1705, LogLevel.Warning, "ftp passive: the server behind {Control} (rule {Rule}) named port {Port} in a passive reply: no permit below port 1024 (passive data ports are ephemeral; a low one would reach another service of that host)")]
+    public static partial void Privileged(ILogger logger, string control, string rule, int port);
 }

@@ -192,6 +192,13 @@ internal sealed class PassivePermits : IControlChannels
         PassiveLog.Bounce(_logger, channel.Control, channel.Rule, $"{named}:{port}", channel.Address.ToString());
     }
 
+    /// <summary>A passive reply named a port below 1024: no permit (counted with the bounces: it is one, to a port).</summary>
+    public void Privileged(ControlChannel channel, int port)
+    {
+        _metrics.CountPassivePermit(PassivePermitEvent.Bounce);
+        PassiveLog.Privileged(_logger, channel.Control, channel.Rule, port);
+    }
+
     internal static bool Same(IPAddress a, IPAddress b) => Canonical(a).Equals(Canonical(b));
 
     // An IPv4-mapped address (::ffff:a.b.c.d, a dual-stack listener's view of an IPv4 client) is that IPv4 address.

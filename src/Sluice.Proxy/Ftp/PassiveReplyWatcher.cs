@@ -32,18 +32,18 @@ internal sealed class PassiveReplyWatcher(PassivePermits permits, ControlChannel
             switch (reply.Code)
             {
                 case 227 when FtpReply.TryParsePassive(reply.Text, out IPAddress named, out int port):
-                    if (PassivePermits.Same(named, channel.Address))
+                    if (!PassivePermits.Same(named, channel.Address))
                     {
-                        permits.Grant(channel, port);
+                        permits.Bounce(channel, named, port);
                     }
                     else
                     {
-                        permits.Bounce(channel, named, port);
+                        GrantUnprivileged(port);
                     }
 
                     break;
                 case 229 when FtpReply.TryParseExtendedPassive(reply.Text, out int port):
-                    permits.Grant(channel, port);
+                    GrantUnprivileged(port);
                     break;
                 case 234:
                     // What follows is a TLS handshake and encrypted replies: nothing to read, and the bytes must not
@@ -53,6 +53,19 @@ internal sealed class PassiveReplyWatcher(PassivePermits permits, ControlChannel
                     return;
             }
         }
+    }
+
+    // Below FtpReply.LowestDataPort a permit would let the server steer its client to another service of its host,
+    // past the rules for that port.
+    private void GrantUnprivileged(int port)
+    {
+        if (port < FtpReply.LowestDataPort)
+        {
+            permits.Privileged(channel, port);
+            return;
+        }
+
+        permits.Grant(channel, port);
     }
 
     public void Dispose() => permits.Close(channel);

@@ -88,9 +88,21 @@ public sealed class RequestPipeline
         if (decision.Allowed)
         {
             bool inspect = request.MayInspect && decision.Rule is { } rule && _inspecting.Contains(rule);
+            Route route = RouteFor(request, decision);
+            if (request.Scheme == RequestScheme.Ftp && route.Kind == RouteKind.Parent)
+            {
+                // The FTP gateway speaks FTP to the server itself; handing the URL to a parent would bypass neither the
+                // parent nor this rule, so it is refused rather than sent direct behind the operator's back.
+                return new Verdict(request, VerdictStep.Rules, decision, ProxyErrorKind.ParentError,
+                    $"rule '{decision.Rule}' routes this ftp:// URL through parent {route.Upstream!.Name}, and the FTP gateway fetches ftp:// URLs only directly (a CONNECT to port 21 can go through a parent)")
+                {
+                    Route = route,
+                };
+            }
+
             return new Verdict(request, VerdictStep.Rules, decision, null, decision.Detail)
             {
-                Route = RouteFor(request, decision),
+                Route = route,
                 Tls = inspect ? TlsHandling.Inspect : TlsHandling.Tunnel,
                 FtpPassive = request.Scheme == RequestScheme.Tunnel && !inspect && IsPassive(decision.Rule),
             };

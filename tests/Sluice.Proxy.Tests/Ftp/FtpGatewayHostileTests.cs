@@ -34,6 +34,43 @@ public sealed class FtpGatewayHostileTests
         Assert.Contains(" TCP_MISS/200 ", line);
     }
 
+    [Theory]
+    [InlineData("229 Entering Extended Passive Mode (|||22|)")]
+    [InlineData("227 Entering Passive Mode (127,0,0,1,0,25)")]
+    public async Task A_passive_reply_naming_a_port_below_1024_is_refused_without_connecting(string passive)
+    {
+        // Scripted: every command gets a plausible answer, EPSV and PASV the low port.
+        var commands = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using RawOrigin server = RawOrigin.Start(async (stream, _) =>
+        {
+            using var reader = new StreamReader(stream, Encoding.ASCII, leaveOpen: true);
+            await stream.WriteAsync("220 ready\r\n"u8.ToArray());
+            while (await reader.ReadLineAsync() is { } line)
+            {
+                commands.Enqueue(line);
+                string verb = line.Split(' ')[0].ToUpperInvariant();
+                string answer = verb switch
+                {
+                    "USER" => "230 in",
+                    "TYPE" => "200 ok",
+                    "SIZE" => "213 10",
+                    "EPSV" or "PASV" => passive,
+                    "QUIT" => "221 bye",
+                    _ => "502 not here",
+                };
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(answer + "\r\n"));
+            }
+        });
+        await using TestProxy proxy = await StartProxyAsync();
+
+        (string head, _) = await RawAsync(proxy, $"GET ftp://{Host}:{server.Port}/f.bin HTTP/1.1\r\nHost: {Host}\r\nConnection: close\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 502 ", head);
+        string line = await proxy.AccessLog.WaitForAsync(l => l.Contains(" GET ftp://"), "the refused transfer's line");
+        Assert.Contains(" TCP_MISS/502 ", line);
+        Assert.DoesNotContain(commands, c => c.StartsWith("RETR", StringComparison.OrdinalIgnoreCase));
+    }
+
     [Fact]
     public async Task A_data_connection_short_of_SIZE_makes_curl_fail_even_with_a_226()
     {

@@ -39,7 +39,7 @@ public sealed class FtpGatewayPolicyTests
             Assert.Equal(ProxyErrorKind.PolicyDenied, Explain(pipeline, url).Refusal);
         }
 
-        Assert.Contains(proxy.AccessLog.Lines, l => l.Contains($" TCP_DENIED/403 ") && l.Contains($" GET ftp://other.test:{server.Port}/x.bin "));
+        await proxy.AccessLog.WaitForAsync(l => l.Contains(" TCP_DENIED/403 ") && l.Contains($" GET ftp://other.test:{server.Port}/x.bin "), "the refused URL's line"); // written in the background
     }
 
     [Fact]
@@ -53,6 +53,26 @@ public sealed class FtpGatewayPolicyTests
         Assert.Contains("405", problem);
         Assert.False(RequestTargets.TryReadRequest("ftp://ftp.test/a%0d%0aDELE%20b", null, IPAddress.Loopback, out _, out problem));
         Assert.Contains("400", problem);
+    }
+
+    [Fact]
+    public void An_ftp_url_a_rule_routes_through_a_parent_is_refused_by_the_pipeline_not_fetched_direct()
+    {
+        var pipeline = new RequestPipeline(Policy.Config.ConfigLoader.Parse("""
+            upstreams:
+              - { name: corp, proxies: ["http://127.0.0.1:3999"] }
+            rules:
+              - { name: via-corp, action: allow, destinations: [ftp.test], via: corp }
+              - { name: ftp-direct, action: allow, destinations: [direct.test] }
+            default: deny
+            """, "test.yaml"), OwnEndpoints.None);
+
+        Verdict refused = Explain(pipeline, "ftp://ftp.test/pub/a.txt");
+        Assert.Equal(ProxyErrorKind.ParentError, refused.Refusal);
+        Assert.Equal(RouteKind.Parent, refused.Route.Kind);
+        Assert.Contains("routes this ftp:// URL through parent corp", refused.Detail, StringComparison.Ordinal);
+        Assert.False(Explain(pipeline, "ftp://direct.test/pub/a.txt").Refused);
+        Assert.False(pipeline.Decide(new RequestFacts("CONNECT", RequestScheme.Tunnel, "ftp.test", null, 21, IPAddress.Loopback), null).Refused); // a tunnel may go up
     }
 
     private static Verdict Explain(RequestPipeline pipeline, string url)

@@ -144,7 +144,7 @@ public sealed class PassivePermitStoreTests
         for (int i = 0; i < (PassivePermits.Total / PassivePermits.PerChannel) + 10; i++)
         {
             IRelayObserver watcher = Open(client: new IPAddress([10, 2, (byte)(i >> 8), (byte)i]));
-            for (int port = 1; port <= PassivePermits.PerChannel; port++)
+            for (int port = 50001; port <= 50000 + PassivePermits.PerChannel; port++)
             {
                 Reply(watcher, Epsv(port));
             }
@@ -210,5 +210,21 @@ public sealed class PassivePermitStoreTests
         using IRelayObserver watcher = Open();
         Reply(watcher, "220 ready\r\n200 Entering Passive Mode (198,51,100,7,10,3)\r\n229 no port here\r\n227 (198,51,100,7,0,0)\r\n");
         Assert.Equal(0, _permits.Outstanding);
+    }
+
+    [Theory]
+    [InlineData("229 Entering Extended Passive Mode (|||25|)\r\n", 25)]
+    [InlineData("229 Entering Extended Passive Mode (|||1023|)\r\n", 1023)]
+    [InlineData("227 Entering Passive Mode (198,51,100,7,0,22)\r\n", 22)]
+    public void A_passive_reply_naming_a_port_below_1024_of_the_server_grants_nothing_and_is_logged(string reply, int port)
+    {
+        using IRelayObserver watcher = Open();
+        Reply(watcher, reply);
+        Assert.Null(Use(port));
+        Assert.Equal(0, _permits.Outstanding);
+        Assert.Equal(1, Count("bounce"));
+        Assert.Contains(_log.Lines, l => l.Contains($"named port {port} in a passive reply", StringComparison.Ordinal));
+        Reply(watcher, Epsv(1024)); // the first ephemeral port is a data port like any other
+        Assert.NotNull(Use(1024));
     }
 }

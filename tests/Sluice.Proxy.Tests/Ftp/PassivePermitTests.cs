@@ -60,7 +60,7 @@ public sealed class PassivePermitTests
             Assert.Equal(content, await File.ReadAllBytesAsync(Path.Combine(server.Root, "up.bin")));
             Assert.Contains("PASV", server.Output, StringComparison.Ordinal);
             // With PASV too curl connects to the control connection's name (--ftp-skip-pasv-ip is its default).
-            Assert.Contains(proxy.AccessLog.Lines, l => l.Contains("ftp passive permit", StringComparison.Ordinal) && l.Contains("\"url\":\"ftp.test:", StringComparison.Ordinal));
+            await proxy.AccessLog.WaitForAsync(l => l.Contains("ftp passive permit", StringComparison.Ordinal) && l.Contains("\"url\":\"ftp.test:", StringComparison.Ordinal), "a data tunnel's line"); // written in the background
         }
         finally
         {
