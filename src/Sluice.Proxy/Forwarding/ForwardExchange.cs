@@ -68,11 +68,12 @@ internal sealed class ForwardExchange
         _x.Url = _target.AbsoluteUri;
         // Read before the hop-by-hop fields are stripped. HTTP/1.0 clients get one response per connection.
         _clientWantsClose = Head.IsHttp10 || Head.Fields.HasToken("Connection", "close");
-        if (!Framing.TryForRequest(Head.Fields, Head.IsHttp10, out _requestFraming, out problem, out bool unsupportedCoding))
+        if (await _x.ReadFramingAsync(_stopping).ConfigureAwait(false) is not { } requestFraming)
         {
-            await _x.FailAsync(unsupportedCoding ? ProxyErrorKind.UnsupportedTransferCoding : ProxyErrorKind.MalformedRequest, problem, null, keepAlive: false, _stopping).ConfigureAwait(false);
             return false;
         }
+
+        _requestFraming = requestFraming;
 
         // Until the body is read, the next request's first byte is unknown: after an early error, close.
         // And a client that asked for close (or speaks HTTP/1.0) gets it, errors included (RFC 9112 §9.6).

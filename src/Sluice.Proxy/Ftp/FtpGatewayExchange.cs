@@ -60,11 +60,12 @@ internal sealed class FtpGatewayExchange
         _target = target!;
         _x.Url = _target.LogUrl;
         _close = Head.IsHttp10 || Head.Fields.HasToken("Connection", "close");
-        if (!Framing.TryForRequest(Head.Fields, Head.IsHttp10, out _requestFraming, out problem, out bool unsupportedCoding))
+        if (await _x.ReadFramingAsync(_stopping).ConfigureAwait(false) is not { } requestFraming)
         {
-            await _x.FailAsync(unsupportedCoding ? ProxyErrorKind.UnsupportedTransferCoding : ProxyErrorKind.MalformedRequest, problem, null, keepAlive: false, _stopping).ConfigureAwait(false);
             return false;
         }
+
+        _requestFraming = requestFraming;
 
         // An error before the request body was read leaves its bytes unread: the connection cannot carry another request.
         bool canContinue = !_requestFraming.HasBody && !_close;

@@ -264,6 +264,22 @@ internal sealed class RequestContext
     public Upstream.ParentAccess ParentAccessFor(Verdict allowed) => Snapshot.ParentAccess[allowed.Route.Upstream!.Name];
 
     /// <summary>Answers with the error's status and Proxy-Status and logs it. Returns false if the client is gone.</summary>
+    /// <summary>
+    /// The request's body framing (RFC 9112 §6.3). A request whose framing cannot be read is answered here (400, or 501
+    /// for a transfer coding the proxy does not know) and the connection closes: where its next request starts is unknown.
+    /// </summary>
+    /// <returns>Null when the request was refused.</returns>
+    public async ValueTask<BodyFraming?> ReadFramingAsync(CancellationToken cancellationToken)
+    {
+        if (Framing.TryForRequest(Head.Fields, Head.IsHttp10, out BodyFraming framing, out string problem, out bool unsupportedCoding))
+        {
+            return framing;
+        }
+
+        await FailAsync(unsupportedCoding ? ProxyErrorKind.UnsupportedTransferCoding : ProxyErrorKind.MalformedRequest, problem, null, keepAlive: false, cancellationToken).ConfigureAwait(false);
+        return null;
+    }
+
     public Task<bool> FailAsync(ProxyErrorException error, bool keepAlive, CancellationToken cancellationToken) =>
         FailAsync(error.Kind, error.Message, error.Rule, keepAlive, cancellationToken, error.Fields, error.Hop);
 
