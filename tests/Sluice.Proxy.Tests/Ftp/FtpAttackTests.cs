@@ -78,6 +78,40 @@ public sealed class FtpAttackTests
         Assert.Contains("own listener", head, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_gateway_refuses_a_data_port_that_is_the_proxys_own_listener()
+    {
+        int proxyPort = 0;
+        await using RawOrigin hostile = RawOrigin.Start(async (stream, _) =>
+        {
+            using var reader = new StreamReader(stream, Encoding.ASCII, leaveOpen: true);
+            await stream.WriteAsync("220 hostile\r\n"u8.ToArray());
+            while (await reader.ReadLineAsync() is { } line)
+            {
+                string reply = line.Split(' ')[0].ToUpperInvariant() switch
+                {
+                    "USER" => "230 in",
+                    "TYPE" => "200 ok",
+                    "SIZE" => "213 5",
+                    "EPSV" => $"229 Entering Extended Passive Mode (|||{Volatile.Read(ref proxyPort)}|)",
+                    "QUIT" => "221 bye",
+                    _ => "502 no",
+                };
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(reply + "\r\n"));
+            }
+        });
+        await using TestProxy proxy = await TestProxy.StartAsync();
+        proxy.Resolver.Map("ftp.test", IPAddress.Loopback);
+        Volatile.Write(ref proxyPort, proxy.Endpoint.Port);
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        await client.SendAsync($"GET ftp://ftp.test:{hostile.Port}/f.bin HTTP/1.1\r\nHost: ftp.test\r\nConnection: close\r\n\r\n");
+        string head = await client.ReadHeadAsync(30_000);
+        string body = Encoding.UTF8.GetString(await client.ReadToEndAsync(30_000));
+
+        Assert.StartsWith("HTTP/1.1 403", head, StringComparison.Ordinal);
+        Assert.Contains("own listener", head + body, StringComparison.Ordinal);
+    }
+
     private static async Task<string> ReadUntilAsync(RawClient client, string marker)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
