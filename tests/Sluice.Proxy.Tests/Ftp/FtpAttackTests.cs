@@ -112,6 +112,81 @@ public sealed class FtpAttackTests
         Assert.Contains("own listener", head + body, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_client_leaving_mid_download_closes_the_FTP_data_and_control_connections()
+    {
+        var dataClosed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var controlClosed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using RawOrigin endless = RawOrigin.Start(async (stream, __) =>
+        {
+            using var reader = new StreamReader(stream, Encoding.ASCII, leaveOpen: true);
+            using var passive = new TcpListener(IPAddress.Loopback, 0);
+            passive.Start();
+            await stream.WriteAsync("220 endless\r\n"u8.ToArray());
+            try
+            {
+                while (await reader.ReadLineAsync() is { } line)
+                {
+                    string command = line.Split(' ')[0].ToUpperInvariant();
+                    if (command == "RETR")
+                    {
+                        Socket data = await passive.AcceptSocketAsync();
+                        await stream.WriteAsync("150 here it comes\r\n"u8.ToArray());
+                        _ = Task.Run(() => SendForeverAsync(data, dataClosed));
+                        continue;
+                    }
+
+                    string reply = command switch
+                    {
+                        "USER" => "230 in",
+                        "TYPE" => "200 ok",
+                        "SIZE" => "502 no SIZE",
+                        "EPSV" => $"229 Entering Extended Passive Mode (|||{((IPEndPoint)passive.LocalEndpoint).Port}|)",
+                        "QUIT" => "221 bye",
+                        _ => "502 no",
+                    };
+                    await stream.WriteAsync(Encoding.ASCII.GetBytes(reply + "\r\n"));
+                }
+            }
+            catch (IOException)
+            {
+            }
+
+            controlClosed.TrySetResult();
+        });
+        await using TestProxy proxy = await TestProxy.StartAsync();
+        proxy.Resolver.Map("ftp.test", IPAddress.Loopback);
+        using (RawClient client = await RawClient.ConnectAsync(proxy.Endpoint))
+        {
+            await client.SendAsync($"GET ftp://ftp.test:{endless.Port}/endless.bin HTTP/1.1\r\nHost: ftp.test\r\n\r\n");
+            Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync(30_000), StringComparison.Ordinal);
+            await client.ReadExactlyAsync(100_000, 30_000);
+            client.Socket.LingerState = new LingerOption(true, 0); // a reset: the client is gone
+        }
+
+        await dataClosed.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        await controlClosed.Task.WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    private static async Task SendForeverAsync(Socket data, TaskCompletionSource closed)
+    {
+        byte[] chunk = new byte[64 * 1024];
+        using (data)
+        {
+            try
+            {
+                while (await data.SendAsync(chunk) > 0)
+                {
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+        }
+
+        closed.TrySetResult();
+    }
+
     private static async Task<string> ReadUntilAsync(RawClient client, string marker)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
