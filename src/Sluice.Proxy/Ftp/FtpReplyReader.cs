@@ -9,7 +9,12 @@ namespace Sluice.Proxy.Ftp;
 /// say anything. Memory is bounded: a line longer than <see cref="MaxLine"/> is cut there, and a reply keeps at most
 /// <see cref="MaxReply"/> characters of text (<see cref="FtpReply.Truncated"/>), however long the server goes on.
 /// </summary>
-internal sealed class FtpReplyReader
+/// <param name="strictLineEnds">
+/// Only CRLF ends a line; a bare LF is part of it. For a stream whose replies may echo what a client wrote: many servers
+/// end a command at CRLF only, so a client can slip a bare LF into an argument the server repeats in its reply (550
+/// "<c>x\n227 Entering Passive Mode (...)</c> is not retrievable"), which must not read as a reply of its own.
+/// </param>
+internal sealed class FtpReplyReader(bool strictLineEnds = false)
 {
     public const int MaxLine = 4096;
     public const int MaxReply = 64 * 1024;
@@ -21,6 +26,7 @@ internal sealed class FtpReplyReader
     private int _openCode; // the code of the multi-line reply being read; 0 between replies
     private StringBuilder? _text;
     private bool _truncated;
+    private byte _last; // the last byte fed, stored or cut: whether an LF follows a CR
 
     /// <summary>Replies completed and not yet taken.</summary>
     public int Count => _ready.Count;
@@ -40,15 +46,34 @@ internal sealed class FtpReplyReader
 
             piece[..Math.Min(piece.Length, room)].CopyTo(_line.AsSpan(_lineLength));
             _lineLength += Math.Min(piece.Length, room);
+            _last = piece.IsEmpty ? _last : piece[^1];
             if (end < 0)
             {
                 return;
+            }
+
+            if (strictLineEnds && _last != '\r')
+            {
+                // A bare LF: one more byte of the line.
+                if (_lineLength < MaxLine)
+                {
+                    _line[_lineLength++] = (byte)'\n';
+                }
+                else
+                {
+                    _lineCut = true;
+                }
+
+                _last = (byte)'\n';
+                bytes = bytes[(end + 1)..];
+                continue;
             }
 
             int length = _lineLength > 0 && _line[_lineLength - 1] == '\r' ? _lineLength - 1 : _lineLength;
             Line(_line.AsSpan(0, length), _lineCut);
             _lineLength = 0;
             _lineCut = false;
+            _last = (byte)'\n';
             bytes = bytes[(end + 1)..];
         }
     }

@@ -13,7 +13,8 @@ namespace Sluice.Proxy.Ftp;
 /// </summary>
 internal sealed class PassiveReplyWatcher(PassivePermits permits, ControlChannel channel, ILogger logger) : IRelayObserver
 {
-    private readonly FtpReplyReader _reader = new();
+    // Strict: the client's commands reach the server unread, and a bare LF in one must not become a reply line in its echo.
+    private readonly FtpReplyReader _reader = new(strictLineEnds: true);
     private bool _stopped;
 
     /// <summary>True once the channel became unreadable (TLS): no more permits from it.</summary>
