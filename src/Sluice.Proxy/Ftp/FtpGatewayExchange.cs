@@ -53,6 +53,7 @@ internal sealed class FtpGatewayExchange
     {
         if (!FtpTarget.TryRead(Head.Target, out FtpTarget? target, out string problem))
         {
+            _x.Url = FtpTarget.Redacted(Head.Target);
             await _x.FailAsync(ProxyErrorKind.MalformedRequest, problem, null, keepAlive: false, _stopping).ConfigureAwait(false);
             return false;
         }

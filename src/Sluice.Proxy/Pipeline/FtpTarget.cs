@@ -35,6 +35,33 @@ internal sealed record FtpTarget(HostPort Authority, string Path, IReadOnlyList<
     /// <summary>Reads an ftp:// URL; the problem names what is wrong without repeating any credentials.</summary>
     public static bool TryRead(string target, out FtpTarget? parsed, out string problem)
     {
+        if (TryReadUrl(target, out parsed, out problem))
+        {
+            return true;
+        }
+
+        if (HidesCredentials(target))
+        {
+            // Which part of a refused URL is the password is not known: 'ftp://user:pa/ss@host' is refused as an
+            // invalid port 'pa', and a segment in the message could be one too. Nothing before the last '@' is quoted.
+            problem = $"'{Redacted(target)}' cannot be read as an ftp:// URL (a '/', '?' or '#' in a user name or password is written %2F, %3F, %23)";
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A refused ftp:// URL as the access log and error texts show it: with an '@' anywhere after the scheme, everything
+    /// from the scheme to the last '@' is hidden (the URL could not be read, so where its credentials end is unknown).
+    /// </summary>
+    public static string Redacted(string target) =>
+        HidesCredentials(target) ? $"{target[..(target.IndexOf("://", StringComparison.Ordinal) + 3)]}***{target[target.LastIndexOf('@')..]}" : target;
+
+    private static bool HidesCredentials(string target) =>
+        target.IndexOf("://", StringComparison.Ordinal) is int scheme and >= 0 && target.LastIndexOf('@') > scheme;
+
+    private static bool TryReadUrl(string target, out FtpTarget? parsed, out string problem)
+    {
         parsed = null;
         if (!HostPort.TryParseUri(target, out UriTarget uri, out problem))
         {

@@ -13,6 +13,25 @@ namespace Sluice.Proxy.Tests.Ftp;
 /// </summary>
 public sealed class FtpAttackTests
 {
+    [Theory]
+    [InlineData("ftp://etl:pa/ss3cret@ftp.test/x")]
+    [InlineData("ftp://etl:pa?ss3cret@ftp.test/x")]
+    [InlineData("ftp://etl:pa#ss3cret@ftp.test/x")]
+    [InlineData("ftp://etl:ss3cret@ftp.test:99999/x")]
+    public async Task A_refused_ftp_url_never_shows_its_password_in_the_answer_or_the_log(string url)
+    {
+        await using TestProxy proxy = await FtpGatewayKit.StartProxyAsync();
+        (string head, byte[] body) = await FtpGatewayKit.RawAsync(proxy, $"GET {url} HTTP/1.1\r\nHost: ftp.test\r\nConnection: close\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 400 ", head);
+        string line = await proxy.AccessLog.WaitForAsync(l => l.Contains(" GET ftp://", StringComparison.Ordinal), "the refused URL's line");
+        string everything = head + Encoding.UTF8.GetString(body) + line;
+        Assert.DoesNotContain("ss3cret", everything, StringComparison.Ordinal);
+        Assert.DoesNotContain("'pa'", everything, StringComparison.Ordinal); // the invalid "port" is the password's first half
+        Assert.DoesNotContain("etl:", everything, StringComparison.Ordinal);
+        Assert.Contains("ftp://***@ftp.test", line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_client_cannot_forge_a_permit_through_a_bare_LF_the_server_echoes()
     {
