@@ -20,7 +20,7 @@ internal static class FtpGatewayData
     {
         (int port, IPAddress? named) = await control.EnterPassiveAsync().ConfigureAwait(false);
         IPAddress address = control.Address;
-        if (named is not null && !named.Equals(address) && !(address.IsIPv4MappedToIPv6 && named.Equals(address.MapToIPv4())))
+        if (named is not null && !PassivePermits.Same(named, address)) // the comparison the permits make, mapped forms too
         {
             Logging.ProxyLog.FtpPassiveAddressIgnored(logger, control.Server, named.ToString(), address.ToString());
         }

@@ -264,7 +264,7 @@ internal sealed class FtpGatewayExchange
             return true;
         }
 
-        using Connection data = await FtpGatewayData.OpenAsync(control, _x.Snapshot.Pipeline, _x.Timeouts.Connect, _x.Services.Logger, _stopping).ConfigureAwait(false);
+        using Connection data = await OpenDataAsync(control).ConfigureAwait(false);
         FtpReply started = await control.SendAsync($"RETR {name}").ConfigureAwait(false);
         if (!started.IsPreliminary)
         {
@@ -282,7 +282,7 @@ internal sealed class FtpGatewayExchange
         {
             while (true)
             {
-                int read = await FtpGatewayData.ReadAsync(data, buffer, control.Server, _x.Timeouts.Idle, _stopping).ConfigureAwait(false);
+                int read = await ReadDataAsync(data, buffer, control).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
@@ -318,11 +318,21 @@ internal sealed class FtpGatewayExchange
         FtpReply done = await control.ReadReplyAsync($"the end of {command}").ConfigureAwait(false);
         if (!done.IsCompletion)
         {
-            throw control.Refusal(done, command) is { Kind: ProxyErrorKind.FtpNotFound or ProxyErrorKind.FtpForbidden } refusal
+            // A 550 after the data is no missing file but a failed transfer: the response has started and is cut off.
+            ProxyErrorException refusal = control.Refusal(done, command);
+            throw refusal.Kind is ProxyErrorKind.FtpNotFound or ProxyErrorKind.FtpForbidden
                 ? new ProxyErrorException(ProxyErrorKind.ConnectionTerminated, refusal.Message)
-                : control.Refusal(done, command);
+                : refusal;
         }
     }
+
+    /// <summary>A passive data connection, to the control connection's address only (<see cref="FtpGatewayData"/>).</summary>
+    private Task<Connection> OpenDataAsync(FtpControlConnection control) =>
+        FtpGatewayData.OpenAsync(control, _x.Snapshot.Pipeline, _x.Timeouts.Connect, _x.Services.Logger, _stopping);
+
+    /// <summary>One read of a data connection within the idle timeout; 0 at its end.</summary>
+    private ValueTask<int> ReadDataAsync(Connection data, byte[] buffer, FtpControlConnection control) =>
+        FtpGatewayData.ReadAsync(data, buffer, control.Server, _x.Timeouts.Idle, _stopping);
 
     /// <summary>Whether a name that is no file is a directory: CWD into it succeeds.</summary>
     private static async Task<bool> IsDirectoryAsync(FtpControlConnection control, string name) =>
@@ -354,7 +364,7 @@ internal sealed class FtpGatewayExchange
         }
 
         bool machine = await OffersMachineListingAsync(control).ConfigureAwait(false);
-        using Connection data = await FtpGatewayData.OpenAsync(control, _x.Snapshot.Pipeline, _x.Timeouts.Connect, _x.Services.Logger, _stopping).ConfigureAwait(false);
+        using Connection data = await OpenDataAsync(control).ConfigureAwait(false);
         string command = machine ? "MLSD" : "LIST";
         FtpReply started = await control.SendAsync(command).ConfigureAwait(false);
         if (!started.IsPreliminary)
@@ -372,7 +382,7 @@ internal sealed class FtpGatewayExchange
         {
             while (true)
             {
-                int read = await FtpGatewayData.ReadAsync(data, buffer, control.Server, _x.Timeouts.Idle, _stopping).ConfigureAwait(false);
+                int read = await ReadDataAsync(data, buffer, control).ConfigureAwait(false);
                 var rows = new StringBuilder();
                 foreach (byte b in buffer.AsSpan(0, read))
                 {
@@ -437,7 +447,7 @@ internal sealed class FtpGatewayExchange
             throw new ProxyErrorException(ProxyErrorKind.MalformedRequest, $"PUT stores a file: {_target.LogUrl} names a directory");
         }
 
-        using Connection data = await FtpGatewayData.OpenAsync(control, _x.Snapshot.Pipeline, _x.Timeouts.Connect, _x.Services.Logger, _stopping).ConfigureAwait(false);
+        using Connection data = await OpenDataAsync(control).ConfigureAwait(false);
         FtpReply started = await control.SendAsync($"STOR {_target.Name}").ConfigureAwait(false);
         if (!started.IsPreliminary)
         {
