@@ -167,6 +167,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             Metrics = metrics,
             Live = new Admin.LiveConnections(),
             Stats = stats,
+            Usage = new Admin.RuleUsage(),
             Limits = new Limits.ClientLimits(),
             Splice = _options.Splice && Tunnels.SplicePipe.IsSupported,
             Relays = new Transport.IdleWatch(_stopping.Token),
@@ -257,6 +258,8 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
 
     Admin.TrafficStats Admin.IAdminSource.Stats => _services!.Stats;
 
+    Admin.RuleUsage Admin.IAdminSource.Usage => _services!.Usage;
+
     IReadOnlyList<ParentState> Admin.IAdminSource.ParentStates => ParentStates;
 
     /// <summary>Listeners bound, configuration valid, not draining: what /readyz reports.</summary>
@@ -309,6 +312,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         BasicAuthenticator? authenticator = CreateAuthenticator(effective.Auth, current.Authenticator); // throws: nothing applied
         _services!.Pool.Configure(effective.Limits.MaxIdleUpstreamPerHost, effective.Timeouts.UpstreamIdle);
         _snapshot = NewSnapshot(effective, authenticator, parentAccess, inspection, resolver);
+        _services.Usage.Keep(effective.Rules);
         DisposeReplaced(current.Authenticator, authenticator);
         _services.Metrics.CountReload(applied: true);
         _services.Metrics.ConfigGeneration.Set(Interlocked.Increment(ref _generation));

@@ -88,6 +88,7 @@ public static class ConfigLoader
             Route = UpstreamsReader.ReadRoute(top, upstreams),
             Rules = RulesReader.ReadRules(top, upstreams, inspection),
             Default = RulesReader.ReadDefault(top),
+            Mode = RulesReader.ReadMode(top),
             Bypass = BypassReader.Read(top),
             Clients = ClientsReader.Read(top),
             Ftp = ReadFtp(top.Section("ftp")),

@@ -14,7 +14,11 @@ internal static class RulesReader
     private static readonly string[] KnownMethods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"];
 
     public static RuleAction ReadDefault(YamlSection top) =>
-        top.Parse("default", RuleAction.Deny, TryParseAction, "allow or deny");
+        top.Parse("default", RuleAction.Deny, TryParseDefault, "allow or deny");
+
+    /// <summary><c>mode: enforce | report</c>: whether denials are enforced or only recorded as would-denies.</summary>
+    public static PolicyMode ReadMode(YamlSection top) =>
+        top.Parse("mode", PolicyMode.Enforce, TryParseMode, "enforce or report");
 
     public static ImmutableArray<Rule> ReadRules(YamlSection top, ImmutableArray<UpstreamConfig> upstreams, InspectionConfig? inspection = null)
     {
@@ -55,8 +59,8 @@ internal static class RulesReader
         }
 
         RuleAction action = item.Get("action") is null
-            ? throw top.Error(node, $"{where} '{name}': 'action' is required: allow or deny")
-            : item.Parse("action", RuleAction.Deny, TryParseAction, "allow or deny");
+            ? throw top.Error(node, $"{where} '{name}': 'action' is required: allow, deny or report")
+            : item.Parse("action", RuleAction.Deny, TryParseAction, "allow, deny or report");
 
         var rule = new Rule
         {
@@ -75,9 +79,9 @@ internal static class RulesReader
             Groups = ReadList<string>(item, "groups", where, TryParseIdentity),
             Via = UpstreamsReader.CheckRoute(item, "via", $"{where}.via", upstreams),
         };
-        if (rule.Via is not null && action == RuleAction.Deny)
+        if (rule.Via is not null && action != RuleAction.Allow)
         {
-            throw top.Error(item.Get("via")!, $"{where} '{name}': a deny rule sends nothing anywhere, so via: has no meaning here");
+            throw top.Error(item.Get("via")!, $"{where} '{name}': {Refuses(rule)} sends nothing anywhere, so via: has no meaning here");
         }
 
         CheckTls(rule, item, where, top, inspection);
@@ -113,9 +117,9 @@ internal static class RulesReader
             return;
         }
 
-        if (rule.Action == RuleAction.Deny)
+        if (rule.Action != RuleAction.Allow)
         {
-            throw top.Error(tls, $"{where} '{rule.Name}': a deny rule opens no tunnel, so tls: has no meaning here");
+            throw top.Error(tls, $"{where} '{rule.Name}': {Refuses(rule)} opens no tunnel, so tls: has no meaning here");
         }
 
         if (rule.Tls == TlsMode.Inspect && inspection is null)
@@ -141,9 +145,9 @@ internal static class RulesReader
             return;
         }
 
-        if (rule.Action == RuleAction.Deny)
+        if (rule.Action != RuleAction.Allow)
         {
-            throw top.Error(ftp, $"{where} '{rule.Name}': a deny rule opens no control connection, so ftp: has no meaning here");
+            throw top.Error(ftp, $"{where} '{rule.Name}': {Refuses(rule)} opens no control connection, so ftp: has no meaning here");
         }
 
         if (rule.Tls == TlsMode.Inspect)
@@ -228,13 +232,32 @@ internal static class RulesReader
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
     };
 
+    // A report rule is a deny on trial: what it lets through goes by route.default, untouched, as if no rule had matched.
+    private static string Refuses(Rule rule) => rule.Action == RuleAction.Report ? "a report rule (a deny on trial)" : "a deny rule";
+
     private static bool TryParseAction(string text, out RuleAction action)
     {
         (bool ok, action) = text switch
         {
             "allow" => (true, RuleAction.Allow),
             "deny" => (true, RuleAction.Deny),
+            "report" => (true, RuleAction.Report),
             _ => (false, RuleAction.Deny),
+        };
+        return ok;
+    }
+
+    // The default is allow or deny; a policy on trial says mode: report rather than default: report.
+    private static bool TryParseDefault(string text, out RuleAction action) =>
+        TryParseAction(text, out action) && action != RuleAction.Report;
+
+    private static bool TryParseMode(string text, out PolicyMode mode)
+    {
+        (bool ok, mode) = text switch
+        {
+            "enforce" => (true, PolicyMode.Enforce),
+            "report" => (true, PolicyMode.Report),
+            _ => (false, PolicyMode.Enforce),
         };
         return ok;
     }

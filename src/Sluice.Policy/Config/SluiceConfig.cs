@@ -32,6 +32,9 @@ public sealed record SluiceConfig
     /// <summary>What happens when no rule matches; deny unless the file says otherwise.</summary>
     public RuleAction Default { get; init; } = RuleAction.Deny;
 
+    /// <summary><c>mode: report</c>: every deny lets the request through and is recorded as a would-deny; enforce unless the file says otherwise.</summary>
+    public PolicyMode Mode { get; init; } = PolicyMode.Enforce;
+
     /// <summary>Parent proxies that rules send requests through (<c>via:</c>), by name.</summary>
     public ImmutableArray<UpstreamConfig> Upstreams { get; init; } = [];
 

@@ -17,17 +17,25 @@ public enum DenyReason
 /// <summary>The outcome of a policy or address check: a value that says allow or deny, which rule, and why.</summary>
 public sealed record Decision
 {
-    private Decision(bool allowed, DenyReason reason, string? rule, string detail)
+    private Decision(bool allowed, DenyReason reason, string? rule, string detail, bool reported = false)
     {
         Allowed = allowed;
         Reason = reason;
         Rule = rule;
         Detail = detail;
+        Reported = reported;
     }
 
     public bool Allowed { get; }
 
+    /// <summary>Why the request is (or, when <see cref="Reported"/>, would be) denied; None for a plain allow.</summary>
     public DenyReason Reason { get; }
+
+    /// <summary>
+    /// Allowed only because the policy reports instead of enforcing (<c>action: report</c>, or <c>mode: report</c>):
+    /// enforced, <see cref="Reason"/> and <see cref="Rule"/> would deny it. A would-deny, logged and counted as one.
+    /// </summary>
+    public bool Reported { get; }
 
     /// <summary>The name of the rule that decided, if a rule did.</summary>
     public string? Rule { get; }
@@ -38,4 +46,7 @@ public sealed record Decision
     public static Decision Allow(string detail, string? rule = null) => new(true, DenyReason.None, rule, detail);
 
     public static Decision Deny(DenyReason reason, string detail, string? rule = null) => new(false, reason, rule, detail);
+
+    /// <summary>A would-deny: let through, with what enforcing would have answered.</summary>
+    public static Decision Report(DenyReason reason, string detail, string? rule = null) => new(true, reason, rule, detail, reported: true);
 }

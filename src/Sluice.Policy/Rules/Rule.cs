@@ -8,6 +8,21 @@ public enum RuleAction
 {
     Allow,
     Deny,
+
+    /// <summary>
+    /// A deny on trial: what it matches is let through as if no rule had routed it (route.default, tunnelled
+    /// untouched) and recorded as a would-deny of this rule, so a policy can be watched before it is enforced.
+    /// </summary>
+    Report,
+}
+
+/// <summary>Whether the policy's denials are enforced, or only recorded (<c>mode: report</c>) while it is rolled out.</summary>
+public enum PolicyMode
+{
+    Enforce,
+
+    /// <summary>Every deny, of a rule or of the default, lets the request through and is recorded as a would-deny.</summary>
+    Report,
 }
 
 /// <summary>What an allowed CONNECT's bytes get: relayed untouched, or inspected (each request inside decided).</summary>

@@ -19,14 +19,17 @@ public sealed class RulePolicy
 {
     private readonly ImmutableArray<Rule> _rules;
     private readonly RuleAction _default;
+    private readonly PolicyMode _mode;
     private readonly Dictionary<string, int[]> _byExactName;
     private readonly Dictionary<string, int[]> _byParentName;
     private readonly int[] _unindexed;
 
-    public RulePolicy(ImmutableArray<Rule> rules, RuleAction defaultAction)
+    /// <param name="mode"><c>mode: report</c> turns every deny into a would-deny (<see cref="Decision.Reported"/>).</param>
+    public RulePolicy(ImmutableArray<Rule> rules, RuleAction defaultAction, PolicyMode mode = PolicyMode.Enforce)
     {
         _rules = rules;
         _default = defaultAction;
+        _mode = mode;
         var exact = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         var parent = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         var unindexed = new List<int>();
@@ -61,6 +64,8 @@ public sealed class RulePolicy
     public ImmutableArray<Rule> Rules => _rules;
 
     public RuleAction Default => _default;
+
+    public PolicyMode Mode => _mode;
 
     public Decision Decide(RequestFacts request)
     {
@@ -145,13 +150,20 @@ public sealed class RulePolicy
         return new Explanation(DefaultDecision(request), evaluated.ToImmutable());
     }
 
-    private static Decision Decided(Rule rule, RequestFacts request) => rule.Action == RuleAction.Allow
-        ? Decision.Allow($"rule {rule.Name} allows {Describe(request)}", rule.Name)
-        : Decision.Deny(DenyReason.Rule, $"rule {rule.Name} denies {Describe(request)}", rule.Name);
+    private Decision Decided(Rule rule, RequestFacts request) => rule.Action switch
+    {
+        RuleAction.Allow => Decision.Allow($"rule {rule.Name} allows {Describe(request)}", rule.Name),
+        RuleAction.Report => Decision.Report(DenyReason.Rule, $"rule {rule.Name} would deny {Describe(request)} (action: report lets it through)", rule.Name),
+        _ when _mode == PolicyMode.Report => Decision.Report(DenyReason.Rule, $"rule {rule.Name} would deny {Describe(request)} (mode: report lets it through)", rule.Name),
+        _ => Decision.Deny(DenyReason.Rule, $"rule {rule.Name} denies {Describe(request)}", rule.Name),
+    };
 
-    private Decision DefaultDecision(RequestFacts request) => _default == RuleAction.Allow
-        ? Decision.Allow($"no rule matched {Describe(request)}; the default is allow")
-        : Decision.Deny(DenyReason.Default, $"no rule matched {Describe(request)}; the default is deny");
+    private Decision DefaultDecision(RequestFacts request) => (_default, _mode) switch
+    {
+        (RuleAction.Allow, _) => Decision.Allow($"no rule matched {Describe(request)}; the default is allow"),
+        (_, PolicyMode.Report) => Decision.Report(DenyReason.Default, $"no rule matched {Describe(request)}; the default would deny it (mode: report lets it through)"),
+        _ => Decision.Deny(DenyReason.Default, $"no rule matched {Describe(request)}; the default is deny"),
+    };
 
     private static string Describe(RequestFacts r) => $"{r.Method} {r.Host}:{r.Port}";
 

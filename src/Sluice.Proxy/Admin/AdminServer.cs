@@ -24,6 +24,8 @@ internal interface IAdminSource
 
     TrafficStats Stats { get; }
 
+    RuleUsage Usage { get; }
+
     bool IsReady { get; }
 
     bool IsDraining { get; }
@@ -154,6 +156,7 @@ internal sealed class AdminServer : IAsyncDisposable
             json.WriteNumber("windowMinutes", TrafficStats.Minutes);
             WriteTop(json, "topDestinations", source.Stats.Top(denied: false));
             WriteTop(json, "topDenied", source.Stats.Top(denied: true));
+            WriteTop(json, "topWouldDeny", source.Stats.Top(Tally.WouldDeny));
             json.WriteStartArray("events");
             foreach (OperatorEvent e in source.Stats.Events())
             {
@@ -166,6 +169,14 @@ internal sealed class AdminServer : IAsyncDisposable
 
             json.WriteEndArray();
             json.WriteEndObject();
+        });
+
+        // The rules in force, in order, with what each decided since the start: hits, would-denies, the last hit.
+        app.MapGet("/api/rules", async context =>
+        {
+            context.Response.ContentType = "application/json";
+            await using var json = new Utf8JsonWriter(context.Response.Body);
+            RuleUsageJson.Write(json, source.CurrentConfig, source.Usage, source.ConfigGeneration);
         });
 
         app.MapGet("/api/upstreams", async context =>

@@ -2,6 +2,14 @@ using System.Collections.Concurrent;
 
 namespace Sluice.Proxy.Admin;
 
+/// <summary>Which requests a destination table counts: all, those refused (403, 407), or the would-denies of report mode.</summary>
+internal enum Tally
+{
+    All,
+    Denied,
+    WouldDeny,
+}
+
 /// <summary>A notable moment for operators: a reload, a refused reload, an error.</summary>
 internal sealed record OperatorEvent(DateTimeOffset Time, string Kind, string Message);
 
@@ -18,13 +26,19 @@ internal sealed class TrafficStats
     private readonly Bucket[] _buckets = Enumerable.Range(0, Minutes).Select(_ => new Bucket()).ToArray();
     private readonly LinkedList<OperatorEvent> _events = new();
 
-    public void Count(string destination, bool denied)
+    /// <param name="wouldDeny">Let through in report mode, and enforcing would have refused it.</param>
+    public void Count(string destination, bool denied, bool wouldDeny = false)
     {
         Bucket bucket = Current();
         Add(bucket.Destinations, destination);
         if (denied)
         {
             Add(bucket.Denied, destination);
+        }
+
+        if (wouldDeny)
+        {
+            Add(bucket.WouldDeny, destination);
         }
     }
 
@@ -48,7 +62,10 @@ internal sealed class TrafficStats
         }
     }
 
-    public IReadOnlyList<KeyValuePair<string, long>> Top(bool denied, int count = 10)
+    public IReadOnlyList<KeyValuePair<string, long>> Top(bool denied, int count = 10) => Top(denied ? Tally.Denied : Tally.All, count);
+
+    /// <summary>The destinations with the most requests of one kind over the window, most first.</summary>
+    public IReadOnlyList<KeyValuePair<string, long>> Top(Tally tally, int count = 10)
     {
         long minute = NowMinute();
         var totals = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -59,7 +76,7 @@ internal sealed class TrafficStats
                 continue;
             }
 
-            foreach ((string key, long value) in denied ? bucket.Denied : bucket.Destinations)
+            foreach ((string key, long value) in tally switch { Tally.Denied => bucket.Denied, Tally.WouldDeny => bucket.WouldDeny, _ => bucket.Destinations })
             {
                 totals[key] = totals.GetValueOrDefault(key) + value;
             }
@@ -90,6 +107,7 @@ internal sealed class TrafficStats
                 {
                     bucket.Destinations.Clear();
                     bucket.Denied.Clear();
+                    bucket.WouldDeny.Clear();
                     Volatile.Write(ref bucket.Minute, minute);
                 }
             }
@@ -104,6 +122,7 @@ internal sealed class TrafficStats
     {
         public readonly ConcurrentDictionary<string, long> Destinations = new(StringComparer.Ordinal);
         public readonly ConcurrentDictionary<string, long> Denied = new(StringComparer.Ordinal);
+        public readonly ConcurrentDictionary<string, long> WouldDeny = new(StringComparer.Ordinal);
         public long Minute = -1;
     }
 }

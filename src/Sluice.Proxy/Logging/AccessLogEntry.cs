@@ -51,6 +51,15 @@ internal sealed record AccessLogEntry
 
     /// <summary>RFC 9209 error type when the exchange failed.</summary>
     public string? ProxyStatusError { get; init; }
+
+    /// <summary>
+    /// Set for a would-deny (report mode): the refusal enforcing would have answered. The Squid code gains the tag
+    /// <c>_REPORTED</c> (<c>TCP_MISS_REPORTED/200</c>), as Squid tags a code <c>_ABORTED</c>.
+    /// </summary>
+    public Errors.ProxyErrorKind? WouldRefuse { get; init; }
+
+    /// <summary>The result code as both formats write it.</summary>
+    public string CodeText => WouldRefuse is null ? Errors.SquidResults.Code(Code) : Errors.SquidResults.Code(Code) + "_REPORTED";
 }
 
 /// <summary>Squid's hierarchy field: <c>HIER_DIRECT/203.0.113.7</c>, <c>FIRSTUP_PARENT/proxy-a.corp</c>...</summary>

@@ -15,7 +15,7 @@ internal static class AccessLogFormats
         long ms = end.ToUnixTimeMilliseconds();
         string hierarchy = e.Peer?.ToString() ?? "HIER_NONE/-";
         return string.Create(CultureInfo.InvariantCulture,
-            $"{ms / 1000}.{ms % 1000:000} {(long)e.Elapsed.TotalMilliseconds,6} {e.Client} {Errors.SquidResults.Code(e.Code)}/{e.Status:000} {e.BytesToClient} {e.Method} {Field(e.Url)} {Field(e.User)} {hierarchy} {Field(e.ContentType)}");
+            $"{ms / 1000}.{ms % 1000:000} {(long)e.Elapsed.TotalMilliseconds,6} {e.Client} {e.CodeText}/{e.Status:000} {e.BytesToClient} {e.Method} {Field(e.Url)} {Field(e.User)} {hierarchy} {Field(e.ContentType)}");
     }
 
     /// <summary>One JSON object per line with the Squid facts plus rule, reason and Proxy-Status error.</summary>
@@ -28,7 +28,7 @@ internal static class AccessLogFormats
             w.WriteString("time", (e.Started + e.Elapsed).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
             w.WriteNumber("elapsedMs", (long)e.Elapsed.TotalMilliseconds);
             w.WriteString("client", e.Client.ToString());
-            w.WriteString("code", Errors.SquidResults.Code(e.Code));
+            w.WriteString("code", e.CodeText);
             w.WriteNumber("status", e.Status);
             w.WriteString("method", e.Method);
             w.WriteString("url", e.Url);
@@ -44,6 +44,14 @@ internal static class AccessLogFormats
             WriteOptional(w, "rule", e.Rule);
             WriteOptional(w, "reason", e.Reason);
             WriteOptional(w, "proxyStatus", e.ProxyStatusError);
+            if (e.WouldRefuse is { } would)
+            {
+                // A would-deny: let through in report mode; enforced, the client would have had this answer instead.
+                Errors.ProxyErrorInfo info = Errors.ProxyErrors.Describe(would);
+                w.WriteBoolean("report", true);
+                w.WriteNumber("wouldStatus", info.Status);
+                w.WriteString("wouldError", info.ProxyStatusError);
+            }
             w.WriteEndObject();
         }
 

@@ -15,7 +15,7 @@ internal sealed class ProxyMetrics : Resolution.IResolverEvents
     {
         Registry = Prometheus.Metrics.NewCustomRegistry();
         MetricFactory f = Prometheus.Metrics.WithCustomRegistry(Registry);
-        Requests = f.CreateCounter("sluice_requests_total", "Forwarded requests and tunnels, by kind, decision, rule, status and Proxy-Status error.",
+        Requests = f.CreateCounter("sluice_requests_total", "Forwarded requests and tunnels, by kind, decision (allow, deny, report, none), rule, status and Proxy-Status error.",
             new CounterConfiguration { LabelNames = ["kind", "decision", "rule", "status", "error"] });
         MemoryTrims = f.CreateCounter("sluice_memory_trims_total", "Times the proxy gave memory back after a busy period (a compacting collection and malloc_trim while quiet).");
         ActiveConnections = f.CreateGauge("sluice_active_connections", "Client connections open now.");
@@ -41,6 +41,8 @@ internal sealed class ProxyMetrics : Resolution.IResolverEvents
         ParentUp = f.CreateGauge("sluice_parent_up", "1 while a parent proxy takes requests, 0 while it is marked down.", new GaugeConfiguration { LabelNames = ["upstream", "parent"] });
         ParentConnect = f.CreateHistogram("sluice_parent_connect_seconds", "Time to connect to a parent proxy (TCP, and TLS for https:// parents).",
             new HistogramConfiguration { LabelNames = ["upstream", "parent"], Buckets = Seconds });
+        WouldDeny = f.CreateCounter("sluice_would_deny_total", "Requests and tunnels the policy let through in report mode (action: report, or mode: report) that enforcing would refuse, by rule (\"\" for the default), counted when decided.",
+            new CounterConfiguration { LabelNames = ["rule"] });
         AccessLogDropped = f.CreateCounter("sluice_access_log_dropped_total", "Access-log lines lost: dropped while the output could not keep up (the queue was full), or lost to a failed write.");
         PassivePermits = f.CreateCounter("sluice_ftp_passive_permits_total", "FTP data-port permits of ftp: passive control tunnels, by event: granted, used, expired, revoked (the control tunnel ended), bounce (a 227 naming another address, refused), dropped (over a bound).",
             new CounterConfiguration { LabelNames = ["event"] });
@@ -104,15 +106,20 @@ internal sealed class ProxyMetrics : Resolution.IResolverEvents
     /// One forwarded request or tunnel ended: its kind (http, tunnel, or https for a request inside an inspected tunnel),
     /// the rules' decision (null: not decided), rule, status and error.
     /// </summary>
-    public void CountRequest(string kind, bool? allowed, string? rule, int status, Errors.ProxyErrorKind? error) =>
-        _requestSeries.GetOrAdd((kind, allowed, rule, status, error), static (key, requests) => requests.WithLabels(key.Kind,
-            key.Allowed switch { null => "none", true => "allow", false => "deny" }, key.Rule ?? "",
-            StatusLabel(key.Status), Errors.ProxyErrors.ProxyStatusError(key.Error) ?? ""), Requests).Inc();
+    /// <param name="decision">none (not decided), allow, deny, or report (a would-deny let through in report mode).</param>
+    public void CountRequest(string kind, string decision, string? rule, int status, Errors.ProxyErrorKind? error) =>
+        _requestSeries.GetOrAdd((kind, decision, rule, status, error), static (key, requests) => requests.WithLabels(key.Kind,
+            key.Decision, key.Rule ?? "", StatusLabel(key.Status), Errors.ProxyErrors.ProxyStatusError(key.Error) ?? ""), Requests).Inc();
+
+    /// <summary>Would-denies by rule ("" for the default), counted when decided: long tunnels show before they end.</summary>
+    public Counter WouldDeny { get; }
+
+    public void CountWouldDeny(string? rule) => WouldDeny.WithLabels(rule ?? "").Inc();
 
     // Every request counts once: the series it counts in is found by its values, not re-made from label strings each
     // time (WithLabels allocates the label array and hashes each string). Bounded like the series themselves: kinds,
     // decisions, rules and errors come from the code and the configuration, statuses are three digits.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Kind, bool? Allowed, string? Rule, int Status, Errors.ProxyErrorKind? Error), Counter.Child> _requestSeries = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Kind, string Decision, string? Rule, int Status, Errors.ProxyErrorKind? Error), Counter.Child> _requestSeries = new();
 
     private Counter.Child? _bytesIn;
     private Counter.Child? _bytesOut;

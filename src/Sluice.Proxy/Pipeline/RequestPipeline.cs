@@ -45,7 +45,7 @@ public sealed class RequestPipeline
         _inspection = config.Inspection;
         _inspecting = config.Rules.Where(r => r.Tls == TlsMode.Inspect).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
         _passive = [.. config.Rules.Where(r => r.Ftp == FtpMode.Passive && r.Action == RuleAction.Allow)];
-        Policy = new RulePolicy(config.Rules, config.Default);
+        Policy = new RulePolicy(config.Rules, config.Default, config.Mode);
         Guard = new AddressGuard(config.Addresses.Allow, config.Addresses.Deny, own.Listeners, own.Admin);
         _auth = config.Auth;
         _challenge = config.Auth is { } auth ? BasicAuthenticator.ChallengeFor(auth.Basic) : null;
@@ -85,32 +85,15 @@ public sealed class RequestPipeline
 
         request = FactsForRules(request);
         Decision decision = Policy.Decide(request);
-        if (decision.Allowed)
+        if (decision.Allowed && !decision.Reported)
         {
-            bool inspect = request.MayInspect && decision.Rule is { } rule && _inspecting.Contains(rule);
-            Route route = RouteFor(request, decision);
-            if (request.Scheme == RequestScheme.Ftp && route.Kind == RouteKind.Parent)
-            {
-                // The FTP gateway speaks FTP to the server itself; handing the URL to a parent would bypass neither the
-                // parent nor this rule, so it is refused rather than sent direct behind the operator's back.
-                return new Verdict(request, VerdictStep.Rules, decision, ProxyErrorKind.ParentError,
-                    $"rule '{decision.Rule}' routes this ftp:// URL through parent {route.Upstream!.Name}, and the FTP gateway fetches ftp:// URLs only directly (a CONNECT to port 21 can go through a parent)")
-                {
-                    Route = route,
-                };
-            }
-
-            return new Verdict(request, VerdictStep.Rules, decision, null, decision.Detail)
-            {
-                Route = route,
-                Tls = inspect ? TlsHandling.Inspect : TlsHandling.Tunnel,
-                FtpPassive = request.Scheme == RequestScheme.Tunnel && !inspect && IsPassive(decision.Rule),
-            };
+            return Allowed(request, decision);
         }
 
         // The rules refuse the port, but a control tunnel's server may have named it: allowed once, to the address that
         // tunnel was dialled to (ResolveAsync looks nothing up for it; the guard still checks that address). Asked
         // whatever this configuration's rules say: a tunnel opened before a reload keeps granting under its own.
+        // Before a would-deny too: enforced, the permit would let it through, so it is no would-deny.
         if (request.Scheme == RequestScheme.Tunnel && permits?.TryUse(request) is { } permit)
         {
             return new Verdict(request, VerdictStep.Rules, Decision.Allow(permit.Detail, permit.Rule), null, permit.Detail)
@@ -124,11 +107,45 @@ public sealed class RequestPipeline
         // Not inside an inspected tunnel: its identity is the CONNECT's, and credentials sent inside would change nothing.
         if (request.User is null && _challenge is not null && request.Scheme != RequestScheme.Https && Policy.IdentityWouldMatter(request))
         {
-            return Challenge(request, decision, "proxy authentication required: a rule for this destination names users or groups");
+            const string why = "proxy authentication required: a rule for this destination names users or groups";
+            return decision.Reported
+                ? Allowed(request, decision, ProxyErrorKind.AuthenticationRequired, $"{decision.Detail}; enforced, the client would be asked for credentials first ({why})")
+                : Challenge(request, decision, why);
+        }
+
+        if (decision.Reported)
+        {
+            return Allowed(request, decision, ProxyErrorKind.PolicyDenied, decision.Detail);
         }
 
         string? permitsFrom = request.Scheme == RequestScheme.Tunnel && _passive.Length > 0 ? PassiveRuleFor(request) : null;
         return new Verdict(request, VerdictStep.Rules, decision, ProxyErrorKind.PolicyDenied, decision.Detail) { PermitsFrom = permitsFrom };
+    }
+
+    // An allowed request's route and TLS handling; a would-deny (report) goes as one too, by route.default and untouched,
+    // carrying the refusal enforcing would have answered.
+    private Verdict Allowed(RequestFacts request, Decision decision, ProxyErrorKind? wouldRefuse = null, string? detail = null)
+    {
+        bool inspect = request.MayInspect && decision.Rule is { } rule && _inspecting.Contains(rule);
+        Route route = RouteFor(request, decision);
+        if (request.Scheme == RequestScheme.Ftp && route.Kind == RouteKind.Parent)
+        {
+            // The FTP gateway speaks FTP to the server itself; handing the URL to a parent would bypass neither the
+            // parent nor this rule, so it is refused rather than sent direct behind the operator's back.
+            return new Verdict(request, VerdictStep.Rules, decision, ProxyErrorKind.ParentError,
+                $"rule '{decision.Rule}' routes this ftp:// URL through parent {route.Upstream!.Name}, and the FTP gateway fetches ftp:// URLs only directly (a CONNECT to port 21 can go through a parent)")
+            {
+                Route = route,
+            };
+        }
+
+        return new Verdict(request, VerdictStep.Rules, decision, null, detail ?? decision.Detail)
+        {
+            Route = route,
+            Tls = inspect ? TlsHandling.Inspect : TlsHandling.Tunnel,
+            FtpPassive = request.Scheme == RequestScheme.Tunnel && !inspect && IsPassive(decision.Rule),
+            WouldRefuse = wouldRefuse,
+        };
     }
 
     private bool IsPassive(string? rule) => rule is not null && Array.Exists(_passive, r => r.Name == rule);
@@ -162,7 +179,7 @@ public sealed class RequestPipeline
         RequestFacts request = allowed.Facts;
         if (allowed.Route.Kind == RouteKind.Self)
         {
-            return new Verdict(request, VerdictStep.Ready, allowed.Rules, null, allowed.Detail) { Route = Route.Self, Tls = allowed.Tls };
+            return new Verdict(request, VerdictStep.Ready, allowed.Rules, null, allowed.Detail) { Route = Route.Self, Tls = allowed.Tls, WouldRefuse = allowed.WouldRefuse };
         }
 
         bool parent = allowed.Route.Kind == RouteKind.Parent;
@@ -183,7 +200,7 @@ public sealed class RequestPipeline
 
         if (lookup.Refusal is { } kind)
         {
-            return new Verdict(request, lookup.Step, allowed.Rules, kind, lookup.Detail) { Addresses = lookup.Checks, Route = allowed.Route };
+            return new Verdict(request, lookup.Step, allowed.Rules, kind, lookup.Detail) { Addresses = lookup.Checks, Route = allowed.Route, WouldRefuse = allowed.WouldRefuse };
         }
 
         if (parent && lookup.Checks.FirstOrDefault(c => !c.Decision.Allowed) is { Decision: not null } refused)
@@ -195,6 +212,7 @@ public sealed class RequestPipeline
             {
                 Addresses = lookup.Checks,
                 Route = allowed.Route, // refused on its way to the parent: the route stays visible to explain and the log
+                WouldRefuse = allowed.WouldRefuse,
             };
         }
 
@@ -279,6 +297,7 @@ public sealed class RequestPipeline
             Addresses = checks,
             Permitted = permitted,
             ResolvedByParent = allowed.Route.Kind == RouteKind.Parent && permitted.Count == 0,
+            WouldRefuse = allowed.WouldRefuse,
         };
 
     // Where an allowed request goes: the proxy itself at Max-Forwards 0, else the rule's via:, else route.default.

@@ -102,6 +102,12 @@ public sealed class Verdict
     /// </summary>
     public string? PermitsFrom { get; init; }
 
+    /// <summary>
+    /// Set for a would-deny: the policy reports rather than enforces (<c>action: report</c>, <c>mode: report</c>), so the
+    /// request goes on, and this is the refusal enforcing would have answered (403, or the 407 challenge).
+    /// </summary>
+    public ProxyErrorKind? WouldRefuse { get; init; }
+
     /// <summary>The client-facing shape of the refusal, or null when allowed.</summary>
     public ProxyErrorInfo? Error => Refusal is { } kind ? ProxyErrors.Describe(kind) : null;
 

@@ -75,6 +75,9 @@ internal sealed class ProxyServices
 
     public required Admin.TrafficStats Stats { get; init; }
 
+    /// <summary>Each rule's decisions since the start: hits, would-denies, the last hit.</summary>
+    public required Admin.RuleUsage Usage { get; init; }
+
     public required Limits.ClientLimits Limits { get; init; }
 
     /// <summary>The idle timeouts of open tunnels and upgraded connections, and their cut at a stop.</summary>

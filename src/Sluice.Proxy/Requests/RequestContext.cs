@@ -76,13 +76,17 @@ internal sealed class RequestContext
 
     public Decision? Decision { get; private set; }
 
+    /// <summary>For a would-deny (report mode): the refusal enforcing would have answered; null otherwise.</summary>
+    public ProxyErrorKind? WouldRefuse { get; private set; }
+
     // An ftp:// URL, fetched by the FTP gateway: counted as its own kind.
     private bool IsFtp => Head.Target.StartsWith("ftp://", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>One exchange or tunnel ended: the counters and the status page's traffic figures move.</summary>
     private void Count(int status, string? rule, ProxyErrorKind? error, bool countBytes)
     {
-        Services.Metrics.CountRequest(Head.IsConnect ? "tunnel" : Inspected is not null ? "https" : IsFtp ? "ftp" : "http", Decision?.Allowed, rule, status, error);
+        string decision = Decision switch { null => "none", { Reported: true } => "report", { Allowed: true } => "allow", _ => "deny" };
+        Services.Metrics.CountRequest(Head.IsConnect ? "tunnel" : Inspected is not null ? "https" : IsFtp ? "ftp" : "http", decision, rule, status, error);
         if (countBytes)
         {
             Services.Metrics.CountBytes(Client.Input.Consumed - _clientReadAtStart, Client.Stream.BytesWritten - _clientWrittenAtStart);
@@ -90,7 +94,7 @@ internal sealed class RequestContext
 
         if (Live.Destination is { } destination)
         {
-            Services.Stats.Count(destination, denied: status is 403 or 407);
+            Services.Stats.Count(destination, denied: status is 403 or 407, wouldDeny: WouldRefuse is not null);
         }
     }
 
@@ -192,6 +196,16 @@ internal sealed class RequestContext
         Live.Destination = target.AuthorityWithPort;
         Verdict verdict = Snapshot.Pipeline.Decide(facts, _identity, scheme == RequestScheme.Tunnel ? Services.Permits : null);
         Decision = verdict.Rules;
+        WouldRefuse = verdict.WouldRefuse;
+        if (Decision is { } decided)
+        {
+            Services.Usage.Record(decided);
+            if (decided.Reported)
+            {
+                Services.Metrics.CountWouldDeny(decided.Rule);
+            }
+        }
+
         _route = Inspected?.Route ?? verdict.Route;
         Live.Rule = Decision?.Rule;
         return verdict.Refused ? throw verdict.ToException() : verdict;
@@ -335,6 +349,7 @@ internal sealed class RequestContext
             Rule = rule ?? Decision?.Rule,
             Reason = reason ?? Decision?.Detail,
             ProxyStatusError = ProxyErrors.ProxyStatusError(error),
+            WouldRefuse = WouldRefuse,
         });
     }
 }
