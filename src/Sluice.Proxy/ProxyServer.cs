@@ -209,6 +209,10 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         }
 
         _services.Stats.Event("start", $"listening on {string.Join(", ", bound.Select(ConfigEndpoints.Format))}");
+        if (_config.Mode == Policy.Rules.PolicyMode.Report)
+        {
+            ProxyLog.PolicyReporting(_logger);
+        }
         _memoryTrim = new Memory.MemoryTrim(_options.MemoryTrimInterval, () => metrics.MemoryTrims.Inc());
         metrics.Ready.Set(1);
     }
@@ -316,7 +320,13 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         DisposeReplaced(current.Authenticator, authenticator);
         _services.Metrics.CountReload(applied: true);
         _services.Metrics.ConfigGeneration.Set(Interlocked.Increment(ref _generation));
-        _services.Stats.Event("reload", $"config reloaded: {effective.Rules.Length} rules, default {effective.Default.ToString().ToLowerInvariant()}{(notes.Count == 0 ? "" : $" ({string.Join("; ", notes)})")}");
+        if (effective.Mode == Policy.Rules.PolicyMode.Report && current.Config.Mode != Policy.Rules.PolicyMode.Report)
+        {
+            ProxyLog.PolicyReporting(_logger);
+        }
+
+        string mode = effective.Mode == Policy.Rules.PolicyMode.Report ? ", mode report" : "";
+        _services.Stats.Event("reload", $"config reloaded: {effective.Rules.Length} rules, default {effective.Default.ToString().ToLowerInvariant()}{mode}{(notes.Count == 0 ? "" : $" ({string.Join("; ", notes)})")}");
         return notes;
     }
 

@@ -54,6 +54,10 @@ internal static partial class ProxyLog
     [LoggerMessage(15, LogLevel.Warning, "{Message}")]
     public static partial void ParentChanged(ILogger logger, string message);
 
+    /// <summary>At start, and on a reload that turns it on: nothing the rules deny is refused.</summary>
+    [LoggerMessage(16, LogLevel.Warning, "mode: report: the rules refuse nothing; every deny is let through and logged as a would-deny (code tagged _REPORTED)")]
+    public static partial void PolicyReporting(ILogger logger);
+
     /// <summary>An FTP server's 227 named another address than its own: the gateway's data connection went to its own.</summary>
     [LoggerMessage(30, LogLevel.Warning, "FTP server {Server} named {Named} in its PASV reply; the data connection goes to {Address}, the control connection's address, instead")]
     public static partial void FtpPassiveAddressIgnored(ILogger logger, string server, string named, string address);

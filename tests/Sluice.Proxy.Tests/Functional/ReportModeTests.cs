@@ -218,4 +218,23 @@ public sealed class ReportModeTests
         Assert.Equal((1, 0), usage["no-adverts"]); // a new name starts from zero
         Assert.False(usage.ContainsKey("no-ads"));
     }
+
+    [Fact]
+    public async Task The_operational_log_warns_once_at_start_and_when_a_reload_turns_report_mode_on()
+    {
+        const string warning = "mode: report: the rules refuse nothing";
+        using var log = new LogLines();
+        await using (TestProxy reporting = await TestProxy.StartAsync(c => c with { Mode = Policy.Rules.PolicyMode.Report }, log: log))
+        {
+            Assert.Single(log.Lines, l => l.Contains(warning, StringComparison.Ordinal));
+            reporting.Server.Reload(reporting.Server.CurrentConfig);
+            Assert.Single(log.Lines, l => l.Contains(warning, StringComparison.Ordinal)); // already reporting: said once
+        }
+
+        using var quiet = new LogLines();
+        await using TestProxy enforcing = await TestProxy.StartAsync(log: quiet);
+        Assert.DoesNotContain(quiet.Lines, l => l.Contains(warning, StringComparison.Ordinal));
+        enforcing.Server.Reload(enforcing.Server.CurrentConfig with { Mode = Policy.Rules.PolicyMode.Report });
+        Assert.Single(quiet.Lines, l => l.Contains(warning, StringComparison.Ordinal));
+    }
 }
