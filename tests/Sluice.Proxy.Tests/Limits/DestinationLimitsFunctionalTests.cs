@@ -235,4 +235,24 @@ public sealed class DestinationLimitsFunctionalTests
         Assert.NotNull(refused.Field("Retry-After"));
         Assert.Equal(1, Rejections(proxy, "destinationRate"));
     }
+
+    [Fact]
+    public async Task An_ftp_url_through_the_gateway_takes_a_token_from_its_server()
+    {
+        await using FtpServer server = await FtpServer.StartAsync();
+        server.WriteFile("f.bin", 1000);
+        await using TestProxy proxy = await Ftp.FtpGatewayKit.StartProxyAsync(c => c with { Limits = c.Limits with { PerDestination = new PerDestinationLimits { RequestsPerSecond = 1, Burst = 1 } } });
+        string request = $"GET ftp://{Ftp.FtpGatewayKit.Host}:{server.Port}/f.bin HTTP/1.1\r\nHost: {Ftp.FtpGatewayKit.Host}\r\nConnection: close\r\n\r\n";
+
+        string head = "";
+        for (int i = 0; i < 10 && !head.StartsWith("HTTP/1.1 429", StringComparison.Ordinal); i++)
+        {
+            (head, _) = await Ftp.FtpGatewayKit.RawAsync(proxy, request);
+            Assert.True(head.StartsWith("HTTP/1.1 200", StringComparison.Ordinal) || head.StartsWith("HTTP/1.1 429", StringComparison.Ordinal), head);
+        }
+
+        Assert.StartsWith("HTTP/1.1 429", head);
+        Assert.Contains($"{Ftp.FtpGatewayKit.Host} is over its request rate (1/s through this proxy)", head);
+        Assert.Contains("Retry-After: ", head);
+    }
 }
