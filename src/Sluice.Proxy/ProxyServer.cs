@@ -169,6 +169,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             Stats = stats,
             Usage = new Admin.RuleUsage(),
             Limits = new Limits.ClientLimits(),
+            Destinations = new Limits.DestinationLimits(),
             Splice = _options.Splice && Tunnels.SplicePipe.IsSupported,
             Relays = new Transport.IdleWatch(_stopping.Token),
             Permits = new Ftp.PassivePermits(metrics, _logger),

@@ -239,6 +239,7 @@ public static class ConfigLoader
             MaxTunnelsPerClient = section.Int("maxTunnelsPerClient", d.MaxTunnelsPerClient, 1, 10_000_000),
             RequestsPerSecondPerClient = section.Int("requestsPerSecondPerClient", d.RequestsPerSecondPerClient, 0, 10_000_000),
             RequestBurstPerClient = section.Int("requestBurstPerClient", d.RequestBurstPerClient, 0, 10_000_000),
+            PerDestination = PerDestinationReader.Read(section, () => Names.RegistrableDomains.Available),
         };
         section.RejectUnknownKeys();
         return limits;

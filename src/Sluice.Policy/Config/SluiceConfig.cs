@@ -195,6 +195,47 @@ public sealed record LimitsConfig
 
     /// <summary>Requests a client may send in a burst above its rate; defaults to twice the rate.</summary>
     public int RequestBurstPerClient { get; init; }
+
+    /// <summary><c>limits.perDestination</c>: the request rate and open tunnels one destination may get; null = off.</summary>
+    public PerDestinationLimits? PerDestination { get; init; }
+}
+
+/// <summary>What a destination is counted as by <see cref="PerDestinationLimits"/>.</summary>
+public enum DestinationKeyKind
+{
+    /// <summary>The name, or the IP literal, without the port.</summary>
+    Host,
+
+    /// <summary>The registrable domain (example.co.uk for a.b.example.co.uk), by the Public Suffix List; an IP literal is its address.</summary>
+    Domain,
+}
+
+/// <summary>
+/// <c>limits.perDestination</c>: so that one destination cannot be hammered through the proxy, whichever clients ask.
+/// Every request the rules let through takes a token from its destination's bucket (429 with Retry-After when empty);
+/// every CONNECT tunnel counts against its destination while it is open (429 beyond).
+/// </summary>
+public sealed record PerDestinationLimits
+{
+    /// <summary>Requests per second per destination, sustained (token bucket); 0 means unlimited.</summary>
+    public int RequestsPerSecond { get; init; }
+
+    /// <summary>The bucket's size: requests a destination may get at once above its rate; 0 means twice the rate.</summary>
+    public int Burst { get; init; }
+
+    /// <summary>CONNECT tunnels open at once to one destination; 0 means unlimited.</summary>
+    public int Tunnels { get; init; }
+
+    public DestinationKeyKind Key { get; init; } = DestinationKeyKind.Host;
+
+    /// <summary>Destinations tracked at once (least recently used forgotten first; one with tunnels open never is).</summary>
+    public int MaxDestinations { get; init; } = 10_000;
+
+    /// <summary>The bucket's size in force: <see cref="Burst"/>, or twice the rate.</summary>
+    public int EffectiveBurst => Burst > 0 ? Burst : RequestsPerSecond * 2;
+
+    /// <summary>Whether anything is limited at all.</summary>
+    public bool Enabled => RequestsPerSecond > 0 || Tunnels > 0;
 }
 
 public enum AccessLogFormat

@@ -14,6 +14,9 @@ public enum ProxyErrorKind
     AuthenticationRequired,
     TooManyAuthenticationFailures,
     ClientLimitReached,
+
+    /// <summary>One destination has had its request rate, or has its tunnels open, through this proxy (<c>limits.perDestination</c>): 429.</summary>
+    DestinationLimitReached,
     ProxyFull,
     PolicyDenied,
     DestinationProhibited,
@@ -106,6 +109,7 @@ public static class ProxyErrors
         [ProxyErrorKind.AuthenticationRequired] = new(407, "Proxy Authentication Required", "http_request_denied", SquidResult.Denied),
         [ProxyErrorKind.TooManyAuthenticationFailures] = new(429, "Too Many Requests", "http_request_denied", SquidResult.Denied),
         [ProxyErrorKind.ClientLimitReached] = new(429, "Too Many Requests", "connection_limit_reached", SquidResult.Denied),
+        [ProxyErrorKind.DestinationLimitReached] = new(429, "Too Many Requests", "connection_limit_reached", SquidResult.Denied),
         [ProxyErrorKind.ProxyFull] = new(503, "Service Unavailable", "connection_limit_reached", SquidResult.Denied),
         [ProxyErrorKind.PolicyDenied] = new(403, "Forbidden", "http_request_denied", SquidResult.Denied),
         [ProxyErrorKind.DestinationProhibited] = new(403, "Forbidden", "destination_ip_prohibited", SquidResult.Denied),

@@ -11,6 +11,12 @@ internal enum LimitKind
     ConnectionsPerClient,
     TunnelsPerClient,
     RequestRate,
+
+    /// <summary><c>limits.perDestination.requestsPerSecond</c> (<see cref="DestinationLimits"/>).</summary>
+    DestinationRate,
+
+    /// <summary><c>limits.perDestination.tunnels</c>.</summary>
+    DestinationTunnels,
 }
 
 /// <summary>

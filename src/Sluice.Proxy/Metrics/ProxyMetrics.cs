@@ -136,6 +136,8 @@ internal sealed class ProxyMetrics : Resolution.IResolverEvents
         Limits.LimitKind.ConnectionsPerClient => "connectionsPerClient",
         Limits.LimitKind.TunnelsPerClient => "tunnelsPerClient",
         Limits.LimitKind.RequestRate => "requestRate",
+        Limits.LimitKind.DestinationRate => "destinationRate",
+        Limits.LimitKind.DestinationTunnels => "destinationTunnels",
         _ => throw new ArgumentOutOfRangeException(nameof(limit)),
     }).Inc();
 

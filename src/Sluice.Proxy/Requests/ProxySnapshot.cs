@@ -80,6 +80,9 @@ internal sealed class ProxyServices
 
     public required Limits.ClientLimits Limits { get; init; }
 
+    /// <summary>Each destination's request rate and open tunnels (<c>limits.perDestination</c>), across reloads.</summary>
+    public required Limits.DestinationLimits Destinations { get; init; }
+
     /// <summary>The idle timeouts of open tunnels and upgraded connections, and their cut at a stop.</summary>
     public required Transport.IdleWatch Relays { get; init; }
 

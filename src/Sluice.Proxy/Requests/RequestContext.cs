@@ -124,8 +124,11 @@ internal sealed class RequestContext
         }
     }
 
-    /// <summary>Counts a tunnel against the client's limit, or throws the 429 when it has as many open as it may.</summary>
-    public void TakeTunnelSlot()
+    /// <summary>
+    /// Counts a tunnel against the client's limit and its destination's (<c>limits.perDestination.tunnels</c>), or
+    /// throws the 429 when either has as many open as it may (and counts nothing).
+    /// </summary>
+    public void TakeTunnelSlot(Verdict allowed)
     {
         if (!Services.Limits.TryOpenTunnel(Client.Remote.Address, Snapshot.Config.Limits))
         {
@@ -133,9 +136,58 @@ internal sealed class RequestContext
             throw ProxyErrorException.RetryLater(ProxyErrorKind.ClientLimitReached,
                 $"{Client.Remote.Address} has {Snapshot.Config.Limits.MaxTunnelsPerClient} tunnels open, its limit; close some first", TimeSpan.FromSeconds(1));
         }
+
+        if (Snapshot.Config.Limits.PerDestination is { Tunnels: > 0 } perDestination)
+        {
+            RequestFacts facts = allowed.Facts;
+            if (!Services.Destinations.TryOpenTunnel(facts.Host, facts.Address, perDestination, out Limits.DestinationLimits.Entry? counted))
+            {
+                Services.Limits.CloseTunnel(Client.Remote.Address);
+                Services.Metrics.CountRejection(Limits.LimitKind.DestinationTunnels);
+                throw ProxyErrorException.RetryLater(ProxyErrorKind.DestinationLimitReached,
+                    $"{DestinationName(counted!.Key, facts, perDestination)} has {perDestination.Tunnels} tunnels open through this proxy, its limit; try again later", TimeSpan.FromSeconds(1));
+            }
+
+            _destinationTunnel = counted;
+        }
     }
 
-    public void ReleaseTunnelSlot() => Services.Limits.CloseTunnel(Client.Remote.Address);
+    /// <summary>Gives back what <see cref="TakeTunnelSlot"/> counted: the destination's on the entry it was counted on, whatever a reload changed since.</summary>
+    public void ReleaseTunnelSlot()
+    {
+        Services.Limits.CloseTunnel(Client.Remote.Address);
+        if (Interlocked.Exchange(ref _destinationTunnel, null) is { } counted)
+        {
+            Limits.DestinationLimits.CloseTunnel(counted);
+        }
+    }
+
+    // The destination entry this request's tunnel is counted on, until it is released.
+    private Limits.DestinationLimits.Entry? _destinationTunnel;
+
+    /// <summary>
+    /// The destination's request rate (<c>limits.perDestination.requestsPerSecond</c>), for a request the rules let
+    /// through: 429 with Retry-After when its bucket is empty. Off, it costs one test.
+    /// </summary>
+    private void CheckDestinationRate(Verdict verdict)
+    {
+        if (Snapshot.Config.Limits.PerDestination is not { RequestsPerSecond: > 0 } perDestination || verdict.Refused)
+        {
+            return;
+        }
+
+        RequestFacts facts = verdict.Facts;
+        TimeSpan wait = Services.Destinations.TryTakeRequest(facts.Host, facts.Address, perDestination, out string key);
+        if (wait > TimeSpan.Zero)
+        {
+            Services.Metrics.CountRejection(Limits.LimitKind.DestinationRate);
+            throw ProxyErrorException.RetryLater(ProxyErrorKind.DestinationLimitReached,
+                $"{DestinationName(key, facts, perDestination)} is over its request rate ({perDestination.RequestsPerSecond}/s through this proxy); try again in {ProxyErrorException.RetryAfterSeconds(wait)}s", wait);
+        }
+    }
+
+    private static string DestinationName(string key, RequestFacts facts, Policy.Config.PerDestinationLimits limits) =>
+        limits.Key == Policy.Config.DestinationKeyKind.Domain && facts.Address is null ? $"{key} (registrable domain)" : key;
 
     /// <summary>
     /// Proxy authentication, before the policy: checks the Basic credentials, if any, and counts failures. What a
@@ -208,6 +260,7 @@ internal sealed class RequestContext
 
         _route = Inspected?.Route ?? verdict.Route;
         Live.Rule = Decision?.Rule;
+        CheckDestinationRate(verdict);
         return verdict.Refused ? throw verdict.ToException() : verdict;
     }
 

@@ -47,7 +47,7 @@ internal static class ConnectTunnel
             exchange.CheckRate();
             await exchange.AuthenticateAsync().ConfigureAwait(false);
             allowed = exchange.Decide(target, RequestScheme.Tunnel);
-            exchange.TakeTunnelSlot();
+            exchange.TakeTunnelSlot(allowed);
             if (allowed.Tls == TlsHandling.Inspect)
             {
                 return await InspectedConnect.RunAsync(exchange, allowed, target, runInside, stopping).ConfigureAwait(false);

@@ -186,7 +186,7 @@ public sealed class ConfigLoaderTests
     public void Unknown_key_message_lists_the_known_keys()
     {
         ConfigException e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("limits:\n  maxHeaders: 10\n", "s.yaml"));
-        Assert.Contains("known: maxConnections, maxConnectionsPerClient, maxHeaderBytes, maxHeaderCount, maxIdleUpstreamPerHost, maxRequestLineBytes, maxTunnelsPerClient, requestBurstPerClient, requestsPerSecondPerClient", e.Problem, StringComparison.Ordinal);
+        Assert.Contains("known: maxConnections, maxConnectionsPerClient, maxHeaderBytes, maxHeaderCount, maxIdleUpstreamPerHost, maxRequestLineBytes, maxTunnelsPerClient, perDestination, requestBurstPerClient, requestsPerSecondPerClient", e.Problem, StringComparison.Ordinal);
     }
 
     [Fact]
