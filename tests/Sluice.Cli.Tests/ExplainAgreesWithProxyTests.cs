@@ -138,6 +138,11 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
         {
             await _proxies.AssertRouteAsync(proxy, logged, wire, tunnel, root, what);
         }
+
+        if (row.Config is "report" or "trial")
+        {
+            await Proxies.AssertReportAsync(proxy, logged, wire, tunnel, root, what);
+        }
     }
 
     /// <summary>
@@ -325,6 +330,40 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
         foreach (Row row in InspectRows())
         {
             yield return row;
+        }
+
+        foreach (Row row in ReportRows())
+        {
+            yield return row;
+        }
+    }
+
+    /// <summary>
+    /// Report mode: explain and the proxy agree on the rule, on letting a would-deny through, and on the answer
+    /// enforcing would give (the access log's report, wouldStatus and wouldError); what stays enforced (the guard,
+    /// resolution, identity failures) is refused by both. Only destinations on the origin's port or refused ones.
+    /// </summary>
+    private static IEnumerable<Row> ReportRows()
+    {
+        const string alice = "alice:wonderland";
+        foreach (string destination in new[] { "loop.test:{o}", "secret.loop.test:{o}", "staff.loop.test:{o}", "ops.loop.test:{o}", "unlisted.test:{o}", "private.test:{o}", "missing.test:{o}", "127.0.0.1:{p}", "10.0.0.5:{o}", "lab.loop.test:{o}" })
+        {
+            foreach (string identity in new[] { "-", alice })
+            {
+                yield return new Row("report", destination, identity);
+                yield return new Row("report", $"http://{destination}/status/200", identity);
+            }
+        }
+
+        yield return new Row("report", "staff.loop.test:{o}", "bob:not-his-password"); // a failed login stays a 407
+        yield return new Row("report", "http://get.loop.test:{o}/status/200", Method: "POST");
+        foreach (string destination in new[] { "trial.loop.test:{o}", "team.loop.test:{o}", "secret.loop.test:{o}", "loop.test:{o}", "unlisted.test:{o}", "private.test:{o}" })
+        {
+            foreach (string identity in new[] { "-", alice })
+            {
+                yield return new Row("trial", destination, identity);
+                yield return new Row("trial", $"http://{destination}/status/200", identity);
+            }
         }
     }
 
@@ -545,6 +584,24 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 _instances[name] = new Instance(server, file, port);
             }
 
+            // Report mode: the optional config under mode: report, and one with a report rule; their JSON access logs
+            // say which requests were would-denies, and with which answer enforcing would have given.
+            foreach ((string name, string[] lines) in new[] { ("report", ReportConfig(users, groups)), ("trial", TrialConfig(users, groups)) })
+            {
+                int port = Ports.Free();
+                string file = Path.Combine(_dir, $"{name}.yaml");
+                File.WriteAllLines(file, [.. Common(port, "json"), .. lines]);
+                var reportLog = new LogCapture();
+                var server = new ProxyServer(ConfigLoader.LoadFile(file), new ProxyServerOptions
+                {
+                    Resolver = Resolver,
+                    AccessLogOutput = reportLog,
+                    LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+                });
+                await server.StartAsync();
+                _instances[name] = new Instance(server, file, port) { Log = reportLog };
+            }
+
             // The parents: Sluices of their own, resolving with a table of their own (loopback only) that knows names
             // the child's does not (split horizon), and that says trap.trust.test is on loopback where the child says private.
             var parentNames = new MapResolver();
@@ -602,7 +659,7 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
                 .Map("mixed.test", "10.0.0.5", "8.8.8.8").Map("empty.test")
                 .Map("half.test", "10.0.0.5", "127.0.0.1").Map("mapped.test", "::ffff:127.0.0.1").Map("nat64.test", "64:ff9b::808:808")
                 .Map("xn--bcher-kva.test", "127.0.0.1").Map("under_score.test", "127.0.0.1").Map("tunnels.loop.test", "127.0.0.1")
-                .Map("both.loop.test", "127.0.0.1").Map("zoe.loop.test", "127.0.0.1")
+                .Map("both.loop.test", "127.0.0.1").Map("zoe.loop.test", "127.0.0.1").Map("trial.loop.test", "127.0.0.1").Map("team.loop.test", "127.0.0.1")
                 .Map("direct.loop.test", "127.0.0.1").Map("w.hash.test", "127.0.0.1").Map("x.hash.test", "127.0.0.1").Map("y.hash.test", "127.0.0.1")
                 .Map("z.hash.test", "127.0.0.1").Map("a.spin.test", "127.0.0.1").Map("b.spin.test", "127.0.0.1").Map("trap.trust.test", "10.0.0.5");
             foreach (string name in new[] { "repo", "store", "team", "bank", "open-bank", "tunnel", "unlisted", "web" })
@@ -677,6 +734,25 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
             await carrier.AccessLog.WaitForAsync(l => Mentions(l, authority), $"for {wire} at the parent {used}");
         }
 
+        /// <summary>
+        /// The access-log line of the request just answered says what explain said of it: the rule, and for a would-deny
+        /// report, wouldStatus and wouldError; for anything else none of them.
+        /// </summary>
+        public static async Task AssertReportAsync(Instance proxy, int logged, string wire, bool tunnel, JsonElement explained, string what)
+        {
+            string authority = tunnel ? wire : wire[(wire.IndexOf("://", StringComparison.Ordinal) + 3)..].Split('/')[0];
+            string line = await proxy.Log!.WaitForAsync(l => Mentions(l, authority) && proxy.Log.Lines.ToList().IndexOf(l) >= logged, $"for {wire}");
+            using JsonDocument entry = JsonDocument.Parse(line);
+            JsonElement logs = entry.RootElement;
+            string Said(JsonElement e, string name) => e.TryGetProperty(name, out JsonElement value) && value.ValueKind != JsonValueKind.Null ? value.ToString() : "-";
+            Assert.True(Said(explained, "report") == Said(logs, "report") && Said(explained, "wouldStatus") == Said(logs, "wouldStatus") && Said(explained, "wouldError") == Said(logs, "wouldError"),
+                $"explain says report {Said(explained, "report")} {Said(explained, "wouldStatus")} {Said(explained, "wouldError")}, the log {Said(logs, "report")} {Said(logs, "wouldStatus")} {Said(logs, "wouldError")}; {what}\n{line}");
+            if (explained.TryGetProperty("rule", out JsonElement rule))
+            {
+                Assert.True(rule.GetString() == Said(logs, "rule"), $"explain says rule {rule}, the log {Said(logs, "rule")}; {what}\n{line}");
+            }
+        }
+
         // host:port as a whole in a log line: not loop.test:22 in loop.test:22345, nor loop.test in secret.loop.test.
         private static bool Mentions(string line, string authority) =>
             Regex.IsMatch(line, $"(?<![A-Za-z0-9.-]){Regex.Escape(authority)}(?![0-9])", RegexOptions.IgnoreCase);
@@ -723,6 +799,24 @@ public sealed class ExplainAgreesWithProxyTests : IClassFixture<ExplainAgreesWit
             "  - { name: trusting-way, action: allow, destinations: [.trust.test, 10.0.0.6], via: trusting }",
             "  - { name: by-default, action: allow, destinations: [.open.test] }",
             "route: { default: corp }",
+            "default: deny",
+        ];
+
+        // The optional config's rules under mode: report: every deny is a would-deny.
+        private static string[] ReportConfig(string users, string groups) => ["mode: report", .. Config(0, users, groups, required: false).Skip(Common(0, "squid").Length)];
+
+        // A report rule on trial between rules that enforce: what it matches goes by route.default, and an anonymous
+        // request it matches where a rule names users would first be challenged, enforced.
+        private static string[] TrialConfig(string users, string groups) =>
+        [
+            "auth:",
+            $"  basic: {{ realm: diff, usersFile: {users}, groupsFile: {groups} }}",
+            "  required: false",
+            "rules:",
+            "  - { name: no-secret, action: deny, destinations: [secret.loop.test] }",
+            "  - { name: team, action: allow, destinations: [team.loop.test], users: [alice] }",
+            "  - { name: trial, action: report, destinations: [trial.loop.test, team.loop.test] }",
+            "  - { name: open, action: allow, destinations: [loop.test, trial.loop.test, private.test], ports: [1024-65535] }",
             "default: deny",
         ];
 

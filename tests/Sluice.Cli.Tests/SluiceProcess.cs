@@ -39,6 +39,24 @@ public sealed class SluiceProcess : IDisposable
         return new SluiceProcess(Process.Start(info)!);
     }
 
+    /// <summary>Starts sluice with these environment variables set (over the test's own).</summary>
+    public static SluiceProcess StartWithEnvironment(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach ((string name, string value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
+        info.ArgumentList.Add(CliAssembly());
+        foreach (string arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return new SluiceProcess(Process.Start(info)!);
+    }
+
     /// <summary>Starts sluice with this open-file limit (soft and hard, as <c>ulimit -n</c> in a shell sets it).</summary>
     public static SluiceProcess StartWithOpenFileLimit(int limit, params string[] args)
     {

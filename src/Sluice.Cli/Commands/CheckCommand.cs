@@ -10,12 +10,56 @@ internal static class CheckCommand
     public static Command Create()
     {
         var config = ConfigOption.Create();
-        var command = new Command("check", "Validate a configuration file: print a summary of listeners, rules and default, and warnings about risky settings; or every error with file, line and column. Exit code 0 when valid, 1 when not.")
+        var usage = new Option<string?>("--usage") { Description = "URL of a running proxy's admin endpoint (e.g. http://127.0.0.1:9090): list the rules never hit since it started, in order with their lines, and every rule's hits, would-denies and last hit, from its /api/rules. Alone, only the endpoint is read; with --config, the file is checked first and rules not in force there are named." };
+        var token = new Option<string?>("--token") { Description = $"With --usage: the admin endpoint's token (admin.token). Prefer {CheckUsage.TokenVariable}, which it defaults to: a flag shows in the process list. Never printed." };
+        var json = new Option<bool>("--json") { Description = "With --usage: print the rule usage as one JSON object, for scripts (neverHit, rules, default)." };
+        var command = new Command("check", "Validate a configuration file: print a summary of listeners, rules, mode and default, and warnings about risky settings; or every error with file, line and column. Exit code 0 when valid, 1 when not, 2 on a usage error. "
+            + "With --usage URL: exit code 0 whenever the endpoint answered, rules never hit or not: a rule may wait weeks for the event it is for, and a proxy just restarted has hit nothing, so a script that prunes decides from the list (neverHit in --json, with since), not from the exit code; 3 when the endpoint cannot be read (unreachable, 401 without the right token, not the rule usage JSON), so a script never prunes on a failed read.")
         {
-            config,
+            config, usage, token, json,
         };
-        command.SetAction(result => Run(result.GetValue(config), Console.Out, Console.Error));
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            string? url = result.GetValue(usage);
+            if (url is null)
+            {
+                if (result.GetValue(json) || result.GetValue(token) is not null)
+                {
+                    await Console.Error.WriteLineAsync("sluice check: --json and --token go with --usage URL").ConfigureAwait(false);
+                    return 2;
+                }
+
+                return Run(result.GetValue(config), Console.Out, Console.Error);
+            }
+
+            string? variable = Environment.GetEnvironmentVariable(CheckUsage.TokenVariable);
+            string? secret = result.GetValue(token) ?? (string.IsNullOrEmpty(variable) ? null : variable);
+            return await RunUsageAsync(result.GetValue(config), url, secret, result.GetValue(json), Console.Out, Console.Error, CheckUsage.DefaultTimeout, cancellationToken).ConfigureAwait(false);
+        });
         return command;
+    }
+
+    /// <summary>
+    /// <c>--usage</c>: the rule usage of a running proxy; with a file, that file checked first (its summary and warnings,
+    /// or its errors and exit code 1) and its rules compared with those in force.
+    /// </summary>
+    internal static async Task<int> RunUsageAsync(FileInfo? file, string url, string? token, bool json, TextWriter output, TextWriter errors, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        string[]? configured = null;
+        if (file is not null)
+        {
+            // With --json the JSON document is the only output: the file's summary is not printed, its errors are.
+            int valid = Run(file, json ? TextWriter.Null : output, errors);
+            if (valid != 0)
+            {
+                return valid;
+            }
+
+            _ = ConfigOption.TryLoad(file, errors, out SluiceConfig config);
+            configured = [.. config.Rules.Select(r => r.Name)];
+        }
+
+        return await CheckUsage.RunAsync(url, token, json, configured, output, errors, timeout, cancellationToken).ConfigureAwait(false);
     }
 
     internal static int Run(FileInfo? file, TextWriter output, TextWriter errors)
@@ -43,15 +87,23 @@ internal static class CheckCommand
 
         output.WriteLine($"{config.Source}: valid");
         output.WriteLine($"listeners: {string.Join(", ", config.Listeners.Select(l => $"{l.Scheme}://{Endpoints.Format(l.Address)}{(l.Tls?.ClientCertificate is { } m && m != ClientCertificateMode.None ? $" (client certificate {m.ToString().ToLowerInvariant()})" : "")}"))}");
+        bool reporting = config.Mode == PolicyMode.Report;
+        output.WriteLine(reporting
+            ? "mode: REPORT: nothing is refused by the rules; every deny (of a rule or of the default) lets the request through and is recorded as a would-deny (identity, the address guard and limits still refuse)"
+            : "mode: enforce");
         output.WriteLine($"rules: {config.Rules.Length}, first match wins");
         for (int i = 0; i < config.Rules.Length; i++)
         {
-            output.WriteLine($"  {i + 1}. {Describe(config.Rules[i])}");
+            Rule rule = config.Rules[i];
+            string trial = rule.Action == RuleAction.Report ? " [report: a deny on trial; what it matches is let through by route.default and recorded as its would-deny]"
+                : rule.Action == RuleAction.Deny && reporting ? " [reported only: mode: report]"
+                : "";
+            output.WriteLine($"  {i + 1}. {Describe(rule)}{trial}");
         }
 
-        output.WriteLine(config.Default == RuleAction.Deny
-            ? "default: deny (a request no rule matches is refused with 403)"
-            : "default: allow (a request no rule matches is let through)");
+        output.WriteLine(config.Default == RuleAction.Allow ? "default: allow (a request no rule matches is let through)"
+            : reporting ? "default: deny, reported only (mode: report): a request no rule matches is let through and recorded as a would-deny of the default"
+            : "default: deny (a request no rule matches is refused with 403)");
         output.WriteLine(config.Addresses.Allow.IsEmpty
             ? "address guard: every private, loopback, link-local and reserved destination is refused"
             : $"address guard: non-public destinations refused except {string.Join(", ", config.Addresses.Allow)}");

@@ -31,7 +31,7 @@ internal static class ExplainCommand
         var maxForwards = new Option<int?>("--max-forwards") { Description = "Max-Forwards of a TRACE or OPTIONS request: at 0 the proxy answers it itself." };
         var noResolve = new Option<bool>("--no-resolve") { Description = "Do not resolve the name: stop after the policy decision." };
         var json = new Option<bool>("--json") { Description = "Print the explanation as one JSON object, for scripts." };
-        var command = new Command("explain", "Explain the decision for one request: who the client is taken to be, the rule that matched and why each earlier rule did not, the resolved addresses and their classification, and the status code a client would get; for an inspected tunnel, the same again for the request inside it. Exit code 0 when the request (inside, if inspected) would be let through, 1 when refused, 2 on a usage or configuration error.")
+        var command = new Command("explain", "Explain the decision for one request: who the client is taken to be, the rule that matched and why each earlier rule did not, the resolved addresses and their classification, and the status code a client would get; for an inspected tunnel, the same again for the request inside it. A would-deny of a policy in report mode (action: report, mode: report) is let through, and says what enforcing would answer. Exit code 0 when the request (inside, if inspected) would be let through, a would-deny too, 1 when refused, 2 on a usage or configuration error.")
         {
             config, target, client, user, passwordStdin, method, maxForwards, resolve, noResolve, json,
         };

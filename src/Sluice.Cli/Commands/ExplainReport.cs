@@ -190,8 +190,34 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
 
         if (decided.Rules is { } rules)
         {
-            output.WriteLine($"{indent}decision: {(rules.Allowed ? "allow" : "deny")}: {rules.Detail}");
+            output.WriteLine($"{indent}decision: {(rules.Reported ? "would deny" : rules.Allowed ? "allow" : "deny")}: {rules.Detail}");
         }
+
+        if (ReportWords(decided, explained) is { } report)
+        {
+            output.WriteLine($"{indent}report:   {report}");
+        }
+    }
+
+    /// <summary>
+    /// A would-deny in words, from the verdict: the refusal enforcing would answer (<see cref="Verdict.WouldRefuse"/>)
+    /// and who would refuse; null when the verdict is no would-deny.
+    /// </summary>
+    private static string? ReportWords(Verdict decided, Explanation explained)
+    {
+        if (decided.WouldRefuse is not { } kind || decided.Rules is not { } rules)
+        {
+            return null;
+        }
+
+        string by = rules.Rule is { } rule ? $"rule {rule}" : "the default";
+        string how = explained.Evaluated.Any(e => e.Mismatch is null && e.Rule.Name == rules.Rule && e.Rule.Action == RuleAction.Report) ? "action: report" : "mode: report";
+        string would = kind == ProxyErrorKind.AuthenticationRequired
+            ? $"{Words(ProxyErrors.Describe(kind))} first, to ask for credentials (a rule for this destination names users or groups; anonymous, {by} would deny it)"
+            : $"{Words(ProxyErrors.Describe(kind))} by {by}";
+        return decided.Refused
+            ? $"the rules let it through in report mode ({how}), where enforce would answer {would}; refused all the same by a later step"
+            : $"allowed in report mode ({how}); enforce would answer {would}";
     }
 
     private static void WriteIdentityRefusal(TextWriter output, Verdict decided, string indent)
@@ -390,6 +416,15 @@ internal sealed class ExplainReport(Verdict verdict, Explanation trail, AuthResu
 
             w.WriteString("decision", rules.Detail);
         }
+
+        if (decided.WouldRefuse is { } would)
+        {
+            // A would-deny, in the access log's words: let through in report mode; enforced, this answer instead.
+            ProxyErrorInfo info = ProxyErrors.Describe(would);
+            w.WriteBoolean("report", true);
+            w.WriteNumber("wouldStatus", info.Status);
+            w.WriteString("wouldError", info.ProxyStatusError);
+        }
     }
 
     private static string Word(TlsHandling handling) => handling.ToString().ToLowerInvariant();
@@ -410,6 +445,7 @@ internal sealed record TlsChoice(Verdict Decided, bool NeverInspected)
 
     // Who let the tunnel through untouched; null when the rules refused it.
     private string? Tunnelled => Decided.Rules is not { Allowed: true } rules ? null
+        : rules.Reported ? "tunnelled untouched: a would-deny goes on as if no rule had matched (report mode)"
         : rules.Rule is { } rule ? $"tunnelled untouched by rule {rule}"
         : "tunnelled untouched: no rule matched and the default is allow";
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Sluice.Deploy.Yaml;
 using Sluice.Policy.Config;
+using Sluice.Policy.Rules;
 
 namespace Sluice.Deploy.Kubernetes;
 
@@ -40,6 +41,7 @@ public static class KubernetesManifests
                 "The proxy pods: reached by the clients on the listener ports (and by the namespace on the admin port);",
                 "they reach DNS and the internet on the ports of the rules that go direct, never cluster-internal or metadata",
                 "ranges unless addresses.allow lists them" + (config.Upstreams.IsEmpty ? "." : ", and the parent proxies of the upstreams."),
+                .. ReportNotes(config),
             ]),
         };
         if (options.Istio)
@@ -61,5 +63,20 @@ public static class KubernetesManifests
         }
 
         return YamlWriter.Write(documents);
+    }
+
+    // The egress follows what the proxy lets through, and a policy on trial lets its would-denies through.
+    private static IEnumerable<string> ReportNotes(SluiceConfig config)
+    {
+        if (config.Mode == PolicyMode.Report)
+        {
+            yield return "mode: report: every deny lets its request through (a would-deny), so the egress is what default: allow would";
+            yield return "need; set mode: enforce and render again to narrow it.";
+        }
+        else if (config.Route.Default == RouteConfig.Direct && config.Rules.Where(r => r.Action == RuleAction.Report).Select(r => r.Name).ToArray() is { Length: > 0 } trials)
+        {
+            yield return $"Report rules ({string.Join(", ", trials)}) let their would-denies through by route.default: their ports are open";
+            yield return "too; once they are enforced (action: deny), render again.";
+        }
     }
 }

@@ -35,9 +35,15 @@ internal static class ProxyNetworkPolicyRenderer
         if (allowed is not { Count: 0 })
         {
             // An empty ports list would mean every port: with no direct allow rule there is no direct egress at all.
+            bool reporting = layout.Config.Mode == PolicyMode.Report;
+            bool trials = layout.Config.Rules.Any(r => r.Action == RuleAction.Report);
             egress.AddWithComment(NetworkPolicyPeers.WithPorts(new YamlMap().Add("to", Internet(layout)), allowed), allowed is null
-                ? "The internet, every port (an allow rule or the default names no ports), except cluster-internal and metadata ranges."
-                : "The internet on the ports the allow rules name, except cluster-internal and metadata ranges.");
+                ? reporting && layout.Config.Default == RuleAction.Deny
+                    ? "The internet, every port, except cluster-internal and metadata ranges: mode: report lets every deny through (by route.default), as default: allow would; with mode: enforce, render again to narrow it to the allow rules' ports."
+                    : $"The internet, every port (an allow {(trials ? "or report " : "")}rule or the default names no ports), except cluster-internal and metadata ranges."
+                : trials
+                    ? "The internet on the ports the allow rules name and those of the report rules (their would-denies go through, by route.default), except cluster-internal and metadata ranges."
+                    : "The internet on the ports the allow rules name, except cluster-internal and metadata ranges.");
             if (!layout.Config.Addresses.Allow.IsEmpty)
             {
                 egress.AddWithComment(NetworkPolicyPeers.WithPorts(new YamlMap().Add("to", AddressesAllow(layout)), allowed), "addresses.allow: non-public ranges the configuration lets the proxy reach.");
@@ -92,18 +98,20 @@ internal static class ProxyNetworkPolicyRenderer
 
     /// <summary>
     /// The destination ports the proxy connects to directly, merged; null when that is every port. Requests that
-    /// leave through an upstream (their rule's via, or route.default) reach only the parent proxies' ports.
+    /// leave through an upstream (their rule's via, or route.default) reach only the parent proxies' ports. What the
+    /// proxy lets through decides, not what the rules say they enforce: a report rule's would-denies go by route.default
+    /// like an allow rule's requests, and under <c>mode: report</c> every deny does, as with <c>default: allow</c>.
     /// </summary>
     public static List<PortRange>? AllowedPorts(SluiceConfig config)
     {
         bool Direct(string? via) => (via ?? config.Route.Default) == RouteConfig.Direct;
-        if (config.Default == RuleAction.Allow && Direct(null))
+        if ((config.Default == RuleAction.Allow || config.Mode == PolicyMode.Report) && Direct(null))
         {
             return null;
         }
 
         var ranges = new List<PortRange>();
-        foreach (Rule rule in config.Rules.Where(r => r.Action == RuleAction.Allow && Direct(r.Via)))
+        foreach (Rule rule in config.Rules.Where(r => r.Action is RuleAction.Allow or RuleAction.Report && Direct(r.Via)))
         {
             if (!rule.Ports.IsEmpty)
             {

@@ -24,8 +24,37 @@ public static class ConfigAdvisor
             warnings.Add("default: allow lets every destination no rule denies through; an egress allowlist usually ends with default: deny");
         }
 
+        ReportMode(config, warnings);
         return warnings;
     }
+
+    private static void ReportMode(SluiceConfig config, List<string> warnings)
+    {
+        if (config.Mode == PolicyMode.Report)
+        {
+            warnings.Add("mode: report: nothing is refused by the rules: every deny is only recorded (would-denies in the access log, /api/rules and sluice_would_deny_total); set mode: enforce once they are what you expect");
+            return;
+        }
+
+        // A report rule that only the default could follow: enforced as a deny it would change nothing (the default
+        // denies what it matches already), while on trial it lets through what the default refuses today.
+        if (config.Default != RuleAction.Deny)
+        {
+            return;
+        }
+
+        for (int i = 0; i < config.Rules.Length; i++)
+        {
+            Rule rule = config.Rules[i];
+            if (rule.Action == RuleAction.Report && !config.Rules.Skip(i + 1).Any(later => later.Action == RuleAction.Allow && MayOverlap(later, rule)))
+            {
+                warnings.Add($"rule {rule.Name} (line {rule.Line}) is a report rule with no allow rule after it for its destinations: enforced, it would refuse only what the default refuses already, and on trial it lets that through; remove it, or move it before the allow rule it is meant to narrow");
+            }
+        }
+    }
+
+    private static bool MayOverlap(Rule rule, Rule other) =>
+        rule.Destinations.IsEmpty || other.Destinations.IsEmpty || other.Destinations.Any(d => Overlaps(rule, d));
 
     private static void ImmutableRules(SluiceConfig config, List<string> warnings)
     {
@@ -38,7 +67,7 @@ public static class ConfigAdvisor
                 continue;
             }
 
-            string[] laterDenies = config.Rules.Skip(i + 1).Where(r => r.Action == RuleAction.Deny).Select(r => r.Name).ToArray();
+            string[] laterDenies = config.Rules.Skip(i + 1).Where(r => r.Action != RuleAction.Allow).Select(r => r.Name).ToArray();
             if (laterDenies.Length > 0)
             {
                 warnings.Add($"rule {rule.Name} (line {rule.Line}) allows any destination before the deny rules {string.Join(", ", laterDenies)}: those denies only apply where {rule.Name}'s ports or methods do not; put denies first");
@@ -85,9 +114,10 @@ public static class ConfigAdvisor
         }
 
         Rule[] unrestricted = config.Rules.Where(r => r.Action == RuleAction.Allow && r.Clients.IsEmpty && r.Users.IsEmpty && r.Groups.IsEmpty).ToArray();
-        if (unrestricted.Length > 0 || config.Default == RuleAction.Allow)
+        if (unrestricted.Length > 0 || config.Default == RuleAction.Allow || config.Mode == PolicyMode.Report)
         {
-            string who = unrestricted.Length > 0 ? $"rules {string.Join(", ", unrestricted.Select(r => r.Name))} allow any client" : "the default allows any client";
+            string who = unrestricted.Length > 0 ? $"rules {string.Join(", ", unrestricted.Select(r => r.Name))} allow any client"
+                : config.Default == RuleAction.Allow ? "the default allows any client" : "mode: report lets any client through";
             warnings.Add($"listener {Endpoints.Format(exposed[0].Address)} is reachable beyond this machine and {who}: anyone who can reach it can use the proxy; restrict rules with clients: (source CIDRs) or require authentication");
         }
     }

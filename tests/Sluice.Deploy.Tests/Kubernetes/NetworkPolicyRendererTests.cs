@@ -1,5 +1,6 @@
 using k8s.Models;
 using Sluice.Deploy.Kubernetes;
+using Sluice.Deploy.Yaml;
 using Sluice.Policy.Config;
 using Sluice.Policy.Rules;
 
@@ -121,10 +122,55 @@ public sealed class NetworkPolicyRendererTests : IDisposable
     [InlineData("rules:\n  - { name: a, action: allow, destinations: [\"a.example:8443\", \"b.example\"] }", null)]
     [InlineData("rules:\n  - { name: d, action: deny, destinations: [\"a.example\"] }\n  - { name: a, action: allow, ports: [443] }", "443")]
     [InlineData("rules:\n  - { name: d, action: deny, ports: [22] }", "")]
+    // What the proxy lets through, report mode included: a report rule's would-denies go by route.default like an
+    // allow rule's requests; under mode: report every deny does, as under default: allow.
+    [InlineData("rules:\n  - { name: r, action: report, ports: [22] }\n  - { name: a, action: allow, ports: [443] }", "22,443")]
+    [InlineData("rules:\n  - { name: r, action: report, destinations: [\"a.example:8080\"] }", "8080")]
+    [InlineData("rules:\n  - { name: r, action: report, destinations: [\"a.example\"] }\n  - { name: a, action: allow, ports: [443] }", null)]
+    [InlineData("mode: report\nrules:\n  - { name: d, action: deny, ports: [22] }\n  - { name: a, action: allow, ports: [443] }", null)]
+    [InlineData("mode: report\nrules:\n  - { name: a, action: allow, ports: [443] }", null)]
+    [InlineData("mode: enforce\nrules:\n  - { name: d, action: deny, ports: [22] }\n  - { name: a, action: allow, ports: [443] }", "443")]
     public void The_allowed_ports_are_those_every_allow_rule_names(string rules, string? expected)
     {
         SluiceConfig config = ConfigLoader.LoadFile(Write($"listeners: [{{ address: 0.0.0.0:3128 }}]\nreload: {{ allowNoRules: true }}\n{rules}\n"));
         List<PortRange>? ports = ProxyNetworkPolicyRenderer.AllowedPorts(config);
         Assert.Equal(expected, ports is null ? null : string.Join(",", ports));
+    }
+
+    [Fact]
+    public void Mode_report_renders_the_egress_of_default_allow_and_says_why()
+    {
+        const string rules = "rules:\n  - { name: d, action: deny, destinations: [\".svc.cluster.local\"] }\n  - { name: a, action: allow, ports: [443] }\ndefault: deny\n";
+        string enforce = Write($"listeners: [{{ address: 0.0.0.0:3128 }}]\n{rules}");
+        V1NetworkPolicy enforced = Proxy(enforce);
+        Assert.Equal(["443"], enforced.Spec.Egress[1].Ports.Select(p => p.Port.Value));
+
+        string allowAll = Write($"listeners: [{{ address: 0.0.0.0:3128 }}]\n{rules.Replace("default: deny", "default: allow", StringComparison.Ordinal)}");
+        V1NetworkPolicy byDefault = Proxy(allowAll);
+        string report = Write($"listeners: [{{ address: 0.0.0.0:3128 }}]\nmode: report\n{rules}");
+        V1NetworkPolicy reported = Proxy(report);
+        Assert.Null(reported.Spec.Egress[1].Ports); // every port, as default: allow renders it
+        Assert.Equal(byDefault.Spec.Egress.Select(e => string.Join(";", e.To.Select(t => $"{t.IpBlock?.Cidr}-{string.Join(",", t.IpBlock?.Except ?? [])}"))),
+            reported.Spec.Egress.Select(e => string.Join(";", e.To.Select(t => $"{t.IpBlock?.Cidr}-{string.Join(",", t.IpBlock?.Except ?? [])}"))));
+        Assert.Contains("mode: report lets every deny through", YamlWriter.Write(ProxyNetworkPolicyRenderer.Render(Manifests.Layout(report)), []), StringComparison.Ordinal);
+        string manifests = Manifests.Render(report);
+        Assert.Contains("# mode: report: every deny lets its request through (a would-deny), so the egress is what default: allow would", manifests, StringComparison.Ordinal);
+        string enforceAgain = Write($"listeners: [{{ address: 0.0.0.0:3128 }}]\n{rules}"); // Write reuses one path
+        Assert.DoesNotContain("every deny lets its request through", Manifests.Render(enforceAgain), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_report_rule_opens_its_ports_with_a_note_unless_route_default_is_a_parent()
+    {
+        string path = Write("listeners: [{ address: 0.0.0.0:3128 }]\nrules:\n  - { name: trial-ssh, action: report, ports: [22] }\n  - { name: web, action: allow, ports: [443] }\n");
+        Assert.Equal(["22", "443"], Proxy(path).Spec.Egress[1].Ports.Select(p => p.Port.Value));
+        string rendered = Manifests.Render(path);
+        Assert.Contains("# Report rules (trial-ssh) let their would-denies through by route.default: their ports are open", rendered, StringComparison.Ordinal);
+        Assert.Contains("those of the report rules", rendered, StringComparison.Ordinal);
+
+        string viaParent = Write("listeners: [{ address: 0.0.0.0:3128 }]\nupstreams:\n  - { name: corp, proxies: [\"http://203.0.113.7:3128\"] }\nroute: { default: corp }\n"
+            + "rules:\n  - { name: trial-ssh, action: report, ports: [22] }\n  - { name: web, action: allow, ports: [443], via: direct }\n");
+        Assert.Equal("443", string.Join(",", ProxyNetworkPolicyRenderer.AllowedPorts(ConfigLoader.LoadFile(viaParent))!));
+        Assert.DoesNotContain("Report rules", Manifests.Render(viaParent), StringComparison.Ordinal);
     }
 }
