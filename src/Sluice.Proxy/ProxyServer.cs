@@ -155,6 +155,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         Endpoints = bound;
         _ownEndpoints = new OwnEndpoints(OwnEndpoints.Expand(bound), []);
         var stats = new Admin.TrafficStats();
+        var live = new Admin.LiveConnections();
         _parentHealth = new ParentHealth((parent, up, error) => ParentChanged(metrics, stats, parent, up, error));
         _services = new ProxyServices
         {
@@ -165,8 +166,9 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             Logger = _logger,
             Draining = _draining.Token,
             Metrics = metrics,
-            Live = new Admin.LiveConnections(),
+            Live = live,
             Stats = stats,
+            History = new Admin.TrafficHistory(live.TakeBytes),
             Usage = new Admin.RuleUsage(),
             Limits = new Limits.ClientLimits(),
             Destinations = new Limits.DestinationLimits(),
@@ -190,6 +192,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
             {
                 CloseListeners();
                 authenticator?.Dispose();
+                _services.History.Dispose(); // its sampler would outlive a server that never started
                 Exception reason = e; // Kestrel's message wraps the system's ("Address already in use"): say only that
                 while (reason.InnerException is not null)
                 {
@@ -262,6 +265,8 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
     Admin.LiveConnections Admin.IAdminSource.Live => _services!.Live;
 
     Admin.TrafficStats Admin.IAdminSource.Stats => _services!.Stats;
+
+    Admin.TrafficHistory Admin.IAdminSource.History => _services!.History;
 
     Admin.RuleUsage Admin.IAdminSource.Usage => _services!.Usage;
 
@@ -452,6 +457,7 @@ public sealed class ProxyServer : IAsyncDisposable, Admin.IAdminSource
         if (_services is not null)
         {
             _services.Limits.Dispose();
+            _services.History.Dispose();
             _services.Relays.Dispose();
             await _services.Pool.DisposeAsync().ConfigureAwait(false);
             await _services.AccessLog.DisposeAsync().ConfigureAwait(false);

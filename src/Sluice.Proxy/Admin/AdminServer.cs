@@ -24,6 +24,8 @@ internal interface IAdminSource
 
     TrafficStats Stats { get; }
 
+    TrafficHistory History { get; }
+
     RuleUsage Usage { get; }
 
     bool IsReady { get; }
@@ -179,6 +181,14 @@ internal sealed class AdminServer : IAsyncDisposable
             RuleUsageJson.Write(json, source.CurrentConfig, source.Usage, source.ConfigGeneration);
         });
 
+        // Traffic over time: a value a second for the last 15 minutes, oldest first.
+        app.MapGet("/api/traffic", async context =>
+        {
+            context.Response.ContentType = "application/json";
+            await using var json = new Utf8JsonWriter(context.Response.Body);
+            WriteTraffic(json, source.History.Read());
+        });
+
         app.MapGet("/api/upstreams", async context =>
         {
             context.Response.ContentType = "application/json";
@@ -293,6 +303,31 @@ internal sealed class AdminServer : IAsyncDisposable
 
             json.WriteEndArray();
             json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+    }
+
+    private static void WriteTraffic(Utf8JsonWriter json, TrafficSeries series)
+    {
+        json.WriteStartObject();
+        json.WriteNumber("intervalSeconds", TrafficHistory.Interval.TotalSeconds);
+        json.WriteNumber("seconds", TrafficHistory.Seconds);
+        WriteTime(json, "start", series.Start);
+        WriteTime(json, "since", series.Since);
+        WriteSeries(json, "requests", series.Requests);
+        WriteSeries(json, "bytes", series.Bytes);
+        WriteSeries(json, "denials", series.Denials);
+        WriteSeries(json, "wouldDenies", series.WouldDenies);
+        json.WriteEndObject();
+    }
+
+    private static void WriteSeries(Utf8JsonWriter json, string name, IReadOnlyList<long> values)
+    {
+        json.WriteStartArray(name);
+        foreach (long value in values)
+        {
+            json.WriteNumberValue(value);
         }
 
         json.WriteEndArray();

@@ -75,6 +75,9 @@ internal sealed class ProxyServices
 
     public required Admin.TrafficStats Stats { get; init; }
 
+    /// <summary>Requests, bytes, denials and would-denies a second over the last 15 minutes.</summary>
+    public required Admin.TrafficHistory History { get; init; }
+
     /// <summary>Each rule's decisions since the start: hits, would-denies, the last hit.</summary>
     public required Admin.RuleUsage Usage { get; init; }
 

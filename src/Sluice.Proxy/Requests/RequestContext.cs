@@ -96,6 +96,8 @@ internal sealed class RequestContext
         {
             Services.Stats.Count(destination, denied: status is 403 or 407, wouldDeny: WouldRefuse is not null);
         }
+
+        Services.History.Count(denied: status is 403 or 407, wouldDeny: WouldRefuse is not null);
     }
 
     /// <summary>The authenticated user: from Basic credentials, else from a verified client certificate.</summary>

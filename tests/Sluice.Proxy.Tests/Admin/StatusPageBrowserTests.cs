@@ -182,6 +182,135 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task The_traffic_charts_move_and_the_rules_and_would_deny_tables_fill_in()
+    {
+        Assert.True(DestinationPattern.TryParse("blocked.test", out DestinationPattern blocked, out string problem), problem);
+        Assert.True(DestinationPattern.TryParse("mirror.test", out DestinationPattern watched, out problem), problem);
+        Assert.True(DestinationPattern.TryParse("echo.test", out DestinationPattern echoed, out problem), problem);
+        Assert.True(DestinationPattern.TryParse("unused.test", out DestinationPattern unused, out problem), problem);
+        await using TestProxy proxy = await TestProxy.StartAsync(c => c with
+        {
+            Admin = new AdminConfig { Address = new IPEndPoint(IPAddress.Loopback, 0) },
+            Rules =
+            [
+                new Rule { Name = "no-blocked", Action = RuleAction.Deny, Destinations = [blocked], Line = 3 },
+                new Rule { Name = "watch-mirror", Action = RuleAction.Report, Destinations = [watched], Line = 6 },
+                new Rule { Name = "echo-ok", Action = RuleAction.Allow, Destinations = [echoed], Line = 9 },
+                new Rule { Name = "never-used", Action = RuleAction.Allow, Destinations = [unused], Line = 12 },
+            ],
+            Default = RuleAction.Deny,
+        });
+        await using RawOrigin echo = RawOrigin.Echo();
+        proxy.Resolver.Map("echo.test", IPAddress.Loopback).Map("mirror.test", IPAddress.Loopback).Map("blocked.test", IPAddress.Loopback);
+
+        await using HeadlessChromium chromium = await HeadlessChromium.LaunchAsync();
+        IPage page = chromium.Page;
+        await page.GotoAsync(AdminUri(proxy, "/"));
+        await page.WaitForSelectorAsync("#state.badge-ready");
+        await page.WaitForSelectorAsync("#rules tr[data-rule=\"never-used\"]");
+        await page.WaitForFunctionAsync("() => document.getElementById('chart-requests').dataset.total === '0'");
+        string? quietLine = await page.Locator("#chart-requests path.line").GetAttributeAsync("d");
+        Assert.False(string.IsNullOrEmpty(quietLine), "the requests chart draws a line before any traffic");
+        Assert.Equal("enforce", await page.Locator("#policy-mode").TextContentAsync());
+        Assert.True(await page.Locator("#mode").IsHiddenAsync(), "no report-mode badge while the policy is enforced");
+
+        // A refusal, a would-deny (a tunnel let through by the report rule, closed at once), and a tunnel that stays
+        // open and moves 300 KB each way.
+        using (RawClient refused = await RawClient.ConnectAsync(proxy.Endpoint))
+        {
+            await refused.SendAsync("CONNECT blocked.test:443 HTTP/1.1\r\nHost: blocked.test:443\r\n\r\n");
+            Assert.StartsWith("HTTP/1.1 403", await refused.ReadHeadAsync(), StringComparison.Ordinal);
+        }
+
+        string watchedDestination = $"mirror.test:{echo.Port}";
+        using (RawClient reported = await OpenTunnelAsync(proxy, watchedDestination))
+        {
+            reported.ShutdownSend();
+            await reported.ReadToEndAsync();
+        }
+
+        using RawClient tunnel = await OpenTunnelAsync(proxy, $"echo.test:{echo.Port}");
+        byte[] chunk = new byte[100_000];
+        Random.Shared.NextBytes(chunk);
+        for (int i = 0; i < 3; i++)
+        {
+            await tunnel.SendAsync(chunk);
+            Assert.Equal(chunk, await tunnel.ReadExactlyAsync(chunk.Length));
+        }
+
+        // The charts move: the page polls, the proxy samples once a second; wait on the page's own data, not a clock.
+        await page.WaitForFunctionAsync("() => Number(document.getElementById('chart-requests').dataset.total) >= 2");
+        await page.WaitForFunctionAsync("() => Number(document.getElementById('chart-denials').dataset.total) >= 1");
+        await page.WaitForFunctionAsync("() => Number(document.getElementById('chart-bytes').dataset.total) >= 600000"); // the open tunnel's bytes, before it closes
+        Assert.NotEqual(quietLine, await page.Locator("#chart-requests path.line").GetAttributeAsync("d"));
+        Assert.Equal(1, await page.Locator("#chart-denials path.line.s-would").CountAsync()); // a would-deny happened: its line is drawn
+        Assert.True(await page.Locator("#chart-denials .chart-legend").IsVisibleAsync());
+        Assert.Matches(@"now [0-9.]+ (B|KiB|MiB)/s · peak [0-9.]+ (KiB|MiB)/s", await page.Locator("#chart-bytes .chart-figures").TextContentAsync());
+        IReadOnlyList<string> values = await page.Locator("#chart-bytes .tick-y").AllTextContentsAsync();
+        Assert.Equal(3, values.Count); // 0, half and the top of the scale
+        Assert.All(values, v => Assert.EndsWith("/s", v, StringComparison.Ordinal));
+        IReadOnlyList<string> times = await page.Locator("#chart-bytes .tick-x").AllTextContentsAsync();
+        Assert.Equal(4, times.Count); // -15, -10, -5 minutes and now
+        Assert.All(times, t => Assert.Matches(@"^\d\d:\d\d$", t));
+
+        // Hovering shows a second's figures; leaving shows now and the peak again.
+        await page.Locator("#chart-requests .hit").HoverAsync();
+        await page.WaitForSelectorAsync("#chart-requests .figure-time");
+        Assert.Matches(@"^\d\d:\d\d:\d\d$", await page.Locator("#chart-requests .figure-time").TextContentAsync());
+        Assert.Equal(1, await page.Locator("#chart-requests .hover-line").CountAsync());
+        await page.Mouse.MoveAsync(1, 1);
+        await page.WaitForSelectorAsync("#chart-requests .figure-time", new PageWaitForSelectorOptions { State = WaitForSelectorState.Detached });
+
+        // The rules in order with their hits; the one never hit is marked; the default row last.
+        await page.WaitForFunctionAsync("() => document.querySelector('#rules tr[data-rule=\"watch-mirror\"]')?.dataset.wouldDeny === '1'");
+        Assert.Equal(["no-blocked", "watch-mirror", "echo-ok", "never-used", ""], await page.Locator("#rules tbody tr").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.rule)"));
+        Assert.Equal("1", await page.Locator("#rules tr[data-rule=\"no-blocked\"] td.hits").TextContentAsync());
+        Assert.Equal("1", await page.Locator("#rules tr[data-rule=\"echo-ok\"] td.hits").TextContentAsync()); // counted when decided: the tunnel is still open
+        Assert.Equal("report", await page.Locator("#rules tr[data-rule=\"watch-mirror\"] .action").TextContentAsync());
+        Assert.Equal("1", await page.Locator("#rules tr[data-rule=\"watch-mirror\"] td.would").TextContentAsync());
+        Assert.Matches(@"^\d\d:\d\d:\d\d$", await page.Locator("#rules tr[data-rule=\"echo-ok\"] td.last-hit").TextContentAsync());
+        ILocator never = page.Locator("#rules tr[data-rule=\"never-used\"]");
+        Assert.Contains("rule-never", await never.GetAttributeAsync("class"), StringComparison.Ordinal);
+        Assert.Equal("never hit", await never.Locator(".tag-never").TextContentAsync());
+        Assert.Equal("0", await never.Locator("td.hits").TextContentAsync());
+        Assert.Equal(0, await page.Locator("#rules tr[data-rule=\"echo-ok\"] .tag-never").CountAsync());
+        Assert.Equal("12", await never.Locator("td").First.TextContentAsync());
+        ILocator fallback = page.Locator("#rules tr.rule-default");
+        Assert.Equal("default", await fallback.Locator(".default-name").TextContentAsync());
+        Assert.Equal("deny", await fallback.Locator(".action").TextContentAsync());
+        Assert.Contains("1 of 4 never hit", await page.Locator("#rules-hint").TextContentAsync(), StringComparison.Ordinal);
+
+        // What the report rule let through, by destination.
+        ILocator wouldDeny = page.Locator($"#would-deny tr[data-destination=\"{watchedDestination}\"]");
+        await wouldDeny.WaitForAsync();
+        Assert.True(await page.Locator("#would-deny-panel").IsVisibleAsync());
+        Assert.Equal(watchedDestination, await wouldDeny.Locator("td").First.TextContentAsync());
+        Assert.Equal("1", await wouldDeny.Locator("td").Nth(1).TextContentAsync());
+        Assert.Equal(1, await page.Locator("#would-deny tbody tr").CountAsync());
+
+        // mode: report is shown prominently.
+        proxy.Server.Reload(proxy.Server.CurrentConfig with { Mode = PolicyMode.Report });
+        await page.WaitForSelectorAsync("#mode:not([hidden])");
+        Assert.True(await page.Locator("#report-note").IsVisibleAsync());
+        Assert.Equal("report", await page.Locator("#policy-mode").TextContentAsync());
+
+        string path = HeadlessChromium.ArtifactPath("status-page-traffic.png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        Report("screenshot with the traffic charts, the rules and the would-denies", path);
+        Assert.True(new FileInfo(path).Length > 10_000, "the screenshot is suspiciously small");
+        string charts = HeadlessChromium.ArtifactPath("status-page-charts.png");
+        await page.Locator("#chart-requests").Locator("xpath=ancestor::section").ScreenshotAsync(new LocatorScreenshotOptions { Path = charts });
+        Report("screenshot of the traffic charts", charts);
+
+        tunnel.ShutdownSend();
+        await tunnel.ReadToEndAsync();
+        lock (chromium.Errors)
+        {
+            Assert.Empty(chromium.Errors); // a CSP violation (inline script or style) would be a console error
+        }
+    }
+
+    [Fact]
     public async Task Markup_in_a_value_from_the_proxy_is_shown_as_text()
     {
         // Host names cannot carry markup (the proxy refuses such characters), but a rule name set in code can.
@@ -215,7 +344,7 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.OK, index.StatusCode);
         Assert.Contains("default-src 'self'", index.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
         string html = await index.Content.ReadAsStringAsync();
-        foreach (string link in new[] { "/api/stats", "/api/connections", "/api/upstreams", "/metrics" })
+        foreach (string link in new[] { "/api/stats", "/api/connections", "/api/traffic", "/api/rules", "/api/upstreams", "/metrics" })
         {
             Assert.Contains($"href=\"{link}\"", html, StringComparison.Ordinal);
         }
