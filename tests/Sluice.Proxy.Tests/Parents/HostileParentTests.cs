@@ -345,7 +345,8 @@ public sealed class HostileParentTests(ITestOutputHelper output)
         }
 
         Assert.False(first.Closed, $"a broken answer from the parent cost the client its connection\n{first}");
-        await Task.Delay(150); // the late bytes have arrived on the idle parent connection by now
+        await parent.FirstAnswerSent.WaitAsync(TimeSpan.FromSeconds(10)); // every late byte is written...
+        await Task.Delay(150); // ...and has reached the idle parent connection by now
         await raw.SendAsync(Get("second"));
         Outcome second = await Outcome.ReadAsync(raw.Stream);
         Assert.True(second.Status == 200 && second.Body == HostileParent.FreshBody, $"the second request got someone else's response\n{second}");

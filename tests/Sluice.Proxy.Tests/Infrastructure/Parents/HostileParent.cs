@@ -55,6 +55,14 @@ public sealed class HostileParent : IAsyncDisposable
     /// <summary>Counts a request and returns its number (1 for the first one this parent answers).</summary>
     public int NextRequest() => Interlocked.Increment(ref _requests);
 
+    private readonly TaskCompletionSource _firstAnswerSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Completes once <see cref="FirstAnswer"/>'s whole script is written, pauses included: a test waits on it rather
+    /// than on a guessed delay, which a loaded machine can outlast.
+    /// </summary>
+    public Task FirstAnswerSent => _firstAnswerSent.Task;
+
     /// <summary>CONNECT: 200 and echo; anything else: <see cref="FreshResponse"/>, on keep-alive connections.</summary>
     public static HostileParent Fresh(IPAddress? address = null, int port = 0) => new(ServeFreshAsync, address, port);
 
@@ -75,6 +83,7 @@ public sealed class HostileParent : IAsyncDisposable
             }
 
             await line.SendScriptAsync(answer);
+            line.Parent._firstAnswerSent.TrySetResult();
             if (closeAfter)
             {
                 return;
