@@ -30,6 +30,11 @@ internal static class InspectedConnect
             await exchange.FailAsync(e, keepAlive: false, stopping).ConfigureAwait(false);
             return false;
         }
+        catch
+        {
+            exchange.ReleaseTunnelSlot(); // a stop cancelling the dial, or any other failure: the slots come back, as ConnectTunnel gives them back
+            throw;
+        }
 
         tunnel.ReturnUpstream(origin);
         System.Net.IPAddress peer = origin.Remote.Address;
