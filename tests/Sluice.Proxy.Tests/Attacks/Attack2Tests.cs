@@ -142,3 +142,39 @@ public sealed class Attack2Tests
         Assert.StartsWith("HTTP/1.1 200", await again.ReadHeadAsync());
     }
 }
+
+/// <summary>
+/// An IPv4-mapped IPv6 literal (<c>[::ffff:127.0.0.1]</c>) is the IPv4 address it stands for: the guard judges it as
+/// that address and the proxy dials that address, so the per-destination limits must count it as that destination,
+/// or a client doubles the limit by spelling the address twice.
+/// </summary>
+public sealed class Attack2MappedLiteralTests
+{
+    private static async Task<(RawClient Client, string Head)> ConnectAsync(TestProxy proxy, string authority)
+    {
+        RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        await client.SendAsync($"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+        return (client, await client.ReadHeadAsync());
+    }
+
+    [Theory]
+    [InlineData("[::ffff:127.0.0.1]")]
+    [InlineData("[::FFFF:7f00:1]")]
+    public async Task Attack2_an_ipv4_mapped_literal_counts_as_its_ipv4_destination(string mapped)
+    {
+        await using RawOrigin echo = RawOrigin.Echo();
+        await using TestProxy proxy = await TestProxy.StartAsync(c => c with { Limits = c.Limits with { PerDestination = new PerDestinationLimits { Tunnels = 1 } } });
+
+        (RawClient first, string head) = await ConnectAsync(proxy, $"127.0.0.1:{echo.Port}");
+        using (first)
+        {
+            Assert.StartsWith("HTTP/1.1 200", head);
+            (RawClient second, string again) = await ConnectAsync(proxy, $"{mapped}:{echo.Port}");
+            using (second)
+            {
+                Assert.StartsWith("HTTP/1.1 429", again);
+                Assert.Contains("127.0.0.1 has 1 tunnels open", again);
+            }
+        }
+    }
+}
