@@ -51,6 +51,8 @@ internal sealed class DestinationLimits
             return TimeSpan.Zero;
         }
 
+        Unmap(ref host, ref address);
+
         int burst = limits.EffectiveBurst;
         while (true)
         {
@@ -91,6 +93,8 @@ internal sealed class DestinationLimits
             return true;
         }
 
+        Unmap(ref host, ref address);
+
         while (true)
         {
             Entry entry = Find(host, address, limits);
@@ -123,8 +127,22 @@ internal sealed class DestinationLimits
     }
 
     /// <summary>Tunnels counted open to the destination a host is counted as (for tests and diagnostics).</summary>
-    public int TunnelsOpen(string host, IPAddress? address, DestinationKeyKind key) =>
-        _byKey.TryGetValue(KeyOf(host, address, key), out Entry? entry) ? Volatile.Read(ref entry.Tunnels) : 0;
+    public int TunnelsOpen(string host, IPAddress? address, DestinationKeyKind key)
+    {
+        Unmap(ref host, ref address);
+        return _byKey.TryGetValue(KeyOf(host, address, key), out Entry? entry) ? Volatile.Read(ref entry.Tunnels) : 0;
+    }
+
+    // An IPv4-mapped IPv6 literal (::ffff:a.b.c.d) is the IPv4 address it stands for: the guard judges it as that
+    // address and the dialler connects to it, so it is counted as that destination, not as a second one.
+    private static void Unmap(ref string host, ref IPAddress? address)
+    {
+        if (address is { IsIPv4MappedToIPv6: true } mapped)
+        {
+            address = mapped.MapToIPv4();
+            host = address.ToString();
+        }
+    }
 
     // The key as a slice of the host: no string is made for a destination already tracked.
     private static ReadOnlySpan<char> KeyOf(string host, IPAddress? address, DestinationKeyKind key) =>
