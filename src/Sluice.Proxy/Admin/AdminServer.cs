@@ -156,8 +156,8 @@ internal sealed class AdminServer : IAsyncDisposable
             json.WriteNumber("activeConnections", source.Live.Count);
             json.WriteNumber("activeTunnels", source.Live.Snapshot().Count(c => c.Kind == "tunnel"));
             json.WriteNumber("windowMinutes", TrafficStats.Minutes);
-            WriteTop(json, "topDestinations", source.Stats.Top(denied: false));
-            WriteTop(json, "topDenied", source.Stats.Top(denied: true));
+            WriteTop(json, "topDestinations", source.Stats.Top(Tally.All));
+            WriteTop(json, "topDenied", source.Stats.Top(Tally.Denied));
             WriteTop(json, "topWouldDeny", source.Stats.Top(Tally.WouldDeny));
             json.WriteStartArray("events");
             foreach (OperatorEvent e in source.Stats.Events())

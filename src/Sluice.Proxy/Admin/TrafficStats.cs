@@ -62,8 +62,6 @@ internal sealed class TrafficStats
         }
     }
 
-    public IReadOnlyList<KeyValuePair<string, long>> Top(bool denied, int count = 10) => Top(denied ? Tally.Denied : Tally.All, count);
-
     /// <summary>The destinations with the most requests of one kind over the window, most first.</summary>
     public IReadOnlyList<KeyValuePair<string, long>> Top(Tally tally, int count = 10)
     {

@@ -85,6 +85,7 @@ internal sealed class RequestContext
     /// <summary>One exchange or tunnel ended: the counters and the status page's traffic figures move.</summary>
     private void Count(int status, string? rule, ProxyErrorKind? error, bool countBytes)
     {
+        bool denied = status is 403 or 407, wouldDeny = WouldRefuse is not null;
         string decision = Decision switch { null => "none", { Reported: true } => "report", { Allowed: true } => "allow", _ => "deny" };
         Services.Metrics.CountRequest(Head.IsConnect ? "tunnel" : Inspected is not null ? "https" : IsFtp ? "ftp" : "http", decision, rule, status, error);
         if (countBytes)
@@ -94,10 +95,10 @@ internal sealed class RequestContext
 
         if (Live.Destination is { } destination)
         {
-            Services.Stats.Count(destination, denied: status is 403 or 407, wouldDeny: WouldRefuse is not null);
+            Services.Stats.Count(destination, denied, wouldDeny);
         }
 
-        Services.History.Count(denied: status is 403 or 407, wouldDeny: WouldRefuse is not null);
+        Services.History.Count(denied, wouldDeny);
     }
 
     /// <summary>The authenticated user: from Basic credentials, else from a verified client certificate.</summary>
