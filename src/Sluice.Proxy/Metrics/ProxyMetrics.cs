@@ -47,6 +47,7 @@ internal sealed class ProxyMetrics : Resolution.IResolverEvents
         PassivePermits = f.CreateCounter("sluice_ftp_passive_permits_total", "FTP data-port permits of ftp: passive control tunnels, by event: granted, used, expired, revoked (the control tunnel ended), bounce (a 227 naming another address, refused), dropped (over a bound).",
             new CounterConfiguration { LabelNames = ["event"] });
         _passivePermitSeries = [.. Enum.GetValues<PassivePermitEvent>().Select(e => PassivePermits.WithLabels(e.ToString().ToLowerInvariant()))]; // exported from the start, at 0
+        WatchRuntime(f);
     }
 
     public CollectorRegistry Registry { get; }
@@ -169,6 +170,19 @@ internal sealed class ProxyMetrics : Resolution.IResolverEvents
             mints.IncTo(minted());
             entries.Set(cached());
         });
+    }
+
+    /// <summary>
+    /// The process and the runtime, read when scraped: prometheus-net's standard <c>process_*</c> and <c>dotnet_*</c>
+    /// series (CPU seconds, resident and virtual memory, open descriptors, threads, collections by generation), and
+    /// the time every thread was stopped for collections, which is what a garbage-collected proxy adds to the tail of
+    /// its latency.
+    /// </summary>
+    private void WatchRuntime(MetricFactory f)
+    {
+        DotNetStats.Register(Registry);
+        Counter pauses = f.CreateCounter("dotnet_gc_pause_seconds_total", "Time the runtime stopped every thread for garbage collections since start.");
+        Registry.AddBeforeCollectCallback(() => pauses.IncTo(GC.GetTotalPauseDuration().TotalSeconds));
     }
 
     public void Answered(Resolution.LookupResult result) => DnsLookups.WithLabels(ResultLabel(result)).Inc();

@@ -98,6 +98,25 @@ public sealed class MetricsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_process_and_its_collections_are_exported_and_a_collection_moves_them()
+    {
+        string before = await ScrapeAsync();
+        foreach (string series in new[] { "process_cpu_seconds_total", "process_working_set_bytes", "process_open_handles", "process_num_threads", "dotnet_total_memory_bytes", "dotnet_gc_pause_seconds_total" })
+        {
+            Assert.Matches(new Regex("^" + series + " ", RegexOptions.Multiline), before);
+        }
+
+        Assert.True(Value(before, "process_open_handles") > 0);
+        Assert.True(Value(before, "process_working_set_bytes") > 0);
+
+        // The proxy runs in this process: a forced blocking collection is one it must count and time.
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+        string after = await ScrapeAsync();
+        Assert.True(Value(after, "dotnet_collection_count_total{generation=\"2\"}") > Value(before, "dotnet_collection_count_total{generation=\"2\"}"));
+        Assert.True(Value(after, "dotnet_gc_pause_seconds_total") > Value(before, "dotnet_gc_pause_seconds_total"));
+    }
+
+    [Fact]
     public async Task Reloads_count_and_raise_the_generation_and_refusals_are_counted_too()
     {
         _proxy.Server.Reload(_proxy.Server.CurrentConfig);
