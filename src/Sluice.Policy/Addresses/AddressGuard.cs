@@ -34,12 +34,33 @@ public sealed class AddressGuard
 
     public Decision Check(IPAddress address, int port)
     {
+        Finding f = Find(address, port);
+        return f.Kind switch
+        {
+            FindingKind.Denied => Decision.Deny(DenyReason.DestinationAddress, $"{f.Plain} is in addresses.deny {f.Network}"),
+            FindingKind.DeniedEmbedded => Decision.Deny(DenyReason.DestinationAddress, $"{f.Plain} leads to {f.Embedded}, which is in addresses.deny {f.Network}"),
+            FindingKind.OwnListener => Decision.Deny(DenyReason.DestinationAddress, $"{new HostPort(f.Plain.ToString(), f.Plain, port)} is this proxy's own listener"),
+            FindingKind.AdminEndpoint => Decision.Deny(DenyReason.DestinationAddress, $"{new HostPort(f.Plain.ToString(), f.Plain, port)} is this proxy's admin endpoint"),
+            FindingKind.Allowed => Decision.Allow($"{f.Plain} is in addresses.allow {f.Network}"),
+            FindingKind.Public => Decision.Allow($"{f.Plain} is public"),
+            _ => Decision.Deny(DenyReason.DestinationAddress, $"{f.Plain} is {f.Class}"),
+        };
+    }
+
+    /// <summary>
+    /// Whether <see cref="Check"/> would allow the address, without the sentence: for a check made on every reuse of
+    /// a pooled connection, where only the answer matters.
+    /// </summary>
+    public bool Allows(IPAddress address, int port) => Find(address, port).Kind is FindingKind.Allowed or FindingKind.Public;
+
+    private Finding Find(IPAddress address, int port)
+    {
         IPAddress plain = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
         foreach (IPNetwork network in _deny)
         {
             if (network.Contains(plain))
             {
-                return Decision.Deny(DenyReason.DestinationAddress, $"{plain} is in addresses.deny {network}");
+                return new Finding(FindingKind.Denied, plain, network);
             }
 
             // Deny fails closed: an IPv4 range also covers its NAT64/6to4/Teredo forms. (Allow stays literal.)
@@ -47,7 +68,7 @@ public sealed class AddressGuard
             {
                 if (network.Contains(embedded))
                 {
-                    return Decision.Deny(DenyReason.DestinationAddress, $"{plain} leads to {embedded}, which is in addresses.deny {network}");
+                    return new Finding(FindingKind.DeniedEmbedded, plain, network, embedded);
                 }
             }
         }
@@ -56,27 +77,39 @@ public sealed class AddressGuard
         // (a loop through a listener, or a client reading /metrics and the status page through the proxy).
         if (IsOneOf(_ownEndpoints, plain, port))
         {
-            return Decision.Deny(DenyReason.DestinationAddress, $"{new HostPort(plain.ToString(), plain, port)} is this proxy's own listener");
+            return new Finding(FindingKind.OwnListener, plain);
         }
 
         if (IsOneOf(_adminEndpoints, plain, port))
         {
-            return Decision.Deny(DenyReason.DestinationAddress, $"{new HostPort(plain.ToString(), plain, port)} is this proxy's admin endpoint");
+            return new Finding(FindingKind.AdminEndpoint, plain);
         }
 
         foreach (IPNetwork network in _allow)
         {
             if (network.Contains(plain))
             {
-                return Decision.Allow($"{plain} is in addresses.allow {network}");
+                return new Finding(FindingKind.Allowed, plain, network);
             }
         }
 
         AddressClassification c = AddressClassifier.Classify(plain);
-        return c.IsPublic
-            ? Decision.Allow($"{plain} is public")
-            : Decision.Deny(DenyReason.DestinationAddress, $"{plain} is {c}");
+        return new Finding(c.IsPublic ? FindingKind.Public : FindingKind.Refused, plain, Class: c);
     }
+
+    private enum FindingKind
+    {
+        Denied,
+        DeniedEmbedded,
+        OwnListener,
+        AdminEndpoint,
+        Allowed,
+        Public,
+        Refused,
+    }
+
+    // What the guard found, kept apart from the sentence that says it, which only Check writes.
+    private readonly record struct Finding(FindingKind Kind, IPAddress Plain, IPNetwork Network = default, IPAddress? Embedded = null, AddressClassification Class = default);
 
     private static bool IsOneOf(IReadOnlyCollection<IPEndPoint> endpoints, IPAddress address, int port)
     {

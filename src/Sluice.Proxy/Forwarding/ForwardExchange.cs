@@ -19,6 +19,12 @@ internal sealed class ForwardExchange
 {
     private readonly RequestContext _x;
     private readonly CancellationToken _stopping;
+
+    // The session's exchange timeout, re-armed by every transfer (Progress) and kept across its requests: one
+    // linked source and timer per connection rather than per request.
+    private readonly CancellationTokenSource _exchangeTimeout;
+    private readonly Action _progress;
+    private TimeSpan _idle;
     private RequestTarget _target = null!;
     private Verdict _allowed = null!;
     private BodyFraming _requestFraming;
@@ -32,11 +38,15 @@ internal sealed class ForwardExchange
     // Set by the upload before it resets the upstream connection because the client's body was broken.
     private volatile BodyException? _clientBodyFailure;
 
-    private ForwardExchange(RequestContext exchange, CancellationToken stopping)
+    private ForwardExchange(RequestContext exchange, CancellationTokenSource exchangeTimeout, CancellationToken stopping)
     {
         _x = exchange;
+        _exchangeTimeout = exchangeTimeout;
         _stopping = stopping;
+        _progress = Progress;
     }
+
+    private void Progress() => _exchangeTimeout.CancelAfter(_idle);
 
     private RequestHead Head => _x.Head;
 
@@ -50,7 +60,12 @@ internal sealed class ForwardExchange
     private ParentHop? ParentHop => _x.Parent is { } parent ? new ParentHop(parent.Endpoint) : null;
 
     /// <summary>Runs the exchange; returns true when the client connection may carry another request.</summary>
-    public static ValueTask<bool> RunAsync(RequestContext exchange, CancellationToken stopping) => new ForwardExchange(exchange, stopping).RunAsync();
+    /// <param name="exchangeTimeout">
+    /// A source linked to <paramref name="stopping"/>, not armed, that only this exchange uses until it returns: it
+    /// times the wait for the upstream (timeouts.idle since the last transfer) and is left disarmed.
+    /// </param>
+    public static ValueTask<bool> RunAsync(RequestContext exchange, CancellationTokenSource exchangeTimeout, CancellationToken stopping) =>
+        new ForwardExchange(exchange, exchangeTimeout, stopping).RunAsync();
 
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one box per call, pooled
     private async ValueTask<bool> RunAsync()
@@ -201,71 +216,76 @@ internal sealed class ForwardExchange
         }
 
         string? key = tunnel is not null ? null : viaParent ? firstParent?.Key : _target.AuthorityWithPort;
-        using var exchangeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
-        TimeSpan idle = _x.Timeouts.Idle;
+        TimeSpan idle = _idle = _x.Timeouts.Idle;
+        CancellationTokenSource exchangeTimeout = _exchangeTimeout;
         exchangeTimeout.CancelAfter(idle);
         CancellationToken ct = exchangeTimeout.Token;
-        void Progress() => exchangeTimeout.CancelAfter(idle);
-
-        using HeadWriter requestHead = BuildRequestHead(viaParent && !_echoedByParent ? _x.ParentAccessFor(_allowed).ProxyAuthorization : null, viaParent);
-        CoalesceSmallBody(requestHead);
-
-        for (int attempt = 0; ; attempt++)
+        try
         {
-            Connection? upstream = attempt > 0 ? null : tunnel is not null ? tunnel.TakeUpstream() : key is not null ? TakePooled(key) : null;
-            bool reused = upstream is not null;
-            if (reused && firstParent is not null)
-            {
-                _x.UseParent(firstParent);
-            }
+            using HeadWriter requestHead = BuildRequestHead(viaParent && !_echoedByParent ? _x.ParentAccessFor(_allowed).ProxyAuthorization : null, viaParent);
+            CoalesceSmallBody(requestHead);
 
-            upstream ??= tunnel is not null ? await tunnel.OpenOriginAsync(_stopping).ConfigureAwait(false)
-                : viaParent ? await _x.ConnectParentAsync(_allowed, _stopping).ConfigureAwait(false)
-                : await _x.DialAsync(_allowed, _stopping).ConfigureAwait(false);
-            if (tunnel?.Parent is { } tunnelParent)
+            for (int attempt = 0; ; attempt++)
             {
-                _x.UseParent(tunnelParent);
-            }
+                Connection? upstream = attempt > 0 ? null : tunnel is not null ? tunnel.TakeUpstream() : key is not null ? TakePooled(key) : null;
+                bool reused = upstream is not null;
+                if (reused && firstParent is not null)
+                {
+                    _x.UseParent(firstParent);
+                }
 
-            Outcome outcome;
-            try
-            {
-                outcome = await ExchangeAsync(upstream, requestHead, reused, Progress, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!_stopping.IsCancellationRequested && exchangeTimeout.IsCancellationRequested)
-            {
-                upstream.Dispose();
-                throw new ProxyErrorException(ProxyErrorKind.UpstreamTimeout, $"no response from {Answering} within {Policy.Config.Durations.Format(idle)}") { Hop = ParentHop };
-            }
-            catch
-            {
-                upstream.Dispose();
-                throw;
-            }
+                upstream ??= tunnel is not null ? await tunnel.OpenOriginAsync(_stopping).ConfigureAwait(false)
+                    : viaParent ? await _x.ConnectParentAsync(_allowed, _stopping).ConfigureAwait(false)
+                    : await _x.DialAsync(_allowed, _stopping).ConfigureAwait(false);
+                if (tunnel?.Parent is { } tunnelParent)
+                {
+                    _x.UseParent(tunnelParent);
+                }
 
-            switch (outcome)
-            {
-                case Outcome.RetryOnNewConnection:
+                Outcome outcome;
+                try
+                {
+                    outcome = await ExchangeAsync(upstream, requestHead, reused, _progress, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!_stopping.IsCancellationRequested && exchangeTimeout.IsCancellationRequested)
+                {
                     upstream.Dispose();
-                    continue;
-                case Outcome.Reusable:
-                    if (tunnel is not null)
-                    {
-                        tunnel.ReturnUpstream(upstream);
-                    }
-                    else
-                    {
-                        _x.Pool.Return(_x.Parent?.Key ?? key!, upstream);
-                    }
+                    throw new ProxyErrorException(ProxyErrorKind.UpstreamTimeout, $"no response from {Answering} within {Policy.Config.Durations.Format(idle)}") { Hop = ParentHop };
+                }
+                catch
+                {
+                    upstream.Dispose();
+                    throw;
+                }
 
-                    return true;
-                case Outcome.ReusableClientOnly:
-                    upstream.Dispose();
-                    return true;
-                default:
-                    upstream.Dispose();
-                    return false;
+                switch (outcome)
+                {
+                    case Outcome.RetryOnNewConnection:
+                        upstream.Dispose();
+                        continue;
+                    case Outcome.Reusable:
+                        if (tunnel is not null)
+                        {
+                            tunnel.ReturnUpstream(upstream);
+                        }
+                        else
+                        {
+                            _x.Pool.Return(_x.Parent?.Key ?? key!, upstream);
+                        }
+
+                        return true;
+                    case Outcome.ReusableClientOnly:
+                        upstream.Dispose();
+                        return true;
+                    default:
+                        upstream.Dispose();
+                        return false;
+                }
             }
+        }
+        finally
+        {
+            exchangeTimeout.CancelAfter(Timeout.InfiniteTimeSpan); // disarmed for the session's next request
         }
     }
 
@@ -300,7 +320,7 @@ internal sealed class ForwardExchange
     private Connection? TakePooled(string key)
     {
         Connection? pooled = _x.Pool.TryTake(key);
-        if (pooled is not null && !_x.Snapshot.Pipeline.Guard.Check(pooled.Remote.Address, pooled.Remote.Port).Allowed)
+        if (pooled is not null && !_x.Snapshot.Pipeline.Guard.Allows(pooled.Remote.Address, pooled.Remote.Port))
         {
             pooled.Dispose(); // the address guard changed since the connection was made
             return null;

@@ -88,7 +88,7 @@ internal static class HeadParser
             return line;
         }
 
-        var fields = new HttpFields();
+        var fields = new HttpFields(FieldStrings.CapacityFor(strings));
         ParseResult section = ParseFields(buffer, start + lf + 1, limits, fields, strings, out int end);
         if (section.Status != ParseStatus.Complete)
         {
@@ -140,7 +140,7 @@ internal static class HeadParser
             }
         }
 
-        var fields = new HttpFields();
+        var fields = new HttpFields(FieldStrings.CapacityFor(strings));
         ParseResult section = ParseFields(buffer, lf + 1, limits, fields, strings, out int end);
         if (section.Status != ParseStatus.Complete)
         {
@@ -261,6 +261,7 @@ internal static class HeadParser
             if (line.IsEmpty)
             {
                 end = position;
+                strings?.Read(fields);
                 return new ParseResult(ParseStatus.Complete, end, HeadProblem.None, "");
             }
 

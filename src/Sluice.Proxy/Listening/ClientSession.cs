@@ -24,6 +24,7 @@ internal sealed class ClientSession : IInspectedSession
     private ProxySnapshot _snapshot;
     private CancellationTokenSource? _idleTimer;
     private CancellationTokenSource? _headTimer;
+    private CancellationTokenSource? _exchangeTimer;
     private readonly ProxyServices _services;
     private readonly CancellationToken _stopping;
     private readonly InspectedTunnel? _inspected;
@@ -94,7 +95,7 @@ internal sealed class ClientSession : IInspectedSession
                 bool another = head.IsConnect
                     ? await ConnectTunnel.RunAsync(exchange, this, _stopping).ConfigureAwait(false)
                     : IsFtpUrl(head) ? await FtpGatewayExchange.RunAsync(exchange, _stopping).ConfigureAwait(false)
-                    : await ForwardExchange.RunAsync(exchange, _stopping).ConfigureAwait(false);
+                    : await ForwardExchange.RunAsync(exchange, Timer(ref _exchangeTimer, CancellationToken.None), _stopping).ConfigureAwait(false);
                 exchanging = false;
                 if (!another)
                 {
@@ -156,7 +157,8 @@ internal sealed class ClientSession : IInspectedSession
     {
         _idleTimer?.Dispose();
         _headTimer?.Dispose();
-        _idleTimer = _headTimer = null;
+        _exchangeTimer?.Dispose();
+        _idleTimer = _headTimer = _exchangeTimer = null;
     }
 
     private readonly struct TimerStop(CancellationTokenSource timer) : IDisposable

@@ -60,6 +60,7 @@ public sealed class AddressGuardTests
         var guard = new AddressGuard(Networks(allow), Networks(deny), []);
         Decision decision = guard.Check(IPAddress.Parse(address), port);
         AssertDecision(decision, allowed, detail, why);
+        Assert.Equal(allowed, guard.Allows(IPAddress.Parse(address), port)); // the pooled-connection check, without the sentence
     }
 
     [Theory]
@@ -87,6 +88,7 @@ public sealed class AddressGuardTests
         var guard = new AddressGuard(Networks(allow), [], OwnListeners, [new IPEndPoint(IPAddress.Loopback, 9090)]);
         Decision decision = guard.Check(IPAddress.Parse(address), port);
         AssertDecision(decision, allowed, detail, why);
+        Assert.Equal(allowed, guard.Allows(IPAddress.Parse(address), port)); // the pooled-connection check, without the sentence
     }
 
     [Fact]

@@ -104,6 +104,51 @@ public sealed class UpstreamBehaviourTests
     }
 
     [Fact]
+    public async Task Each_request_on_a_connection_gets_the_whole_idle_timeout_also_after_one_that_timed_out()
+    {
+        // The connection's exchange timeout is one source re-armed per request: a request must never inherit what an
+        // earlier one used of it, nor the cancellation of one that timed out.
+        await using RawOrigin origin = RawOrigin.Start(async (stream, _) =>
+        {
+            while (true)
+            {
+                string head = await ReadLineAsync(stream);
+                if (head.Length == 0)
+                {
+                    return;
+                }
+
+                if (head.Contains("/silent", StringComparison.Ordinal))
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(30));
+                    return;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(700)); // most of the 1 s timeout, twice in a row
+                await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray());
+            }
+        });
+        await using TestProxy proxy = await TestProxy.StartAsync(c => c with { Timeouts = c.Timeouts with { Idle = TimeSpan.FromSeconds(1) } });
+        proxy.Resolver.Map("slow.test", IPAddress.Loopback);
+
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        await client.SendAsync($"GET http://slow.test:{origin.Port}/silent HTTP/1.1\r\nHost: slow.test\r\nContent-Length: 0\r\n\r\n");
+        string timedOut = await client.ReadHeadAsync();
+        Assert.StartsWith("HTTP/1.1 504", timedOut);
+        await client.ReadExactlyAsync(ContentLength(timedOut));
+        for (int i = 0; i < 2; i++)
+        {
+            await client.SendAsync($"GET http://slow.test:{origin.Port}/slow{i} HTTP/1.1\r\nHost: slow.test\r\n\r\n");
+            string head = await client.ReadHeadAsync(timeoutMs: 10_000);
+            Assert.StartsWith("HTTP/1.1 200", head);
+            Assert.Equal("ok", Encoding.ASCII.GetString(await client.ReadExactlyAsync(2)));
+        }
+    }
+
+    private static int ContentLength(string head) =>
+        int.Parse(head.Split("\r\n").Single(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
     public async Task An_origin_that_never_accepts_is_504_connection_timeout()
     {
         // A listener with a full accept queue: Linux drops further SYNs, so connecting hangs, on loopback.
