@@ -68,13 +68,45 @@ internal sealed class Connection : IDisposable
         }
 
         PendingRead = null;
+        if (pending.IsCompleted)
+        {
+            Rethrow(pending);
+            return;
+        }
+
+        // Cancelled, the wait closes the socket, which ends the receive, rather than leaving it behind: the
+        // connection is not used again after a cancelled exchange. A registration on the exchange's source is reused
+        // from request to request; Task.WaitAsync would allocate a promise for every response waited for.
+        CancellationTokenRegistration closeOnCancel = cancellationToken.UnsafeRegister(static socket => ((Socket)socket!).Dispose(), Socket);
         try
         {
-            await pending.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await ((Task)pending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
-        catch (SocketException e)
+        finally
         {
-            throw new IOException(e.Message, e); // as the read itself would have failed
+            closeOnCancel.Dispose(); // waits out a callback already running: the socket is closed when it returns
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        Rethrow(pending);
+    }
+
+    // What awaiting the receive would have thrown, a socket error as the IOException a read gives.
+    private static void Rethrow(Task<int> read)
+    {
+        if (read.IsCanceled)
+        {
+            throw new OperationCanceledException();
+        }
+
+        if (read.Exception?.InnerException is { } failure)
+        {
+            if (failure is SocketException e)
+            {
+                throw new IOException(e.Message, e);
+            }
+
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
     }
 
