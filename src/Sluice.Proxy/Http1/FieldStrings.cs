@@ -19,11 +19,16 @@ internal sealed class FieldStrings
     /// <summary>
     /// The fields of the last head read here, plus room for the few a proxy adds: the next head's list is made this
     /// size, so it is allocated once and exactly, not grown from a guess (a fixed 16 fields cost 280 bytes per head).
+    /// At most <see cref="MaxFieldCapacity"/>: a head is parsed again as more of it arrives, so one head with
+    /// thousands of fields must not make every parse of the next, trickled one, allocate a list that size.
     /// </summary>
     public int FieldCapacity { get; private set; } = 16;
 
+    /// <summary>The largest <see cref="FieldCapacity"/>; a head with more fields grows its list as it is read.</summary>
+    public const int MaxFieldCapacity = 32;
+
     /// <summary>Records the field count of a head just read, for the next head's <see cref="FieldCapacity"/>.</summary>
-    public void Read(HttpFields fields) => FieldCapacity = fields.Count + 2;
+    public void Read(HttpFields fields) => FieldCapacity = Math.Min(fields.Count + 2, MaxFieldCapacity);
 
     /// <summary>The capacity for a head read with <paramref name="strings"/> (or none: a head outside a kept connection).</summary>
     public static int CapacityFor(FieldStrings? strings) => strings?.FieldCapacity ?? 16;

@@ -145,6 +145,65 @@ public sealed class UpstreamBehaviourTests
         }
     }
 
+    [Fact]
+    public async Task A_pooled_connection_whose_origin_goes_silent_is_504_closed_and_never_reused()
+    {
+        // The wait for a reused connection's answer is the receive the pool left pending: timing it out must close
+        // that connection (the origin sees it), and the next request must get a new one.
+        int accepted = 0;
+        var silentClosed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using RawOrigin origin = RawOrigin.Start(async (stream, _) =>
+        {
+            bool first = Interlocked.Increment(ref accepted) == 1;
+            for (int request = 0; ; request++)
+            {
+                if ((await ReadLineAsync(stream)).Length == 0)
+                {
+                    return;
+                }
+
+                if (first && request == 1)
+                {
+                    byte[] one = new byte[1];
+                    try
+                    {
+                        while (await stream.ReadAsync(one) > 0)
+                        {
+                        }
+                    }
+                    catch (IOException)
+                    {
+                    }
+
+                    silentClosed.TrySetResult(); // the proxy closed the connection it gave up on
+                    return;
+                }
+
+                await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray());
+            }
+        });
+        await using TestProxy proxy = await TestProxy.StartAsync(c => c with { Timeouts = c.Timeouts with { Idle = TimeSpan.FromSeconds(1) } });
+        proxy.Resolver.Map("quiet.test", IPAddress.Loopback);
+
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        string Get(int i) => $"GET http://quiet.test:{origin.Port}/{i} HTTP/1.1\r\nHost: quiet.test\r\n\r\n";
+        await client.SendAsync(Get(0));
+        Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync());
+        await client.ReadExactlyAsync(2);
+
+        await client.SendAsync(Get(1)); // on the pooled connection, which the origin never answers
+        string timedOut = await client.ReadHeadAsync(timeoutMs: 10_000);
+        Assert.StartsWith("HTTP/1.1 504", timedOut);
+        Assert.Contains("error=http_response_timeout", timedOut);
+        await client.ReadExactlyAsync(ContentLength(timedOut));
+        await silentClosed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await client.SendAsync(Get(2));
+        Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync(timeoutMs: 10_000));
+        Assert.Equal("ok", Encoding.ASCII.GetString(await client.ReadExactlyAsync(2)));
+        Assert.Equal(2, accepted);
+    }
+
     private static int ContentLength(string head) =>
         int.Parse(head.Split("\r\n").Single(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
 

@@ -364,4 +364,20 @@ public sealed class HeadParserTests
             Assert.Equal(result.Consumed, head!.WireLength);
         }
     }
+
+    [Fact]
+    public void A_connection_sizes_its_next_field_list_from_its_last_head_but_never_beyond_the_cap()
+    {
+        var strings = new FieldStrings();
+        HeadLimits many = Defaults with { MaxFieldCount = 10_000 };
+        Assert.Equal(ParseStatus.Complete, HeadParser.ParseRequest(Bytes("GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\nAccept: */*\r\n\r\n"), many, out _, strings).Status);
+        Assert.Equal(4, strings.FieldCapacity); // two fields, and room for two a proxy adds
+
+        // One hostile head with thousands of fields: the next head's list (made again on every parse while a
+        // trickled head arrives) stays at the cap, and a head that long still reads whole.
+        string huge = "GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n" + string.Concat(Enumerable.Range(0, 5_000).Select(i => $"X-{i}: v\r\n")) + "\r\n";
+        Assert.Equal(ParseStatus.Complete, HeadParser.ParseRequest(Bytes(huge), many with { MaxHeaderBytes = 1 << 20 }, out RequestHead? head, strings).Status);
+        Assert.Equal(5_001, head!.Fields.Count);
+        Assert.Equal(FieldStrings.MaxFieldCapacity, strings.FieldCapacity);
+    }
 }
