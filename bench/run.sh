@@ -123,6 +123,10 @@ LOGS=$OUT/logs
 mkdir -p "$OUT" "$LOGS" "$WORK"
 T0=$(date +%s)
 LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
+# CPU time the hypervisor gave to other guests (steal): on a shared virtual machine it slows every target at once,
+# which load averages do not show. Read as jiffies from /proc/stat (field 8 of the cpu line) at start and end.
+cpu_jiffies() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print $9, t }' /proc/stat; }
+STEAL_START=$(cpu_jiffies)
 log() { printf '[%4ds] %s\n' $(( $(date +%s) - T0 )) "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
 names_address() { echo "127.1.$(( $1 / 250 )).$(( $1 % 250 + 1 ))"; }   # the names row: the address of name i (0-999)
@@ -992,6 +996,7 @@ versions=Traffic Server $(traffic_server -V 2>&1 | awk '/^Traffic Server/ {print
 aot=$AOT_STATUS
 load_start=$LOAD_START
 load_end=$(cut -d' ' -f1 /proc/loadavg)
+steal=$(cpu_jiffies | awk -v start="$STEAL_START" 'BEGIN { split(start, a, " ") } { d = $2 - a[2]; printf "%.1f", (d > 0 ? 100 * ($1 - a[1]) / d : 0) }')
 reps=$REPS
 idle_reps=$IDLE_REPS
 wrk_secs=$WRK_SECS

@@ -582,7 +582,7 @@ def main():
     aot_note = ', "Sluice AOT" the NativeAOT one' if "sluice-aot" in present else ""
     text = f"""Run: {meta.get('date')}, {meta.get('mode')} mode, commit {meta.get('commit')}; medians of {meta.get('reps')} repetitions ({meta.get('idle_reps')} for idle tunnels).
 
-Machine: {meta.get('machine')}; load average (1 min) at start {meta.get('load_start', '?')}, at end {meta.get('load_end', '?')} (anything else running on the machine shows up in the numbers).
+Machine: {meta.get('machine')}; load average (1 min) at start {meta.get('load_start', '?')}, at end {meta.get('load_end', '?')}; CPU time stolen by the hypervisor for other guests over the run {meta.get('steal', '?')} % (anything else running on the machine, or on its host, shows up in the numbers).
 Versions: {meta.get('versions')}.
 NativeAOT: {meta.get('aot')}.
 Peers: {", ".join(NAMES.get(t, t) for t in meta.get('peers', 'squid tinyproxy').split())}. Auth row: {meta.get('auth', '?')}. Names row: {meta.get('names', '?')}.
