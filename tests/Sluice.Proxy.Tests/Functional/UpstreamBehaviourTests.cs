@@ -204,6 +204,37 @@ public sealed class UpstreamBehaviourTests
         Assert.Equal(2, accepted);
     }
 
+    [Fact]
+    public async Task A_stop_while_a_request_waits_on_a_pooled_connection_ends_that_wait_and_the_client_connection()
+    {
+        // The wait for a reused connection's answer ends when the exchange is cancelled, by the stop too, not only by
+        // the idle timeout: a stop must not hang on an origin that never answers.
+        var secondAsked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using RawOrigin origin = RawOrigin.Start(async (stream, _) =>
+        {
+            await ReadLineAsync(stream);
+            await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray());
+            await ReadLineAsync(stream);
+            secondAsked.TrySetResult();
+            await Task.Delay(TimeSpan.FromSeconds(60));
+        });
+        TestProxy proxy = await TestProxy.StartAsync(c => c with { Timeouts = c.Timeouts with { Idle = TimeSpan.FromMinutes(5) } }, drain: TimeSpan.FromSeconds(1));
+        await using (proxy)
+        {
+            proxy.Resolver.Map("hangs.test", IPAddress.Loopback);
+            using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+            await client.SendAsync($"GET http://hangs.test:{origin.Port}/0 HTTP/1.1\r\nHost: hangs.test\r\n\r\n");
+            Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync());
+            await client.ReadExactlyAsync(2);
+            await client.SendAsync($"GET http://hangs.test:{origin.Port}/1 HTTP/1.1\r\nHost: hangs.test\r\n\r\n");
+            await secondAsked.Task.WaitAsync(TimeSpan.FromSeconds(10)); // the request went up the pooled connection
+
+            await proxy.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(0, proxy.OpenConnections);
+            Assert.Empty(await client.ReadToEndAsync(timeoutMs: 10_000)); // ended without an answer (reset or FIN)
+        }
+    }
+
     private static int ContentLength(string head) =>
         int.Parse(head.Split("\r\n").Single(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
