@@ -24,7 +24,7 @@ internal sealed class ForwardExchange
     // linked source and timer per connection rather than per request.
     private readonly CancellationTokenSource _exchangeTimeout;
     private readonly Action _progress;
-    private TimeSpan _idle;
+    private readonly TimeSpan _idle;
     private RequestTarget _target = null!;
     private Verdict _allowed = null!;
     private BodyFraming _requestFraming;
@@ -42,6 +42,7 @@ internal sealed class ForwardExchange
     {
         _x = exchange;
         _exchangeTimeout = exchangeTimeout;
+        _idle = exchange.Timeouts.Idle;
         _stopping = stopping;
         _progress = Progress;
     }
@@ -216,76 +217,69 @@ internal sealed class ForwardExchange
         }
 
         string? key = tunnel is not null ? null : viaParent ? firstParent?.Key : _target.AuthorityWithPort;
-        TimeSpan idle = _idle = _x.Timeouts.Idle;
-        CancellationTokenSource exchangeTimeout = _exchangeTimeout;
-        exchangeTimeout.CancelAfter(idle);
-        CancellationToken ct = exchangeTimeout.Token;
-        try
-        {
-            using HeadWriter requestHead = BuildRequestHead(viaParent && !_echoedByParent ? _x.ParentAccessFor(_allowed).ProxyAuthorization : null, viaParent);
-            CoalesceSmallBody(requestHead);
+        _exchangeTimeout.CancelAfter(_idle);
+        using var disarm = new TimerStop(_exchangeTimeout); // for the session's next request
+        CancellationToken ct = _exchangeTimeout.Token;
 
-            for (int attempt = 0; ; attempt++)
+        using HeadWriter requestHead = BuildRequestHead(viaParent && !_echoedByParent ? _x.ParentAccessFor(_allowed).ProxyAuthorization : null, viaParent);
+        CoalesceSmallBody(requestHead);
+
+        for (int attempt = 0; ; attempt++)
+        {
+            Connection? upstream = attempt > 0 ? null : tunnel is not null ? tunnel.TakeUpstream() : key is not null ? TakePooled(key) : null;
+            bool reused = upstream is not null;
+            if (reused && firstParent is not null)
             {
-                Connection? upstream = attempt > 0 ? null : tunnel is not null ? tunnel.TakeUpstream() : key is not null ? TakePooled(key) : null;
-                bool reused = upstream is not null;
-                if (reused && firstParent is not null)
-                {
-                    _x.UseParent(firstParent);
-                }
-
-                upstream ??= tunnel is not null ? await tunnel.OpenOriginAsync(_stopping).ConfigureAwait(false)
-                    : viaParent ? await _x.ConnectParentAsync(_allowed, _stopping).ConfigureAwait(false)
-                    : await _x.DialAsync(_allowed, _stopping).ConfigureAwait(false);
-                if (tunnel?.Parent is { } tunnelParent)
-                {
-                    _x.UseParent(tunnelParent);
-                }
-
-                Outcome outcome;
-                try
-                {
-                    outcome = await ExchangeAsync(upstream, requestHead, reused, _progress, ct).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!_stopping.IsCancellationRequested && exchangeTimeout.IsCancellationRequested)
-                {
-                    upstream.Dispose();
-                    throw new ProxyErrorException(ProxyErrorKind.UpstreamTimeout, $"no response from {Answering} within {Policy.Config.Durations.Format(idle)}") { Hop = ParentHop };
-                }
-                catch
-                {
-                    upstream.Dispose();
-                    throw;
-                }
-
-                switch (outcome)
-                {
-                    case Outcome.RetryOnNewConnection:
-                        upstream.Dispose();
-                        continue;
-                    case Outcome.Reusable:
-                        if (tunnel is not null)
-                        {
-                            tunnel.ReturnUpstream(upstream);
-                        }
-                        else
-                        {
-                            _x.Pool.Return(_x.Parent?.Key ?? key!, upstream);
-                        }
-
-                        return true;
-                    case Outcome.ReusableClientOnly:
-                        upstream.Dispose();
-                        return true;
-                    default:
-                        upstream.Dispose();
-                        return false;
-                }
+                _x.UseParent(firstParent);
             }
-        }
-        finally
-        {
-            exchangeTimeout.CancelAfter(Timeout.InfiniteTimeSpan); // disarmed for the session's next request
+
+            upstream ??= tunnel is not null ? await tunnel.OpenOriginAsync(_stopping).ConfigureAwait(false)
+                : viaParent ? await _x.ConnectParentAsync(_allowed, _stopping).ConfigureAwait(false)
+                : await _x.DialAsync(_allowed, _stopping).ConfigureAwait(false);
+            if (tunnel?.Parent is { } tunnelParent)
+            {
+                _x.UseParent(tunnelParent);
+            }
+
+            Outcome outcome;
+            try
+            {
+                outcome = await ExchangeAsync(upstream, requestHead, reused, _progress, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!_stopping.IsCancellationRequested && _exchangeTimeout.IsCancellationRequested)
+            {
+                upstream.Dispose();
+                throw new ProxyErrorException(ProxyErrorKind.UpstreamTimeout, $"no response from {Answering} within {Policy.Config.Durations.Format(_idle)}") { Hop = ParentHop };
+            }
+            catch
+            {
+                upstream.Dispose();
+                throw;
+            }
+
+            switch (outcome)
+            {
+                case Outcome.RetryOnNewConnection:
+                    upstream.Dispose();
+                    continue;
+                case Outcome.Reusable:
+                    if (tunnel is not null)
+                    {
+                        tunnel.ReturnUpstream(upstream);
+                    }
+                    else
+                    {
+                        _x.Pool.Return(_x.Parent?.Key ?? key!, upstream);
+                    }
+
+                    return true;
+                case Outcome.ReusableClientOnly:
+                    upstream.Dispose();
+                    return true;
+                default:
+                    upstream.Dispose();
+                    return false;
+            }
         }
     }
 

@@ -22,7 +22,7 @@ internal sealed class FieldStrings
     /// At most <see cref="MaxFieldCapacity"/>: a head is parsed again as more of it arrives, so one head with
     /// thousands of fields must not make every parse of the next, trickled one, allocate a list that size.
     /// </summary>
-    public int FieldCapacity { get; private set; } = 16;
+    public int FieldCapacity { get; private set; } = HttpFields.DefaultCapacity;
 
     /// <summary>The largest <see cref="FieldCapacity"/>; a head with more fields grows its list as it is read.</summary>
     public const int MaxFieldCapacity = 32;
@@ -31,7 +31,7 @@ internal sealed class FieldStrings
     public void Read(HttpFields fields) => FieldCapacity = Math.Min(fields.Count + 2, MaxFieldCapacity);
 
     /// <summary>The capacity for a head read with <paramref name="strings"/> (or none: a head outside a kept connection).</summary>
-    public static int CapacityFor(FieldStrings? strings) => strings?.FieldCapacity ?? 16;
+    public static int CapacityFor(FieldStrings? strings) => strings?.FieldCapacity ?? HttpFields.DefaultCapacity;
 
     /// <summary>The method, target or reason phrase at <paramref name="slot"/> (0 or 1) of the start line.</summary>
     public string StartLine(int slot, ReadOnlySpan<byte> bytes) => Get(slot, bytes);

@@ -10,7 +10,10 @@ internal sealed class HttpFields
 {
     private readonly List<KeyValuePair<string, string>> _fields;
 
-    public HttpFields(int capacity = 16) => _fields = new List<KeyValuePair<string, string>>(capacity);
+    /// <summary>The list's first size for a head read without a connection's last head to go by.</summary>
+    public const int DefaultCapacity = 16;
+
+    public HttpFields(int capacity = DefaultCapacity) => _fields = new List<KeyValuePair<string, string>>(capacity);
 
     public int Count => _fields.Count;
 

@@ -161,11 +161,6 @@ internal sealed class ClientSession : IInspectedSession
         _idleTimer = _headTimer = _exchangeTimer = null;
     }
 
-    private readonly struct TimerStop(CancellationTokenSource timer) : IDisposable
-    {
-        public void Dispose() => timer.CancelAfter(Timeout.InfiniteTimeSpan);
-    }
-
     /// <summary>An empty line (CRLF CRLF, or a bare LF pair the parser will refuse) among the bytes not yet scanned.</summary>
     private static bool MayBeComplete(ReadOnlySpan<byte> buffered, int scanned)
     {
