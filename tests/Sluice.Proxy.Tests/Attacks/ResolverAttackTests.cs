@@ -47,13 +47,6 @@ public sealed class ResolverAttackTests : IDisposable
         return socket;
     }
 
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     [Fact]
     public async Task An_odd_hosts_file_is_read_as_glibc_does_and_a_name_it_maps_to_a_private_address_is_still_refused()
     {
@@ -158,7 +151,7 @@ public sealed class ResolverAttackTests : IDisposable
     public async Task Happy_eyeballs_over_many_addresses_that_all_refuse_is_one_502_and_the_proxy_carries_on()
     {
         await using TestOrigin origin = await TestOrigin.StartAsync();
-        int closed = ClosedPort();
+        int closed = Ports.Free();
         string hosts = Path.Combine(_dir, "hosts");
         File.WriteAllLines(hosts,
         [

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using Sluice.Proxy.Tests.Infrastructure;
 
 namespace Sluice.Proxy.Tests.Resolution;
 
@@ -38,7 +39,7 @@ public sealed partial class Dnsmasq : IDisposable
         Assert.True(File.Exists(Binary), $"{Binary} is missing: install dnsmasq-base (.ci/run does)");
         for (int tries = 0; ; tries++)
         {
-            int port = FreePort();
+            int port = Ports.Free(IPAddress.Loopback, udp: true);
             string log = Path.Combine(directory, $"dnsmasq-{port}.log");
             var start = new ProcessStartInfo(Binary) { RedirectStandardError = true, RedirectStandardOutput = true };
             foreach (string argument in (string[])[
@@ -55,10 +56,10 @@ public sealed partial class Dnsmasq : IDisposable
                 return server;
             }
 
-            // Most often the port was taken between choosing it and dnsmasq binding it: another one.
+            // The port was taken between choosing it and dnsmasq binding it (another test chose it too): another one.
             string why = process.HasExited ? process.StandardError.ReadToEnd() : "no answer within 20 s";
             server.Dispose();
-            Assert.True(tries < 5, $"dnsmasq did not start: {why}");
+            Assert.True(tries < 10, $"dnsmasq did not start: {why}");
         }
     }
 
@@ -179,13 +180,6 @@ public sealed partial class Dnsmasq : IDisposable
 
         bytes.AddRange([0, 0, 1, 0, 1]);
         return [.. bytes];
-    }
-
-    private static int FreePort()
-    {
-        using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)udp.LocalEndPoint!).Port;
     }
 
     [GeneratedRegex(@"query\[[A-Z]+\] ")]
