@@ -9,10 +9,20 @@ namespace Sluice.Proxy.Upstream;
 /// idle for less than the configured time and the origin has not closed it or sent unsolicited bytes.
 /// </summary>
 /// <remarks>
+/// <para>
+/// The limit per host is what stays once the load is gone, not a ceiling under load: a connection coming back is
+/// always kept, and the sweep closes the ones beyond the limit that nobody took since the sweep before, longest idle
+/// first. Under load the connections in flight and the ones idle between two requests of their clients are one
+/// working set (500 concurrent requests to one origin need 500 connections, some idle at any moment); closing warm
+/// connections at a count would dial them again moments later. The connections kept are bounded all the same: by the
+/// requests in flight at once (every idle connection carried one), and for longer than two sweeps by the limit.
+/// </para>
+/// <para>
 /// Every idle connection keeps a zero-byte receive pending: the moment the origin sends anything (bytes no request
 /// asked for, or its FIN) the connection is closed and can never be handed out, so a late tail of one response is
 /// never read as the answer to the next request. The receive holds no buffer. A connection is claimed by exactly
 /// one of the taker and that watch, through <see cref="Connection.PoolState"/>.
+/// </para>
 /// </remarks>
 internal sealed class UpstreamPool : IAsyncDisposable
 {
@@ -23,6 +33,8 @@ internal sealed class UpstreamPool : IAsyncDisposable
     // The idle watch looking at the socket after its receive completed; it leaves the state Idle or Dead.
     private const int Checking = 3;
 
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(5);
+
     private readonly ConcurrentDictionary<string, ConcurrentStack<Connection>> _idle = new(StringComparer.Ordinal);
     private readonly Timer _sweeper;
     private volatile int _maxPerHost;
@@ -32,7 +44,7 @@ internal sealed class UpstreamPool : IAsyncDisposable
     public UpstreamPool(int maxPerHost, TimeSpan maxIdle)
     {
         Configure(maxPerHost, maxIdle);
-        _sweeper = new Timer(_ => Sweep(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        _sweeper = new Timer(_ => Sweep(Environment.TickCount64), null, SweepInterval, SweepInterval);
     }
 
     public void Configure(int maxPerHost, TimeSpan maxIdle)
@@ -58,7 +70,7 @@ internal sealed class UpstreamPool : IAsyncDisposable
                 spin.SpinOnce();
             }
 
-            if (state == Idle && IsUsable(connection))
+            if (state == Idle && IsUsable(connection, Environment.TickCount64))
             {
                 return connection;
             }
@@ -77,13 +89,13 @@ internal sealed class UpstreamPool : IAsyncDisposable
             return;
         }
 
-        ConcurrentStack<Connection> stack = _idle.GetOrAdd(key, _ => new ConcurrentStack<Connection>());
-        if (stack.Count >= _maxPerHost)
+        if (_maxPerHost == 0)
         {
-            connection.Dispose();
+            connection.Dispose(); // pooling is off
             return;
         }
 
+        ConcurrentStack<Connection> stack = _idle.GetOrAdd(key, _ => new ConcurrentStack<Connection>());
         connection.IdleSinceTicks = Environment.TickCount64;
         Volatile.Write(ref connection.PoolState, Idle);
         Task<int> idleRead = connection.Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).AsTask();
@@ -166,9 +178,9 @@ internal sealed class UpstreamPool : IAsyncDisposable
         }
     }
 
-    private bool IsUsable(Connection connection)
+    private bool IsUsable(Connection connection, long now)
     {
-        if (Environment.TickCount64 - connection.IdleSinceTicks > Interlocked.Read(ref _maxIdleTicks))
+        if (now - connection.IdleSinceTicks > Interlocked.Read(ref _maxIdleTicks))
         {
             return false;
         }
@@ -179,8 +191,15 @@ internal sealed class UpstreamPool : IAsyncDisposable
         return connection.PendingRead is { IsCompleted: false } || !Readable(connection);
     }
 
-    private void Sweep()
+    /// <summary>
+    /// Closes what is no longer usable (idle too long, closed or written to by the origin), and of the rest, the ones
+    /// beyond the limit per host that were not taken since the last sweep, longest idle first. <paramref name="now"/>
+    /// is <see cref="Environment.TickCount64"/>'s clock (tests pass a later one).
+    /// </summary>
+    internal void Sweep(long now)
     {
+        int keep = _maxPerHost;
+        long warm = (long)SweepInterval.TotalMilliseconds;
         foreach (ConcurrentStack<Connection> stack in _idle.Values)
         {
             if (stack.IsEmpty)
@@ -188,27 +207,42 @@ internal sealed class UpstreamPool : IAsyncDisposable
                 continue;
             }
 
-            // Take everything, keep what is still usable, in the same order.
+            // Take everything, keep what is still usable, in the same order: the bottom of the stack (the end of the
+            // array) has been idle longest, since takers pop from the top.
             var all = new Connection[stack.Count];
             int n = stack.TryPopRange(all);
+            int usable = 0;
+            for (int i = 0; i < n; i++)
+            {
+                if (Volatile.Read(ref all[i].PoolState) is Idle or Checking)
+                {
+                    usable++;
+                }
+            }
+
             for (int i = n - 1; i >= 0; i--)
             {
-                int state = Volatile.Read(ref all[i].PoolState);
-                if (state == Checking || (state == Idle && IsUsable(all[i])))
+                Connection connection = all[i];
+                int state = Volatile.Read(ref connection.PoolState);
+                bool excess = usable > keep && now - connection.IdleSinceTicks >= warm;
+                if (state == Checking || (state == Idle && !excess && IsUsable(connection, now)))
                 {
-                    stack.Push(all[i]); // a connection its watch is looking at stays for the watch (or the next sweep) to judge
+                    stack.Push(connection); // a connection its watch is looking at stays for the watch (or the next sweep) to judge
+                    continue;
                 }
-                else
+
+                switch (Interlocked.CompareExchange(ref connection.PoolState, Dead, Idle))
                 {
-                    switch (Interlocked.CompareExchange(ref all[i].PoolState, Dead, Idle))
-                    {
-                        case Idle or Dead:
-                            all[i].Dispose();
-                            break;
-                        case Checking:
-                            stack.Push(all[i]); // its watch started meanwhile: the next sweep judges it again
-                            break;
-                    }
+                    case Idle:
+                        connection.Dispose();
+                        usable--;
+                        break;
+                    case Dead:
+                        connection.Dispose();
+                        break;
+                    case Checking:
+                        stack.Push(connection); // its watch started meanwhile: the next sweep judges it again
+                        break;
                 }
             }
 

@@ -1,0 +1,139 @@
+using System.Net;
+using System.Net.Sockets;
+using Sluice.Proxy.Transport;
+using Sluice.Proxy.Upstream;
+
+namespace Sluice.Proxy.Tests.Forwarding;
+
+/// <summary>
+/// The upstream pool with real loopback connections: the limit per host is what stays once the load is gone (the
+/// sweep trims to it), never a reason to close a warm connection coming back under load.
+/// </summary>
+public sealed class UpstreamPoolTests : IAsyncDisposable
+{
+    private const string Key = "origin.test:80";
+    private static readonly TimeSpan LongIdle = TimeSpan.FromMinutes(5);
+    private readonly TcpListener _origin = new(IPAddress.Loopback, 0);
+    private readonly List<Socket> _originSides = [];
+
+    public UpstreamPoolTests() => _origin.Start();
+
+    [Fact]
+    public async Task Connections_coming_back_beyond_the_limit_are_all_kept_while_they_are_in_use()
+    {
+        await using var pool = new UpstreamPool(maxPerHost: 2, LongIdle);
+        Connection[] returned = await OpenAsync(6);
+        foreach (Connection connection in returned)
+        {
+            pool.Return(Key, connection);
+        }
+
+        Assert.Equal(returned.Reverse(), TakeAll(pool)); // last returned first: the warmest
+    }
+
+    [Fact]
+    public async Task A_sweep_closes_the_connections_beyond_the_limit_that_stayed_idle_longest_first()
+    {
+        await using var pool = new UpstreamPool(maxPerHost: 2, LongIdle);
+        Connection[] returned = await OpenAsync(5);
+        foreach (Connection connection in returned)
+        {
+            pool.Return(Key, connection);
+        }
+
+        pool.Sweep(Environment.TickCount64 + 6_000); // none taken since the last sweep
+
+        Assert.Equal([returned[4], returned[3]], TakeAll(pool));
+        Assert.All(returned[..3], c => Assert.Throws<ObjectDisposedException>(() => c.Socket.Available));
+    }
+
+    [Fact]
+    public async Task A_sweep_keeps_connections_beyond_the_limit_that_came_back_since_the_last_sweep()
+    {
+        await using var pool = new UpstreamPool(maxPerHost: 2, LongIdle);
+        Connection[] returned = await OpenAsync(5);
+        foreach (Connection connection in returned)
+        {
+            pool.Return(Key, connection);
+        }
+
+        pool.Sweep(Environment.TickCount64); // a working set under load: all just returned
+
+        Assert.Equal(5, TakeAll(pool).Count);
+    }
+
+    [Fact]
+    public async Task A_sweep_counts_only_usable_connections_against_the_limit()
+    {
+        await using var pool = new UpstreamPool(maxPerHost: 2, LongIdle);
+        Connection[] returned = await OpenAsync(3);
+        foreach (Connection connection in returned)
+        {
+            pool.Return(Key, connection);
+        }
+
+        _originSides[2].Close(); // the origin closes the newest: the pool's watch drops it
+        await WaitUntilAsync(() => returned[2].Socket.SafeHandle.IsClosed);
+
+        pool.Sweep(Environment.TickCount64 + 6_000);
+
+        Assert.Equal([returned[1], returned[0]], TakeAll(pool)); // two usable: at the limit, none trimmed
+    }
+
+    [Fact]
+    public async Task With_the_limit_at_zero_nothing_is_pooled()
+    {
+        await using var pool = new UpstreamPool(maxPerHost: 0, LongIdle);
+        Connection[] returned = await OpenAsync(1);
+
+        pool.Return(Key, returned[0]);
+
+        Assert.Null(pool.TryTake(Key));
+        Assert.Throws<ObjectDisposedException>(() => returned[0].Socket.Available);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (Socket socket in _originSides)
+        {
+            socket.Dispose();
+        }
+
+        _origin.Stop();
+        await Task.CompletedTask;
+    }
+
+    private static List<Connection> TakeAll(UpstreamPool pool)
+    {
+        var taken = new List<Connection>();
+        while (pool.TryTake(Key) is { } connection)
+        {
+            taken.Add(connection);
+        }
+
+        return taken;
+    }
+
+    private async Task<Connection[]> OpenAsync(int count)
+    {
+        var connections = new Connection[count];
+        for (int i = 0; i < count; i++)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync((IPEndPoint)_origin.LocalEndpoint);
+            _originSides.Add(await _origin.AcceptSocketAsync());
+            connections[i] = new Connection(socket, new NetworkStream(socket, ownsSocket: false), (IPEndPoint)socket.RemoteEndPoint!);
+        }
+
+        return connections;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (!condition())
+        {
+            await Task.Delay(10, timeout.Token);
+        }
+    }
+}
