@@ -102,6 +102,14 @@ internal sealed class UpstreamPool : IAsyncDisposable
         connection.PendingRead = idleRead;
         _ = WatchWhileIdleAsync(connection, idleRead);
         stack.Push(connection);
+
+        // DisposeAsync may have emptied the pool between the check above and the push, and the connection would stay
+        // open in a pool nobody sweeps. The push is a full fence and DisposeAsync fences after setting its flag, so at
+        // least one of the two sees the connection in the stack and closes it.
+        if (_disposed)
+        {
+            CloseAll(stack);
+        }
     }
 
     /// <summary>
@@ -168,13 +176,20 @@ internal sealed class UpstreamPool : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _disposed = true;
+        Interlocked.MemoryBarrier(); // before looking at the stacks: a Return pushing meanwhile sees the flag (see Return)
         await _sweeper.DisposeAsync().ConfigureAwait(false);
         foreach (ConcurrentStack<Connection> stack in _idle.Values)
         {
-            while (stack.TryPop(out Connection? connection))
-            {
-                connection.Dispose();
-            }
+            CloseAll(stack);
+        }
+    }
+
+    // Whoever pops a connection owns it (no taker can have it), so it is closed as it is.
+    private static void CloseAll(ConcurrentStack<Connection> stack)
+    {
+        while (stack.TryPop(out Connection? connection))
+        {
+            connection.Dispose();
         }
     }
 

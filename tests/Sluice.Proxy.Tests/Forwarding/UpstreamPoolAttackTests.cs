@@ -1,0 +1,388 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Sluice.Proxy.Transport;
+using Sluice.Proxy.Upstream;
+
+namespace Sluice.Proxy.Tests.Forwarding;
+
+/// <summary>
+/// Attacks on the upstream pool with real loopback connections: takers, the idle watch, the sweep, a reload and the
+/// pool's disposal racing each other, and origins that speak or close right as a connection goes back or comes out.
+/// Every taker here behaves as the forwarder does: it awaits the connection's pending receive before reading.
+/// </summary>
+public sealed class UpstreamPoolAttackTests : IAsyncDisposable
+{
+    private const string Key = "origin.test:80";
+    private static readonly TimeSpan LongIdle = TimeSpan.FromMinutes(5);
+    private readonly TcpListener _origin = new(IPAddress.Loopback, 0);
+    private readonly List<Socket> _originSides = [];
+
+    public UpstreamPoolAttackTests() => _origin.Start();
+
+    [Fact]
+    public async Task A_sweep_racing_takers_that_empty_the_stack_does_not_throw_nor_hand_a_connection_out_twice()
+    {
+        // One connection, taken and given back as fast as its origin answers, while sweeps run back to back: the stack
+        // goes empty between the sweep's look at it and its count, and the sweep must take that in its stride (it runs
+        // on a timer, where an exception ends the process).
+        await using var pool = new UpstreamPool(maxPerHost: 4, LongIdle);
+        Connection[] connections = await OpenAsync(1);
+        using var stop = new CancellationTokenSource();
+        Task[] echoes = [.. _originSides.Select(side => EchoAsync(side, stop.Token))];
+        pool.Return(Key, connections[0]);
+
+        var held = new ConcurrentDictionary<Connection, bool>();
+        int exchanges = 0;
+        Task taker = Task.Run(async () =>
+        {
+            try
+            {
+                while (Volatile.Read(ref exchanges) < 5_000 && !stop.IsCancellationRequested)
+                {
+                    if (pool.TryTake(Key) is not { } connection)
+                    {
+                        continue; // the sweep holds it for a moment
+                    }
+
+                    Assert.True(held.TryAdd(connection, true), "a connection was handed out twice");
+                    await ExchangeAsync(connection);
+                    Assert.True(held.TryRemove(connection, out _));
+                    pool.Return(Key, connection);
+                    Interlocked.Increment(ref exchanges);
+                }
+            }
+            finally
+            {
+                await stop.CancelAsync();
+            }
+        });
+
+        Task sweeper = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                pool.Sweep(Environment.TickCount64);
+            }
+        });
+
+        Exception? failure = await Record.ExceptionAsync(() => Task.WhenAll(taker, sweeper));
+        await stop.CancelAsync();
+        Assert.Null(failure);
+        Assert.Same(connections[0], pool.TryTake(Key)); // the one connection carried every exchange
+        connections[0].Dispose();
+        await Task.WhenAll(echoes);
+    }
+
+    [Fact]
+    public async Task Connections_returned_while_the_pool_is_disposed_are_all_closed()
+    {
+        // A session that outlives the drain gives its connection back while DisposeAsync empties the pool: whichever
+        // runs first, no connection may stay open in a pool nobody sweeps any more.
+        for (int round = 0; round < 20; round++)
+        {
+            var pool = new UpstreamPool(maxPerHost: 64, LongIdle);
+            Connection[] connections = await OpenAsync(8);
+            using var start = new Barrier(connections.Length + 1);
+            Task[] returns = [.. connections.Select(connection => Task.Factory.StartNew(
+                () =>
+                {
+                    start.SignalAndWait();
+                    pool.Return(Key, connection);
+                },
+                CancellationToken.None,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default))];
+            Task disposal = Task.Factory.StartNew(
+                async () =>
+                {
+                    start.SignalAndWait();
+                    await pool.DisposeAsync();
+                },
+                CancellationToken.None,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default).Unwrap();
+            await Task.WhenAll([.. returns, disposal]);
+
+            Assert.Null(pool.TryTake(Key));
+            Assert.All(connections, c => Assert.True(c.Socket.SafeHandle.IsClosed, $"round {round}: a connection stayed open in a disposed pool"));
+        }
+    }
+
+    [Fact]
+    public async Task A_flood_then_silence_shrinks_the_pool_to_the_limit_within_two_sweeps()
+    {
+        // Forty connections in use at once, each carrying a few exchanges, all back in the pool; then nothing.
+        await using var pool = new UpstreamPool(maxPerHost: 3, LongIdle);
+        Connection[] connections = await OpenAsync(40);
+        using var stop = new CancellationTokenSource();
+        Task[] echoes = [.. _originSides.Select(side => EchoAsync(side, stop.Token))];
+        foreach (Connection connection in connections)
+        {
+            pool.Return(Key, connection);
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, connections.Length).Select(_ => Task.Run(async () =>
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                Connection? connection;
+                while ((connection = pool.TryTake(Key)) is null)
+                {
+                    await Task.Yield(); // another one is on its way back
+                }
+
+                await ExchangeAsync(connection);
+                pool.Return(Key, connection);
+            }
+        })));
+
+        long silence = Environment.TickCount64;
+        pool.Sweep(silence + 1_000); // the first sweep after the flood: everything came back since the last one
+        pool.Sweep(silence + 6_000);
+
+        List<Connection> kept = TakeAll(pool);
+        Assert.Equal(3, kept.Count);
+        foreach (Connection connection in kept)
+        {
+            await ExchangeAsync(connection); // the ones kept still work
+        }
+
+        Assert.Equal(connections.Length - 3, connections.Count(c => c.Socket.SafeHandle.IsClosed));
+        await stop.CancelAsync();
+        foreach (Connection connection in connections)
+        {
+            connection.Dispose();
+        }
+
+        await Task.WhenAll(echoes);
+    }
+
+    [Fact]
+    public async Task A_reload_lowering_the_limit_or_turning_pooling_off_is_applied_by_the_sweep()
+    {
+        await using var pool = new UpstreamPool(maxPerHost: 8, LongIdle);
+        Connection[] connections = await OpenAsync(6);
+        foreach (Connection connection in connections)
+        {
+            pool.Return(Key, connection);
+        }
+
+        pool.Configure(2, LongIdle);
+        pool.Sweep(Environment.TickCount64 + 6_000);
+        Assert.Equal(4, connections.Count(c => c.Socket.SafeHandle.IsClosed));
+
+        pool.Configure(0, LongIdle);
+        pool.Sweep(Environment.TickCount64 + 6_000);
+        Assert.All(connections, c => Assert.True(c.Socket.SafeHandle.IsClosed));
+        Assert.Null(pool.TryTake(Key));
+
+        Connection[] later = await OpenAsync(1);
+        pool.Return(Key, later[0]); // pooling is off now
+        Assert.True(later[0].Socket.SafeHandle.IsClosed);
+    }
+
+    [Fact]
+    public async Task A_connection_the_origin_closed_or_spoke_on_before_it_came_back_is_never_handed_out()
+    {
+        await using var pool = new UpstreamPool(maxPerHost: 8, LongIdle);
+        Connection[] connections = await OpenAsync(3);
+        _originSides[0].Shutdown(SocketShutdown.Send); // FIN
+        await _originSides[1].SendAsync("x"u8.ToArray()); // a stray byte
+        _originSides[2].LingerState = new LingerOption(true, 0);
+        _originSides[2].Close(); // RST
+        await WaitUntilAsync(() => connections[0].Socket.Poll(0, SelectMode.SelectRead) && connections[1].Socket.Available == 1
+            && connections[2].Socket.Poll(0, SelectMode.SelectRead));
+
+        foreach (Connection connection in connections)
+        {
+            pool.Return(Key, connection);
+        }
+
+        Assert.Null(pool.TryTake(Key));
+        await WaitUntilAsync(() => connections.All(c => c.Socket.SafeHandle.IsClosed));
+    }
+
+    [Fact]
+    public async Task A_connection_the_origin_closes_or_speaks_on_while_idle_is_closed_by_its_watch_not_handed_out()
+    {
+        await using var pool = new UpstreamPool(maxPerHost: 8, LongIdle);
+        Connection[] connections = await OpenAsync(2);
+        foreach (Connection connection in connections)
+        {
+            pool.Return(Key, connection);
+        }
+
+        _originSides[0].Shutdown(SocketShutdown.Send);
+        await _originSides[1].SendAsync("HTTP/1.1 200 OK\r\n"u8.ToArray()); // a late tail
+        await WaitUntilAsync(() => connections.All(c => c.Socket.SafeHandle.IsClosed));
+        Assert.Null(pool.TryTake(Key));
+        pool.Sweep(Environment.TickCount64 + 6_000); // the dead entries go without a fuss
+        Assert.Null(pool.TryTake(Key));
+    }
+
+    [Fact]
+    public async Task One_connection_carries_many_exchanges_whose_answers_come_in_two_writes()
+    {
+        // The origin answers in two writes and the taker reads both at once: the readiness event left behind wakes
+        // the idle watch with nothing to read, and the connection must stay.
+        await using var pool = new UpstreamPool(maxPerHost: 1, LongIdle);
+        Connection[] connections = await OpenAsync(1);
+        using var stop = new CancellationTokenSource();
+        Task echo = EchoAsync(_originSides[0], stop.Token, split: true);
+        pool.Return(Key, connections[0]);
+        for (int i = 0; i < 200; i++)
+        {
+            Connection connection = Assert.IsType<Connection>(pool.TryTake(Key));
+            Assert.Same(connections[0], connection);
+            await ExchangeAsync(connection, answer: 2);
+            pool.Return(Key, connection);
+        }
+
+        Assert.Same(connections[0], pool.TryTake(Key));
+        await stop.CancelAsync();
+        connections[0].Dispose();
+        await echo;
+    }
+
+    [Fact]
+    public async Task The_pool_disposed_under_load_closes_every_connection_and_takes_none_back()
+    {
+        var pool = new UpstreamPool(maxPerHost: 4, LongIdle);
+        Connection[] connections = await OpenAsync(12);
+        using var stop = new CancellationTokenSource();
+        Task[] echoes = [.. _originSides.Select(side => EchoAsync(side, stop.Token))];
+        foreach (Connection connection in connections)
+        {
+            pool.Return(Key, connection);
+        }
+
+        int exchanges = 0;
+        Task[] takers = [.. Enumerable.Range(0, 6).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                if (pool.TryTake(Key) is not { } connection)
+                {
+                    await Task.Yield();
+                    continue;
+                }
+
+                try
+                {
+                    await ExchangeAsync(connection);
+                }
+                catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+                {
+                    connection.Dispose();
+                    continue;
+                }
+
+                pool.Return(Key, connection);
+                Interlocked.Increment(ref exchanges);
+            }
+        }))];
+
+        await WaitUntilAsync(() => Volatile.Read(ref exchanges) > 200);
+        await pool.DisposeAsync();
+        await WaitUntilAsync(() => Volatile.Read(ref exchanges) > 0 && connections.All(c => c.Socket.SafeHandle.IsClosed));
+        await stop.CancelAsync();
+        await Task.WhenAll(takers);
+        Assert.All(connections, c => Assert.True(c.Socket.SafeHandle.IsClosed));
+        await Task.WhenAll(echoes);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (Socket socket in _originSides)
+        {
+            socket.Dispose();
+        }
+
+        _origin.Stop();
+        await Task.CompletedTask;
+    }
+
+    // What a forwarder does with a pooled connection: send, await the pending idle receive, read the whole answer.
+    private static async Task ExchangeAsync(Connection connection, int answer = 1)
+    {
+        await connection.Socket.SendAsync("?"u8.ToArray());
+        await connection.AwaitPendingReadAsync(CancellationToken.None);
+        byte[] buffer = new byte[answer];
+        int read = 0;
+        while (read < answer)
+        {
+            int n = await connection.Socket.ReceiveAsync(buffer.AsMemory(read));
+            if (n == 0)
+            {
+                throw new IOException("the origin closed");
+            }
+
+            read += n;
+        }
+    }
+
+    // The origin's side: one answer per byte asked for, in one write or two.
+    private static async Task EchoAsync(Socket side, CancellationToken stop, bool split = false)
+    {
+        byte[] one = new byte[1];
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                if (await side.ReceiveAsync(one, stop) == 0)
+                {
+                    return;
+                }
+
+                if (split)
+                {
+                    side.NoDelay = true;
+                    await side.SendAsync("a"u8.ToArray(), stop);
+                    await side.SendAsync("b"u8.ToArray(), stop);
+                }
+                else
+                {
+                    await side.SendAsync("!"u8.ToArray(), stop);
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private static List<Connection> TakeAll(UpstreamPool pool)
+    {
+        var taken = new List<Connection>();
+        while (pool.TryTake(Key) is { } connection)
+        {
+            taken.Add(connection);
+        }
+
+        return taken;
+    }
+
+    private async Task<Connection[]> OpenAsync(int count)
+    {
+        var connections = new Connection[count];
+        for (int i = 0; i < count; i++)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync((IPEndPoint)_origin.LocalEndpoint);
+            _originSides.Add(await _origin.AcceptSocketAsync());
+            connections[i] = new Connection(socket, new NetworkStream(socket, ownsSocket: false), (IPEndPoint)socket.RemoteEndPoint!);
+        }
+
+        return connections;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (!condition())
+        {
+            await Task.Delay(10, timeout.Token);
+        }
+    }
+}
