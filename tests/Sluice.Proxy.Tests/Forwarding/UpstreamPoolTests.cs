@@ -122,7 +122,7 @@ public sealed class UpstreamPoolTests : IAsyncDisposable
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync((IPEndPoint)_origin.LocalEndpoint);
             _originSides.Add(await _origin.AcceptSocketAsync());
-            connections[i] = new Connection(socket, new NetworkStream(socket, ownsSocket: false), (IPEndPoint)socket.RemoteEndPoint!);
+            connections[i] = Connection.FromSocket(socket);
         }
 
         return connections;
