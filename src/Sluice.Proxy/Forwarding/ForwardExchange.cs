@@ -34,6 +34,7 @@ internal sealed class ForwardExchange
     private bool _echoedByParent;
     private bool _bodyStarted; // some of the request body has been consumed: it can no longer be discarded whole
     private Func<string, bool>? _requestTrailerFilter;
+    private List<ParentProxy>? _parentsWithoutAnswer; // new connections to them closed before answering this request
 
     // Set by the upload before it resets the upstream connection because the client's body was broken.
     private volatile BodyException? _clientBodyFailure;
@@ -234,7 +235,7 @@ internal sealed class ForwardExchange
             }
 
             upstream ??= tunnel is not null ? await tunnel.OpenOriginAsync(_stopping).ConfigureAwait(false)
-                : viaParent ? await _x.ConnectParentAsync(_allowed, _stopping).ConfigureAwait(false)
+                : viaParent ? await _x.ConnectParentAsync(_allowed, _parentsWithoutAnswer, _stopping).ConfigureAwait(false)
                 : await _x.DialAsync(_allowed, _stopping).ConfigureAwait(false);
             if (tunnel?.Parent is { } tunnelParent)
             {
@@ -261,6 +262,11 @@ internal sealed class ForwardExchange
             {
                 case Outcome.RetryOnNewConnection:
                     upstream.Dispose();
+                    continue;
+                case Outcome.RetryThroughNextParent:
+                    upstream.Dispose();
+                    _x.Services.Parents.ClosedWithoutAnswer(_x.Parent!, $"{Answering} closed a new connection without a response");
+                    (_parentsWithoutAnswer ??= []).Add(_x.Parent!);
                     continue;
                 case Outcome.Reusable:
                     if (tunnel is not null)
@@ -301,6 +307,9 @@ internal sealed class ForwardExchange
         /// <summary>A pooled connection turned out to be closed before it answered; nothing was lost.</summary>
         RetryOnNewConnection,
 
+        /// <summary>A new connection to a parent was closed before it answered; nothing was lost, and another parent is up.</summary>
+        RetryThroughNextParent,
+
         /// <summary>Both connections can carry more requests.</summary>
         Reusable,
 
@@ -309,6 +318,26 @@ internal sealed class ForwardExchange
 
         /// <summary>Close the client connection.</summary>
         Close,
+    }
+
+    // Forwarded through a parent (not inside an inspected tunnel, whose upstream is the tunnel's): is there one up
+    // that this request has not been to yet?
+    private bool AnotherParentIsUp()
+    {
+        if (_x.Inspected is not null || _x.Parent is not { } current)
+        {
+            return false;
+        }
+
+        foreach (ParentProxy parent in _allowed.Route.Order)
+        {
+            if (parent != current && _parentsWithoutAnswer?.Contains(parent) != true && _x.Services.Parents.Health.IsUp(parent))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private Connection? TakePooled(string key)
@@ -361,11 +390,20 @@ internal sealed class ForwardExchange
             response = await ReadResponseHeadAsync(upstream, readBefore, ct).ConfigureAwait(false);
             if (response is null)
             {
-                // A pooled connection the origin closed just as we used it: safe to send again only when
-                // nothing was consumed and the method is idempotent (RFC 9110 §9.2.2).
-                if (reused && !_requestFraming.HasBody && IsIdempotent(Head.Method))
+                // Safe to send again only when nothing was consumed and the method is idempotent (RFC 9110 §9.2.2):
+                // on a new connection when it was a pooled one the origin closed just as we used it; through the
+                // route's next parent when it was a new one to a parent (going away, it still accepts for a moment).
+                if (!_requestFraming.HasBody && IsIdempotent(Head.Method))
                 {
-                    return Outcome.RetryOnNewConnection;
+                    if (reused)
+                    {
+                        return Outcome.RetryOnNewConnection;
+                    }
+
+                    if (AnotherParentIsUp())
+                    {
+                        return Outcome.RetryThroughNextParent;
+                    }
                 }
 
                 throw ClientBodyFailureOr(new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{Answering} closed the connection without a response") { Hop = ParentHop });

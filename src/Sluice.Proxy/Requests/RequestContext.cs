@@ -301,9 +301,10 @@ internal sealed class RequestContext
     }
 
     /// <summary>A connection to the first parent of the route that answers (failover), for a forwarded request.</summary>
-    public async Task<Connection> ConnectParentAsync(Verdict allowed, CancellationToken cancellationToken)
+    /// <param name="passOver">Parents the request already went to without an answer.</param>
+    public async Task<Connection> ConnectParentAsync(Verdict allowed, IReadOnlyCollection<ParentProxy>? passOver, CancellationToken cancellationToken)
     {
-        ParentLink link = await Services.Parents.ConnectAsync(Snapshot.Pipeline, Snapshot.Resolver, ParentAccessFor(allowed), allowed.Route, cancellationToken).ConfigureAwait(false);
+        ParentLink link = await Services.Parents.ConnectAsync(Snapshot.Pipeline, Snapshot.Resolver, ParentAccessFor(allowed), allowed.Route, passOver, cancellationToken).ConfigureAwait(false);
         Parent = link.Parent;
         return link.Connection;
     }

@@ -42,13 +42,24 @@ internal sealed class ParentDialer
         _health.Retain(parents, parent => ct => ProbeAsync(pipeline, resolver, access[parent.Upstream], parent, ct));
 
     /// <summary>A connection to the first parent of the route that answers, for forwarding requests to it.</summary>
-    public Task<ParentLink> ConnectAsync(RequestPipeline pipeline, IResolver resolver, ParentAccess access, Route route, CancellationToken cancellationToken) =>
-        WithFailoverAsync(route, (parent, ct) => ConnectOneAsync(pipeline, resolver, access, parent, ct), cancellationToken);
+    /// <param name="passOver">Parents this request already went to and got no answer from: not tried again.</param>
+    public Task<ParentLink> ConnectAsync(RequestPipeline pipeline, IResolver resolver, ParentAccess access, Route route, IReadOnlyCollection<ParentProxy>? passOver, CancellationToken cancellationToken) =>
+        WithFailoverAsync(route, passOver, (parent, ct) => ConnectOneAsync(pipeline, resolver, access, parent, ct), cancellationToken);
+
+    /// <summary>
+    /// A new connection to <paramref name="parent"/> was closed before any answer to the request it carried: a parent
+    /// going away (a Squid shutting down, a pod draining) still accepts for a moment. Counted against its health.
+    /// </summary>
+    public void ClosedWithoutAnswer(ParentProxy parent, string error)
+    {
+        _metrics.CountParent(parent, ProxyErrorKind.UpstreamClosed);
+        _health.Failed(parent, error);
+    }
 
     /// <summary>A tunnel to the request's destination through the first parent of the route that opens one.</summary>
     /// <param name="via">The Via the CONNECT goes up with: the client's entries and this proxy's (so loops are caught upstairs and back here).</param>
     public Task<ParentLink> OpenTunnelAsync(RequestPipeline pipeline, IResolver resolver, ParentAccess access, Verdict allowed, string via, HeadLimits limits, CancellationToken cancellationToken) =>
-        WithFailoverAsync(allowed.Route, async (parent, ct) =>
+        WithFailoverAsync(allowed.Route, passOver: null, async (parent, ct) =>
         {
             Connection connection = await ConnectOneAsync(pipeline, resolver, access, parent, ct).ConfigureAwait(false);
             try
@@ -63,14 +74,14 @@ internal sealed class ParentDialer
             }
         }, cancellationToken);
 
-    private async Task<ParentLink> WithFailoverAsync(Route route, Func<ParentProxy, CancellationToken, Task<Connection>> attempt, CancellationToken cancellationToken)
+    private async Task<ParentLink> WithFailoverAsync(Route route, IReadOnlyCollection<ParentProxy>? passOver, Func<ParentProxy, CancellationToken, Task<Connection>> attempt, CancellationToken cancellationToken)
     {
         ParentUpstream upstream = route.Upstream ?? throw new InvalidOperationException("not a route through a parent");
         var failures = new List<string>();
         ProxyErrorException? last = null;
         foreach (ParentProxy parent in route.Order)
         {
-            if (!_health.IsUp(parent))
+            if (!_health.IsUp(parent) || passOver?.Contains(parent) == true)
             {
                 continue;
             }

@@ -3,7 +3,9 @@ using System.Text;
 using Sluice.Policy.Config;
 using Sluice.Policy.Names;
 using Sluice.Proxy.Tests.Infrastructure;
+using Sluice.Proxy.Upstream;
 using Xunit.Abstractions;
+using static Sluice.Proxy.Tests.Parents.ParentKit;
 
 namespace Sluice.Proxy.Tests.Parents;
 
@@ -674,6 +676,80 @@ public sealed class HostileParentTests(ITestOutputHelper output)
         using HttpClient http = new(new HttpClientHandler { Proxy = new WebProxy(child.Uri), UseProxy = true });
         Assert.Equal(HostileParent.FreshBody, await http.GetStringAsync("http://dest.test/back"));
         Assert.True(flappy.Connections > before || flappy.Heads[^1].Contains("/back"), "the first parent, up again, was not used first");
+    }
+
+    // A parent going away (a Squid shutting down, a pod draining) still accepts for a moment, then closes what it took.
+    private static HostileParent ClosingUnanswered(bool reset = false) => new(async line =>
+    {
+        if (await line.ReadHeadAsync() is not null && reset)
+        {
+            line.Reset();
+        }
+    });
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_get_whose_new_connection_to_a_parent_ends_unanswered_is_sent_through_the_next_parent(bool reset)
+    {
+        await using HostileParent dying = ClosingUnanswered(reset);
+        await using HostileParent stable = HostileParent.Fresh();
+        await using TestProxy child = await ChildAsync(Upstream(null, dying.Endpoint, stable.Endpoint),
+            c => c with { Admin = new AdminConfig { Address = new IPEndPoint(IPAddress.Loopback, 0) } });
+        using RawClient raw = await RawClient.ConnectAsync(child.Endpoint);
+
+        await raw.SendAsync(Get("again"));
+        Outcome outcome = await Outcome.ReadAsync(raw.Stream);
+
+        Assert.True(outcome.Status == 200, outcome.ToString());
+        Assert.Equal(HostileParent.FreshBody, outcome.Body);
+        Assert.Contains("/again", Assert.Single(dying.Heads));
+        Assert.Contains("/again", Assert.Single(stable.Heads));
+        ParentState state = child.Server.ParentStates.Single(s => s.Parent == dying.Endpoint.ToString());
+        Assert.True(state.Up, "one failure does not mark a parent down");
+        Assert.Contains("closed a new connection without a response", state.LastError);
+        Assert.Equal(1d, Value(await ScrapeAsync(child), $"sluice_parent_requests_total{{upstream=\"corp\",parent=\"{dying.Endpoint}\",outcome=\"http_response_incomplete\"}}"));
+
+        // The client connection goes on, and its next request goes to the first parent again (it is still up).
+        await raw.SendAsync(Get("next"));
+        Assert.Equal(200, (await Outcome.ReadAsync(raw.Stream)).Status);
+        Assert.Equal(2, dying.Heads.Count);
+    }
+
+    [Fact]
+    public async Task A_post_whose_new_connection_to_a_parent_closes_unanswered_is_a_502_and_goes_nowhere_else()
+    {
+        await using HostileParent dying = ClosingUnanswered();
+        await using HostileParent stable = HostileParent.Fresh();
+        await using TestProxy child = await ChildAsync(Upstream(null, dying.Endpoint, stable.Endpoint));
+        using RawClient raw = await RawClient.ConnectAsync(child.Endpoint);
+
+        await raw.SendAsync("POST http://dest.test/order HTTP/1.1\r\nHost: dest.test\r\nContent-Length: 4\r\n\r\nbody");
+        Outcome outcome = await Outcome.ReadAsync(raw.Stream);
+
+        // Not idempotent (RFC 9110 §9.2.2): the parent may have passed it on before closing, so it is not sent twice.
+        Assert.True(outcome.Status == 502, outcome.ToString());
+        Assert.Contains($"next-hop=\"{dying.Endpoint}\"", outcome.HeadValue("Proxy-Status"));
+        Assert.Single(dying.Heads);
+        Assert.Empty(stable.Heads);
+    }
+
+    [Fact]
+    public async Task A_get_that_every_parent_closes_unanswered_goes_once_through_each_then_is_a_502_naming_the_last()
+    {
+        await using HostileParent first = ClosingUnanswered();
+        await using HostileParent second = ClosingUnanswered(reset: true);
+        await using HostileParent third = ClosingUnanswered();
+        await using TestProxy child = await ChildAsync(Upstream(null, first.Endpoint, second.Endpoint, third.Endpoint));
+        using RawClient raw = await RawClient.ConnectAsync(child.Endpoint);
+
+        await raw.SendAsync(Get("nowhere"));
+        Outcome outcome = await Outcome.ReadAsync(raw.Stream);
+
+        Assert.True(outcome.Status == 502, outcome.ToString());
+        Assert.Contains($"next-hop=\"{third.Endpoint}\"", outcome.HeadValue("Proxy-Status"));
+        Assert.Contains($"parent proxy {third.Endpoint} closed the connection without a response", outcome.Body);
+        Assert.All([first, second, third], parent => Assert.Single(parent.Heads));
     }
 
     [Fact]
