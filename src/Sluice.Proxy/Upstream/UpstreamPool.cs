@@ -97,10 +97,7 @@ internal sealed class UpstreamPool : IAsyncDisposable
 
         ConcurrentStack<Connection> stack = _idle.GetOrAdd(key, _ => new ConcurrentStack<Connection>());
         connection.IdleSinceTicks = Environment.TickCount64;
-        Volatile.Write(ref connection.PoolState, Idle);
-        Task<int> idleRead = connection.Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).AsTask();
-        connection.PendingRead = idleRead;
-        _ = WatchWhileIdleAsync(connection, idleRead);
+        Watch(connection, connection.Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).AsTask());
         stack.Push(connection);
 
         // DisposeAsync may have emptied the pool between the check above and the push, and the connection would stay
@@ -118,47 +115,60 @@ internal sealed class UpstreamPool : IAsyncDisposable
     /// so the socket never has two receives at once; a zero-byte receive consumes no data.
     /// </summary>
     /// <remarks>
+    /// <para>
+    /// The watch is a synchronous continuation (<c>ContinueWith</c>, <see cref="TaskContinuationOptions.ExecuteSynchronously"/>),
+    /// not an awaiting method: when a task has two continuations and the second is an await, the runtime queues that
+    /// await to the thread pool rather than run it on the completing thread. The taker's await is the rest of its
+    /// request (the response head, the relay, the next request's read): as a second awaiter it moved every request on
+    /// a pooled connection from the socket thread to a pool thread, a hand-off and a thread wake-up per request. A
+    /// synchronous <c>ContinueWith</c> is not counted as a first continuation, so the taker's await runs inline.
+    /// </para>
+    /// <para>
     /// A completed zero-byte receive does not prove there is anything to read: on Linux it completes on a readiness
     /// event, and an event left over from the last response (an origin that wrote its head and body in two writes,
     /// both read at once) completes it at once. So the socket is asked (Poll) before the connection is closed, and an
     /// empty wake-up starts a new watch.
+    /// </para>
     /// </remarks>
-    private static async Task WatchWhileIdleAsync(Connection connection, Task<int> idleRead)
+    private static void Watch(Connection connection, Task<int> idleRead)
     {
-        while (true)
+        connection.PendingRead = idleRead; // before the connection can be taken: its taker awaits this receive
+        Volatile.Write(ref connection.PoolState, Idle);
+        idleRead.ContinueWith(OnIdleReceive, connection, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private static readonly Action<Task<int>, object?> OnIdleReceive = static (idleRead, state) =>
+    {
+        var connection = (Connection)state!;
+        _ = idleRead.Exception; // observed: a receive ended by the close is expected
+        if (Interlocked.CompareExchange(ref connection.PoolState, Checking, Idle) != Idle)
+        {
+            return; // taken (the taker awaits the same receive) or already dead
+        }
+
+        if (!ReferenceEquals(connection.PendingRead, idleRead))
+        {
+            // A watch attached after the connection was taken, used and returned (its receive had completed by then):
+            // that idle period is over, and the one the connection is in has its own watch.
+            Volatile.Write(ref connection.PoolState, Idle);
+            return;
+        }
+
+        if (idleRead.IsCompletedSuccessfully && !Readable(connection))
         {
             try
             {
-                await idleRead.ConfigureAwait(false);
+                Watch(connection, connection.Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).AsTask());
+                return;
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
             }
-
-            if (Interlocked.CompareExchange(ref connection.PoolState, Checking, Idle) != Idle)
-            {
-                return; // taken (the taker awaits the same receive) or already dead
-            }
-
-            if (idleRead.IsCompletedSuccessfully && !Readable(connection))
-            {
-                try
-                {
-                    idleRead = connection.Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).AsTask();
-                    connection.PendingRead = idleRead;
-                    Volatile.Write(ref connection.PoolState, Idle);
-                    continue;
-                }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
-                {
-                }
-            }
-
-            Volatile.Write(ref connection.PoolState, Dead);
-            connection.Dispose();
-            return;
         }
-    }
+
+        Volatile.Write(ref connection.PoolState, Dead);
+        connection.Dispose();
+    };
 
     // Readable while idle means the origin closed (EOF) or sent bytes nobody asked for: unusable either way.
     private static bool Readable(Connection connection)

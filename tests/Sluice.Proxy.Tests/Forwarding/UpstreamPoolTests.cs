@@ -81,6 +81,33 @@ public sealed class UpstreamPoolTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task The_taker_of_a_pooled_connection_goes_on_where_its_answer_arrived_not_on_a_pool_thread()
+    {
+        // The idle watch and the taker wait on the same receive. Were the watch an await too, the runtime would queue
+        // the taker's (the second awaiter's) continuation, the rest of its request, to the thread pool: a hand-off
+        // and a thread wake-up per request. With inline socket completions (the suite runs as `sluice run` does) the
+        // taker goes on on the socket engine's own thread.
+        await using var pool = new UpstreamPool(maxPerHost: 4, LongIdle);
+        Connection[] returned = await OpenAsync(1);
+        pool.Return(Key, returned[0]);
+        Connection taken = Assert.IsType<Connection>(pool.TryTake(Key));
+
+        var where = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        async Task TakeAnswerAsync()
+        {
+            await taken.AwaitPendingReadAsync(CancellationToken.None).ConfigureAwait(false);
+            where.SetResult(Thread.CurrentThread.IsThreadPoolThread);
+        }
+
+        Task taker = TakeAnswerAsync();
+        Assert.False(where.Task.IsCompleted); // still waiting for the origin
+        await _originSides[0].SendAsync("H"u8.ToArray());
+
+        Assert.False(await where.Task.WaitAsync(TimeSpan.FromSeconds(20)), "the taker's continuation was queued to the thread pool");
+        await taker;
+    }
+
+    [Fact]
     public async Task With_the_limit_at_zero_nothing_is_pooled()
     {
         await using var pool = new UpstreamPool(maxPerHost: 0, LongIdle);
