@@ -363,6 +363,14 @@ internal sealed class ForwardExchange
         {
             return Outcome.RetryOnNewConnection;
         }
+        catch (IOException) when (CanSendAgain && AnotherParentIsUp())
+        {
+            return Outcome.RetryThroughNextParent;
+        }
+        catch (IOException)
+        {
+            throw new ProxyErrorException(ProxyErrorKind.UpstreamClosed, $"{Answering} closed the connection before the request was sent") { Hop = ParentHop };
+        }
 
         bool uploading = _requestFraming.HasBody && !_bodySentWithHead;
         using CancellationTokenSource? uploadCancel = uploading ? CancellationTokenSource.CreateLinkedTokenSource(ct) : null;
@@ -393,7 +401,7 @@ internal sealed class ForwardExchange
                 // Safe to send again only when nothing was consumed and the method is idempotent (RFC 9110 §9.2.2):
                 // on a new connection when it was a pooled one the origin closed just as we used it; through the
                 // route's next parent when it was a new one to a parent (going away, it still accepts for a moment).
-                if (!_requestFraming.HasBody && IsIdempotent(Head.Method))
+                if (CanSendAgain)
                 {
                     if (reused)
                     {
@@ -549,6 +557,9 @@ internal sealed class ForwardExchange
     private ProxyErrorException ClientBodyFailureOr(ProxyErrorException fallback) => _clientBodyFailure is { } e
         ? new ProxyErrorException(ProxyErrorKind.MalformedRequest, $"request body: {e.Message}")
         : fallback;
+
+    // Nothing of the client's consumed, and a method that means the same when it arrives twice (RFC 9110 §9.2.2).
+    private bool CanSendAgain => !_requestFraming.HasBody && IsIdempotent(Head.Method);
 
     private static bool IsIdempotent(string method) => method is "GET" or "HEAD" or "OPTIONS" or "TRACE" or "PUT" or "DELETE";
 

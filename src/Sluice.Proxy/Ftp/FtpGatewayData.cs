@@ -36,8 +36,7 @@ internal static class FtpGatewayData
             throw new ProxyErrorException(ProxyErrorKind.DestinationProhibited, $"the FTP data connection to {address} port {port} is refused: {check.Detail}");
         }
 
-        Socket socket = await TcpConnector.ConnectAsync([address], port, $"the FTP data port of {control.Server}", connectTimeout, connectTimeout, cancellationToken).ConfigureAwait(false);
-        return Connection.FromSocket(socket);
+        return await TcpConnector.ConnectAsync([address], port, $"the FTP data port of {control.Server}", connectTimeout, connectTimeout, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>One read of a data connection, within the idle timeout; 0 at its end.</summary>

@@ -117,8 +117,9 @@ internal sealed class Connection : IDisposable
     public static Connection Layered(Connection plain, Stream layered) =>
         new(plain.Socket, layered, plain.Remote) { CertificateUser = plain.CertificateUser };
 
-    public static Connection FromSocket(Socket socket) =>
-        new(socket, new NetworkStream(socket, ownsSocket: false), (IPEndPoint)socket.RemoteEndPoint!);
+    /// <param name="remote">The peer when it is known (the endpoint dialled); else the socket is asked.</param>
+    public static Connection FromSocket(Socket socket, IPEndPoint? remote = null) =>
+        new(socket, new NetworkStream(socket, ownsSocket: false), remote ?? (IPEndPoint)socket.RemoteEndPoint!);
 
     /// <summary>
     /// Half-close: no more bytes will be sent, but reading goes on (FIN, not RST). Over TLS, close_notify first. Once

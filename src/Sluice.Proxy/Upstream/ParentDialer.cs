@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
@@ -154,10 +153,10 @@ internal sealed class ParentDialer
                 throw new ProxyErrorException(ProxyErrorKind.ParentError, $"parent proxy {parent.Endpoint}: {lookup.Detail}") { Hop = hop };
         }
 
-        Socket socket;
+        Connection plain;
         try
         {
-            socket = await TcpConnector.ConnectAsync(lookup.Permitted, address.Port, $"parent proxy {parent.Endpoint}", limit, limit - Stopwatch.GetElapsedTime(started), cancellationToken).ConfigureAwait(false);
+            plain = await TcpConnector.ConnectAsync(lookup.Permitted, address.Port, $"parent proxy {parent.Endpoint}", limit, limit - Stopwatch.GetElapsedTime(started), cancellationToken).ConfigureAwait(false);
         }
         catch (ProxyErrorException e)
         {
@@ -172,39 +171,39 @@ internal sealed class ParentDialer
             }, e.Message) { Hop = hop };
         }
 
+        if (!parent.Address.Tls)
+        {
+            _metrics.ParentConnect.WithLabels(parent.Upstream, parent.Endpoint).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            return plain;
+        }
+
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         TimeSpan left = limit - Stopwatch.GetElapsedTime(started);
         timeout.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero); // the TLS handshake within the same connect timeout
-        Stream stream = new NetworkStream(socket, ownsSocket: false);
-        if (parent.Address.Tls)
+        var handshaking = new HandshakeStream(new NetworkStream(plain.Socket, ownsSocket: false));
+        var tls = new SslStream(handshaking, leaveInnerStreamOpen: false);
+        try
         {
-            var handshaking = new HandshakeStream(stream);
-            var tls = new SslStream(handshaking, leaveInnerStreamOpen: false);
-            try
-            {
-                await tls.AuthenticateAsClientAsync(access.TlsOptions(address.Host), timeout.Token).ConfigureAwait(false);
-                handshaking.Handshaken();
-            }
-            catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                await tls.DisposeAsync().ConfigureAwait(false);
-                socket.Dispose();
-                throw e is OperationCanceledException
-                    ? new ProxyErrorException(ProxyErrorKind.ParentTimeout, $"no TLS handshake with parent proxy {parent.Endpoint} within {Durations.Format(limit)}") { Hop = hop }
-                    : new ProxyErrorException(ProxyErrorKind.ParentTlsError, $"TLS with parent proxy {parent.Endpoint} failed: {e.Message}") { Hop = hop };
-            }
-            catch
-            {
-                await tls.DisposeAsync().ConfigureAwait(false);
-                socket.Dispose();
-                throw;
-            }
-
-            stream = tls;
+            await tls.AuthenticateAsClientAsync(access.TlsOptions(address.Host), timeout.Token).ConfigureAwait(false);
+            handshaking.Handshaken();
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            plain.Dispose();
+            throw e is OperationCanceledException
+                ? new ProxyErrorException(ProxyErrorKind.ParentTimeout, $"no TLS handshake with parent proxy {parent.Endpoint} within {Durations.Format(limit)}") { Hop = hop }
+                : new ProxyErrorException(ProxyErrorKind.ParentTlsError, $"TLS with parent proxy {parent.Endpoint} failed: {e.Message}") { Hop = hop };
+        }
+        catch
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            plain.Dispose();
+            throw;
         }
 
         _metrics.ParentConnect.WithLabels(parent.Upstream, parent.Endpoint).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
-        return new Connection(socket, stream, (IPEndPoint)socket.RemoteEndPoint!);
+        return Connection.Layered(plain, tls);
     }
 
     /// <summary>

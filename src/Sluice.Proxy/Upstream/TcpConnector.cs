@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Sluice.Policy.Config;
 using Sluice.Proxy.Errors;
+using Sluice.Proxy.Transport;
 
 namespace Sluice.Proxy.Upstream;
 
@@ -12,7 +13,9 @@ namespace Sluice.Proxy.Upstream;
 /// once when it failed; the first to connect wins and the others are cancelled and closed. Every attempt shares the
 /// budget, so an address that swallows SYNs no longer spends it all before the next is tried. Failures are the direct
 /// kinds (refused, timeout, unreachable) in words that name <c>what</c> was connected to; a parent's dialer turns them
-/// into its own kinds. When every attempt fails, the last failure is the one reported.
+/// into its own kinds. When every attempt fails, the last failure is the one reported. The connection's peer is the
+/// endpoint connected to, not asked of the socket: a peer that accepted and reset at once has no peer name any more
+/// (getpeername fails), and that is the first read's failure to report, not the dial's.
 /// </summary>
 internal static class TcpConnector
 {
@@ -22,15 +25,15 @@ internal static class TcpConnector
     /// <param name="what">How the messages name the peer: <c>host:port</c>, or <c>parent proxy host:port</c>.</param>
     /// <param name="connectTimeout">The whole budget (lookup included), for the message.</param>
     /// <param name="left">What is left of it now.</param>
-    public static Task<Socket> ConnectAsync(IReadOnlyList<IPAddress> addresses, int port, string what, TimeSpan connectTimeout, TimeSpan left, CancellationToken cancellationToken) => addresses.Count switch
+    public static Task<Connection> ConnectAsync(IReadOnlyList<IPAddress> addresses, int port, string what, TimeSpan connectTimeout, TimeSpan left, CancellationToken cancellationToken) => addresses.Count switch
     {
-        0 => Task.FromException<Socket>(new ProxyErrorException(ProxyErrorKind.DestinationUnreachable, $"no address to connect to for {what}")),
+        0 => Task.FromException<Connection>(new ProxyErrorException(ProxyErrorKind.DestinationUnreachable, $"no address to connect to for {what}")),
         1 => ConnectOneAsync(addresses[0], port, what, connectTimeout, left, cancellationToken),
         _ => RaceAsync(addresses, port, what, connectTimeout, left, cancellationToken),
     };
 
     /// <summary>Happy Eyeballs over two or more addresses.</summary>
-    private static async Task<Socket> RaceAsync(IReadOnlyList<IPAddress> addresses, int port, string what, TimeSpan connectTimeout, TimeSpan left, CancellationToken cancellationToken)
+    private static async Task<Connection> RaceAsync(IReadOnlyList<IPAddress> addresses, int port, string what, TimeSpan connectTimeout, TimeSpan left, CancellationToken cancellationToken)
     {
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         budget.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
@@ -60,7 +63,7 @@ internal static class TcpConnector
                 Exception? failure = await done.Outcome.ConfigureAwait(false);
                 if (failure is null)
                 {
-                    return done.Take();
+                    return Connection.FromSocket(done.Take(), new IPEndPoint(done.Address, port));
                 }
 
                 done.Dispose();
@@ -93,14 +96,15 @@ internal static class TcpConnector
     /// given (in the receive operation it caches) for the connection's life: a source made per connection would stay
     /// with every tunnel.
     /// </summary>
-    private static async Task<Socket> ConnectOneAsync(IPAddress address, int port, string what, TimeSpan connectTimeout, TimeSpan left, CancellationToken cancellationToken)
+    private static async Task<Connection> ConnectOneAsync(IPAddress address, int port, string what, TimeSpan connectTimeout, TimeSpan left, CancellationToken cancellationToken)
     {
         Socket socket = Attempt.NewSocket(address);
-        Task connect = socket.ConnectAsync(new IPEndPoint(address, port), cancellationToken).AsTask();
+        var peer = new IPEndPoint(address, port);
+        Task connect = socket.ConnectAsync(peer, cancellationToken).AsTask();
         try
         {
             await connect.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
-            return socket;
+            return Connection.FromSocket(socket, peer);
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException or SocketException)
         {

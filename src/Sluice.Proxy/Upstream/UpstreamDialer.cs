@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Sluice.Policy.Decisions;
 using Sluice.Proxy.Pipeline;
 using Sluice.Proxy.Resolution;
@@ -44,8 +43,8 @@ internal sealed class UpstreamDialer
         Verdict resolved = await ResolveAsync(pipeline, resolver, allowed, cancellationToken).ConfigureAwait(false);
         TimeSpan elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         long connecting = System.Diagnostics.Stopwatch.GetTimestamp();
-        Socket socket = await TcpConnector.ConnectAsync(resolved.Permitted, port, $"{host}:{port}", connectTimeout, connectTimeout - elapsed, cancellationToken).ConfigureAwait(false);
+        Connection connection = await TcpConnector.ConnectAsync(resolved.Permitted, port, $"{host}:{port}", connectTimeout, connectTimeout - elapsed, cancellationToken).ConfigureAwait(false);
         _metrics.UpstreamConnect.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(connecting).TotalSeconds);
-        return Connection.FromSocket(socket);
+        return connection;
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using Sluice.Proxy.Tests.Infrastructure;
 
@@ -59,5 +60,55 @@ public sealed class HostileTrafficTests
         Assert.True(!head.StartsWith("HTTP/1.1 101", StringComparison.Ordinal), $"the proxy switched protocols with a request body still to come\n{head}");
         Assert.True(heads.TryPeek(out string? sent) && !sent.Contains("Upgrade: websocket", StringComparison.OrdinalIgnoreCase),
             $"a request with a body was forwarded as an upgrade\n{sent}");
+    }
+
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("CONNECT")]
+    public async Task An_origin_that_accepts_and_resets_at_once_gets_each_client_a_502_with_proxy_status(string method)
+    {
+        // Where the reset lands depends on the race with the proxy: before its connect completes is seen (no peer
+        // name any more), before its write (the write fails), or after it (the read does). Each is a 502 naming the
+        // origin (or, for a CONNECT answered before the reset came, a tunnel that then closes), never a client connection
+        // closed without a word; rounds give every window its chance.
+        await using var origin = RawOrigin.Start((stream, socket) =>
+        {
+            socket.LingerState = new LingerOption(true, 0);
+            socket.Close();
+            return Task.CompletedTask;
+        });
+        await using TestProxy proxy = await TestProxy.StartAsync();
+        proxy.Resolver.Map("reset.test", IPAddress.Loopback);
+        string authority = $"reset.test:{origin.Port}";
+        string request = method == "GET" ? $"GET http://{authority}/ HTTP/1.1\r\nHost: {authority}\r\n\r\n" : $"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n";
+
+        for (int round = 0; round < 25; round++)
+        {
+            using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+            await client.SendAsync(request);
+            Outcome outcome = await Outcome.ReadAsync(client.Stream, method);
+
+            if (method == "CONNECT" && outcome.Status == 200)
+            {
+                // Connected before the reset came: the tunnel was open, and the reset closes it.
+                Assert.Equal(0, await ReadOrResetAsync(client.Stream).WaitAsync(TimeSpan.FromSeconds(20)));
+                continue;
+            }
+
+            Assert.True(outcome.Status == 502, $"round {round}\n{outcome}");
+            Assert.Contains(TestProxy.Name, outcome.HeadValue("Proxy-Status"));
+        }
+    }
+
+    private static async Task<int> ReadOrResetAsync(NetworkStream stream)
+    {
+        try
+        {
+            return await stream.ReadAsync(new byte[1]);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Sluice.Proxy.Errors;
+using Sluice.Proxy.Transport;
 using Sluice.Proxy.Upstream;
 
 namespace Sluice.Proxy.Tests.Resolution;
@@ -28,9 +29,10 @@ public sealed class HappyEyeballsTests : IDisposable
     {
         int port = FullIPv6ListenerWithIPv4Beside(out Socket v4);
 
-        using Socket connected = await TcpConnector.ConnectAsync([IPAddress.IPv6Loopback, IPAddress.Loopback], port, "dual.test", Budget, Budget, CancellationToken.None);
+        using Connection connected = await TcpConnector.ConnectAsync([IPAddress.IPv6Loopback, IPAddress.Loopback], port, "dual.test", Budget, Budget, CancellationToken.None);
 
-        Assert.Equal(IPAddress.Loopback, ((IPEndPoint)connected.RemoteEndPoint!).Address);
+        Assert.Equal(IPAddress.Loopback, connected.Remote.Address);
+        Assert.Equal(connected.Remote, connected.Socket.RemoteEndPoint);
         using Socket accepted = await v4.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(30));
         Assert.NotNull(accepted);
     }
@@ -41,9 +43,10 @@ public sealed class HappyEyeballsTests : IDisposable
         Socket v4 = Listen(new IPEndPoint(IPAddress.Loopback, 0), 16);
         int port = ((IPEndPoint)v4.LocalEndPoint!).Port; // nothing listens on [::1] at this port: refused
 
-        using Socket connected = await TcpConnector.ConnectAsync([IPAddress.IPv6Loopback, IPAddress.Loopback], port, "dual.test", Budget, Budget, CancellationToken.None);
+        using Connection connected = await TcpConnector.ConnectAsync([IPAddress.IPv6Loopback, IPAddress.Loopback], port, "dual.test", Budget, Budget, CancellationToken.None);
 
-        Assert.Equal(IPAddress.Loopback, ((IPEndPoint)connected.RemoteEndPoint!).Address);
+        Assert.Equal(IPAddress.Loopback, connected.Remote.Address);
+        Assert.Equal(connected.Remote, connected.Socket.RemoteEndPoint);
     }
 
     [Fact]
