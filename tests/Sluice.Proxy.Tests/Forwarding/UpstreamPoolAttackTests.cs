@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Net.Sockets;
 using Sluice.Proxy.Transport;
+using Sluice.Proxy.Tests.Parents;
 using Sluice.Proxy.Upstream;
 
 namespace Sluice.Proxy.Tests.Forwarding;
@@ -13,12 +13,10 @@ namespace Sluice.Proxy.Tests.Forwarding;
 /// </summary>
 public sealed class UpstreamPoolAttackTests : IAsyncDisposable
 {
-    private const string Key = "origin.test:80";
-    private static readonly TimeSpan LongIdle = TimeSpan.FromMinutes(5);
-    private readonly TcpListener _origin = new(IPAddress.Loopback, 0);
-    private readonly List<Socket> _originSides = [];
-
-    public UpstreamPoolAttackTests() => _origin.Start();
+    private const string Key = PooledConnections.Key;
+    private static readonly TimeSpan LongIdle = PooledConnections.LongIdle;
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20); // a loaded 2-core machine can be slow to deliver a close
+    private readonly PooledConnections _kit = new();
 
     [Fact]
     public async Task A_sweep_racing_takers_that_empty_the_stack_does_not_throw_nor_hand_a_connection_out_twice()
@@ -27,9 +25,9 @@ public sealed class UpstreamPoolAttackTests : IAsyncDisposable
         // goes empty between the sweep's look at it and its count, and the sweep must take that in its stride (it runs
         // on a timer, where an exception ends the process).
         await using var pool = new UpstreamPool(maxPerHost: 4, LongIdle);
-        Connection[] connections = await OpenAsync(1);
+        Connection[] connections = await _kit.OpenAsync(1);
         using var stop = new CancellationTokenSource();
-        Task[] echoes = [.. _originSides.Select(side => EchoAsync(side, stop.Token))];
+        Task[] echoes = [.. _kit.OriginSides.Select(side => EchoAsync(side, stop.Token))];
         pool.Return(Key, connections[0]);
 
         var held = new ConcurrentDictionary<Connection, bool>();
@@ -82,7 +80,7 @@ public sealed class UpstreamPoolAttackTests : IAsyncDisposable
         for (int round = 0; round < 20; round++)
         {
             var pool = new UpstreamPool(maxPerHost: 64, LongIdle);
-            Connection[] connections = await OpenAsync(8);
+            Connection[] connections = await _kit.OpenAsync(8);
             using var start = new Barrier(connections.Length + 1);
             Task[] returns = [.. connections.Select(connection => Task.Factory.StartNew(
                 () =>
@@ -114,13 +112,10 @@ public sealed class UpstreamPoolAttackTests : IAsyncDisposable
     {
         // Forty connections in use at once, each carrying a few exchanges, all back in the pool; then nothing.
         await using var pool = new UpstreamPool(maxPerHost: 3, LongIdle);
-        Connection[] connections = await OpenAsync(40);
+        Connection[] connections = await _kit.OpenAsync(40);
         using var stop = new CancellationTokenSource();
-        Task[] echoes = [.. _originSides.Select(side => EchoAsync(side, stop.Token))];
-        foreach (Connection connection in connections)
-        {
-            pool.Return(Key, connection);
-        }
+        Task[] echoes = [.. _kit.OriginSides.Select(side => EchoAsync(side, stop.Token))];
+        PooledConnections.ReturnAll(pool, connections);
 
         await Task.WhenAll(Enumerable.Range(0, connections.Length).Select(_ => Task.Run(async () =>
         {
@@ -141,7 +136,7 @@ public sealed class UpstreamPoolAttackTests : IAsyncDisposable
         pool.Sweep(silence + 1_000); // the first sweep after the flood: everything came back since the last one
         pool.Sweep(silence + 6_000);
 
-        List<Connection> kept = TakeAll(pool);
+        List<Connection> kept = PooledConnections.TakeAll(pool);
         Assert.Equal(3, kept.Count);
         foreach (Connection connection in kept)
         {
@@ -162,11 +157,8 @@ public sealed class UpstreamPoolAttackTests : IAsyncDisposable
     public async Task A_reload_lowering_the_limit_or_turning_pooling_off_is_applied_by_the_sweep()
     {
         await using var pool = new UpstreamPool(maxPerHost: 8, LongIdle);
-        Connection[] connections = await OpenAsync(6);
-        foreach (Connection connection in connections)
-        {
-            pool.Return(Key, connection);
-        }
+        Connection[] connections = await _kit.OpenAsync(6);
+        PooledConnections.ReturnAll(pool, connections);
 
         pool.Configure(2, LongIdle);
         pool.Sweep(Environment.TickCount64 + 6_000);
@@ -177,7 +169,7 @@ public sealed class UpstreamPoolAttackTests : IAsyncDisposable
         Assert.All(connections, c => Assert.True(c.Socket.SafeHandle.IsClosed));
         Assert.Null(pool.TryTake(Key));
 
-        Connection[] later = await OpenAsync(1);
+        Connection[] later = await _kit.OpenAsync(1);
         pool.Return(Key, later[0]); // pooling is off now
         Assert.True(later[0].Socket.SafeHandle.IsClosed);
     }
@@ -186,36 +178,30 @@ public sealed class UpstreamPoolAttackTests : IAsyncDisposable
     public async Task A_connection_the_origin_closed_or_spoke_on_before_it_came_back_is_never_handed_out()
     {
         await using var pool = new UpstreamPool(maxPerHost: 8, LongIdle);
-        Connection[] connections = await OpenAsync(3);
-        _originSides[0].Shutdown(SocketShutdown.Send); // FIN
-        await _originSides[1].SendAsync("x"u8.ToArray()); // a stray byte
-        _originSides[2].LingerState = new LingerOption(true, 0);
-        _originSides[2].Close(); // RST
-        await WaitUntilAsync(() => connections[0].Socket.Poll(0, SelectMode.SelectRead) && connections[1].Socket.Available == 1
-            && connections[2].Socket.Poll(0, SelectMode.SelectRead));
+        Connection[] connections = await _kit.OpenAsync(3);
+        _kit.OriginSides[0].Shutdown(SocketShutdown.Send); // FIN
+        await _kit.OriginSides[1].SendAsync("x"u8.ToArray()); // a stray byte
+        _kit.OriginSides[2].LingerState = new LingerOption(true, 0);
+        _kit.OriginSides[2].Close(); // RST
+        await ParentKit.EventuallyAsync(() => connections[0].Socket.Poll(0, SelectMode.SelectRead) && connections[1].Socket.Available == 1
+            && connections[2].Socket.Poll(0, SelectMode.SelectRead), "the FIN, the byte and the reset arriving", Patience);
 
-        foreach (Connection connection in connections)
-        {
-            pool.Return(Key, connection);
-        }
+        PooledConnections.ReturnAll(pool, connections);
 
         Assert.Null(pool.TryTake(Key));
-        await WaitUntilAsync(() => connections.All(c => c.Socket.SafeHandle.IsClosed));
+        await ParentKit.EventuallyAsync(() => connections.All(c => c.Socket.SafeHandle.IsClosed), "the pool closing every connection", Patience);
     }
 
     [Fact]
     public async Task A_connection_the_origin_closes_or_speaks_on_while_idle_is_closed_by_its_watch_not_handed_out()
     {
         await using var pool = new UpstreamPool(maxPerHost: 8, LongIdle);
-        Connection[] connections = await OpenAsync(2);
-        foreach (Connection connection in connections)
-        {
-            pool.Return(Key, connection);
-        }
+        Connection[] connections = await _kit.OpenAsync(2);
+        PooledConnections.ReturnAll(pool, connections);
 
-        _originSides[0].Shutdown(SocketShutdown.Send);
-        await _originSides[1].SendAsync("HTTP/1.1 200 OK\r\n"u8.ToArray()); // a late tail
-        await WaitUntilAsync(() => connections.All(c => c.Socket.SafeHandle.IsClosed));
+        _kit.OriginSides[0].Shutdown(SocketShutdown.Send);
+        await _kit.OriginSides[1].SendAsync("HTTP/1.1 200 OK\r\n"u8.ToArray()); // a late tail
+        await ParentKit.EventuallyAsync(() => connections.All(c => c.Socket.SafeHandle.IsClosed), "the pool closing every connection", Patience);
         Assert.Null(pool.TryTake(Key));
         pool.Sweep(Environment.TickCount64 + 6_000); // the dead entries go without a fuss
         Assert.Null(pool.TryTake(Key));
@@ -227,9 +213,9 @@ public sealed class UpstreamPoolAttackTests : IAsyncDisposable
         // The origin answers in two writes and the taker reads both at once: the readiness event left behind wakes
         // the idle watch with nothing to read, and the connection must stay.
         await using var pool = new UpstreamPool(maxPerHost: 1, LongIdle);
-        Connection[] connections = await OpenAsync(1);
+        Connection[] connections = await _kit.OpenAsync(1);
         using var stop = new CancellationTokenSource();
-        Task echo = EchoAsync(_originSides[0], stop.Token, split: true);
+        Task echo = EchoAsync(_kit.OriginSides[0], stop.Token, split: true);
         pool.Return(Key, connections[0]);
         for (int i = 0; i < 200; i++)
         {
@@ -249,13 +235,10 @@ public sealed class UpstreamPoolAttackTests : IAsyncDisposable
     public async Task The_pool_disposed_under_load_closes_every_connection_and_takes_none_back()
     {
         var pool = new UpstreamPool(maxPerHost: 4, LongIdle);
-        Connection[] connections = await OpenAsync(12);
+        Connection[] connections = await _kit.OpenAsync(12);
         using var stop = new CancellationTokenSource();
-        Task[] echoes = [.. _originSides.Select(side => EchoAsync(side, stop.Token))];
-        foreach (Connection connection in connections)
-        {
-            pool.Return(Key, connection);
-        }
+        Task[] echoes = [.. _kit.OriginSides.Select(side => EchoAsync(side, stop.Token))];
+        PooledConnections.ReturnAll(pool, connections);
 
         int exchanges = 0;
         Task[] takers = [.. Enumerable.Range(0, 6).Select(_ => Task.Run(async () =>
@@ -283,25 +266,16 @@ public sealed class UpstreamPoolAttackTests : IAsyncDisposable
             }
         }))];
 
-        await WaitUntilAsync(() => Volatile.Read(ref exchanges) > 200);
+        await ParentKit.EventuallyAsync(() => Volatile.Read(ref exchanges) > 200, "200 exchanges", Patience);
         await pool.DisposeAsync();
-        await WaitUntilAsync(() => Volatile.Read(ref exchanges) > 0 && connections.All(c => c.Socket.SafeHandle.IsClosed));
+        await ParentKit.EventuallyAsync(() => Volatile.Read(ref exchanges) > 0 && connections.All(c => c.Socket.SafeHandle.IsClosed), "the disposed pool closing every connection", Patience);
         await stop.CancelAsync();
         await Task.WhenAll(takers);
         Assert.All(connections, c => Assert.True(c.Socket.SafeHandle.IsClosed));
         await Task.WhenAll(echoes);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (Socket socket in _originSides)
-        {
-            socket.Dispose();
-        }
-
-        _origin.Stop();
-        await Task.CompletedTask;
-    }
+    public ValueTask DisposeAsync() => _kit.DisposeAsync();
 
     // What a forwarder does with a pooled connection: send, await the pending idle receive, read the whole answer.
     private static async Task ExchangeAsync(Connection connection, int answer = 1)
@@ -349,40 +323,6 @@ public sealed class UpstreamPoolAttackTests : IAsyncDisposable
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
         {
-        }
-    }
-
-    private static List<Connection> TakeAll(UpstreamPool pool)
-    {
-        var taken = new List<Connection>();
-        while (pool.TryTake(Key) is { } connection)
-        {
-            taken.Add(connection);
-        }
-
-        return taken;
-    }
-
-    private async Task<Connection[]> OpenAsync(int count)
-    {
-        var connections = new Connection[count];
-        for (int i = 0; i < count; i++)
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await socket.ConnectAsync((IPEndPoint)_origin.LocalEndpoint);
-            _originSides.Add(await _origin.AcceptSocketAsync());
-            connections[i] = Connection.FromSocket(socket);
-        }
-
-        return connections;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        while (!condition())
-        {
-            await Task.Delay(10, timeout.Token);
         }
     }
 }

@@ -1,6 +1,5 @@
-using System.Net;
-using System.Net.Sockets;
 using Sluice.Proxy.Transport;
+using Sluice.Proxy.Tests.Parents;
 using Sluice.Proxy.Upstream;
 
 namespace Sluice.Proxy.Tests.Forwarding;
@@ -11,39 +10,31 @@ namespace Sluice.Proxy.Tests.Forwarding;
 /// </summary>
 public sealed class UpstreamPoolTests : IAsyncDisposable
 {
-    private const string Key = "origin.test:80";
-    private static readonly TimeSpan LongIdle = TimeSpan.FromMinutes(5);
-    private readonly TcpListener _origin = new(IPAddress.Loopback, 0);
-    private readonly List<Socket> _originSides = [];
-
-    public UpstreamPoolTests() => _origin.Start();
+    private const string Key = PooledConnections.Key;
+    private static readonly TimeSpan LongIdle = PooledConnections.LongIdle;
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20); // a loaded 2-core machine can be slow to deliver a close
+    private readonly PooledConnections _kit = new();
 
     [Fact]
     public async Task Connections_coming_back_beyond_the_limit_are_all_kept_while_they_are_in_use()
     {
         await using var pool = new UpstreamPool(maxPerHost: 2, LongIdle);
-        Connection[] returned = await OpenAsync(6);
-        foreach (Connection connection in returned)
-        {
-            pool.Return(Key, connection);
-        }
+        Connection[] returned = await _kit.OpenAsync(6);
+        PooledConnections.ReturnAll(pool, returned);
 
-        Assert.Equal(returned.Reverse(), TakeAll(pool)); // last returned first: the warmest
+        Assert.Equal(returned.Reverse(), PooledConnections.TakeAll(pool)); // last returned first: the warmest
     }
 
     [Fact]
     public async Task A_sweep_closes_the_connections_beyond_the_limit_that_stayed_idle_longest_first()
     {
         await using var pool = new UpstreamPool(maxPerHost: 2, LongIdle);
-        Connection[] returned = await OpenAsync(5);
-        foreach (Connection connection in returned)
-        {
-            pool.Return(Key, connection);
-        }
+        Connection[] returned = await _kit.OpenAsync(5);
+        PooledConnections.ReturnAll(pool, returned);
 
         pool.Sweep(Environment.TickCount64 + 6_000); // none taken since the last sweep
 
-        Assert.Equal([returned[4], returned[3]], TakeAll(pool));
+        Assert.Equal([returned[4], returned[3]], PooledConnections.TakeAll(pool));
         Assert.All(returned[..3], c => Assert.Throws<ObjectDisposedException>(() => c.Socket.Available));
     }
 
@@ -51,33 +42,27 @@ public sealed class UpstreamPoolTests : IAsyncDisposable
     public async Task A_sweep_keeps_connections_beyond_the_limit_that_came_back_since_the_last_sweep()
     {
         await using var pool = new UpstreamPool(maxPerHost: 2, LongIdle);
-        Connection[] returned = await OpenAsync(5);
-        foreach (Connection connection in returned)
-        {
-            pool.Return(Key, connection);
-        }
+        Connection[] returned = await _kit.OpenAsync(5);
+        PooledConnections.ReturnAll(pool, returned);
 
         pool.Sweep(Environment.TickCount64); // a working set under load: all just returned
 
-        Assert.Equal(5, TakeAll(pool).Count);
+        Assert.Equal(5, PooledConnections.TakeAll(pool).Count);
     }
 
     [Fact]
     public async Task A_sweep_counts_only_usable_connections_against_the_limit()
     {
         await using var pool = new UpstreamPool(maxPerHost: 2, LongIdle);
-        Connection[] returned = await OpenAsync(3);
-        foreach (Connection connection in returned)
-        {
-            pool.Return(Key, connection);
-        }
+        Connection[] returned = await _kit.OpenAsync(3);
+        PooledConnections.ReturnAll(pool, returned);
 
-        _originSides[2].Close(); // the origin closes the newest: the pool's watch drops it
-        await WaitUntilAsync(() => returned[2].Socket.SafeHandle.IsClosed);
+        _kit.OriginSides[2].Close(); // the origin closes the newest: the pool's watch drops it
+        await ParentKit.EventuallyAsync(() => returned[2].Socket.SafeHandle.IsClosed, "the watch closing the connection its origin closed", Patience);
 
         pool.Sweep(Environment.TickCount64 + 6_000);
 
-        Assert.Equal([returned[1], returned[0]], TakeAll(pool)); // two usable: at the limit, none trimmed
+        Assert.Equal([returned[1], returned[0]], PooledConnections.TakeAll(pool)); // two usable: at the limit, none trimmed
     }
 
     [Fact]
@@ -88,7 +73,7 @@ public sealed class UpstreamPoolTests : IAsyncDisposable
         // and a thread wake-up per request. With inline socket completions (the suite runs as `sluice run` does) the
         // taker goes on on the socket engine's own thread.
         await using var pool = new UpstreamPool(maxPerHost: 4, LongIdle);
-        Connection[] returned = await OpenAsync(1);
+        Connection[] returned = await _kit.OpenAsync(1);
         pool.Return(Key, returned[0]);
         Connection taken = Assert.IsType<Connection>(pool.TryTake(Key));
 
@@ -101,7 +86,7 @@ public sealed class UpstreamPoolTests : IAsyncDisposable
 
         Task taker = TakeAnswerAsync();
         Assert.False(where.Task.IsCompleted); // still waiting for the origin
-        await _originSides[0].SendAsync("H"u8.ToArray());
+        await _kit.OriginSides[0].SendAsync("H"u8.ToArray());
 
         Assert.False(await where.Task.WaitAsync(TimeSpan.FromSeconds(20)), "the taker's continuation was queued to the thread pool");
         await taker;
@@ -111,7 +96,7 @@ public sealed class UpstreamPoolTests : IAsyncDisposable
     public async Task With_the_limit_at_zero_nothing_is_pooled()
     {
         await using var pool = new UpstreamPool(maxPerHost: 0, LongIdle);
-        Connection[] returned = await OpenAsync(1);
+        Connection[] returned = await _kit.OpenAsync(1);
 
         pool.Return(Key, returned[0]);
 
@@ -119,48 +104,5 @@ public sealed class UpstreamPoolTests : IAsyncDisposable
         Assert.Throws<ObjectDisposedException>(() => returned[0].Socket.Available);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (Socket socket in _originSides)
-        {
-            socket.Dispose();
-        }
-
-        _origin.Stop();
-        await Task.CompletedTask;
-    }
-
-    private static List<Connection> TakeAll(UpstreamPool pool)
-    {
-        var taken = new List<Connection>();
-        while (pool.TryTake(Key) is { } connection)
-        {
-            taken.Add(connection);
-        }
-
-        return taken;
-    }
-
-    private async Task<Connection[]> OpenAsync(int count)
-    {
-        var connections = new Connection[count];
-        for (int i = 0; i < count; i++)
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await socket.ConnectAsync((IPEndPoint)_origin.LocalEndpoint);
-            _originSides.Add(await _origin.AcceptSocketAsync());
-            connections[i] = Connection.FromSocket(socket);
-        }
-
-        return connections;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        while (!condition())
-        {
-            await Task.Delay(10, timeout.Token);
-        }
-    }
+    public ValueTask DisposeAsync() => _kit.DisposeAsync();
 }
