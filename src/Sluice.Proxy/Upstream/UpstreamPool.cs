@@ -236,7 +236,7 @@ internal sealed class UpstreamPool : IAsyncDisposable
             // array) has been idle longest, since takers pop from the top.
             var all = new Connection[stack.Count];
             int n = stack.TryPopRange(all);
-            int usable = 0;
+            int usable = 0; // counts the ones a watch is looking at: if a watch then finds its connection dead, fewer than the limit stay until the next load
             for (int i = 0; i < n; i++)
             {
                 if (Volatile.Read(ref all[i].PoolState) is Idle or Checking)
@@ -256,18 +256,17 @@ internal sealed class UpstreamPool : IAsyncDisposable
                     continue;
                 }
 
-                switch (Interlocked.CompareExchange(ref connection.PoolState, Dead, Idle))
+                int claimed = Interlocked.CompareExchange(ref connection.PoolState, Dead, Idle);
+                if (claimed == Checking)
                 {
-                    case Idle:
-                        connection.Dispose();
-                        usable--;
-                        break;
-                    case Dead:
-                        connection.Dispose();
-                        break;
-                    case Checking:
-                        stack.Push(connection); // its watch started meanwhile: the next sweep judges it again
-                        break;
+                    stack.Push(connection); // its watch started meanwhile: the next sweep judges it again
+                    continue;
+                }
+
+                connection.Dispose(); // ours to close (it was Idle), or closed already by its watch (Dead): Dispose is idempotent
+                if (claimed == Idle)
+                {
+                    usable--;
                 }
             }
 
