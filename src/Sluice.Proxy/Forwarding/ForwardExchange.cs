@@ -489,7 +489,9 @@ internal sealed class ForwardExchange
         ProxyErrorKind? failure = null;
         try
         {
-            await BodyCopier.CopyAsync(upstream.Input, Client.Stream, framing, chunkedOut, _x.HeadLimits.MaxHeaderBytes, progress, ct, trailerFilter).ConfigureAwait(false);
+            await (SplicedBody.Applies(_x.Splice, upstream, Client, framing, chunkedOut)
+                ? SplicedBody.CopyAsync(upstream, Client, framing, progress, ct)
+                : BodyCopier.CopyAsync(upstream.Input, Client.Stream, framing, chunkedOut, _x.HeadLimits.MaxHeaderBytes, progress, ct, trailerFilter)).ConfigureAwait(false);
         }
         catch (BodyException e)
         {

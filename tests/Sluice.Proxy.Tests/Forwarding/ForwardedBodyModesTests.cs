@@ -1,0 +1,220 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using Sluice.Proxy.Tests.Infrastructure;
+
+namespace Sluice.Proxy.Tests.Forwarding;
+
+/// <summary>
+/// Both ways a forwarded response body counted by Content-Length or ended by the origin's close moves, splice(2)
+/// between plain sockets (on Linux) and the buffer copy, must give the same result: every byte, never one beyond
+/// the body, counts in the access log true, a truncated body cuts the client's connection, the origin's connection
+/// pooled only when nothing followed the body.
+/// </summary>
+public sealed class ForwardedBodyModesTests
+{
+    private const int Size = 16 * 1024 * 1024;
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_16_MiB_body_arrives_exact_and_the_origin_connection_serves_the_next_request(bool splice)
+    {
+        Assert.True(!splice || !OperatingSystem.IsLinux() || Sluice.Proxy.Tunnels.SplicePipe.IsSupported, "splice(2) should be available on Linux");
+        int connections = 0;
+        await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
+        {
+            Interlocked.Increment(ref connections);
+            while (await ReadRequestHeadAsync(stream) is { } request)
+            {
+                long size = request.Contains("/small", StringComparison.Ordinal) ? 5 : Size;
+                await WriteBodyAsync(stream, $"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n", size);
+            }
+        });
+        await using TestProxy proxy = await Start(splice);
+
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        await client.SendAsync(Get(origin, "/big"));
+        string head = await client.ReadHeadAsync();
+        Assert.StartsWith("HTTP/1.1 200", head);
+        Assert.Equal(TestData.Sha256(Size), await HashAsync(client.Stream, Size));
+
+        await client.SendAsync(Get(origin, "/small"));
+        Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync());
+        Assert.Equal(TestData.Sha256(5), await HashAsync(client.Stream, 5));
+        Assert.Equal(1, Volatile.Read(ref connections)); // the origin's connection went back to the pool and was taken again
+
+        string line = await proxy.AccessLog.WaitForAsync(l => l.Contains("/big", StringComparison.Ordinal), "the big response's line");
+        Assert.Contains("TCP_MISS/200", line);
+        Assert.Equal(head.Length + Size, LoggedBytes(line)); // head and body to the client, exactly
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Bytes_an_origin_sends_after_the_body_never_reach_the_client_and_its_connection_is_not_reused(bool splice)
+    {
+        int connections = 0;
+        await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
+        {
+            Interlocked.Increment(ref connections);
+            while (await ReadRequestHeadAsync(stream) is { } _)
+            {
+                // The body and a forged second response in one stream of writes, the forgery straddling pipe-sized reads.
+                await WriteBodyAsync(stream, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", 100_000);
+                await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"u8.ToArray());
+            }
+        });
+        await using TestProxy proxy = await Start(splice);
+
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        for (int round = 0; round < 2; round++)
+        {
+            await client.SendAsync(Get(origin, $"/round{round}"));
+            Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync());
+            Assert.Equal(TestData.Sha256(100_000), await HashAsync(client.Stream, 100_000));
+        }
+
+        Assert.Equal(0, client.Socket.Available); // nothing beyond the two bodies, the forged answers included
+        Assert.Equal(2, Volatile.Read(ref connections)); // the first origin connection had bytes left over: closed, not pooled
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_body_the_origin_cuts_short_cuts_the_client_connection_and_is_logged_with_what_was_passed_on(bool splice)
+    {
+        await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
+        {
+            await ReadRequestHeadAsync(stream);
+            await WriteBodyAsync(stream, $"HTTP/1.1 200 OK\r\nContent-Length: {Size}\r\n\r\n", Size / 2);
+            socket.Shutdown(SocketShutdown.Send);
+        });
+        await using TestProxy proxy = await Start(splice);
+
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        await client.SendAsync(Get(origin, "/cut"));
+        string head = await client.ReadHeadAsync();
+        Assert.StartsWith("HTTP/1.1 200", head);
+        byte[] rest = await client.ReadToEndAsync(30_000); // the end comes as a reset: never a clean end of a body cut short
+
+        Assert.True(rest.Length <= Size / 2, $"{rest.Length} bytes after the head");
+        string line = await proxy.AccessLog.WaitForAsync(l => l.Contains("/cut", StringComparison.Ordinal), "the cut response's line");
+        Assert.Equal(head.Length + (Size / 2), LoggedBytes(line)); // every byte the origin sent was passed on before the cut
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_body_ended_by_the_origins_close_reaches_an_http_1_0_client_whole_and_then_the_close(bool splice)
+    {
+        await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
+        {
+            await ReadRequestHeadAsync(stream);
+            await WriteBodyAsync(stream, "HTTP/1.0 200 OK\r\n\r\n", Size);
+            socket.Shutdown(SocketShutdown.Send);
+        });
+        await using TestProxy proxy = await Start(splice);
+
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        await client.SendAsync($"GET http://origin.test:{origin.Port}/whole HTTP/1.0\r\nHost: origin.test\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync());
+        Assert.Equal(TestData.Sha256(Size), await HashAsync(client.Stream, Size));
+        Assert.Empty(await client.ReadToEndAsync(30_000));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_client_that_leaves_in_the_middle_of_a_body_is_logged_and_leaves_nothing_open(bool splice)
+    {
+        await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
+        {
+            await ReadRequestHeadAsync(stream);
+            await WriteBodyAsync(stream, $"HTTP/1.1 200 OK\r\nContent-Length: {Size}\r\n\r\n", Size);
+        });
+        await using TestProxy proxy = await Start(splice);
+
+        using (RawClient client = await RawClient.ConnectAsync(proxy.Endpoint))
+        {
+            await client.SendAsync(Get(origin, "/left"));
+            Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync());
+            await client.ReadExactlyAsync(1024 * 1024);
+            client.Socket.LingerState = new LingerOption(true, 0); // leave with a reset, unread bytes and all
+        }
+
+        string line = await proxy.AccessLog.WaitForAsync(l => l.Contains("/left", StringComparison.Ordinal), "the line of the response the client left");
+        Assert.Contains("TCP_MISS/200", line);
+        await Parents.ParentKit.EventuallyAsync(() => proxy.OpenConnections == 0, "the client's connection closing in the proxy");
+    }
+
+    private static Task<TestProxy> Start(bool splice)
+    {
+        var resolver = new MapResolver();
+        resolver.Map("origin.test", IPAddress.Loopback);
+        return TestProxy.StartAsync(resolver: resolver, splice: splice);
+    }
+
+    private static string Get(RawOrigin origin, string path) =>
+        $"GET http://origin.test:{origin.Port}{path} HTTP/1.1\r\nHost: origin.test:{origin.Port}\r\n\r\n";
+
+    private static long LoggedBytes(string squidLine) =>
+        long.Parse(squidLine.Split(' ', StringSplitOptions.RemoveEmptyEntries)[4], CultureInfo.InvariantCulture);
+
+    /// <summary>Writes the head and then the body, the body's first bytes in the head's write and the rest in odd-sized writes that straddle every buffer.</summary>
+    private static async Task WriteBodyAsync(NetworkStream stream, string head, long size)
+    {
+        byte[] headBytes = Encoding.Latin1.GetBytes(head);
+        byte[] chunk = new byte[headBytes.Length + 100_003];
+        headBytes.CopyTo(chunk, 0);
+        int first = (int)Math.Min(1000, size);
+        TestData.Fill(chunk.AsSpan(headBytes.Length, first), 0);
+        await stream.WriteAsync(chunk.AsMemory(0, headBytes.Length + first));
+        for (long sent = first; sent < size;)
+        {
+            int n = (int)Math.Min(100_003, size - sent);
+            TestData.Fill(chunk.AsSpan(0, n), sent);
+            await stream.WriteAsync(chunk.AsMemory(0, n));
+            sent += n;
+        }
+    }
+
+    private static async Task<string?> ReadRequestHeadAsync(NetworkStream stream)
+    {
+        var head = new StringBuilder();
+        byte[] one = new byte[1];
+        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            if (await stream.ReadAsync(one) == 0)
+            {
+                return null;
+            }
+
+            head.Append((char)one[0]);
+        }
+
+        return head.ToString();
+    }
+
+    private static async Task<string> HashAsync(NetworkStream stream, long count)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        byte[] buffer = new byte[50_021];
+        for (long left = count; left > 0;)
+        {
+            int n = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), deadline.Token);
+            if (n == 0)
+            {
+                throw new Xunit.Sdk.XunitException($"the connection closed {count - left} bytes into a body of {count}");
+            }
+
+            hash.AppendData(buffer, 0, n);
+            left -= n;
+        }
+
+        return Convert.ToHexString(hash.GetHashAndReset());
+    }
+}
