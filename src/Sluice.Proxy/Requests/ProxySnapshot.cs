@@ -89,7 +89,7 @@ internal sealed class ProxyServices
     /// <summary>The idle timeouts of open tunnels and upgraded connections, and their cut at a stop.</summary>
     public required Transport.IdleWatch Relays { get; init; }
 
-    /// <summary>Whether tunnels between two plain sockets use splice(2).</summary>
+    /// <summary>Whether tunnels and response bodies between two plain sockets use splice(2).</summary>
     public bool Splice { get; init; }
 
     /// <summary>The data-port permits of open <c>ftp: passive</c> control tunnels.</summary>

@@ -59,7 +59,7 @@ internal sealed class RequestContext
 
     public Upstream.UpstreamPool Pool => Services.Pool;
 
-    /// <summary>Whether tunnels between two plain sockets use splice(2).</summary>
+    /// <summary>Whether tunnels and response bodies between two plain sockets use splice(2).</summary>
     public bool Splice => Services.Splice;
 
     public Transport.IdleWatch Relays => Services.Relays;
