@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Runtime.InteropServices;
 
 namespace Sluice.Proxy.Tests.Attacks;
 
@@ -107,7 +108,7 @@ internal sealed class OriginSide : IDisposable
     public async Task<string?> ReadRequestAsync()
     {
         int end;
-        while ((end = IndexOf(_pending, "\r\n\r\n"u8)) < 0)
+        while ((end = CollectionsMarshal.AsSpan(_pending).IndexOf("\r\n\r\n"u8)) < 0)
         {
             if (!await FillAsync())
             {
@@ -205,25 +206,6 @@ internal sealed class OriginSide : IDisposable
 
         _pending.AddRange(_buffer.AsSpan(0, n));
         return true;
-    }
-
-    private static int IndexOf(List<byte> bytes, ReadOnlySpan<byte> pattern)
-    {
-        for (int i = 0; i + pattern.Length <= bytes.Count; i++)
-        {
-            bool match = true;
-            for (int j = 0; j < pattern.Length && match; j++)
-            {
-                match = bytes[i + j] == pattern[j];
-            }
-
-            if (match)
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 
     public void Dispose() => Stream.Dispose();

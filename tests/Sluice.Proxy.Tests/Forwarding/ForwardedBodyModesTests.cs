@@ -27,7 +27,7 @@ public sealed class ForwardedBodyModesTests
         await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
         {
             Interlocked.Increment(ref connections);
-            while (await ReadRequestHeadAsync(stream) is { } request)
+            while (await StreamHeads.ReadHeadAsync(stream) is { } request)
             {
                 long size = request.Contains("/small", StringComparison.Ordinal) ? 5 : Size;
                 await WriteBodyAsync(stream, $"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n", size);
@@ -60,7 +60,7 @@ public sealed class ForwardedBodyModesTests
         await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
         {
             Interlocked.Increment(ref connections);
-            while (await ReadRequestHeadAsync(stream) is { } _)
+            while (await StreamHeads.ReadHeadAsync(stream) is { } _)
             {
                 // The body and a forged second response in one stream of writes, the forgery straddling pipe-sized reads.
                 await WriteBodyAsync(stream, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", 100_000);
@@ -88,7 +88,7 @@ public sealed class ForwardedBodyModesTests
     {
         await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
         {
-            await ReadRequestHeadAsync(stream);
+            await StreamHeads.ReadHeadAsync(stream);
             await WriteBodyAsync(stream, $"HTTP/1.1 200 OK\r\nContent-Length: {Size}\r\n\r\n", Size / 2);
             socket.Shutdown(SocketShutdown.Send);
         });
@@ -112,7 +112,7 @@ public sealed class ForwardedBodyModesTests
     {
         await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
         {
-            await ReadRequestHeadAsync(stream);
+            await StreamHeads.ReadHeadAsync(stream);
             await WriteBodyAsync(stream, "HTTP/1.0 200 OK\r\n\r\n", Size);
             socket.Shutdown(SocketShutdown.Send);
         });
@@ -132,7 +132,7 @@ public sealed class ForwardedBodyModesTests
     {
         await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
         {
-            await ReadRequestHeadAsync(stream);
+            await StreamHeads.ReadHeadAsync(stream);
             await WriteBodyAsync(stream, $"HTTP/1.1 200 OK\r\nContent-Length: {Size}\r\n\r\n", Size);
         });
         await using TestProxy proxy = await Start(splice);
@@ -179,23 +179,6 @@ public sealed class ForwardedBodyModesTests
             await stream.WriteAsync(chunk.AsMemory(0, n));
             sent += n;
         }
-    }
-
-    private static async Task<string?> ReadRequestHeadAsync(NetworkStream stream)
-    {
-        var head = new StringBuilder();
-        byte[] one = new byte[1];
-        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
-        {
-            if (await stream.ReadAsync(one) == 0)
-            {
-                return null;
-            }
-
-            head.Append((char)one[0]);
-        }
-
-        return head.ToString();
     }
 
     private static async Task<string> HashAsync(NetworkStream stream, long count)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Runtime.InteropServices;
 
 namespace Sluice.Proxy.Tests.Infrastructure;
 
@@ -87,7 +88,7 @@ public sealed class HostileOrigin : IAsyncDisposable
             while (true)
             {
                 int headEnd;
-                while ((headEnd = IndexOf(pending, "\r\n\r\n"u8)) < 0)
+                while ((headEnd = CollectionsMarshal.AsSpan(pending).IndexOf("\r\n\r\n"u8)) < 0)
                 {
                     int n = await stream.ReadAsync(buffer);
                     if (n == 0)
@@ -202,25 +203,6 @@ public sealed class HostileOrigin : IAsyncDisposable
         {
             received.Append(Encoding.Latin1.GetString(bytes));
         }
-    }
-
-    private static int IndexOf(List<byte> bytes, ReadOnlySpan<byte> pattern)
-    {
-        for (int i = 0; i + pattern.Length <= bytes.Count; i++)
-        {
-            bool match = true;
-            for (int j = 0; j < pattern.Length && match; j++)
-            {
-                match = bytes[i + j] == pattern[j];
-            }
-
-            if (match)
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 
     public async ValueTask DisposeAsync()

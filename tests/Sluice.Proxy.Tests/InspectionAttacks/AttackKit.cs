@@ -6,6 +6,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using System.Runtime.InteropServices;
 using Sluice.Proxy.Tests.Infrastructure;
 
 namespace Sluice.Proxy.Tests.InspectionAttacks;
@@ -41,7 +42,7 @@ public sealed class TlsOrigin : IAsyncDisposable
             byte[] buffer = new byte[16 * 1024];
             while (true)
             {
-                int end = IndexOf(_pending, "\r\n\r\n"u8);
+                int end = CollectionsMarshal.AsSpan(_pending).IndexOf("\r\n\r\n"u8);
                 if (end >= 0)
                 {
                     string head = Encoding.Latin1.GetString([.. _pending.GetRange(0, end + 4)]);
@@ -87,7 +88,7 @@ public sealed class TlsOrigin : IAsyncDisposable
             {
                 // the proxy sends chunked bodies in its own framing; tests send no trailers
                 int end;
-                while ((end = IndexOf(_pending, "0\r\n\r\n"u8)) < 0 || (end > 0 && _pending[end - 1] != (byte)'\n'))
+                while ((end = CollectionsMarshal.AsSpan(_pending).IndexOf("0\r\n\r\n"u8)) < 0 || (end > 0 && _pending[end - 1] != (byte)'\n'))
                 {
                     int n = await stream.ReadAsync(buffer);
                     if (n == 0)
@@ -195,25 +196,6 @@ public sealed class TlsOrigin : IAsyncDisposable
                 }
             }));
         }
-    }
-
-    private static int IndexOf(List<byte> bytes, ReadOnlySpan<byte> what)
-    {
-        for (int i = 0; i + what.Length <= bytes.Count; i++)
-        {
-            bool match = true;
-            for (int j = 0; j < what.Length && match; j++)
-            {
-                match = bytes[i + j] == what[j];
-            }
-
-            if (match)
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 
     public async ValueTask DisposeAsync()

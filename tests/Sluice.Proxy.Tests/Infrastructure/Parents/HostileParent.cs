@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Runtime.InteropServices;
 
 namespace Sluice.Proxy.Tests.Infrastructure;
 
@@ -224,7 +225,7 @@ public sealed class ParentLine : IDisposable
     {
         while (true)
         {
-            int end = IndexOf(_pending, "\r\n\r\n"u8);
+            int end = CollectionsMarshal.AsSpan(_pending).IndexOf("\r\n\r\n"u8);
             if (end >= 0)
             {
                 string head = Encoding.Latin1.GetString([.. _pending.GetRange(0, end + 4)]);
@@ -351,23 +352,4 @@ public sealed class ParentLine : IDisposable
     }
 
     public void Dispose() => Stream.Dispose();
-
-    private static int IndexOf(List<byte> bytes, ReadOnlySpan<byte> pattern)
-    {
-        for (int i = 0; i + pattern.Length <= bytes.Count; i++)
-        {
-            bool match = true;
-            for (int j = 0; j < pattern.Length && match; j++)
-            {
-                match = bytes[i + j] == pattern[j];
-            }
-
-            if (match)
-            {
-                return i;
-            }
-        }
-
-        return -1;
-    }
 }
