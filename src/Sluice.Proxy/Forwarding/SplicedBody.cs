@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.Sockets;
 using Sluice.Proxy.Http1;
 using Sluice.Proxy.Transport;
@@ -119,39 +118,15 @@ internal static class SplicedBody
         }
     }
 
-    /// <summary>Moves what the pipe holds to the client; when its socket is full, the rest is read out and written the ordinary way, which waits for room.</summary>
     private static async ValueTask EmptyAsync(SplicePipe pipe, Connection to, long count, CancellationToken cancellationToken)
     {
-        for (long left = count; left > 0;)
+        try
         {
-            long written;
-            try
-            {
-                written = pipe.Empty(to.Socket.SafeHandle, left);
-            }
-            catch (IOException e)
-            {
-                throw new BodyException(BodySide.Destination, "connection failed while receiving the body", e);
-            }
-
-            if (written >= 0)
-            {
-                to.Stream.AddWritten(written);
-                left -= written;
-                continue;
-            }
-
-            byte[] buffer = ArrayPool<byte>.Shared.Rent((int)left);
-            try
-            {
-                int drained = pipe.Drain(buffer.AsSpan(0, (int)left));
-                await WriteAsync(to, buffer.AsMemory(0, drained), cancellationToken).ConfigureAwait(false);
-                left -= drained;
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+            await pipe.EmptyToAsync(to, count, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw new BodyException(BodySide.Destination, "connection failed while receiving the body", e);
         }
     }
 

@@ -127,7 +127,6 @@ internal static class Relay
     private static async ValueTask<(long Copied, bool Clean)> SpliceAsync(Connection from, Connection to, IdleWatch.Watched activity)
     {
         System.Net.Sockets.SafeSocketHandle source = from.Socket.SafeHandle;
-        System.Net.Sockets.SafeSocketHandle destination = to.Socket.SafeHandle;
         long copied = 0;
         SplicePipe? pipe = null;
         try
@@ -156,18 +155,7 @@ internal static class Relay
                 }
 
                 from.Input.AddRead(read);
-                for (long left = read; left > 0;)
-                {
-                    long written = pipe.Empty(destination, left);
-                    if (written < 0)
-                    {
-                        left -= await DrainThroughBufferAsync(pipe, to, (int)left).ConfigureAwait(false);
-                        continue;
-                    }
-
-                    to.Stream.AddWritten(written);
-                    left -= written;
-                }
+                await pipe.EmptyToAsync(to, read, CancellationToken.None).ConfigureAwait(false);
 
                 copied += read;
                 activity.Touch();
@@ -187,21 +175,6 @@ internal static class Relay
         finally
         {
             pipe?.Return();
-        }
-    }
-
-    private static async Task<int> DrainThroughBufferAsync(SplicePipe pipe, Connection to, int count)
-    {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(count);
-        try
-        {
-            int read = pipe.Drain(buffer.AsSpan(0, count));
-            await to.Stream.WriteAsync(buffer.AsMemory(0, read)).ConfigureAwait(false);
-            return read;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }

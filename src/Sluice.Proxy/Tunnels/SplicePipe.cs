@@ -91,6 +91,36 @@ internal sealed partial class SplicePipe
         return errno == EAgain ? -1 : throw new IOException($"splice failed: errno {errno}");
     }
 
+    /// <summary>
+    /// Moves <paramref name="count"/> bytes the pipe holds to <paramref name="to"/>'s socket, counted as written there.
+    /// When the socket is full, the rest is read out of the pipe and written the ordinary way, which waits for room.
+    /// </summary>
+    public async ValueTask EmptyToAsync(Transport.Connection to, long count, CancellationToken cancellationToken)
+    {
+        for (long left = count; left > 0;)
+        {
+            long written = Empty(to.Socket.SafeHandle, left);
+            if (written >= 0)
+            {
+                to.Stream.AddWritten(written);
+                left -= written;
+                continue;
+            }
+
+            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)left);
+            try
+            {
+                int drained = Drain(buffer.AsSpan(0, (int)left));
+                await to.Stream.WriteAsync(buffer.AsMemory(0, drained), cancellationToken).ConfigureAwait(false);
+                left -= drained;
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
     /// <summary>Reads bytes out of the pipe into a buffer (when the destination is full and must be awaited).</summary>
     public unsafe int Drain(Span<byte> buffer)
     {
