@@ -580,7 +580,9 @@ def main():
     failures = [f for f in failures if not any(f.startswith(f"- {NAMES[t]},") for t in PARENT_ONLY | INSPECT_ONLY)
                 and not any(f", {w}:" in f for w in INSPECT_WORKLOADS)]
     aot_note = ', "Sluice AOT" the NativeAOT one' if "sluice-aot" in present else ""
-    text = f"""Run: {meta.get('date')}, {meta.get('mode')} mode, commit {meta.get('commit')}; medians of {meta.get('reps')} repetitions ({meta.get('idle_reps')} for idle tunnels).
+    settled = (f", after {meta['settle_secs']} s of forwarded GETs and {meta['settle_secs']} s of new tunnels through each proxy before the first"
+               " (the JIT build's tiered compilation settles)") if meta.get('settle_secs') else ""
+    text = f"""Run: {meta.get('date')}, {meta.get('mode')} mode, commit {meta.get('commit')}; medians of {meta.get('reps')} repetitions ({meta.get('idle_reps')} for idle tunnels){settled}.
 
 Machine: {meta.get('machine')}; load average (1 min) at start {meta.get('load_start', '?')}, at end {meta.get('load_end', '?')}; CPU time stolen by the hypervisor for other guests over the run {meta.get('steal', '?')} % (anything else running on the machine, or on its host, shows up in the numbers).
 Versions: {meta.get('versions')}.
