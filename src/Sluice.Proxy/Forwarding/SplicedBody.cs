@@ -106,13 +106,16 @@ internal static class SplicedBody
         }
     }
 
+    // The socket is used directly here, not through its stream: one closed from another thread (the upload resets the
+    // origin's connection when the client's body breaks) is an ObjectDisposedException, which the stream would have
+    // turned into an IOException. Either way the body failed on that side.
     private static long Fill(SplicePipe pipe, Connection from, long count)
     {
         try
         {
             return pipe.Fill(from.Socket.SafeHandle, count);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
             throw new BodyException(BodySide.Source, "connection failed while sending the body", e);
         }
@@ -124,7 +127,7 @@ internal static class SplicedBody
         {
             await pipe.EmptyToAsync(to, count, cancellationToken).ConfigureAwait(false);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
             throw new BodyException(BodySide.Destination, "connection failed while receiving the body", e);
         }
