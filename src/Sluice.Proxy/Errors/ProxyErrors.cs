@@ -81,7 +81,7 @@ public enum ProxyErrorKind
     /// <summary>The FTP server is not taking the session (421, or a 4yz/5yz where a transfer should start): 502.</summary>
     FtpUnavailable,
 
-    /// <summary>After the response or tunnel had started, a connection ended early or was reset: logged, never answered.</summary>
+    /// <summary>After the response or tunnel had started, a connection ended early or was reset, or the client took none of the body for the idle timeout: logged, never answered.</summary>
     ConnectionTerminated,
     InternalError,
 }

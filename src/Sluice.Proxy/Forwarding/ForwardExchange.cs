@@ -498,9 +498,10 @@ internal sealed class ForwardExchange
             // The response has started: the only honest signal left is to cut the client connection.
             failure = e.Side == BodySide.Source ? ProxyErrorKind.UpstreamClosed : ProxyErrorKind.ConnectionTerminated;
         }
-        catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+        catch (OperationCanceledException e) when (!_stopping.IsCancellationRequested)
         {
-            failure = ProxyErrorKind.UpstreamTimeout;
+            // Whoever the copy was waiting on when the timeout came: a client that stopped reading is not the origin's timeout.
+            failure = e is ReceiverStalledException ? ProxyErrorKind.ConnectionTerminated : ProxyErrorKind.UpstreamTimeout;
         }
 
         bool uploaded = await FinishUploadAsync(upload, uploadCancel).ConfigureAwait(false);

@@ -131,6 +131,10 @@ internal static class SplicedBody
         {
             throw new BodyException(BodySide.Destination, "connection failed while receiving the body", e);
         }
+        catch (OperationCanceledException e) when (e is not ReceiverStalledException)
+        {
+            throw new ReceiverStalledException(e);
+        }
     }
 
     private static async ValueTask WriteAsync(Connection to, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
@@ -142,6 +146,10 @@ internal static class SplicedBody
         catch (IOException e)
         {
             throw new BodyException(BodySide.Destination, "connection failed while receiving the body", e);
+        }
+        catch (OperationCanceledException e) when (e is not ReceiverStalledException)
+        {
+            throw new ReceiverStalledException(e);
         }
     }
 }

@@ -20,6 +20,14 @@ internal sealed class BodyException : Exception
 }
 
 /// <summary>
+/// A body copy cancelled while a write to the receiving side was waiting: the receiver took nothing for the whole
+/// timeout (a client that stopped reading), which is not the sender's timeout. Still a cancellation to every caller
+/// that only asks whether the copy was cancelled.
+/// </summary>
+internal sealed class ReceiverStalledException(OperationCanceledException inner)
+    : OperationCanceledException("the receiving side took none of the body for the whole timeout", inner, inner.CancellationToken);
+
+/// <summary>
 /// Streams one message body from a connection's input to another connection's stream, never holding more than
 /// one pooled buffer. Chunked bodies are parsed strictly and re-encoded (chunk extensions dropped, trailers kept),
 /// so a malformed chunk from one side never reaches the other.
@@ -324,6 +332,10 @@ internal static class BodyCopier
         catch (IOException e)
         {
             throw new BodyException(BodySide.Destination, "connection failed while receiving the body", e);
+        }
+        catch (OperationCanceledException e) when (e is not ReceiverStalledException)
+        {
+            throw new ReceiverStalledException(e);
         }
     }
 }

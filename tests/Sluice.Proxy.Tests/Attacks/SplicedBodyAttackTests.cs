@@ -86,7 +86,8 @@ public sealed class SplicedBodyAttackTests
         // The client reads nothing more: the proxy gives up on it after timeouts.idle without progress.
         JsonElement entry = await LogEntryAsync(proxy, "/stuck/", timeoutMs: 30_000);
         Assert.Equal(200, entry.GetProperty("status").GetInt32());
-        Assert.True(entry.TryGetProperty("proxyStatus", out _), $"a body cut short is logged with its error: {entry}");
+        // The client stalled, not the origin: not logged as the origin's timeout.
+        Assert.Equal("connection_terminated", entry.GetProperty("proxyStatus").GetString());
         long logged = entry.GetProperty("bytesToClient").GetInt64();
         Assert.InRange(logged, head.Length + (100 * 1024), head.Length + size - 1);
         await originClosed.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the proxy closed the origin connection, not left it open
