@@ -19,7 +19,7 @@ public sealed class ProxyServerOptions
     public TextWriter? AccessLogOutput { get; init; }
 
     /// <summary>
-    /// Plain tunnels, and response bodies passed on as they come between two plain sockets, move bytes with Linux
+    /// Plain tunnels, and request and response bodies passed on as they come between two plain sockets, move bytes with Linux
     /// splice(2) (no copy through the process) where available; false uses the
     /// portable buffer copy everywhere (tests cover both).
     /// </summary>

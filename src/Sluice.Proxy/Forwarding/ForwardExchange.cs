@@ -525,7 +525,10 @@ internal sealed class ForwardExchange
     {
         try
         {
-            return await BodyCopier.CopyAsync(Client.Input, upstream.Stream, _requestFraming, _requestFraming.Kind == BodyKind.Chunked, _x.HeadLimits.MaxHeaderBytes, progress, ct, _requestTrailerFilter).ConfigureAwait(false);
+            // A counted request body between plain sockets is spliced as response bodies are; a chunked one is checked and re-encoded.
+            return await (SplicedBody.Applies(_x.Splice, Client, upstream, _requestFraming, chunkedOut: false)
+                ? SplicedBody.CopyAsync(Client, upstream, _requestFraming, progress, ct)
+                : BodyCopier.CopyAsync(Client.Input, upstream.Stream, _requestFraming, _requestFraming.Kind == BodyKind.Chunked, _x.HeadLimits.MaxHeaderBytes, progress, ct, _requestTrailerFilter)).ConfigureAwait(false);
         }
         catch (BodyException e) when (e.Side == BodySide.Source)
         {

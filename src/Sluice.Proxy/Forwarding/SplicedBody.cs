@@ -6,11 +6,12 @@ using Sluice.Proxy.Tunnels;
 namespace Sluice.Proxy.Forwarding;
 
 /// <summary>
-/// A response body counted by Content-Length or ended by the origin's close, moved from a plain origin socket to a
-/// plain client socket with splice(2), as a plain tunnel's bytes are (<see cref="Relay"/>): nothing in such a body is
+/// A body counted by Content-Length (a request's or a response's) or ended by the origin's close, moved between two
+/// plain sockets with splice(2), as a plain tunnel's bytes are (<see cref="Relay"/>): nothing in such a body is
 /// parsed or changed, so it need not pass through the process. Chunked bodies are re-encoded and TLS bytes must be
-/// decrypted; those go through <see cref="BodyCopier"/>. Never more than the body's length is taken from the origin,
-/// so bytes it sends beyond it stay unread (and the connection is not pooled).
+/// decrypted; those go through <see cref="BodyCopier"/>. Never more than the body's length is taken from the sender,
+/// so bytes it sends beyond it stay unread: an origin's connection is then not pooled, a client's next request is
+/// read from there.
 /// </summary>
 internal static class SplicedBody
 {

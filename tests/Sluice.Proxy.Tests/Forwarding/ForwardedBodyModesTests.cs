@@ -8,7 +8,7 @@ using Sluice.Proxy.Tests.Infrastructure;
 namespace Sluice.Proxy.Tests.Forwarding;
 
 /// <summary>
-/// Both ways a forwarded response body counted by Content-Length or ended by the origin's close moves, splice(2)
+/// Both ways a forwarded body counted by Content-Length (a request's or a response's) or ended by the origin's close moves, splice(2)
 /// between plain sockets (on Linux) and the buffer copy, must give the same result: every byte, never one beyond
 /// the body, counts in the access log true, a truncated body cuts the client's connection, the origin's connection
 /// pooled only when nothing followed the body.
@@ -150,6 +150,84 @@ public sealed class ForwardedBodyModesTests
         await Parents.ParentKit.EventuallyAsync(() => proxy.OpenConnections == 0, "the client's connection closing in the proxy");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_16_MiB_upload_arrives_exact_and_the_request_written_right_behind_it_is_read_as_the_next_one(bool splice)
+    {
+        int connections = 0;
+        var received = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
+        {
+            Interlocked.Increment(ref connections);
+            while (await StreamHeads.ReadHeadAsync(stream) is { } request)
+            {
+                received.Enqueue($"{request.Split(' ')[1]} {await HashAsync(stream, StreamHeads.ContentLength(request))}");
+                await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray());
+            }
+        });
+        await using TestProxy proxy = await Start(splice);
+
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        // The next request leaves in the body's last write: a body taken beyond its length would swallow it.
+        await WriteBodyAsync(client.Stream, Post(origin, "/up", Size), Size, after: Get(origin, "/next"));
+        Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync());
+        Assert.Equal("ok"u8.ToArray(), await client.ReadExactlyAsync(2));
+        Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync());
+        Assert.Equal("ok"u8.ToArray(), await client.ReadExactlyAsync(2));
+
+        Assert.Equal([$"/up {TestData.Sha256(Size)}", $"/next {TestData.Sha256(0)}"], received);
+        Assert.Equal(1, Volatile.Read(ref connections)); // the origin's connection served both
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_upload_the_client_cuts_short_is_answered_400_and_the_origin_never_gets_a_body_passed_as_whole(bool splice)
+    {
+        var originSaw = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
+        {
+            await StreamHeads.ReadHeadAsync(stream);
+            originSaw.TrySetResult(await CountToEndAsync(stream));
+        });
+        await using TestProxy proxy = await Start(splice);
+
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        await WriteBodyAsync(client.Stream, Post(origin, "/cut-upload", Size), Size / 2);
+        client.ShutdownSend();
+
+        string head = await client.ReadHeadAsync(30_000);
+        Assert.StartsWith("HTTP/1.1 400", head);
+        Assert.Contains("error=http_request_error", head);
+        long atOrigin = await originSaw.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(atOrigin <= Size / 2, $"the origin got {atOrigin} body bytes of the {Size / 2} sent");
+        string line = await proxy.AccessLog.WaitForAsync(l => l.Contains("/cut-upload", StringComparison.Ordinal), "the cut upload's line");
+        Assert.Contains("/400 ", line);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_origin_that_answers_before_the_upload_is_done_is_relayed_and_the_client_connection_closed_after_it(bool splice)
+    {
+        await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
+        {
+            await StreamHeads.ReadHeadAsync(stream);
+            await stream.WriteAsync("HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbig!"u8.ToArray());
+            await CountToEndAsync(stream); // reads on, so the proxy sees its answer before any reset
+        });
+        await using TestProxy proxy = await Start(splice);
+
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        Task uploading = WriteBodyAsync(client.Stream, Post(origin, "/too-big", Size), Size);
+        Assert.StartsWith("HTTP/1.1 413", await client.ReadHeadAsync(30_000));
+        Assert.Equal("big!"u8.ToArray(), await client.ReadExactlyAsync(4));
+        await client.ReadToEndAsync(30_000); // the rest of the body was never read: the connection cannot carry another request
+        await Assert.ThrowsAnyAsync<Exception>(() => uploading.WaitAsync(TimeSpan.FromSeconds(30)));
+        await Parents.ParentKit.EventuallyAsync(() => proxy.OpenConnections == 0, "the client's connection closing in the proxy");
+    }
+
     private static Task<TestProxy> Start(bool splice)
     {
         var resolver = new MapResolver();
@@ -160,11 +238,35 @@ public sealed class ForwardedBodyModesTests
     private static string Get(RawOrigin origin, string path) =>
         $"GET http://origin.test:{origin.Port}{path} HTTP/1.1\r\nHost: origin.test:{origin.Port}\r\n\r\n";
 
+    private static string Post(RawOrigin origin, string path, long length) =>
+        $"POST http://origin.test:{origin.Port}{path} HTTP/1.1\r\nHost: origin.test:{origin.Port}\r\nContent-Length: {length}\r\n\r\n";
+
+    /// <summary>Body bytes until the peer closes or resets.</summary>
+    private static async Task<long> CountToEndAsync(NetworkStream stream)
+    {
+        byte[] buffer = new byte[65_536];
+        long count = 0;
+        try
+        {
+            for (int n; (n = await stream.ReadAsync(buffer)) > 0;)
+            {
+                count += n;
+            }
+        }
+        catch (IOException)
+        {
+            // reset: the end all the same
+        }
+
+        return count;
+    }
+
     private static long LoggedBytes(string squidLine) =>
         long.Parse(squidLine.Split(' ', StringSplitOptions.RemoveEmptyEntries)[4], CultureInfo.InvariantCulture);
 
-    /// <summary>Writes the head and then the body, the body's first bytes in the head's write and the rest in odd-sized writes that straddle every buffer.</summary>
-    private static async Task WriteBodyAsync(NetworkStream stream, string head, long size)
+    /// <summary>Writes the head and then the body, the body's first bytes in the head's write and the rest in odd-sized
+    /// writes that straddle every buffer; <paramref name="after"/> goes in the last write.</summary>
+    private static async Task WriteBodyAsync(NetworkStream stream, string head, long size, string after = "")
     {
         byte[] headBytes = Encoding.Latin1.GetBytes(head);
         byte[] chunk = new byte[headBytes.Length + 100_003];
@@ -172,12 +274,14 @@ public sealed class ForwardedBodyModesTests
         int first = (int)Math.Min(1000, size);
         TestData.Fill(chunk.AsSpan(headBytes.Length, first), 0);
         await stream.WriteAsync(chunk.AsMemory(0, headBytes.Length + first));
+        byte[] afterBytes = Encoding.Latin1.GetBytes(after);
         for (long sent = first; sent < size;)
         {
             int n = (int)Math.Min(100_003, size - sent);
             TestData.Fill(chunk.AsSpan(0, n), sent);
-            await stream.WriteAsync(chunk.AsMemory(0, n));
             sent += n;
+            ReadOnlyMemory<byte> write = sent < size || afterBytes.Length == 0 ? chunk.AsMemory(0, n) : (byte[])[.. chunk.AsSpan(0, n), .. afterBytes];
+            await stream.WriteAsync(write);
         }
     }
 
