@@ -537,6 +537,13 @@ internal sealed class ForwardExchange
             upstream.Abort();
             throw;
         }
+        catch (Exception e) when (e is not (OperationCanceledException or BodyException))
+        {
+            // Whatever else stopped the upload, the origin will never get the rest of the body: waiting for its answer
+            // would last until the exchange timeout.
+            upstream.Abort();
+            throw;
+        }
     }
 
     /// <summary>Waits for the request body to finish if it already has, otherwise stops it. True when it was sent whole.</summary>
