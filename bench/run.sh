@@ -731,6 +731,11 @@ w_tunnel_ul() {
   [[ $t != direct ]] && p=(-p -x "$(proxy_url "$t")")
   curl_rate tunnel_ul "$t" "$rep" 204 size_upload "${p[@]}" -k -X POST -H 'Expect:' -T "$WORK/www/$BIG" "https://127.0.0.1:$ORIGIN_TLS/upload"
 }
+w_fwd_ul() {   # the same upload as a forwarded POST: the request body the proxy passes on itself, not a tunnel's bytes
+  local t=$1 rep=$2 p=()
+  [[ $t != direct ]] && p=(-x "$(proxy_url "$t")")
+  curl_rate fwd_ul "$t" "$rep" 204 size_upload "${p[@]}" -X POST -H 'Expect:' -T "$WORK/www/$BIG" "http://127.0.0.1:$ORIGIN_HTTP/upload"
+}
 w_tls_dl() {
   local t=$1 rep=$2 p=()
   [[ $t != direct ]] && p=(--proxy-insecure -p -x "https://127.0.0.1:${TLS_PORT[$t]}")
@@ -923,7 +928,7 @@ fi
 rotate() { local n=$1; shift; local a=("$@"); local k=$(( n % ${#a[@]} )); echo "${a[@]:k}" "${a[@]:0:k}"; }
 WORKLOADS=(fwd1k)
 [[ $C500 == 1 ]] && WORKLOADS+=(fwd1k_c500)
-WORKLOADS+=(connect_dl connect_plain fwd_dl tunnel_ul newtunnels)
+WORKLOADS+=(connect_dl connect_plain fwd_dl fwd_ul tunnel_ul newtunnels)
 [[ $AUTH == 1 ]] && WORKLOADS+=(auth)
 [[ $NAMES == 1 ]] && WORKLOADS+=(names)
 [[ $ONLY == parent ]] && WORKLOADS=("${PARENT_WORKLOADS[@]}")

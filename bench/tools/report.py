@@ -37,6 +37,7 @@ ROWS = [
     ("connect_dl", "MBps", "2. CONNECT tunnel download {big} (TLS to origin)", "MB/s", True, ("squid+direct", (1.5, 0.6))),
     ("connect_plain", "MBps", "2b. CONNECT tunnel download {big}, plain HTTP inside", "MB/s", True, None),
     ("fwd_dl", "MBps", "3. forwarded GET {big}", "MB/s", True, ("squid", 3.0)),
+    ("fwd_ul", "MBps", "3. forwarded upload (POST) {big}", "MB/s", True, None),
     ("tunnel_ul", "MBps", "3. upload (POST) {big} through a tunnel", "MB/s", True, None),
     ("newtunnels", "per_s", "4. new tunnels (connect, CONNECT, GET 1 KiB, close)", "tunnels/s", True, None),
     ("idle", "kb_per_tunnel", "5. idle CONNECT tunnels: RSS per tunnel ({idle} tunnels)", "KiB", False, ("abs-max", 8.0)),

@@ -504,7 +504,11 @@ internal sealed class ForwardExchange
             failure = e is ReceiverStalledException ? ProxyErrorKind.ConnectionTerminated : ProxyErrorKind.UpstreamTimeout;
         }
 
-        bool uploaded = await FinishUploadAsync(upload, uploadCancel).ConfigureAwait(false);
+        // An origin that answered before the whole request body arrived and keeps its connection open reads the rest
+        // (it must, to read the next request), so the client finishes its upload as it would talking to the origin
+        // itself, under the same idle timeout. One that closes, or a failed relay, ends the upload.
+        bool letUploadFinish = failure is null && !originCloses && framing.Kind != BodyKind.UntilClose && !_x.Draining.IsCancellationRequested;
+        bool uploaded = await FinishUploadAsync(upload, letUploadFinish ? null : uploadCancel).ConfigureAwait(false);
         _x.Log(SquidResult.Miss, response.Status, upstream.Remote.Address, response.Fields.Get("Content-Type"), failure);
         if (failure is not null)
         {
@@ -546,7 +550,7 @@ internal sealed class ForwardExchange
         }
     }
 
-    /// <summary>Waits for the request body to finish if it already has, otherwise stops it. True when it was sent whole.</summary>
+    /// <summary>Waits for the request body to finish: at once if it already has, else stopped through <paramref name="cancel"/>, or awaited without one. True when it was sent whole.</summary>
     private static async Task<bool> FinishUploadAsync(Task<long> upload, CancellationTokenSource? cancel)
     {
         if (!upload.IsCompleted && cancel is not null)

@@ -183,6 +183,67 @@ public sealed class ForwardedBodyModesTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
+    public async Task An_origin_that_answers_early_and_keeps_its_connection_gets_the_whole_upload_and_the_connections_go_on(bool splice)
+    {
+        // nginx's `return 204` for a POST does this: the answer goes out at once, the body is read and discarded after.
+        int connections = 0;
+        var received = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
+        {
+            Interlocked.Increment(ref connections);
+            while (await StreamHeads.ReadHeadAsync(stream) is { } request)
+            {
+                await stream.WriteAsync(request.StartsWith("POST", StringComparison.Ordinal)
+                    ? "HTTP/1.1 204 No Content\r\n\r\n"u8.ToArray()
+                    : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray());
+                received.Enqueue($"{request.Split(' ')[1]} {await HashAsync(stream, StreamHeads.ContentLength(request))}");
+            }
+        });
+        await using TestProxy proxy = await Start(splice);
+
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        Task uploading = WriteBodyAsync(client.Stream, Post(origin, "/early", Size), Size);
+        Assert.StartsWith("HTTP/1.1 204", await client.ReadHeadAsync(30_000));
+        await uploading.WaitAsync(TimeSpan.FromSeconds(60)); // the proxy took the whole body: no broken pipe
+
+        await client.SendAsync(Get(origin, "/after"));
+        Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync(30_000));
+        Assert.Equal("ok"u8.ToArray(), await client.ReadExactlyAsync(2));
+        Assert.Equal([$"/early {TestData.Sha256(Size)}", $"/after {TestData.Sha256(0)}"], received);
+        Assert.Equal(1, Volatile.Read(ref connections));
+        string line = await proxy.AccessLog.WaitForAsync(l => l.Contains("/early", StringComparison.Ordinal), "the early answer's line");
+        Assert.Contains("TCP_MISS/204", line);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_origin_that_answers_early_and_then_reads_nothing_has_the_upload_cut_at_the_idle_timeout(bool splice)
+    {
+        var clientDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var originSaw = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using RawOrigin origin = RawOrigin.Start(async (stream, socket) =>
+        {
+            await StreamHeads.ReadHeadAsync(stream);
+            await stream.WriteAsync("HTTP/1.1 204 No Content\r\n\r\n"u8.ToArray());
+            await clientDone.Task; // reads nothing more until the proxy has given up on the client
+            originSaw.TrySetResult(await CountToEndAsync(stream)); // ends only if the proxy closed this connection too
+        });
+        await using TestProxy proxy = await Start(splice, idle: TimeSpan.FromSeconds(1));
+
+        using RawClient client = await RawClient.ConnectAsync(proxy.Endpoint);
+        Task uploading = WriteBodyAsync(client.Stream, Post(origin, "/stuck-upload", Size), Size);
+        Assert.StartsWith("HTTP/1.1 204", await client.ReadHeadAsync(30_000));
+        await client.ReadToEndAsync(30_000); // the body cannot all be passed on: the client's connection ends
+        await Assert.ThrowsAnyAsync<Exception>(() => uploading.WaitAsync(TimeSpan.FromSeconds(30)));
+        clientDone.SetResult();
+        Assert.True(await originSaw.Task.WaitAsync(TimeSpan.FromSeconds(30)) < Size, "the origin got the whole body");
+        await Parents.ParentKit.EventuallyAsync(() => proxy.OpenConnections == 0, "the client's connection closing in the proxy");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
     public async Task An_upload_the_client_cuts_short_is_answered_400_and_the_origin_never_gets_a_body_passed_as_whole(bool splice)
     {
         var originSaw = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -228,11 +289,11 @@ public sealed class ForwardedBodyModesTests
         await Parents.ParentKit.EventuallyAsync(() => proxy.OpenConnections == 0, "the client's connection closing in the proxy");
     }
 
-    private static Task<TestProxy> Start(bool splice)
+    private static Task<TestProxy> Start(bool splice, TimeSpan? idle = null)
     {
         var resolver = new MapResolver();
         resolver.Map("origin.test", IPAddress.Loopback);
-        return TestProxy.StartAsync(resolver: resolver, splice: splice);
+        return TestProxy.StartAsync(c => idle is { } limit ? c with { Timeouts = c.Timeouts with { Idle = limit } } : c, resolver, splice: splice);
     }
 
     private static string Get(RawOrigin origin, string path) =>
